@@ -1,0 +1,36 @@
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/broker db upgrade
+	$(BIN)/broker demo
+	$(BIN)/broker serve
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+	@if [ -n "$$BROKER_TEST_DATABASE_URL" ]; then \
+		echo "== again on $$BROKER_TEST_DATABASE_URL"; \
+		BROKER_TEST_DATABASE_URL="$$BROKER_TEST_DATABASE_URL" $(BIN)/pytest -q -m "database"; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) broker.db
