@@ -1,0 +1,62 @@
+"""The relay token: the broker's signed account of a validated launch, auto-POSTed to the tenant's tool.
+
+Contract (DESIGN.md): RS256 with the tenant key and its `kid`; `iss` = the tenant's broker URL, `aud` = the
+tool URL string exactly, `iat`, `exp` at most 300 s later, `jti`, `registration_id`, and `lti` = every
+claim of the validated id_token.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from jwcrypto import jwk
+
+from broker.launch import jose
+from broker.launch.errors import LaunchError
+
+
+class LaunchTokenError(LaunchError):
+    subject = "launch_token claim"
+
+    def __init__(self, claim: str, reason: str) -> None:
+        super().__init__(claim, reason)
+        self.claim = claim
+
+
+def build_launch_token(
+    lti_claims: Mapping[str, Any],
+    *,
+    signing_key: jwk.JWK,
+    issuer: str,
+    audience: str,
+    registration_id: str,
+    now: float,
+    lifetime: int = jose.MAX_LIFETIME,
+) -> str:
+    claims = {
+        "iss": issuer,
+        # A single string, never a list: tools compare it to their own URL.
+        "aud": audience,
+        "jti": jose.random_token(),
+        "registration_id": registration_id,
+        "lti": dict(lti_claims),
+    }
+    return jose.sign(claims, signing_key, now=now, lifetime=lifetime)
+
+
+def read_launch_token(
+    token: str, *, keys: jwk.JWKSet, issuer: str, now: float, leeway: int = 30
+) -> dict[str, Any]:
+    """The claims of a launch token a tenant tool hands back, once signature, `iss` and `exp` hold.
+
+    `aud` is not checked: the token comes back from the tool it was addressed to.
+    """
+    try:
+        claims = jose.verify(token, keys, {jose.SIGNING_ALG})
+        jose.check_expiry(claims, now=now, leeway=leeway)
+    except jose.JoseError as exc:
+        raise LaunchTokenError(exc.where, exc.reason) from exc
+    if claims.get("iss") != issuer:
+        raise LaunchTokenError("iss", f"expected {issuer!r}; this token was not issued for this tenant")
+    if not isinstance(claims.get("lti"), dict):
+        raise LaunchTokenError("lti", "missing or not an object")
+    return claims

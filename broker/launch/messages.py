@@ -1,0 +1,167 @@
+"""The LTI message inside a verified id_token: claim names, and the checks each message type needs."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from broker.launch.errors import LaunchError
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+
+MESSAGE_TYPE = LTI + "message_type"
+VERSION = LTI + "version"
+DEPLOYMENT_ID = LTI + "deployment_id"
+TARGET_LINK_URI = LTI + "target_link_uri"
+RESOURCE_LINK = LTI + "resource_link"
+ROLES = LTI + "roles"
+DEEP_LINKING_SETTINGS = DL + "deep_linking_settings"
+CONTENT_ITEMS = DL + "content_items"
+DL_DATA = DL + "data"
+DL_MSG = DL + "msg"
+DL_ERRORMSG = DL + "errormsg"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_SERVICE = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+
+LTI_VERSION = "1.3.0"
+RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
+DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
+DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
+SUBMISSION_REVIEW_REQUEST = "LtiSubmissionReviewRequest"
+# Submission review launches open an existing resource link, so they carry one like a resource link launch.
+_LINK_LAUNCHES = frozenset({RESOURCE_LINK_REQUEST, SUBMISSION_REVIEW_REQUEST})
+MESSAGE_TYPES = _LINK_LAUNCHES | {DEEP_LINKING_REQUEST}
+
+
+class LtiMessageError(LaunchError):
+    subject = "LTI claim"
+
+    def __init__(self, claim: str, reason: str) -> None:
+        super().__init__(claim, reason)
+        self.claim = claim
+
+
+@dataclass(frozen=True)
+class LaunchMessage:
+    message_type: str
+    version: str
+    deployment_id: str
+    # Required for resource link and submission review launches; deep linking requests may omit it.
+    target_link_uri: str | None
+    resource_link_id: str | None
+    deep_link_return_url: str | None
+    subject: str | None
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeepLinkingSettings:
+    deep_link_return_url: str
+    accept_types: tuple[str, ...]
+    accept_presentation_document_targets: tuple[str, ...]
+    accept_multiple: bool
+    # Opaque to us and echoed verbatim in the response; None when the platform sent none.
+    data: Any
+
+
+def check_lti_message(
+    claims: dict[str, Any],
+    *,
+    login_target_link_uri: str | None,
+    login_deployment_id: str | None,
+) -> LaunchMessage:
+    """The launch message of verified id_token `claims`, checked against its type and the login."""
+    message_type = _string(claims, MESSAGE_TYPE)
+    if message_type not in MESSAGE_TYPES:
+        raise LtiMessageError(MESSAGE_TYPE, f"{message_type!r} is not a message type this broker carries")
+    version = _string(claims, VERSION)
+    if version != LTI_VERSION:
+        raise LtiMessageError(VERSION, f"expected {LTI_VERSION!r}, got {version!r}")
+    is_link_launch = message_type in _LINK_LAUNCHES
+    return LaunchMessage(
+        message_type=message_type,
+        version=version,
+        deployment_id=_deployment_id(claims, login_deployment_id),
+        target_link_uri=_target_link_uri(claims, login_target_link_uri, required=is_link_launch),
+        resource_link_id=_resource_link_id(claims) if is_link_launch else None,
+        deep_link_return_url=None if is_link_launch else deep_linking_settings(claims).deep_link_return_url,
+        subject=_subject(claims),
+        roles=_roles(claims, required=is_link_launch),
+    )
+
+
+def deep_linking_settings(claims: dict[str, Any]) -> DeepLinkingSettings:
+    """The `deep_linking_settings` of a deep linking request, with the three members the spec requires."""
+    settings = claims.get(DEEP_LINKING_SETTINGS)
+    if not isinstance(settings, dict):
+        raise LtiMessageError(DEEP_LINKING_SETTINGS, "missing or not an object")
+    accept_multiple = settings.get("accept_multiple", True)
+    if not isinstance(accept_multiple, bool):
+        raise LtiMessageError(f"{DEEP_LINKING_SETTINGS}.accept_multiple", "must be true or false")
+    return DeepLinkingSettings(
+        deep_link_return_url=_string(settings, "deep_link_return_url", parent=DEEP_LINKING_SETTINGS),
+        accept_types=_strings(settings, "accept_types", parent=DEEP_LINKING_SETTINGS),
+        accept_presentation_document_targets=_strings(
+            settings, "accept_presentation_document_targets", parent=DEEP_LINKING_SETTINGS
+        ),
+        accept_multiple=accept_multiple,
+        data=settings.get("data"),
+    )
+
+
+def _deployment_id(claims: dict[str, Any], login_deployment_id: str | None) -> str:
+    deployment_id = _string(claims, DEPLOYMENT_ID, max_length=255)
+    if login_deployment_id is not None and deployment_id != login_deployment_id:
+        raise LtiMessageError(DEPLOYMENT_ID, "differs from the lti_deployment_id of the login")
+    return deployment_id
+
+
+def _target_link_uri(
+    claims: dict[str, Any], login_target_link_uri: str | None, *, required: bool
+) -> str | None:
+    if not required and TARGET_LINK_URI not in claims:
+        return None
+    target_link_uri = _string(claims, TARGET_LINK_URI)
+    # The login's target_link_uri is the one we checked belongs to the tenant; the launch must not move.
+    if login_target_link_uri is not None and target_link_uri != login_target_link_uri:
+        raise LtiMessageError(TARGET_LINK_URI, "differs from the target_link_uri of the login")
+    return target_link_uri
+
+
+def _resource_link_id(claims: dict[str, Any]) -> str:
+    resource_link = claims.get(RESOURCE_LINK)
+    if not isinstance(resource_link, dict):
+        raise LtiMessageError(RESOURCE_LINK, "missing or not an object")
+    return _string(resource_link, "id", parent=RESOURCE_LINK, max_length=255)
+
+
+def _roles(claims: dict[str, Any], *, required: bool) -> tuple[str, ...]:
+    if not required and ROLES not in claims:
+        return ()
+    return _strings(claims, ROLES)
+
+
+def _subject(claims: dict[str, Any]) -> str | None:
+    # An anonymous launch has no `sub`.
+    if "sub" not in claims:
+        return None
+    return _string(claims, "sub", max_length=255)
+
+
+def _string(
+    container: dict[str, Any], name: str, *, parent: str | None = None, max_length: int | None = None
+) -> str:
+    claim = f"{parent}.{name}" if parent else name
+    value = container.get(name)
+    if not isinstance(value, str) or not value:
+        raise LtiMessageError(claim, "missing or not a non-empty string")
+    if max_length is not None and (len(value) > max_length or not value.isascii()):
+        raise LtiMessageError(claim, f"must be at most {max_length} ASCII characters")
+    return value
+
+
+def _strings(container: dict[str, Any], name: str, *, parent: str | None = None) -> tuple[str, ...]:
+    claim = f"{parent}.{name}" if parent else name
+    value = container.get(name)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise LtiMessageError(claim, "missing or not an array of strings")
+    return tuple(value)

@@ -1,0 +1,99 @@
+"""Third-party initiated login: read the platform's login initiation, build the authentication request."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from broker.launch.errors import LaunchError
+
+# Generous caps, only there so a hostile request cannot make us store or echo megabytes. Hints are opaque
+# and sometimes JWTs (Canvas's lti_message_hint), so they get the most room.
+_MAX_LENGTHS = {
+    "iss": 2048,
+    "login_hint": 4096,
+    "target_link_uri": 2048,
+    "lti_message_hint": 4096,
+    "lti_deployment_id": 255,
+    "client_id": 255,
+}
+
+
+class LoginRequestError(LaunchError):
+    subject = "login parameter"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    iss: str
+    login_hint: str
+    target_link_uri: str
+    lti_message_hint: str | None
+    lti_deployment_id: str | None
+    client_id: str | None
+
+
+def parse_login_request(params: Mapping[str, str]) -> LoginRequest:
+    """The login initiation parameters, from the query (GET) or the form (POST)."""
+    return LoginRequest(
+        iss=_required(params, "iss"),
+        login_hint=_required(params, "login_hint"),
+        target_link_uri=_required(params, "target_link_uri"),
+        lti_message_hint=_optional(params, "lti_message_hint"),
+        lti_deployment_id=_optional(params, "lti_deployment_id"),
+        client_id=_optional(params, "client_id"),
+    )
+
+
+def authorization_request_url(
+    authorization_endpoint: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    login: LoginRequest,
+    state: str,
+    nonce: str,
+) -> str:
+    """The platform's authorization endpoint with the OIDC authentication request in its query."""
+    ours = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "login_hint": login.login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if login.lti_message_hint is not None:
+        ours["lti_message_hint"] = login.lti_message_hint
+    parts = urlsplit(authorization_endpoint)
+    # The endpoint's own query must survive (OAuth 2.0 §3.1), but a parameter may appear only once, so
+    # where the endpoint already has one of ours, ours wins.
+    kept = [
+        (name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name not in ours
+    ]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *ours.items()])))
+
+
+def _required(params: Mapping[str, str], name: str) -> str:
+    value = _optional(params, name)
+    if value is None:
+        raise LoginRequestError(name, "required, and missing or empty")
+    return value
+
+
+def _optional(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    # Platforms send empty optional fields (`client_id=`); empty means absent.
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise LoginRequestError(name, "must be text")
+    if len(value) > _MAX_LENGTHS[name]:
+        raise LoginRequestError(name, f"longer than {_MAX_LENGTHS[name]} characters")
+    return value

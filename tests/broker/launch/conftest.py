@@ -1,0 +1,62 @@
+"""Keys and claims for the launch tests: a platform that signs id_tokens, a tenant that signs relays."""
+
+from typing import Any
+
+import pytest
+from jwcrypto import jwk
+
+from tests.broker.launch.helpers import CLIENT_ID, DL, ISSUER, LTI, NONCE, NOW, public_set
+
+
+@pytest.fixture(scope="session")
+def platform_key() -> jwk.JWK:
+    return jwk.JWK.generate(kty="RSA", size=2048, kid="platform-1", use="sig")
+
+
+@pytest.fixture(scope="session")
+def platform_keys(platform_key: jwk.JWK) -> jwk.JWKSet:
+    return public_set(platform_key)
+
+
+@pytest.fixture(scope="session")
+def tenant_key() -> jwk.JWK:
+    return jwk.JWK.generate(kty="RSA", size=2048, kid="tenant-1", use="sig", alg="RS256")
+
+
+@pytest.fixture(scope="session")
+def tenant_keys(tenant_key: jwk.JWK) -> jwk.JWKSet:
+    return public_set(tenant_key)
+
+
+@pytest.fixture
+def id_token_claims() -> dict[str, Any]:
+    """The claims of a valid resource link launch from the platform, as of NOW."""
+    return {
+        "iss": ISSUER,
+        "aud": CLIENT_ID,
+        "sub": "user-42",
+        "iat": NOW - 5,
+        "exp": NOW + 300,
+        "nonce": NONCE,
+        LTI + "message_type": "LtiResourceLinkRequest",
+        LTI + "version": "1.3.0",
+        LTI + "deployment_id": "dep-1",
+        LTI + "target_link_uri": "https://broker.example.com/t/acme/tool",
+        LTI + "resource_link": {"id": "rl-7", "title": "Week 1"},
+        LTI + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+    }
+
+
+@pytest.fixture
+def deep_linking_claims(id_token_claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims of a valid deep linking request from the platform."""
+    claims = {k: v for k, v in id_token_claims.items() if k != LTI + "resource_link"}
+    claims[LTI + "message_type"] = "LtiDeepLinkingRequest"
+    claims[DL + "deep_linking_settings"] = {
+        "deep_link_return_url": "https://lms.example.edu/deep_link_return?course=9",
+        "accept_types": ["ltiResourceLink", "link"],
+        "accept_presentation_document_targets": ["iframe", "window"],
+        "accept_multiple": True,
+        "data": 'opaque+/=state&"quoted"',
+    }
+    return claims

@@ -1,0 +1,93 @@
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from broker.launch.oidc_login import (
+    LoginRequest,
+    LoginRequestError,
+    authorization_request_url,
+    parse_login_request,
+)
+
+PARAMS = {
+    "iss": "https://lms.example.edu",
+    "login_hint": "user 42/&=",
+    "target_link_uri": "https://broker.example.com/t/acme/tool",
+    "lti_message_hint": "eyJhbGciOi.hint",
+    "lti_deployment_id": "dep-1",
+    "client_id": "client-123",
+}
+
+
+def test_login_request_carries_every_parameter():
+    assert parse_login_request(PARAMS) == LoginRequest(**PARAMS)
+
+
+def test_optional_parameters_may_be_missing_or_empty():
+    login = parse_login_request(PARAMS | {"lti_message_hint": "", "client_id": "", "lti_deployment_id": ""})
+    assert (login.lti_message_hint, login.lti_deployment_id, login.client_id) == (None, None, None)
+
+
+@pytest.mark.parametrize("field", ["iss", "login_hint", "target_link_uri"])
+@pytest.mark.parametrize("value", [None, ""])
+def test_required_parameter_missing_or_empty_is_refused(field, value):
+    params = {k: v for k, v in PARAMS.items() if k != field}
+    if value is not None:
+        params[field] = value
+    with pytest.raises(LoginRequestError) as caught:
+        parse_login_request(params)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("field", "limit"), [("iss", 2048), ("lti_message_hint", 4096), ("client_id", 255)])
+def test_over_long_parameter_is_refused(field, limit):
+    assert parse_login_request(PARAMS | {field: "x" * limit})
+    with pytest.raises(LoginRequestError) as caught:
+        parse_login_request(PARAMS | {field: "x" * (limit + 1)})
+    assert caught.value.field == field
+    assert str(limit) in caught.value.reason
+
+
+def auth_query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+def build(endpoint: str, login: LoginRequest) -> str:
+    return authorization_request_url(
+        endpoint,
+        client_id="client-123",
+        redirect_uri="https://broker.example.com/t/acme/lti/launch",
+        login=login,
+        state="state-1",
+        nonce="nonce-1",
+    )
+
+
+def test_authorization_request_has_the_oidc_parameters():
+    url = build("https://lms.example.edu/auth", parse_login_request(PARAMS))
+    assert url.startswith("https://lms.example.edu/auth?")
+    assert auth_query(url) == {
+        "scope": ["openid"],
+        "response_type": ["id_token"],
+        "response_mode": ["form_post"],
+        "prompt": ["none"],
+        "client_id": ["client-123"],
+        "redirect_uri": ["https://broker.example.com/t/acme/lti/launch"],
+        "login_hint": ["user 42/&="],
+        "lti_message_hint": ["eyJhbGciOi.hint"],
+        "state": ["state-1"],
+        "nonce": ["nonce-1"],
+    }
+
+
+def test_message_hint_is_left_out_when_the_platform_sent_none():
+    url = build("https://lms.example.edu/auth", parse_login_request(PARAMS | {"lti_message_hint": ""}))
+    assert "lti_message_hint" not in auth_query(url)
+
+
+def test_endpoint_query_is_kept_and_our_parameters_win():
+    url = build("https://lms.example.edu/auth?tenant=9&empty=&prompt=login", parse_login_request(PARAMS))
+    query = auth_query(url)
+    assert query["tenant"] == ["9"]
+    assert query["empty"] == [""]
+    assert query["prompt"] == ["none"]
