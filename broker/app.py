@@ -1,0 +1,136 @@
+"""The application factory: wires settings, database, the guarded client, services and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from broker import jwks
+from broker.api import routes as api_routes
+from broker.api.problems import ApiProblem, problem_response
+from broker.database import Database
+from broker.http_client import GuardedClient
+from broker.middleware import SecurityHeadersMiddleware
+from broker.pages import error_page
+from broker.registration import routes as registration_routes
+from broker.registration.service import RegistrationService
+from broker.settings import Settings
+from tenants.encryption import SecretBox
+from tenants.keys import KeyRing
+from tenants.services import TenantService
+
+logger = logging.getLogger("broker")
+
+USER_AGENT = "lti-broker/0.1"
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need, created once per process."""
+
+    settings: Settings
+    database: Database
+    client: GuardedClient
+    secret_box: SecretBox
+    key_ring: KeyRing
+    tenants: TenantService
+    registrations: RegistrationService
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        database = Database(settings.database_url)
+        client = GuardedClient(
+            user_agent=USER_AGENT,
+            allow_insecure=settings.allow_insecure_platforms,
+            total_timeout=settings.outbound_timeout,
+            connect_timeout=min(5.0, settings.outbound_timeout),
+            read_timeout=settings.outbound_timeout,
+        )
+        secret_box = SecretBox(settings.secret_key)
+        key_ring = KeyRing(database, secret_box)
+        return cls(
+            settings=settings,
+            database=database,
+            client=client,
+            secret_box=secret_box,
+            key_ring=key_ring,
+            tenants=TenantService(database, settings, secret_box, key_ring),
+            registrations=RegistrationService(database, settings, client),
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.database.dispose()
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    if request.url.path.startswith("/api/"):
+        title = "Not found" if status == 404 else "Method not allowed"
+        return problem_response(ApiProblem(status, title, f"{request.method} {request.url.path} is not an API route."))
+    return error_page(
+        request,
+        status_code=status,
+        title="Page not found" if status == 404 else "Method not allowed",
+        detail="There is nothing here.",
+        next_step="Check the address; registration URLs look like /t/<tool>/lti/register.",
+    )
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(
+            {"title": "Internal error", "status": 500, "detail": "Try again; if it persists, contact support."},
+            status_code=500,
+            media_type="application/problem+json",
+        )
+    return error_page(
+        request,
+        status_code=500,
+        title="Something went wrong on our side",
+        detail="The request could not be completed.",
+        next_step="Try again in a minute; if it keeps failing, contact the tool's vendor.",
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_environ()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = Services.create(settings)
+        for name, value in vars(services).items():
+            setattr(app.state, name, value)
+        try:
+            yield
+        finally:
+            await services.close()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *jwks.routes,
+        *registration_routes.routes,
+        *api_routes.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+        exception_handlers={404: _not_found, 405: _not_found, 500: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,186 @@
+"""The `broker` command: database, server, tenants and registrations (output formats are a contract)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+from broker.app import Services, create_app
+from broker.migrate import upgrade
+from broker.registration.queries import list_registrations
+from broker.registration.representation import registration_item
+from broker.settings import Settings, SettingsError
+from tenants.models import Tenant
+from tenants.services import CreatedTenant, TenantError
+
+DEMO_SLUG = "demo"
+
+
+def tenant_item(settings: Settings, tenant: Tenant) -> dict[str, Any]:
+    return {
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "registration_url": settings.tenant_url(tenant.slug, "/lti/register"),
+        "jwks_url": settings.tenant_url(tenant.slug, "/.well-known/jwks.json"),
+        "tool_url": tenant.tool_url,
+        "webhook_url": tenant.webhook_url,
+        "created_at": tenant.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def created_item(settings: Settings, created: CreatedTenant) -> dict[str, Any]:
+    item = tenant_item(settings, created.tenant)
+    item["api_key"] = created.api_key
+    item["kid"] = created.kid
+    if created.webhook_secret:
+        item["webhook_secret"] = created.webhook_secret
+    return item
+
+
+async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[int]]) -> int:
+    services = Services.create(settings)
+    try:
+        return await work(services)
+    finally:
+        await services.close()
+
+
+def _print(value: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(value, indent=2))
+    elif isinstance(value, dict) and "items" in value:
+        for item in value["items"]:
+            print("  ".join(f"{key}={item.get(key)}" for key in ("slug", "id", "issuer", "client_id") if key in item))
+    else:
+        for key, item in value.items():
+            print(f"{key}: {item}")
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True, log_level="info")
+    return 0
+
+
+def cmd_tenants_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        created = await services.tenants.create(
+            args.slug, args.name, tool_url=args.tool_url, webhook_url=args.webhook_url
+        )
+        _print(created_item(settings, created), args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_tenants_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        tenants = await services.tenants.list()
+        _print({"items": [tenant_item(settings, tenant) for tenant in tenants]}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_registrations_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        tenant_id = None
+        if args.tenant:
+            tenant = await services.tenants.get_by_slug(args.tenant)
+            if tenant is None:
+                print(f"error: no tenant {args.tenant!r}; see `broker tenants list`", file=sys.stderr)
+                return 2
+            tenant_id = tenant.id
+        rows = await list_registrations(services.database, tenant_id=tenant_id)
+        _print({"items": [registration_item(row) for row in rows]}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Seeds the demo tenant once and prints where an LMS admin should point their LMS."""
+
+    async def work(services: Services) -> int:
+        tenant = await services.tenants.get_by_slug(DEMO_SLUG)
+        if tenant is None:
+            created = await services.tenants.create(DEMO_SLUG, "Demo Tool")
+            tenant = created.tenant
+            print(f"Created the demo tenant. Its API key (shown once): {created.api_key}")
+        print(f"Registration URL: {settings.tenant_url(tenant.slug, '/lti/register')}")
+        print(f"JWKS URL:         {settings.tenant_url(tenant.slug, '/.well-known/jwks.json')}")
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="broker", description="LTI Dynamic Registration broker")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("demo", help="seed the demo tenant and print its URLs").set_defaults(handler=cmd_demo)
+
+    tenants = commands.add_parser("tenants", help="tool vendors").add_subparsers(dest="tenants_command", required=True)
+    create = tenants.add_parser("create", help="create a tenant, its signing key and API key")
+    create.add_argument("slug")
+    create.add_argument("--name", required=True)
+    create.add_argument("--tool-url")
+    create.add_argument("--webhook-url")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(handler=cmd_tenants_create)
+    listing = tenants.add_parser("list", help="list tenants")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_tenants_list)
+
+    registrations = commands.add_parser("registrations", help="platform registrations").add_subparsers(
+        dest="registrations_command", required=True
+    )
+    reg_list = registrations.add_parser("list", help="list registrations")
+    reg_list.add_argument("--tenant")
+    reg_list.add_argument("--json", action="store_true")
+    reg_list.set_defaults(handler=cmd_registrations_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_environ()
+        return args.handler(settings, args)
+    except (SettingsError, TenantError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except DBAPIError as error:
+        print(
+            f"error: the database at BROKER_DATABASE_URL is not ready ({type(error.orig).__name__}); "
+            "run `broker db upgrade` first.",
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Security headers for every response; a pure ASGI middleware, cheap enough for the JWKS hot path."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Registration and launch pages are shown inside the LMS, so only they may be framed.
+_FRAMABLE = re.compile(r"^/t/[^/]+/lti/")
+_ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+_NO_FRAMING = [(b"x-frame-options", b"DENY")]
+_NO_FRAMING_CSP = (b"content-security-policy", b"frame-ancestors 'none'")
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        framable = _FRAMABLE.match(scope["path"]) is not None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(_ALWAYS)
+                if not framable:
+                    headers.extend(_NO_FRAMING)
+                    if not any(name == b"content-security-policy" for name, _ in headers):
+                        headers.append(_NO_FRAMING_CSP)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

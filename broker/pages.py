@@ -1,0 +1,87 @@
+"""HTML pages for people: one Jinja2 environment (autoescaping everything), page security headers, and
+the error page every failure a person can hit ends on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+# Posted when the registration ends (LTI-DR step 4). The target origin is '*': the LMS page's origin is not
+# knowable (Canvas and Blackboard serve their configuration from another host), and the message holds no secret.
+CLOSE_SCRIPT = (
+    "(function(){var t=window.opener||window.parent;"
+    "function c(){t.postMessage({subject:'org.imsglobal.lti.close'},'*');}"
+    "c();var b=document.getElementById('close');if(b){b.addEventListener('click',c);}})();"
+)
+
+
+def script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+
+
+CLOSE_SCRIPT_HASH = script_hash(CLOSE_SCRIPT)
+
+
+def content_security_policy(
+    *, frame_ancestors: str, script_hashes: Iterable[str] = (), form_action: str = "'self'"
+) -> str:
+    scripts = " ".join(script_hashes) or "'none'"
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; script-src {scripts}; "
+        f"form-action {form_action}; base-uri 'none'; frame-ancestors {frame_ancestors}"
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    framable: bool = False,
+    script_hashes: Iterable[str] = (),
+    form_action: str = "'self'",
+) -> HTMLResponse:
+    html = _environment.get_template(template).render(request=request, **context)
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors=frame_ancestors(request) if framable else "'none'",
+        script_hashes=script_hashes,
+        form_action=form_action,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def frame_ancestors(request: Request) -> str:
+    """Any https LMS may frame registration and launch pages; plain http only in insecure (dev) mode."""
+    return "https: http:" if request.app.state.settings.allow_insecure_platforms else "https:"
+
+
+def error_page(
+    request: Request,
+    *,
+    status_code: int,
+    title: str,
+    detail: str,
+    next_step: str,
+    field: str | None = None,
+    reference: str | None = None,
+    framable: bool = False,
+) -> HTMLResponse:
+    context = {"title": title, "detail": detail, "next_step": next_step, "field": field, "reference": reference}
+    return render(request, "error.html", context, status_code=status_code, framable=framable)

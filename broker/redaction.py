@@ -1,0 +1,41 @@
+"""Redaction of secrets that platforms put in URLs (registration tokens ride in query strings)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "[redacted]"
+_SECRET_WORDS = ("token", "secret", "password", "key", "signature", "code")
+
+
+def redact_url(url: str, *, all_values: bool = False) -> str:
+    """The URL with the values of secret-looking query parameters (or of all of them) replaced."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pairs = [
+        (name, REDACTED if all_values or _is_secret(name) else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(pairs, safe="[]")))
+
+
+def redact_document(document: dict[str, Any]) -> dict[str, Any]:
+    """A platform document with secret-looking query values removed from every URL it holds."""
+    return {key: _redact_value(value) for key, value in document.items()}
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and "?" in value:
+        return redact_url(value)
+    if isinstance(value, dict):
+        return redact_document(value)
+    if isinstance(value, list):
+        return [_redact_value(item) for item in value]
+    return value
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)

@@ -1,0 +1,53 @@
+"""Plain-English names for what a tool asks of a platform, shown to the LMS admin."""
+
+from __future__ import annotations
+
+from tenants.tool_configuration import (
+    AGS_LINEITEM,
+    AGS_LINEITEM_READONLY,
+    AGS_RESULT_READONLY,
+    AGS_SCORE,
+    DEEP_LINKING,
+    NRPS_MEMBERSHIPS,
+    RESOURCE_LINK,
+)
+
+SCOPES = {
+    AGS_LINEITEM: "Create and manage gradebook columns",
+    AGS_LINEITEM_READONLY: "Read gradebook columns",
+    AGS_RESULT_READONLY: "Read grades",
+    AGS_SCORE: "Send scores to the gradebook",
+    NRPS_MEMBERSHIPS: "Read course rosters (names and roles)",
+    "https://purl.imsglobal.org/spec/lti-ts/scope/toolsetting": "Store tool settings",
+}
+
+MESSAGES = {
+    RESOURCE_LINK: "Launch from a course link",
+    DEEP_LINKING: "Add content to courses (Deep Linking)",
+    "LtiSubmissionReviewRequest": "Review submissions",
+}
+
+CLAIMS = {
+    "iss": "Platform identity",
+    "sub": "An opaque user id",
+    "name": "Full name",
+    "given_name": "Given name",
+    "family_name": "Family name",
+    "middle_name": "Middle name",
+    "nickname": "Nickname",
+    "email": "E-mail address",
+    "picture": "Profile picture",
+    "locale": "Language",
+}
+
+
+def describe_scope(scope: str) -> str:
+    return SCOPES.get(scope, scope)
+
+
+def describe_message(message_type: str) -> str:
+    return MESSAGES.get(message_type, message_type)
+
+
+def describe_claim(claim: str) -> str:
+    return CLAIMS.get(claim, claim)

@@ -1,0 +1,75 @@
+"""Registration failures as values: each carries the HTTP status, what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class RegistrationError(Exception):
+    status_code = 400
+    title = "The registration could not start"
+    next_step = "Start the registration again from your LMS."
+
+    def __init__(self, detail: str, *, field: str | None = None, attempt_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.attempt_id = attempt_id
+
+
+class UnknownTenantError(RegistrationError):
+    status_code = 404
+    title = "No such tool"
+    next_step = "Check the registration URL with the tool's vendor; it may have been mistyped."
+
+
+class InitiationError(RegistrationError):
+    title = "The registration request is incomplete"
+    next_step = (
+        "Start the registration from your LMS's tool registration page, which adds the "
+        "openid_configuration parameter for you."
+    )
+
+
+class PlatformConfigurationRejected(RegistrationError):
+    title = "The platform's configuration cannot be used"
+    next_step = "Ask your LMS administrator or vendor to correct the named field, then start again."
+
+
+class PlatformRefusedError(RegistrationError):
+    status_code = 502
+    title = "The platform refused the registration"
+    next_step = (
+        "Registration tokens work once and expire; start the registration again from your LMS. "
+        "If the platform's message names a field, send it to the tool's vendor."
+    )
+
+
+class PlatformUnavailableError(RegistrationError):
+    status_code = 502
+    title = "The platform answered badly"
+    next_step = "Check that your LMS is reachable, then start the registration again from it."
+
+
+class PlatformTimeoutError(RegistrationError):
+    status_code = 504
+    title = "The platform did not answer in time"
+    next_step = "Your LMS may be busy; start the registration again from it in a minute."
+
+
+class ReviewExpiredError(RegistrationError):
+    title = "This registration form has expired"
+    next_step = "Start the registration again from your LMS; the form is valid for 30 minutes."
+
+
+class AlreadySubmittedError(RegistrationError):
+    status_code = 409
+    title = "This registration was already submitted"
+    next_step = "Wait a moment and check your LMS's tool list; start again from the LMS if the tool is missing."
+
+
+class StorageFailedError(RegistrationError):
+    status_code = 503
+    title = "The platform accepted the registration, but we could not save it"
+    next_step = (
+        "Do not register again: send the reference below to the tool's vendor, who can recover the "
+        "registration from our records."
+    )

@@ -1,0 +1,86 @@
+"""Registrations with platforms, their deployments, and the record of every registration attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from broker.database import Base, new_id, utcnow
+
+
+class Registration(Base):
+    """One (tenant, issuer, client_id); never keyed on issuer alone: Canvas Cloud schools share one."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "issuer", "client_id"),
+        Index(None, "issuer", "client_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("reg"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(String(2000))
+    client_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20))  # active | pending | disabled
+    product_family_code: Mapped[str | None] = mapped_column(String(100))
+    platform_version: Mapped[str | None] = mapped_column(String(200))
+    authorization_endpoint: Mapped[str | None] = mapped_column(String(2000))
+    token_endpoint: Mapped[str | None] = mapped_column(String(2000))
+    authorization_server: Mapped[str | None] = mapped_column(String(2000))
+    jwks_uri: Mapped[str] = mapped_column(String(2000))
+    registration_endpoint: Mapped[str] = mapped_column(String(2000))
+    scopes_requested: Mapped[list[Any]] = mapped_column(default=list)
+    scopes_granted: Mapped[list[Any]] = mapped_column(default=list)
+    platform_configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    registration_request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    registration_response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verified_at: Mapped[datetime | None] = mapped_column()
+    launched_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deployments: Mapped[list[Deployment]] = relationship(
+        back_populates="registration", lazy="selectin", order_by="Deployment.id"
+    )
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("registration_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20))  # registration | launch
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    registration: Mapped[Registration] = relationship(back_populates="deployments", lazy="raise")
+
+
+class RegistrationAttempt(Base):
+    """Every registration attempt with its outcome and what was exchanged (tokens never stored)."""
+
+    __tablename__ = "registration_attempts"
+    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("att"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # reviewing -> submitting -> succeeded | failed
+    status: Mapped[str] = mapped_column(String(20))
+    openid_configuration_url: Mapped[str] = mapped_column(String(2000))
+    issuer: Mapped[str | None] = mapped_column(String(2000))
+    product_family_code: Mapped[str | None] = mapped_column(String(100))
+    platform_configuration: Mapped[dict[str, Any] | None] = mapped_column()
+    registration_request: Mapped[dict[str, Any] | None] = mapped_column()
+    response_status: Mapped[int | None] = mapped_column()
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    registration_id: Mapped[str | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,187 @@
+"""The platform's OpenID configuration (LTI-DR 1.0 step 2): one type, one validator.
+
+Strict where security depends on it (issuer form, issuer host = configuration URL host, endpoint URLs),
+lenient where real platforms differ from the letter of the spec (Moodle's bare-string messages, a platform
+key with trailing whitespace, a missing `openid` in `scopes_supported`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+PLATFORM_CONFIGURATION_KEY = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+
+
+class PlatformConfigurationError(ValueError):
+    """The platform's configuration cannot be used; `field` names the offending key."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SupportedMessage:
+    type: str
+    placements: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PlatformConfiguration:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    registration_endpoint: str
+    authorization_server: str | None
+    scopes_supported: tuple[str, ...] | None
+    claims_supported: tuple[str, ...] | None
+    product_family_code: str | None
+    version: str | None
+    messages_supported: tuple[SupportedMessage, ...] | None
+    variables: tuple[str, ...] | None
+    document: dict[str, Any]
+    warnings: tuple[str, ...] = field(default=())
+
+    def supports_message(self, message_type: str) -> bool:
+        if self.messages_supported is None:
+            return True
+        return any(message.type == message_type for message in self.messages_supported)
+
+    def placements_for(self, message_type: str) -> tuple[str, ...] | None:
+        """The placements the platform lists for a message type; None when it does not say."""
+        for message in self.messages_supported or ():
+            if message.type == message_type:
+                return message.placements
+        return None
+
+
+def validate_platform_configuration(
+    document: Any, *, configuration_url: str, allow_insecure: bool
+) -> PlatformConfiguration:
+    if not isinstance(document, Mapping):
+        raise PlatformConfigurationError("(document)", "the configuration is not a JSON object")
+    schemes = {"https", "http"} if allow_insecure else {"https"}
+    issuer = _issuer(document, schemes)
+    _check_issuer_host(issuer, configuration_url)
+    warnings: list[str] = []
+    platform = _platform_object(document, warnings)
+    _check_capability(document, "token_endpoint_auth_methods_supported", "private_key_jwt", warnings)
+    _check_capability(document, "token_endpoint_auth_signing_alg_values_supported", "RS256", warnings)
+    _check_capability(document, "id_token_signing_alg_values_supported", "RS256", warnings)
+    _check_capability(document, "response_types_supported", "id_token", warnings)
+    return PlatformConfiguration(
+        issuer=issuer,
+        authorization_endpoint=_endpoint(document, "authorization_endpoint", schemes),
+        token_endpoint=_endpoint(document, "token_endpoint", schemes),
+        jwks_uri=_endpoint(document, "jwks_uri", schemes),
+        registration_endpoint=_endpoint(document, "registration_endpoint", schemes),
+        authorization_server=_optional_string(document, "authorization_server"),
+        scopes_supported=_string_list(document, "scopes_supported"),
+        claims_supported=_string_list(document, "claims_supported"),
+        product_family_code=_optional_string(platform, "product_family_code"),
+        version=_optional_string(platform, "version"),
+        messages_supported=_messages_supported(platform),
+        variables=_string_list(platform, "variables"),
+        document=dict(document),
+        warnings=tuple(warnings),
+    )
+
+
+def _issuer(document: Mapping[str, Any], schemes: set[str]) -> str:
+    issuer = document.get("issuer")
+    if not isinstance(issuer, str) or not issuer:
+        raise PlatformConfigurationError("issuer", "is missing")
+    parts = urlsplit(issuer)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise PlatformConfigurationError("issuer", "must be an absolute https URL")
+    if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
+        raise PlatformConfigurationError("issuer", "must not have a query or a fragment")
+    return issuer
+
+
+def _check_issuer_host(issuer: str, configuration_url: str) -> None:
+    # LTI-DR: the issuer's host must be the configuration URL's host, or an attacker's document could
+    # claim another platform's issuer. Hostnames only (case-insensitive), as every library compares them.
+    issuer_host = urlsplit(issuer).hostname or ""
+    configuration_host = urlsplit(configuration_url).hostname or ""
+    if issuer_host.lower() != configuration_host.lower():
+        raise PlatformConfigurationError(
+            "issuer",
+            f"its host {issuer_host!r} differs from the host of the configuration URL "
+            f"{configuration_host!r}; the spec forbids going on",
+        )
+
+
+def _endpoint(document: Mapping[str, Any], name: str, schemes: set[str]) -> str:
+    value = document.get(name)
+    if not isinstance(value, str) or not value:
+        raise PlatformConfigurationError(name, "is missing")
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname or parts.fragment:
+        raise PlatformConfigurationError(name, "must be an absolute https URL without a fragment")
+    return value
+
+
+def _optional_string(document: Mapping[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PlatformConfigurationError(name, "must be a string")
+    return value
+
+
+def _string_list(document: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
+    value = document.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PlatformConfigurationError(name, "must be a list of strings")
+    return tuple(value)
+
+
+def _check_capability(document: Mapping[str, Any], name: str, required: str, warnings: list[str]) -> None:
+    values = _string_list(document, name)
+    if values is None:
+        warnings.append(f"{name} is missing; assuming {required} is supported")
+    elif required not in values:
+        raise PlatformConfigurationError(name, f"does not include {required}, which LTI 1.3 requires")
+
+
+def _platform_object(document: Mapping[str, Any], warnings: list[str]) -> Mapping[str, Any]:
+    # Older Moodle releases wrote the key with a trailing space.
+    for key, value in document.items():
+        if isinstance(key, str) and key.strip() == PLATFORM_CONFIGURATION_KEY:
+            if not isinstance(value, Mapping):
+                raise PlatformConfigurationError(PLATFORM_CONFIGURATION_KEY, "must be an object")
+            return value
+    warnings.append(f"{PLATFORM_CONFIGURATION_KEY} is missing; the platform's product is unknown")
+    return {}
+
+
+def _messages_supported(platform: Mapping[str, Any]) -> tuple[SupportedMessage, ...] | None:
+    value = platform.get("messages_supported")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise PlatformConfigurationError("messages_supported", "must be a list")
+    return tuple(_supported_message(item) for item in value)
+
+
+def _supported_message(item: Any) -> SupportedMessage:
+    # Moodle lists bare strings; the spec lists objects with a type and optional placements.
+    if isinstance(item, str):
+        return SupportedMessage(type=item)
+    if isinstance(item, Mapping) and isinstance(item.get("type"), str):
+        placements = item.get("placements")
+        if placements is not None and not (
+            isinstance(placements, list) and all(isinstance(p, str) for p in placements)
+        ):
+            raise PlatformConfigurationError("messages_supported.placements", "must be a list of strings")
+        return SupportedMessage(type=item["type"], placements=tuple(placements) if placements else None)
+    raise PlatformConfigurationError("messages_supported", "each entry must be a string or an object with a type")

@@ -1,0 +1,82 @@
+"""Routes of Dynamic Registration: thin, they parse, call the service and render."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, error_page, render
+from broker.registration import descriptions, errors
+from broker.registration.service import Completed, Review, parse_initiation
+from tenants.models import Tenant
+
+PAGE_HELPERS = {
+    "describe_scope": descriptions.describe_scope,
+    "describe_message": descriptions.describe_message,
+    "describe_claim": descriptions.describe_claim,
+}
+
+
+async def register(request: Request) -> Response:
+    try:
+        tenant = await _tenant(request)
+        if request.method == "GET":
+            outcome = await request.app.state.registrations.begin(tenant, parse_initiation(request.query_params))
+        else:
+            form = await request.form()
+            state = form.get("state")
+            if not isinstance(state, str) or not state:
+                raise errors.ReviewExpiredError("The form is missing its state.", field="state")
+            outcome = await request.app.state.registrations.complete(tenant, state)
+    except errors.RegistrationError as error:
+        return error_page(
+            request,
+            status_code=error.status_code,
+            title=error.title,
+            detail=error.detail,
+            next_step=error.next_step,
+            field=error.field,
+            reference=error.attempt_id,
+            framable=True,
+        )
+    if isinstance(outcome, Review):
+        return _review_page(request, tenant, outcome)
+    return _registered_page(request, tenant, outcome)
+
+
+async def _tenant(request: Request) -> Tenant:
+    tenant = await request.app.state.tenants.get_by_slug(request.path_params["slug"])
+    if tenant is None:
+        raise errors.UnknownTenantError("There is no tool at this registration URL.")
+    return tenant
+
+
+def _review_page(request: Request, tenant: Tenant, review: Review) -> Response:
+    context = {
+        "title": f"Register {tenant.name}",
+        "tool_name": tenant.name,
+        "platform": review.platform,
+        "plan": review.plan,
+        "form_state": review.form_state,
+        **PAGE_HELPERS,
+    }
+    return render(request, "review.html", context, framable=True)
+
+
+def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> Response:
+    registration = completed.registration
+    context = {
+        "title": f"{tenant.name} is registered",
+        "tool_name": tenant.name,
+        "platform": completed.platform,
+        "plan": completed.plan,
+        "registration": registration,
+        "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],
+        "close_script": CLOSE_SCRIPT,
+        **PAGE_HELPERS,
+    }
+    return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE_SCRIPT_HASH])
+
+
+routes = [Route("/t/{slug}/lti/register", register, methods=["GET", "POST"])]

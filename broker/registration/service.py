@@ -1,0 +1,419 @@
+"""The Dynamic Registration flow: fetch and check the platform's configuration, let the LMS admin review,
+submit the registration, and store the outcome.
+
+Every attempt is recorded as it goes, each step in its own short transaction, so that a platform's answer
+is on record even when a later step fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.database import Database, utcnow
+from broker.http_client import (
+    GuardedClient,
+    InvalidJSONError,
+    OutboundError,
+    OutboundResponse,
+    OutboundTimeoutError,
+    UnsafeURLError,
+)
+from broker.redaction import redact_document, redact_url
+from broker.registration import errors
+from broker.registration.models import Deployment, Registration, RegistrationAttempt
+from broker.registration.platform_configuration import (
+    PlatformConfiguration,
+    PlatformConfigurationError,
+    validate_platform_configuration,
+)
+from broker.registration.representation import registration_item
+from broker.registration.request import (
+    RegistrationPlan,
+    ToolEndpoints,
+    build_registration_request,
+    plan_registration,
+)
+from broker.registration.response import (
+    RegistrationResponseError,
+    RegistrationResult,
+    parse_registration_response,
+    platform_error_text,
+)
+from broker.sealed_state import StateError, StateSealer
+from broker.settings import Settings
+from broker.webhooks.outbox import record_event
+from tenants.models import Tenant
+from tenants.tool_configuration import ToolConfiguration, parse_tool_configuration
+
+logger = logging.getLogger("broker.registration")
+
+REVIEW_FORM_MAX_AGE = 30 * 60
+
+
+@dataclass(frozen=True)
+class InitiationRequest:
+    openid_configuration: str
+    registration_token: str | None
+
+
+@dataclass(frozen=True)
+class Review:
+    attempt_id: str
+    platform: PlatformConfiguration
+    plan: RegistrationPlan
+    form_state: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    attempt_id: str
+    registration: Registration
+    created: bool
+    platform: PlatformConfiguration
+    plan: RegistrationPlan
+    new_deployment_ids: tuple[str, ...]
+
+
+def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
+    """LTI-DR step 1: `openid_configuration` is required and absolute; `registration_token` is optional."""
+    url = (query.get("openid_configuration") or "").strip()
+    if not url:
+        raise errors.InitiationError(
+            "The openid_configuration parameter is missing.", field="openid_configuration"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise errors.InitiationError(
+            "The openid_configuration parameter must be an absolute http(s) URL.",
+            field="openid_configuration",
+        )
+    token = query.get("registration_token") or None
+    return InitiationRequest(openid_configuration=url, registration_token=token)
+
+
+def tool_endpoints(settings: Settings, slug: str) -> ToolEndpoints:
+    launch_url = settings.tenant_url(slug, "/lti/launch")
+    return ToolEndpoints(
+        initiate_login_uri=settings.tenant_url(slug, "/lti/login"),
+        redirect_uri=launch_url,
+        jwks_uri=settings.tenant_url(slug, "/.well-known/jwks.json"),
+        target_link_uri=launch_url,
+        domain=settings.domain,
+    )
+
+
+class RegistrationService:
+    def __init__(self, database: Database, settings: Settings, client: GuardedClient) -> None:
+        self.database = database
+        self.settings = settings
+        self.client = client
+        self._sealer = StateSealer(settings.secret_key, "registration-review")
+
+    async def begin(self, tenant: Tenant, initiation: InitiationRequest) -> Review | Completed:
+        """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that."""
+        attempt_id = await self._open_attempt(tenant, initiation.openid_configuration)
+        try:
+            platform = await self._fetch_platform(initiation)
+            tool = parse_tool_configuration(tenant.tool_configuration)
+            plan = plan_registration(tool, platform)
+        except errors.RegistrationError as error:
+            await self._fail(attempt_id, error)
+            raise
+        if not tenant.review_registrations:
+            await self._set_attempt(attempt_id, status="submitting", **_platform_fields(platform))
+            return await self._submit(tenant, attempt_id, platform, tool, plan, initiation.registration_token)
+        await self._set_attempt(attempt_id, status="reviewing", **_platform_fields(platform))
+        # The stored document is redacted; the real endpoint may carry a token (Blackboard), so it travels
+        # sealed with the registration token.
+        state = self._sealer.seal(
+            {
+                "attempt": attempt_id,
+                "tenant": tenant.id,
+                "token": initiation.registration_token,
+                "endpoint": platform.registration_endpoint,
+            }
+        )
+        return Review(attempt_id=attempt_id, platform=platform, plan=plan, form_state=state)
+
+    async def complete(self, tenant: Tenant, form_state: str) -> Completed:
+        """Step 3 after the review: the form's state is single-use, so a double submit registers once."""
+        try:
+            state = self._sealer.unseal(form_state, max_age=REVIEW_FORM_MAX_AGE)
+        except StateError as error:
+            raise errors.ReviewExpiredError(str(error)) from error
+        if state.get("tenant") != tenant.id:
+            raise errors.ReviewExpiredError("This form belongs to another tool's registration.")
+        attempt = await self._claim_reviewed_attempt(tenant, str(state.get("attempt")))
+        try:
+            platform = validate_platform_configuration(
+                attempt.platform_configuration,
+                configuration_url=attempt.openid_configuration_url,
+                allow_insecure=self.settings.allow_insecure_platforms,
+            )
+        except PlatformConfigurationError as error:
+            failure = errors.PlatformConfigurationRejected(error.reason, field=error.field)
+            await self._fail(attempt.id, failure)
+            raise failure from error
+        platform = replace(platform, registration_endpoint=str(state["endpoint"]))
+        tool = parse_tool_configuration(tenant.tool_configuration)
+        plan = plan_registration(tool, platform)
+        return await self._submit(tenant, attempt.id, platform, tool, plan, state.get("token"))
+
+    async def _fetch_platform(self, initiation: InitiationRequest) -> PlatformConfiguration:
+        # Canvas reads the token from the configuration URL's query, which is kept as given; the Bearer
+        # header is sent too because the spec's examples and other platforms accept it.
+        headers = _bearer(initiation.registration_token)
+        response = await self._call(
+            "configuration", self.client.get(initiation.openid_configuration, headers=headers)
+        )
+        if not response.is_success:
+            raise errors.PlatformRefusedError(
+                f"Fetching the platform's configuration failed with HTTP {response.status_code}: "
+                f"{platform_error_text(response.content)}"
+            )
+        try:
+            document = response.json()
+        except InvalidJSONError as error:
+            raise errors.PlatformUnavailableError("The platform's configuration is not JSON.") from error
+        try:
+            return validate_platform_configuration(
+                document,
+                configuration_url=initiation.openid_configuration,
+                allow_insecure=self.settings.allow_insecure_platforms,
+            )
+        except PlatformConfigurationError as error:
+            raise errors.PlatformConfigurationRejected(error.reason, field=error.field) from error
+
+    async def _submit(
+        self,
+        tenant: Tenant,
+        attempt_id: str,
+        platform: PlatformConfiguration,
+        tool: ToolConfiguration,
+        plan: RegistrationPlan,
+        registration_token: str | None,
+    ) -> Completed:
+        body = build_registration_request(
+            client_name=tenant.name,
+            tool=tool,
+            plan=plan,
+            endpoints=tool_endpoints(self.settings, tenant.slug),
+        )
+        await self._set_attempt(attempt_id, registration_request=body)
+        try:
+            response = await self._call(
+                "registration",
+                self.client.post_json(
+                    platform.registration_endpoint, body, headers=_bearer(registration_token)
+                ),
+            )
+            await self._set_attempt(
+                attempt_id, response_status=response.status_code, response_body=response.text[:20000]
+            )
+            result = parse_registration_response(response.status_code, response.content)
+        except RegistrationResponseError as error:
+            failure = _refusal(error)
+            await self._fail(attempt_id, failure)
+            raise failure from error
+        except errors.RegistrationError as error:
+            await self._fail(attempt_id, error)
+            raise
+        return await self._store(tenant, attempt_id, platform, plan, body, result)
+
+    async def _store(
+        self,
+        tenant: Tenant,
+        attempt_id: str,
+        platform: PlatformConfiguration,
+        plan: RegistrationPlan,
+        request: dict[str, Any],
+        result: RegistrationResult,
+    ) -> Completed:
+        """Registration, deployments, outbox event and attempt outcome commit together, or not at all."""
+        try:
+            try:
+                return await self._store_once(tenant, attempt_id, platform, plan, request, result)
+            except IntegrityError:
+                # Another process stored the same (tenant, issuer, client_id) first: update it instead.
+                return await self._store_once(tenant, attempt_id, platform, plan, request, result)
+        except SQLAlchemyError as error:
+            logger.exception(
+                "storing registration failed after the platform accepted it (attempt %s)", attempt_id
+            )
+            failure = errors.StorageFailedError(
+                f"The platform registered client_id {result.client_id}; its answer is kept in our records.",
+                attempt_id=attempt_id,
+            )
+            await self._fail(attempt_id, failure, code="storage_failed")
+            raise failure from error
+
+    async def _store_once(
+        self,
+        tenant: Tenant,
+        attempt_id: str,
+        platform: PlatformConfiguration,
+        plan: RegistrationPlan,
+        request: dict[str, Any],
+        result: RegistrationResult,
+    ) -> Completed:
+        async with self.database.transaction() as session:
+            registration = await session.scalar(
+                select(Registration)
+                .where(
+                    Registration.tenant_id == tenant.id,
+                    Registration.issuer == platform.issuer,
+                    Registration.client_id == result.client_id,
+                )
+                .with_for_update()
+            )
+            created = registration is None
+            if registration is None:
+                registration = Registration(
+                    tenant_id=tenant.id,
+                    issuer=platform.issuer,
+                    client_id=result.client_id,
+                    status=tenant.activation_policy,
+                    deployments=[],
+                )
+                session.add(registration)
+            _apply_platform(registration, platform, plan, request, result)
+            known = {deployment.deployment_id for deployment in registration.deployments}
+            new_ids = tuple(d for d in result.deployment_ids if d not in known)
+            for deployment_id in new_ids:
+                registration.deployments.append(
+                    Deployment(deployment_id=deployment_id, source="registration")
+                )
+            await session.flush()
+            await session.refresh(registration, ["deployments"])
+            event_type = "registration.created" if created else "registration.updated"
+            record_event(session, tenant, event_type, registration_item(registration))
+            await _finish_attempt(session, attempt_id, registration.id)
+        return Completed(attempt_id, registration, created, platform, plan, new_ids)
+
+    async def _call(self, step: str, call: Any) -> OutboundResponse:
+        try:
+            return await call
+        except UnsafeURLError as error:
+            raise errors.PlatformConfigurationRejected(
+                f"The platform's {step} URL was refused: {error.reason}.",
+                field="openid_configuration" if step == "configuration" else "registration_endpoint",
+            ) from error
+        except OutboundTimeoutError as error:
+            raise errors.PlatformTimeoutError(
+                f"The platform's {step} endpoint did not answer in time."
+            ) from error
+        except OutboundError as error:
+            raise errors.PlatformUnavailableError(
+                f"The platform's {step} endpoint failed: {error.reason}."
+            ) from error
+
+    async def _open_attempt(self, tenant: Tenant, configuration_url: str) -> str:
+        attempt = RegistrationAttempt(
+            tenant_id=tenant.id,
+            status="fetching",
+            openid_configuration_url=redact_url(configuration_url, all_values=True),
+        )
+        async with self.database.transaction() as session:
+            session.add(attempt)
+        return attempt.id
+
+    async def _claim_reviewed_attempt(self, tenant: Tenant, attempt_id: str) -> RegistrationAttempt:
+        async with self.database.transaction() as session:
+            claimed = await session.execute(
+                update(RegistrationAttempt)
+                .where(
+                    RegistrationAttempt.id == attempt_id,
+                    RegistrationAttempt.tenant_id == tenant.id,
+                    RegistrationAttempt.status == "reviewing",
+                )
+                .values(status="submitting", updated_at=utcnow())
+            )
+            attempt = await session.get(RegistrationAttempt, attempt_id)
+        if attempt is None:
+            raise errors.ReviewExpiredError("This registration form is unknown.")
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise errors.AlreadySubmittedError(
+                f"This form was already submitted (the registration is {attempt.status}).",
+                attempt_id=attempt.id,
+            )
+        return attempt
+
+    async def _set_attempt(self, attempt_id: str, **values: Any) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(RegistrationAttempt)
+                .where(RegistrationAttempt.id == attempt_id)
+                .values(updated_at=utcnow(), **values)
+            )
+
+    async def _fail(
+        self, attempt_id: str, error: errors.RegistrationError, *, code: str | None = None
+    ) -> None:
+        error.attempt_id = attempt_id
+        await self._set_attempt(
+            attempt_id,
+            status="failed",
+            error_code=code or type(error).__name__,
+            error_detail=error.detail[:4000],
+        )
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    # With no registration_token, no Authorization header at all (Brightspace and Blackboard send none).
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _refusal(error: RegistrationResponseError) -> errors.RegistrationError:
+    if 200 <= error.status_code < 300:
+        return errors.PlatformUnavailableError(
+            f"The platform accepted but its answer is unusable: {error.detail}"
+        )
+    return errors.PlatformRefusedError(f"HTTP {error.status_code}: {error.detail}")
+
+
+def _platform_fields(platform: PlatformConfiguration) -> dict[str, Any]:
+    return {
+        "issuer": platform.issuer,
+        "product_family_code": platform.product_family_code,
+        "platform_configuration": redact_document(platform.document),
+    }
+
+
+def _apply_platform(
+    registration: Registration,
+    platform: PlatformConfiguration,
+    plan: RegistrationPlan,
+    request: dict[str, Any],
+    result: RegistrationResult,
+) -> None:
+    registration.product_family_code = platform.product_family_code
+    registration.platform_version = platform.version
+    registration.authorization_endpoint = platform.authorization_endpoint
+    registration.token_endpoint = platform.token_endpoint
+    registration.authorization_server = platform.authorization_server
+    registration.jwks_uri = platform.jwks_uri
+    registration.registration_endpoint = redact_url(platform.registration_endpoint)
+    registration.scopes_requested = list(plan.scopes)
+    # A platform that does not echo `scope` is taken to grant what was asked.
+    granted = result.scopes_granted if result.scopes_granted is not None else plan.scopes
+    registration.scopes_granted = list(granted)
+    registration.platform_configuration = redact_document(platform.document)
+    registration.registration_request = request
+    registration.registration_response = redact_document(result.document)
+    registration.updated_at = utcnow()
+
+
+async def _finish_attempt(session: AsyncSession, attempt_id: str, registration_id: str) -> None:
+    await session.execute(
+        update(RegistrationAttempt)
+        .where(RegistrationAttempt.id == attempt_id)
+        .values(status="succeeded", registration_id=registration_id, updated_at=utcnow())
+    )

@@ -1,0 +1,20 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from broker.database import Base
+from broker.registration.models import Deployment, Registration, RegistrationAttempt
+from broker.webhooks.models import OutboxEvent, WebhookDelivery
+from tenants.models import ApiKey, SigningKey, Tenant
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "Deployment",
+    "OutboxEvent",
+    "Registration",
+    "RegistrationAttempt",
+    "SigningKey",
+    "Tenant",
+    "WebhookDelivery",
+    "metadata",
+]

@@ -1,0 +1,139 @@
+"""Settings read once from the environment (the names are part of the external contract)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+logger = logging.getLogger("broker.settings")
+
+DEFAULT_DATABASE_URL = "sqlite:///./broker.db"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+DEV_SECRET_KEY_FILE = ".broker-secret-key"  # noqa: S105 - a file name, not a secret
+MIN_SECRET_KEY_LENGTH = 32
+# The contract: every outbound call ends within 10 s, so a registration page always answers within 15 s.
+MAX_OUTBOUND_TIMEOUT = 10.0
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    base_url: str = DEFAULT_BASE_URL
+    secret_key: str = field(default="", repr=False)
+    allow_insecure_platforms: bool = False
+    webhook_retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
+    environment: str = "development"
+    outbound_timeout: float = MAX_OUTBOUND_TIMEOUT
+
+    @property
+    def domain(self) -> str:
+        """Host and port of the public base URL: the `domain` the broker registers with platforms."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def tenant_url(self, slug: str, path: str = "") -> str:
+        return f"{self.base_url}/t/{slug}{path}"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        environment = env.get("BROKER_ENV", "development").strip() or "development"
+        return cls(
+            database_url=env.get("BROKER_DATABASE_URL", DEFAULT_DATABASE_URL).strip() or DEFAULT_DATABASE_URL,
+            base_url=_base_url(env.get("BROKER_BASE_URL", DEFAULT_BASE_URL)),
+            secret_key=_secret_key(env.get("BROKER_SECRET_KEY", ""), environment),
+            allow_insecure_platforms=_flag(env.get("BROKER_ALLOW_INSECURE_PLATFORMS", "")),
+            webhook_retry_delays=_retry_delays(env.get("BROKER_WEBHOOK_RETRY_DELAYS", "")),
+            environment=environment,
+            outbound_timeout=_timeout(env.get("BROKER_OUTBOUND_TIMEOUT", "")),
+        )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _base_url(value: str) -> str:
+    url = value.strip().rstrip("/") or DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(
+            f"BROKER_BASE_URL must be an absolute http(s) URL with no query, such as "
+            f"https://lti.example.com; got {value!r}."
+        )
+    return url
+
+
+def _timeout(value: str) -> float:
+    if not value.strip():
+        return MAX_OUTBOUND_TIMEOUT
+    try:
+        timeout = float(value)
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= MAX_OUTBOUND_TIMEOUT:
+        raise SettingsError(f"BROKER_OUTBOUND_TIMEOUT must be seconds, above 0 and at most {MAX_OUTBOUND_TIMEOUT:g}.")
+    return timeout
+
+
+def _retry_delays(value: str) -> tuple[int, ...]:
+    if not value.strip():
+        return DEFAULT_RETRY_DELAYS
+    try:
+        delays = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        delays = ()
+    if not delays or any(delay < 0 for delay in delays):
+        raise SettingsError(
+            "BROKER_WEBHOOK_RETRY_DELAYS must be comma-separated non-negative seconds, such as 5,300,1800."
+        )
+    return delays
+
+
+def _secret_key(value: str, environment: str) -> str:
+    key = value.strip()
+    if key:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"BROKER_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        return key
+    if environment == "production":
+        raise SettingsError(
+            "BROKER_SECRET_KEY is not set. In production it is required: it encrypts tenant keys and "
+            "webhook secrets. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+            "and keep it safe; losing it makes stored keys unreadable."
+        )
+    return _development_secret_key(Path(DEV_SECRET_KEY_FILE))
+
+
+def _development_secret_key(path: Path) -> str:
+    """A per-checkout key, made once and kept readable by its owner only."""
+    key = secrets.token_urlsafe(48)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key)
+    logger.warning(
+        "BROKER_SECRET_KEY is not set: generated a development key in %s (mode 0600). "
+        "Set BROKER_SECRET_KEY in any shared or production deployment.",
+        path.resolve(),
+    )
+    return key

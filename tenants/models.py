@@ -1,0 +1,65 @@
+"""Tenants (tool vendors), their signing keys and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from broker.database import Base, new_id, utcnow
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tool_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    tool_configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    review_registrations: Mapped[bool] = mapped_column(default=True)
+    activation_policy: Mapped[str] = mapped_column(String(20), default="active")
+    accept_new_deployments: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    signing_keys: Mapped[list[SigningKey]] = relationship(back_populates="tenant", lazy="raise")
+
+
+class SigningKey(Base):
+    """An RSA key pair; the private half is stored encrypted with the broker's secret key."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (Index(None, "tenant_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kid: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # next | active | retired
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column()
+
+    tenant: Mapped[Tenant] = relationship(back_populates="signing_keys", lazy="raise")
+
+
+class ApiKey(Base):
+    """A bearer key for the pull API; only its SHA-256 digest is kept (the key itself is high-entropy)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("digest"), Index(None, "tenant_id"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100), default="default")
+    prefix: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,163 @@
+"""The tenant service: sign-up, lookup and API-key authentication; it owns the rules and the session."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from broker.database import Database, utcnow
+from broker.settings import Settings
+from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
+from tenants.encryption import SecretBox
+from tenants.keys import KeyRing, generate_signing_key, public_jwk
+from tenants.models import ApiKey, SigningKey, Tenant
+from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TenantError(ValueError):
+    """Bad tenant input; `field` names what to correct."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CreatedTenant:
+    tenant: Tenant
+    api_key: str
+    webhook_secret: str | None
+    kid: str
+
+
+def generate_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class TenantService:
+    def __init__(self, database: Database, settings: Settings, secret_box: SecretBox, key_ring: KeyRing):
+        self.database = database
+        self.settings = settings
+        self.secret_box = secret_box
+        self.key_ring = key_ring
+
+    async def create(
+        self,
+        slug: str,
+        name: str,
+        *,
+        tool_url: str | None = None,
+        webhook_url: str | None = None,
+        tool_configuration: dict[str, Any] | None = None,
+    ) -> CreatedTenant:
+        slug = validate_slug(slug)
+        name = _validate_name(name)
+        configuration = _validate_tool_configuration(tool_configuration)
+        tool_url = self._validate_url(tool_url, "tool_url")
+        webhook_url = self._validate_url(webhook_url, "webhook_url")
+        api_key = generate_api_key()
+        webhook_secret = generate_webhook_secret() if webhook_url else None
+        signing_key = generate_signing_key()
+        tenant = Tenant(
+            slug=slug,
+            name=name,
+            tool_url=tool_url,
+            webhook_url=webhook_url,
+            webhook_secret_encrypted=self.secret_box.encrypt(webhook_secret) if webhook_secret else None,
+            tool_configuration=configuration,
+        )
+        try:
+            async with self.database.transaction() as session:
+                session.add(tenant)
+                await session.flush()
+                session.add(ApiKey(tenant_id=tenant.id, prefix=api_key.prefix, digest=api_key.digest))
+                session.add(_signing_key_row(tenant.id, signing_key, self.secret_box))
+        except IntegrityError as error:
+            raise TenantError("slug", f"{slug!r} is taken; choose another") from error
+        self.key_ring.invalidate(slug)
+        return CreatedTenant(tenant, api_key.plaintext, webhook_secret, signing_key["kid"])
+
+    async def list(self) -> list[Tenant]:
+        async with self.database.session() as session:
+            return list((await session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.id))).all())
+
+    async def get_by_slug(self, slug: str) -> Tenant | None:
+        async with self.database.session() as session:
+            return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+    async def authenticate(self, presented_key: str) -> Tenant | None:
+        """The tenant whose live API key this is, or None."""
+        if not looks_like_api_key(presented_key):
+            return None
+        digest = digest_api_key(presented_key)
+        async with self.database.session() as session:
+            row = await session.scalar(
+                select(ApiKey).where(ApiKey.digest == digest, ApiKey.revoked_at.is_(None))
+            )
+            # Looked up by digest, so timing reveals nothing of the key; compare anyway, as defence in depth.
+            if row is None or not hmac.compare_digest(row.digest, digest):
+                return None
+            now = utcnow()
+            if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+                await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+                await session.commit()
+            return await session.get(Tenant, row.tenant_id)
+
+    def webhook_secret(self, tenant: Tenant) -> str | None:
+        if tenant.webhook_secret_encrypted is None:
+            return None
+        return self.secret_box.decrypt(tenant.webhook_secret_encrypted)
+
+    def _validate_url(self, value: str | None, field: str) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        allowed = {"https", "http"} if self.settings.allow_insecure_platforms else {"https"}
+        if parts.scheme not in allowed or not parts.hostname or parts.fragment:
+            raise TenantError(field, "must be an absolute https:// URL without a fragment")
+        return value
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG_PATTERN.match(slug or ""):
+        raise TenantError("slug", "must be 3 to 40 characters of lowercase letters, digits and hyphens")
+    return slug
+
+
+def _validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise TenantError("name", "must be 1 to 200 characters; it is the client_name LMS admins see")
+    return name
+
+
+def _validate_tool_configuration(data: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return parse_tool_configuration(data).to_dict()
+    except ToolConfigurationError as error:
+        raise TenantError(f"tool_configuration.{error.field}", error.reason) from error
+
+
+def _signing_key_row(tenant_id: str, key: Any, secret_box: SecretBox) -> SigningKey:
+    return SigningKey(
+        tenant_id=tenant_id,
+        kid=key["kid"],
+        status="active",
+        private_key_encrypted=secret_box.encrypt(key.export_private()),
+        public_jwk=public_jwk(key),
+        activated_at=utcnow(),
+    )

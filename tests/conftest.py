@@ -1,0 +1,116 @@
+"""Shared fixtures: a migrated database per engine, the broker served over loopback, and tenants.
+
+Every test that touches the database runs once per engine: SQLite always, and PostgreSQL as well when
+BROKER_TEST_DATABASE_URL points at a server (each run creates and drops its own uniquely named database).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from broker.app import Services, create_app
+from broker.migrate import upgrade
+from broker.settings import Settings
+from tenants.services import CreatedTenant
+from tests.emulators.server import LoopbackServer, base_url_of, bind_loopback
+
+POSTGRES_URL = os.environ.get("BROKER_TEST_DATABASE_URL", "").strip()
+ENGINES = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+
+
+def _create_postgres_database(admin_url: str) -> tuple[str, str]:
+    name = f"broker_test_{secrets.token_hex(6)}"
+    url = make_url(admin_url).set(drivername="postgresql+psycopg")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_postgres_database(admin_url: str, name: str) -> None:
+    engine = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database; tests share it and isolate themselves by tenant."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'broker.db'}"
+        upgrade(url)
+        yield url
+        return
+    url, name = _create_postgres_database(POSTGRES_URL)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_postgres_database(POSTGRES_URL, name)
+
+
+def make_settings(database_url: str, base_url: str, **overrides: object) -> Settings:
+    settings = Settings(
+        database_url=database_url,
+        base_url=base_url,
+        secret_key=TEST_SECRET_KEY,
+        allow_insecure_platforms=True,
+        outbound_timeout=2.0,
+    )
+    return replace(settings, **overrides)
+
+
+@dataclass
+class RunningBroker:
+    base_url: str
+    settings: Settings
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _serve_broker(database_url: str, **overrides: object) -> Iterator[RunningBroker]:
+    sock = bind_loopback()
+    settings = make_settings(database_url, base_url_of(sock), **overrides)
+    with LoopbackServer(create_app(settings), sock, lifespan="on"):
+        yield RunningBroker(settings.base_url, settings)
+
+
+@pytest.fixture(scope="session")
+def broker(database_url: str) -> Iterator[RunningBroker]:
+    """The broker over real loopback HTTP, in insecure mode so that loopback platforms are allowed."""
+    yield from _serve_broker(database_url)
+
+
+@pytest.fixture(scope="session")
+def strict_broker(database_url: str) -> Iterator[RunningBroker]:
+    """The broker as in production: https only, private and loopback addresses refused."""
+    yield from _serve_broker(database_url, allow_insecure_platforms=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def services(broker: RunningBroker) -> AsyncIterator[Services]:
+    """Direct access to the broker's services (its own engine) for arranging and checking state."""
+    services = Services.create(broker.settings)
+    yield services
+    await services.close()
+
+
+def unique_slug(prefix: str = "t") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tenant(services: Services) -> CreatedTenant:
+    return await services.tenants.create(unique_slug("acme"), "Acme Quiz", tool_url="https://tool.example/launch")
