@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from broker import jwks
-from broker.api import routes as api_routes
+from broker.api import registrations as api_registrations
 from broker.api.problems import ApiProblem, problem_response
 from broker.database import Database
 from broker.http_client import GuardedClient
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         *jwks.routes,
         *registration_routes.routes,
-        *api_routes.routes,
+        *api_registrations.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -1,4 +1,4 @@
-"""The pull API (/api/v1): thin routes over the registration queries."""
+"""The pull API for registrations (/api/v1/registrations): thin routes over the registration queries."""
 
 from __future__ import annotations
 
