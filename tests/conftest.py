@@ -11,6 +11,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine
@@ -114,3 +115,10 @@ def unique_slug(prefix: str = "t") -> str:
 @pytest_asyncio.fixture(loop_scope="session")
 async def tenant(services: Services) -> CreatedTenant:
     return await services.tenants.create(unique_slug("acme"), "Acme Quiz", tool_url="https://tool.example/launch")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A plain client for talking to the broker and emulators as a browser or a tool would."""
+    async with httpx.AsyncClient(timeout=20, headers={"User-Agent": "lti-broker-tests"}) as client:
+        yield client

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from broker.api.problems import ApiProblem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+_ID = re.compile(r"^[a-z]{3}_[0-9a-z]{26}$")
 
 
 def encode_cursor(last_id: str) -> str:
@@ -19,9 +21,12 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise ApiProblem(400, "Bad cursor", "Pass back the `next` value of the previous page unchanged.") from error
+        decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if not _ID.match(decoded):
+        raise ApiProblem(400, "Bad cursor", "Pass back the `next` value of the previous page unchanged.")
+    return decoded
 
 
 def parse_limit(value: str | None) -> int:

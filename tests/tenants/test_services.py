@@ -13,8 +13,6 @@ from tenants.models import ApiKey, SigningKey, Tenant
 from tenants.services import TenantError
 from tests.conftest import unique_slug
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 @pytest.mark.parametrize("slug", ["ab", "x" * 41, "Upper", "with space", "under_score", ""])
 async def test_bad_slugs_are_refused_with_the_field_named(services: Services, slug: str) -> None:

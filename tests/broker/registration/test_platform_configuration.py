@@ -36,7 +36,9 @@ def test_moodle_document_is_accepted_with_bare_string_messages() -> None:
 
 def test_canvas_document_is_accepted_with_placements_and_a_bare_host_authorization_server() -> None:
     document = load_fixture("canvas-openid-configuration")
-    platform = validate(document, url=f"{document['issuer']}/api/lti/security/openid-configuration?registration_token=x")
+    platform = validate(
+        document, url=f"{document['issuer']}/api/lti/security/openid-configuration?registration_token=x"
+    )
     assert platform.product_family_code == "canvas"
     placements = platform.placements_for("LtiResourceLinkRequest")
     assert placements and "course_navigation" in placements

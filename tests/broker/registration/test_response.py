@@ -44,7 +44,10 @@ def test_unusable_success_answers_are_errors(body: bytes) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (b'{"error": "invalid_client_metadata", "error_description": "bad domain"}', "invalid_client_metadata: bad domain"),
+        (
+            b'{"error": "invalid_client_metadata", "error_description": "bad domain"}',
+            "invalid_client_metadata: bad domain",
+        ),
         (b'{"errors": [{"field": "scopes", "message": "cannot contain openid"}]}', "cannot contain openid"),
         (b'{"errorMessage": "JWT did not include expected contents"}', "JWT did not include expected contents"),
         (b"missing required attribute client_name", "missing required attribute client_name"),

@@ -1,0 +1,64 @@
+"""The `broker` command as an operator runs it: JSON output per the contract, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from broker.app import Services
+from tests.broker.test_api import add_registrations
+from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
+
+
+def run_cli(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BROKER_DATABASE_URL": broker.settings.database_url,
+        "BROKER_SECRET_KEY": TEST_SECRET_KEY,
+        "BROKER_BASE_URL": broker.base_url,
+    }
+    return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+        [sys.executable, "-m", "broker.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_tenants_create_prints_the_contract_json_and_the_tenant_works(
+    broker: RunningBroker, services: Services
+) -> None:
+    slug = unique_slug("cli")
+    result = run_cli(
+        broker, "tenants", "create", slug, "--name", "CLI Tool", "--webhook-url", "https://hooks.example/x", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert created["slug"] == slug
+    assert created["registration_url"] == f"{broker.base_url}/t/{slug}/lti/register"
+    assert created["jwks_url"] == f"{broker.base_url}/t/{slug}/.well-known/jwks.json"
+    assert created["webhook_secret"].startswith("whsec_")
+    tenant = await services.tenants.authenticate(created["api_key"])
+    assert tenant is not None and tenant.slug == slug
+    assert created["api_key"] not in result.stderr
+
+    listed = json.loads(run_cli(broker, "tenants", "list", "--json").stdout)
+    assert slug in [item["slug"] for item in listed["items"]]
+    assert all("api_key" not in item for item in listed["items"])
+
+
+async def test_registrations_list_prints_the_api_items(broker: RunningBroker, services: Services) -> None:
+    created = await services.tenants.create(unique_slug("cli"), "CLI Tool")
+    ids = await add_registrations(services, created, 2)
+    result = run_cli(broker, "registrations", "list", "--tenant", created.tenant.slug, "--json")
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)["items"]
+    assert [item["id"] for item in items] == ids
+    assert items[0]["deployment_ids"] == ["dep-0"]
+
+
+def test_bad_input_is_a_clear_error_not_a_traceback(broker: RunningBroker) -> None:
+    result = run_cli(broker, "tenants", "create", "No Good", "--name", "X", "--json")
+    assert result.returncode == 2
+    assert "slug" in result.stderr and "Traceback" not in result.stderr
+    unknown = run_cli(broker, "registrations", "list", "--tenant", "nobody-here", "--json")
+    assert unknown.returncode == 2 and "nobody-here" in unknown.stderr
