@@ -1,0 +1,234 @@
+"""Dynamic Registration end to end: a real broker over loopback HTTP, against platform emulators."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from broker.app import Services
+from broker.registration.models import Registration, RegistrationAttempt
+from tenants.services import CreatedTenant
+from tests.conftest import RunningBroker, unique_slug
+from tests.e2e.flow import forms_of, posts_close_message, register, submit_defaults
+from tests.emulators import REMOVE, GenericEmulator, MoodleEmulator
+
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+
+
+def registration_url(broker: RunningBroker, tenant: CreatedTenant) -> str:
+    return broker.url(f"/t/{tenant.tenant.slug}/lti/register")
+
+
+async def attempts_of(services: Services, tenant: CreatedTenant) -> list[RegistrationAttempt]:
+    async with services.database.session() as session:
+        query = select(RegistrationAttempt).where(RegistrationAttempt.tenant_id == tenant.tenant.id)
+        return list((await session.scalars(query.order_by(RegistrationAttempt.id))).all())
+
+
+async def registrations_of(services: Services, tenant: CreatedTenant) -> list[Registration]:
+    async with services.database.session() as session:
+        query = select(Registration).where(Registration.tenant_id == tenant.tenant.id)
+        return list((await session.scalars(query)).all())
+
+
+async def test_full_registration_with_a_token_shows_up_in_the_api(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    with GenericEmulator.running(create_deployment=True) as platform:
+        outcome = await register(http, registration_url(broker, tenant), platform)
+        review = outcome.first_page
+        assert review.status_code == 200 and "generic" in review.text
+        assert not posts_close_message(review.text), "the review page must not close the window"
+        done = outcome.last_page
+        assert done.status_code == 200, done.text
+        assert posts_close_message(done.text)
+        (stored,) = platform.registrations
+        token = platform.configuration_requests[0].authorization
+        assert token and token.startswith("Bearer ")
+        assert platform.registration_requests[0].authorization == token
+        assert token.removeprefix("Bearer ") not in done.text + review.text
+
+    assert stored["client_name"] == "Acme Quiz"
+    assert stored[TOOL_CONFIGURATION]["domain"] == broker.base_url.removeprefix("http://")
+    assert stored["client_id"] in done.text
+
+    listing = await http.get(broker.url("/api/v1/registrations"), headers={"Authorization": f"Bearer {tenant.api_key}"})
+    (item,) = listing.json()["items"]
+    assert item["issuer"] == platform.issuer and item["client_id"] == stored["client_id"]
+    assert item["deployment_ids"] and item["deployment_ids"][0] in done.text
+    assert item["product_family_code"] == "generic" and item["status"] == "active"
+    (attempt,) = await attempts_of(services, tenant)
+    assert attempt.status == "succeeded" and attempt.registration_id == item["id"]
+    assert token.removeprefix("Bearer ") not in attempt.openid_configuration_url
+
+
+async def test_registration_without_a_token_sends_no_authorization_header(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    with GenericEmulator.running(sends_registration_token=False) as platform:
+        outcome = await register(http, registration_url(broker, tenant), platform)
+        assert outcome.last_page.status_code == 200, outcome.last_page.text
+        assert platform.registration_requests[0].authorization is None
+        assert platform.configuration_requests[0].authorization is None
+    assert len(await registrations_of(services, tenant)) == 1
+
+
+async def test_one_click_registration_when_the_tenant_turned_review_off(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    created = await services.tenants.create(unique_slug("oneclick"), "One Click")
+    async with services.database.transaction() as session:
+        tenant = await session.get(type(created.tenant), created.tenant.id)
+        tenant.review_registrations = False  # type: ignore[union-attr]
+    with MoodleEmulator.running() as platform:
+        page = await http.get(platform.initiation_url(registration_url(broker, created)))
+        assert page.status_code == 200, page.text
+        assert posts_close_message(page.text) and not forms_of(page.text)
+        assert len(platform.registrations) == 1
+
+
+async def test_double_submitted_review_form_registers_once(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    with GenericEmulator.running() as platform:
+        review = await http.get(platform.initiation_url(registration_url(broker, tenant)))
+        form = forms_of(review.text)[0]
+        first = await http.post(str(review.url), data=form.fields)
+        second = await http.post(str(review.url), data=form.fields)
+        assert first.status_code == 200 and second.status_code == 409
+        assert "already submitted" in second.text and not posts_close_message(second.text)
+        assert len(platform.registration_requests) == 1
+    assert len(await registrations_of(services, tenant)) == 1
+
+
+async def test_same_issuer_and_client_again_updates_and_adds_deployments(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    answer = {"client_id": "fixed-client", TOOL_CONFIGURATION: {"deployment_id": "dep-1"}}
+    with GenericEmulator.running(
+        registration_response=(200, json.dumps(answer).encode(), "application/json")
+    ) as platform:
+        assert (await register(http, registration_url(broker, tenant), platform)).last_page.status_code == 200
+        answer[TOOL_CONFIGURATION]["deployment_id"] = "dep-2"
+        platform.registration_response = (200, json.dumps(answer).encode(), "application/json")
+        assert (await register(http, registration_url(broker, tenant), platform)).last_page.status_code == 200
+    (registration,) = await registrations_of(services, tenant)
+    assert registration.client_id == "fixed-client"
+    assert [d.deployment_id for d in registration.deployments] == ["dep-1", "dep-2"]
+
+
+async def test_unknown_tenant_is_a_404_page(http: httpx.AsyncClient, broker: RunningBroker) -> None:
+    response = await http.get(broker.url("/t/no-such-tool/lti/register?openid_configuration=https://lms.example/c"))
+    assert response.status_code == 404 and "No such tool" in response.text
+
+
+@pytest.mark.parametrize("query", ["", "?openid_configuration=", "?openid_configuration=/relative/config"])
+async def test_missing_or_relative_configuration_url_is_a_400_page(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant, query: str
+) -> None:
+    response = await http.get(registration_url(broker, tenant) + query)
+    assert response.status_code == 400
+    assert "openid_configuration" in response.text and not posts_close_message(response.text)
+
+
+@pytest.mark.parametrize(
+    "configuration_url",
+    [
+        "http://lms.example.com/config",  # not https
+        "https://127.0.0.1:{port}/config",  # loopback
+        "https://10.1.2.3/config",  # private
+        "https://169.254.169.254/latest/meta-data",  # link-local cloud metadata
+        "https://[::1]:{port}/config",  # IPv6 loopback
+    ],
+)
+async def test_unsafe_configuration_urls_are_refused_before_any_request(
+    http: httpx.AsyncClient, strict_broker: RunningBroker, services: Services, configuration_url: str
+) -> None:
+    created = await services.tenants.create(unique_slug("strict"), "Strict")
+    with GenericEmulator.running() as platform:
+        url = configuration_url.format(port=platform.base_url.rsplit(":", 1)[1])
+        response = await http.get(
+            strict_broker.url(f"/t/{created.tenant.slug}/lti/register"), params={"openid_configuration": url}
+        )
+        assert response.status_code == 400, response.text
+        assert "refused" in response.text
+        assert platform.requests == []
+    (attempt,) = await attempts_of(services, created)
+    assert attempt.status == "failed"
+    assert await registrations_of(services, created) == []
+
+
+FAILURES = [
+    pytest.param({"config_patch": {"issuer": "http://issuer.elsewhere.example"}}, 400, "issuer", id="issuer-mismatch"),
+    pytest.param({"config_patch": {"jwks_uri": REMOVE}}, 400, "jwks_uri", id="required-field-missing"),
+    pytest.param({"config_response": (200, b"<html>hello</html>", "text/html")}, 502, "not JSON", id="non-json"),
+    pytest.param(
+        {"config_response": (200, b'{"a":"' + b"x" * 1_200_000 + b'"}', "application/json")}, 502, "larger", id="huge"
+    ),
+    pytest.param({"config_delay": 3.0}, 504, "did not answer in time", id="slow-configuration"),
+    pytest.param(
+        {
+            "registration_response": (
+                400,
+                b'{"error":"invalid_client_metadata","error_description":"domain <b>bad</b>"}',
+                "application/json",
+            )
+        },
+        502,
+        "domain &lt;b&gt;bad&lt;/b&gt;",
+        id="rfc7591",
+    ),
+    pytest.param(
+        {"registration_response": (401, b"token_already_used", "text/plain")},
+        502,
+        "start the registration again",
+        id="401",
+    ),
+    pytest.param({"registration_response": (500, b"<h1>Oops</h1>", "text/html")}, 502, "&lt;h1&gt;Oops", id="500"),
+    pytest.param({"registration_response": (200, b"not json", "text/plain")}, 502, "not JSON", id="non-json-answer"),
+    pytest.param({"registration_delay": 3.0}, 504, "did not answer in time", id="slow-registration"),
+]
+
+
+@pytest.mark.parametrize(("knobs", "status", "shown"), FAILURES)
+async def test_failures_answer_a_clear_page_record_the_attempt_and_store_nothing(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, knobs: dict, status: int, shown: str
+) -> None:
+    created = await services.tenants.create(unique_slug("fail"), "Failing Tool")
+    with GenericEmulator.running(**knobs) as platform:
+        outcome = await register(http, registration_url(broker, created), platform)
+    page = outcome.last_page
+    assert page.status_code == status, page.text
+    assert shown.lower() in page.text.lower()
+    assert "<b>bad</b>" not in page.text and "<h1>Oops" not in page.text
+    assert not posts_close_message(page.text)
+    attempts = await attempts_of(services, created)
+    assert [attempt.status for attempt in attempts] == ["failed"]
+    assert attempts[0].id in page.text, "the page shows the attempt's reference"
+    assert await registrations_of(services, created) == []
+
+
+async def test_platform_supplied_html_is_escaped_on_the_review_page(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant
+) -> None:
+    evil = '<script>alert("x")</script>'
+    with GenericEmulator.running(platform_config_patch={"product_family_code": evil, "version": evil}) as platform:
+        page = await http.get(platform.initiation_url(registration_url(broker, tenant)))
+    assert page.status_code == 200
+    assert evil not in page.text and "&lt;script&gt;" in page.text
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+
+
+async def test_expired_or_altered_review_form_is_refused(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant
+) -> None:
+    response = await http.post(registration_url(broker, tenant), data={"state": "forged"})
+    assert response.status_code == 400 and "expired" in response.text
+
+
+async def test_submitting_defaults_on_a_failed_page_stops(http: httpx.AsyncClient, broker: RunningBroker) -> None:
+    page = await http.get(broker.url("/t/no-such-tool/lti/register"))
+    assert (await submit_defaults(http, page)).status_code == 404
