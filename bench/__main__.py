@@ -1,0 +1,7 @@
+"""`make bench`: every benchmark, one after the other."""
+
+from bench import jwks
+
+for benchmark in (jwks,):
+    benchmark.main()
+    print()

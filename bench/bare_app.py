@@ -1,0 +1,19 @@
+"""The baseline: a bare Starlette route answering a JWKS-sized JSON body from memory."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+BODY = os.environ.get("BENCH_BODY", '{"keys":[]}').encode()
+
+
+async def endpoint(request: Request) -> Response:
+    return Response(BODY, media_type="application/json")
+
+
+app = Starlette(routes=[Route("/t/{slug}/.well-known/jwks.json", endpoint)])
