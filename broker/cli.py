@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from broker.app import Services, create_app
+from broker.logs import server_log_config
 from broker.migrate import upgrade
 from broker.registration.queries import list_registrations
 from broker.registration.representation import registration_item
@@ -72,7 +73,9 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=True, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, proxy_headers=True, log_config=server_log_config()
+    )
     return 0
 
 

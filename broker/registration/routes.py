@@ -59,6 +59,8 @@ def _review_page(request: Request, tenant: Tenant, review: Review) -> Response:
         "platform": review.platform,
         "plan": review.plan,
         "form_state": review.form_state,
+        # Posts back to the bare path: the initiation query may hold the registration token.
+        "form_action": request.url.path,
         **PAGE_HELPERS,
     }
     return render(request, "review.html", context, framable=True)

@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from broker.app import Services
 from broker.registration.models import Registration, RegistrationAttempt
@@ -232,3 +232,36 @@ async def test_expired_or_altered_review_form_is_refused(
 async def test_submitting_defaults_on_a_failed_page_stops(http: httpx.AsyncClient, broker: RunningBroker) -> None:
     page = await http.get(broker.url("/t/no-such-tool/lti/register"))
     assert (await submit_defaults(http, page)).status_code == 404
+
+
+SQLITE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS refuse_doomed BEFORE INSERT ON registrations
+WHEN NEW.client_id LIKE 'doomed-%' BEGIN SELECT RAISE(ABORT, 'storage unavailable (test)'); END
+"""
+POSTGRES_TRIGGER = [
+    """CREATE OR REPLACE FUNCTION refuse_doomed() RETURNS trigger AS $$ BEGIN
+       IF NEW.client_id LIKE 'doomed-%' THEN RAISE EXCEPTION 'storage unavailable (test)'; END IF;
+       RETURN NEW; END $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS refuse_doomed ON registrations",
+    "CREATE TRIGGER refuse_doomed BEFORE INSERT ON registrations FOR EACH ROW EXECUTE FUNCTION refuse_doomed()",
+]
+
+
+async def test_storage_failure_after_the_platform_accepted_keeps_its_answer_and_tells_the_admin(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    async with services.database.transaction() as session:
+        statements = [SQLITE_TRIGGER] if services.database.is_sqlite else POSTGRES_TRIGGER
+        for statement in statements:
+            await session.execute(text(statement))
+    answer = {"client_id": f"doomed-{tenant.tenant.slug}", TOOL_CONFIGURATION: {"deployment_id": "dep-9"}}
+    with GenericEmulator.running(registration_response=(200, json.dumps(answer).encode(), "application/json")) as lms:
+        page = (await register(http, registration_url(broker, tenant), lms)).last_page
+    assert page.status_code == 503
+    assert "Do not register again" in page.text and answer["client_id"] in page.text
+    assert not posts_close_message(page.text)
+    (attempt,) = await attempts_of(services, tenant)
+    assert attempt.status == "failed" and attempt.error_code == "storage_failed"
+    assert attempt.response_status == 200 and answer["client_id"] in (attempt.response_body or "")
+    assert attempt.id in page.text
+    assert await registrations_of(services, tenant) == []
