@@ -2,7 +2,7 @@
 
 from broker.database import Base
 from broker.registration.models import Deployment, Registration, RegistrationAttempt
-from broker.webhooks.models import OutboxEvent, WebhookDelivery
+from broker.webhooks.models import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 from tenants.models import ApiKey, SigningKey, Tenant
 
 metadata = Base.metadata
@@ -16,5 +16,6 @@ __all__ = [
     "SigningKey",
     "Tenant",
     "WebhookDelivery",
+    "WebhookDeliveryAttempt",
     "metadata",
 ]

@@ -20,6 +20,11 @@ class Tenant(Base):
     tool_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # After a secret rotation the previous secret keeps signing, beside the new one, until this time.
+    webhook_secret_previous_encrypted: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_previous_expires_at: Mapped[datetime | None] = mapped_column()
+    # The number of the tenant's last event; taken under this row's lock, so numbers commit in order.
+    event_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     tool_configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
     review_registrations: Mapped[bool] = mapped_column(default=True)
     activation_policy: Mapped[str] = mapped_column(String(20), default="active")

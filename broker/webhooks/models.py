@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.database import Base, new_id, utcnow
@@ -13,11 +13,13 @@ from broker.database import Base, new_id, utcnow
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
-    __table_args__ = (Index(None, "tenant_id", "id"),)
+    __table_args__ = (Index(None, "tenant_id", "id"), UniqueConstraint("tenant_id", "sequence"))
 
     # The id doubles as the Standard Webhooks `webhook-id`, so receivers can de-duplicate retries.
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("msg"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The tenant's event number: the event feed's order, gap-free and in commit order (see outbox.py).
+    sequence: Mapped[int] = mapped_column()
     type: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -31,13 +33,36 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2000))
+    trigger: Mapped[str] = mapped_column(String(20), default="event", server_default="event")  # event | replay
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | succeeded | failed
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A worker holds a delivery while it posts; when the lease expires unfinished, the delivery is due again.
     lease_expires_at: Mapped[datetime | None] = mapped_column()
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
     last_status_code: Mapped[int | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     event: Mapped[OutboxEvent] = relationship(lazy="raise")
+    attempts: Mapped[list[WebhookDeliveryAttempt]] = relationship(
+        lazy="raise", order_by="WebhookDeliveryAttempt.number", passive_deletes=True
+    )
+
+
+class WebhookDeliveryAttempt(Base):
+    """One POST of a delivery and what came of it: the receiver's status and (truncated) answer, or the error."""
+
+    __tablename__ = "webhook_delivery_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("dat"))
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column()
+    duration_ms: Mapped[int] = mapped_column()
+    status_code: Mapped[int | None] = mapped_column()
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(20))  # succeeded | retrying | failed
