@@ -2,6 +2,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download cannot work here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test lint bench clean
 
@@ -19,9 +22,13 @@ run: install
 	$(BIN)/broker serve
 
 # Database tests run on SQLite, and on PostgreSQL too when BROKER_TEST_DATABASE_URL is set (.ci/run sets it).
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 lint: install
 	$(BIN)/ruff check .
