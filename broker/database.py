@@ -53,6 +53,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def json_time(value: datetime | None) -> str | None:
+    """A time as the API, the CLI and webhooks show it: ISO-8601 in UTC with a `Z`."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "ResponseTooLargeError",
     "TooManyRedirectsError",
     "UnsafeURLError",
+    "check_url_is_public",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -194,13 +195,17 @@ class GuardedClient:
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         follow_redirects: bool | None = None,
     ) -> OutboundResponse:
-        """Send one request, following redirects (by default only for GET) within the total timeout."""
-        if json is not None and data is not None:
-            raise ValueError("send either json or data, not both")
+        """Send one request, following redirects (by default only for GET) within the total timeout.
+
+        `content` sends exact bytes, for bodies that are signed as sent (webhooks).
+        """
+        if sum(body is not None for body in (json, data, content)) > 1:
+            raise ValueError("send one of json, data or content")
         method = method.upper()
-        hop = _Hop(method, _parse_url(url), self._request_headers(headers), json, data)
+        hop = _Hop(method, _parse_url(url), self._request_headers(headers), json, data, content)
         follow = method == "GET" if follow_redirects is None else follow_redirects
         try:
             async with asyncio.timeout(self._total_timeout):
@@ -225,7 +230,7 @@ class GuardedClient:
     async def _send(self, hop: _Hop) -> OutboundResponse:
         await self._check_url(hop.url)
         request = self._client.build_request(
-            hop.method, hop.url, headers=hop.headers, json=hop.json, data=hop.data
+            hop.method, hop.url, headers=hop.headers, json=hop.json, data=hop.data, content=hop.content
         )
         with _translate_errors(str(hop.url)):
             response = await self._client.send(request, stream=True)
@@ -252,21 +257,31 @@ class GuardedClient:
         )
 
     async def _check_url(self, url: httpx.URL) -> None:
-        allowed_schemes = ("https", "http") if self._allow_insecure else ("https",)
-        if url.scheme not in allowed_schemes:
-            raise UnsafeURLError(str(url), f"the URL must use {' or '.join(allowed_schemes)}")
-        if not url.host:
-            raise UnsafeURLError(str(url), "the URL has no host")
-        if url.userinfo:
-            raise UnsafeURLError(str(url), "credentials in the URL are not accepted")
-        try:
-            # The ASCII (IDNA) form is what DNS and the connection pool see.
-            host = url.raw_host.decode("ascii")
-            await _resolve_checked(host, _port(url), self._resolver, allow_private=self._allow_insecure)
-        except _BlockedAddressError as exc:
-            raise UnsafeURLError(str(url), exc.reason) from exc
-        except OSError as exc:
-            raise OutboundConnectionError(str(url), f"the host {url.host} could not be resolved") from exc
+        await _check_url_allowed(url, allow_insecure=self._allow_insecure, resolver=self._resolver)
+
+
+async def check_url_is_public(url: str, *, allow_insecure: bool, resolver: Resolver | None = None) -> None:
+    """Raises UnsafeURLError (or OutboundConnectionError when the host does not resolve) unless the guarded
+    client would send to `url` now; for checking a URL when it is configured, long before it is used."""
+    await _check_url_allowed(_parse_url(url), allow_insecure=allow_insecure, resolver=resolver or _system_resolver)
+
+
+async def _check_url_allowed(url: httpx.URL, *, allow_insecure: bool, resolver: Resolver) -> None:
+    allowed_schemes = ("https", "http") if allow_insecure else ("https",)
+    if url.scheme not in allowed_schemes:
+        raise UnsafeURLError(str(url), f"the URL must use {' or '.join(allowed_schemes)}")
+    if not url.host:
+        raise UnsafeURLError(str(url), "the URL has no host")
+    if url.userinfo:
+        raise UnsafeURLError(str(url), "credentials in the URL are not accepted")
+    try:
+        # The ASCII (IDNA) form is what DNS and the connection pool see.
+        host = url.raw_host.decode("ascii")
+        await _resolve_checked(host, _port(url), resolver, allow_private=allow_insecure)
+    except _BlockedAddressError as exc:
+        raise UnsafeURLError(str(url), exc.reason) from exc
+    except OSError as exc:
+        raise OutboundConnectionError(str(url), f"the host {url.host} could not be resolved") from exc
 
 
 @dataclass(frozen=True)
@@ -278,6 +293,7 @@ class _Hop:
     headers: httpx.Headers
     json: Any
     data: Mapping[str, str] | None
+    content: bytes | None = None
 
 
 def _redirected(hop: _Hop, response: OutboundResponse) -> _Hop:

@@ -15,6 +15,7 @@ logger = logging.getLogger("broker.settings")
 DEFAULT_DATABASE_URL = "sqlite:///./broker.db"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
+DEFAULT_API_RATE_LIMIT = 600
 DEV_SECRET_KEY_FILE = ".broker-secret-key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
 # The contract: every outbound call ends within 10 s, so a registration page always answers within 15 s.
@@ -34,6 +35,11 @@ class Settings:
     webhook_retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS
     environment: str = "development"
     outbound_timeout: float = MAX_OUTBOUND_TIMEOUT
+    # `broker serve` delivers webhooks and rotates keys in the background unless this is off (then run
+    # `broker webhooks work` beside it).
+    run_worker: bool = True
+    api_rate_limit: int = DEFAULT_API_RATE_LIMIT  # requests per minute per API key
+    key_rotation_days: int = 0  # rotate every tenant's signing key this often; 0: only when asked
 
     @property
     def domain(self) -> str:
@@ -59,6 +65,9 @@ class Settings:
             webhook_retry_delays=_retry_delays(env.get("BROKER_WEBHOOK_RETRY_DELAYS", "")),
             environment=environment,
             outbound_timeout=_timeout(env.get("BROKER_OUTBOUND_TIMEOUT", "")),
+            run_worker=_flag(env.get("BROKER_RUN_WORKER", "").strip() or "1"),
+            api_rate_limit=_whole_number(env, "BROKER_API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT, minimum=1),
+            key_rotation_days=_whole_number(env, "BROKER_KEY_ROTATION_DAYS", 0, minimum=0),
         )
 
 
@@ -87,6 +96,15 @@ def _timeout(value: str) -> float:
     if not 0 < timeout <= MAX_OUTBOUND_TIMEOUT:
         raise SettingsError(f"BROKER_OUTBOUND_TIMEOUT must be seconds, above 0 and at most {MAX_OUTBOUND_TIMEOUT:g}.")
     return timeout
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise SettingsError(f"{name} must be a whole number of at least {minimum}; got {value!r}.")
+    return int(value)
 
 
 def _retry_delays(value: str) -> tuple[int, ...]:

@@ -7,14 +7,16 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
+from broker.http_client import OutboundConnectionError, UnsafeURLError, check_url_is_public
 from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
@@ -24,6 +26,8 @@ from tenants.tool_configuration import ToolConfigurationError, parse_tool_config
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long the previous webhook secret keeps signing after a rotation: a day to deploy the new one.
+WEBHOOK_SECRET_GRACE = timedelta(hours=24)
 
 
 class TenantError(ValueError):
@@ -41,6 +45,13 @@ class CreatedTenant:
     api_key: str
     webhook_secret: str | None
     kid: str
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    tenant: Tenant
+    secret: str | None  # only when a new secret was made: it is shown once
+    previous_secret_expires_at: datetime | None
 
 
 def generate_webhook_secret() -> str:
@@ -67,7 +78,7 @@ class TenantService:
         name = _validate_name(name)
         configuration = _validate_tool_configuration(tool_configuration)
         tool_url = self._validate_url(tool_url, "tool_url")
-        webhook_url = self._validate_url(webhook_url, "webhook_url")
+        webhook_url = await self.check_webhook_url(webhook_url)
         api_key = generate_api_key()
         webhook_secret = generate_webhook_secret() if webhook_url else None
         signing_key = generate_signing_key()
@@ -121,6 +132,53 @@ class TenantService:
             return None
         return self.secret_box.decrypt(tenant.webhook_secret_encrypted)
 
+    def webhook_signing_secrets(self, tenant: Tenant, now: datetime) -> list[str]:
+        """The secrets a delivery is signed with now: the current one, and the previous one in its grace period."""
+        encrypted = [tenant.webhook_secret_encrypted]
+        expires = tenant.webhook_secret_previous_expires_at
+        if expires is not None and expires > now:
+            encrypted.append(tenant.webhook_secret_previous_encrypted)
+        return [self.secret_box.decrypt(value) for value in encrypted if value]
+
+    async def check_webhook_url(self, value: str | None) -> str | None:
+        """The webhook URL, refused now rather than at the first delivery if the guarded client would refuse it.
+
+        A name that does not resolve yet is accepted (its DNS may come later); every delivery checks again.
+        """
+        url = self._validate_url(value, "webhook_url")
+        if url is not None:
+            try:
+                await check_url_is_public(url, allow_insecure=self.settings.allow_insecure_platforms)
+            except UnsafeURLError as error:
+                raise TenantError("webhook_url", f"{error.reason}; webhooks go to public https addresses") from error
+            except OutboundConnectionError:
+                pass  # does not resolve (yet)
+        return url
+
+    async def set_webhook_url(self, tenant_id: str, value: str | None) -> WebhookEndpoint:
+        """Sets (or, with None, removes) the webhook URL; a tenant's first URL comes with a new secret."""
+        url = await self.check_webhook_url(value)
+        secret = None
+        async with self.database.transaction() as session:
+            tenant = await lock_tenant(session, tenant_id)
+            tenant.webhook_url = url
+            if url is not None and tenant.webhook_secret_encrypted is None:
+                secret = generate_webhook_secret()
+                tenant.webhook_secret_encrypted = self.secret_box.encrypt(secret)
+        return WebhookEndpoint(tenant, secret, None)
+
+    async def rotate_webhook_secret(self, tenant_id: str) -> WebhookEndpoint:
+        """A new secret, shown once; the previous one keeps signing beside it for WEBHOOK_SECRET_GRACE."""
+        secret = generate_webhook_secret()
+        now = utcnow()
+        async with self.database.transaction() as session:
+            tenant = await lock_tenant(session, tenant_id)
+            previous_until = now + WEBHOOK_SECRET_GRACE if tenant.webhook_secret_encrypted else None
+            tenant.webhook_secret_previous_encrypted = tenant.webhook_secret_encrypted
+            tenant.webhook_secret_previous_expires_at = previous_until
+            tenant.webhook_secret_encrypted = self.secret_box.encrypt(secret)
+        return WebhookEndpoint(tenant, secret, previous_until)
+
     def _validate_url(self, value: str | None, field: str) -> str | None:
         if value is None or not value.strip():
             return None
@@ -130,6 +188,14 @@ class TenantService:
         if parts.scheme not in allowed or not parts.hostname or parts.fragment:
             raise TenantError(field, "must be an absolute https:// URL without a fragment")
         return value
+
+
+async def lock_tenant(session: AsyncSession, tenant_id: str) -> Tenant:
+    """The tenant, its row locked until the transaction ends: changes to one tenant's settings queue."""
+    tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
+    if tenant is None:
+        raise TenantError("tenant", "no such tenant")
+    return tenant
 
 
 def validate_slug(slug: str) -> str:

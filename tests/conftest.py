@@ -68,6 +68,8 @@ def make_settings(database_url: str, base_url: str, **overrides: object) -> Sett
         secret_key=TEST_SECRET_KEY,
         allow_insecure_platforms=True,
         outbound_timeout=2.0,
+        # Webhook tests drive the delivery worker themselves; one test serves a broker with it on.
+        run_worker=False,
     )
     return replace(settings, **overrides)
 

@@ -31,9 +31,7 @@ def record_event(session: AsyncSession, tenant: Tenant, event_type: str, data: d
     )
     session.add(event)
     if tenant.webhook_url:
-        session.add(
-            WebhookDelivery(event=event, tenant_id=tenant.id, url=tenant.webhook_url, next_attempt_at=now)
-        )
+        session.add(WebhookDelivery(event=event, tenant_id=tenant.id, url=tenant.webhook_url, next_attempt_at=now))
     return event
 
 

@@ -37,16 +37,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_delivery_attempts")),
-        sa.UniqueConstraint(
-            "delivery_id", "number", name=op.f("uq_webhook_delivery_attempts_delivery_id_number")
-        ),
+        sa.UniqueConstraint("delivery_id", "number", name=op.f("uq_webhook_delivery_attempts_delivery_id_number")),
     )
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.add_column(sa.Column("webhook_secret_previous_encrypted", sa.Text(), nullable=True))
         batch_op.add_column(
-            sa.Column(
-                "webhook_secret_previous_expires_at", broker.database.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("webhook_secret_previous_expires_at", broker.database.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("event_sequence", sa.Integer(), server_default="0", nullable=False))
 
@@ -64,9 +60,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
         batch_op.alter_column("sequence", existing_type=sa.Integer(), nullable=False)
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_outbox_events_tenant_id_sequence"), ["tenant_id", "sequence"]
-        )
+        batch_op.create_unique_constraint(batch_op.f("uq_outbox_events_tenant_id_sequence"), ["tenant_id", "sequence"])
 
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("trigger", sa.String(length=20), server_default="event", nullable=False))
