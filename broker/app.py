@@ -14,9 +14,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from broker import jwks
+from broker import background, jwks
+from broker.api import api_keys as api_api_keys
+from broker.api import attempts as api_attempts
+from broker.api import deliveries as api_deliveries
+from broker.api import deployments as api_deployments
+from broker.api import events as api_events
+from broker.api import keys as api_signing_keys
+from broker.api import openapi as api_openapi
 from broker.api import registrations as api_registrations
+from broker.api import webhooks as api_webhooks
 from broker.api.problems import ApiProblem, problem_response
+from broker.api.rate_limit import RateLimiter
 from broker.database import Database
 from broker.http_client import GuardedClient
 from broker.middleware import SecurityHeadersMiddleware
@@ -24,8 +33,10 @@ from broker.pages import error_page
 from broker.registration import routes as registration_routes
 from broker.registration.service import RegistrationService
 from broker.settings import Settings
+from tenants.api_keys import ApiKeyService
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing
+from tenants.rotation import KeyRotationService
 from tenants.services import TenantService
 
 logger = logging.getLogger("broker")
@@ -44,6 +55,9 @@ class Services:
     key_ring: KeyRing
     tenants: TenantService
     registrations: RegistrationService
+    api_keys: ApiKeyService
+    key_rotation: KeyRotationService
+    rate_limiter: RateLimiter
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -65,6 +79,9 @@ class Services:
             key_ring=key_ring,
             tenants=TenantService(database, settings, secret_box, key_ring),
             registrations=RegistrationService(database, settings, client),
+            api_keys=ApiKeyService(database),
+            key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
+            rate_limiter=RateLimiter(settings.api_rate_limit),
         )
 
     async def close(self) -> None:
@@ -88,6 +105,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
         detail="There is nothing here.",
         next_step="Check the address; registration URLs look like /t/<tool>/lti/register.",
     )
+
+
+async def _api_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiProblem)
+    return problem_response(exc)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -116,7 +138,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         for name, value in vars(services).items():
             setattr(app.state, name, value)
         try:
-            yield
+            async with background.running(services):
+                yield
         finally:
             await services.close()
 
@@ -125,11 +148,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *jwks.routes,
         *registration_routes.routes,
         *api_registrations.routes,
+        *api_deployments.routes,
+        *api_attempts.routes,
+        *api_events.routes,
+        *api_deliveries.routes,
+        *api_webhooks.routes,
+        *api_api_keys.routes,
+        *api_signing_keys.routes,
+        *api_openapi.routes,
     ]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeadersMiddleware)],
-        exception_handlers={404: _not_found, 405: _not_found, 500: _server_error},
+        exception_handlers={404: _not_found, 405: _not_found, 500: _server_error, ApiProblem: _api_problem},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -6,19 +6,26 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from broker import background
 from broker.app import Services, create_app
 from broker.logs import server_log_config
 from broker.migrate import upgrade
 from broker.registration.queries import list_registrations
 from broker.registration.representation import registration_item
+from broker.registration.status import StatusChangeError, UnknownRegistrationError, change_status
 from broker.settings import Settings, SettingsError
+from broker.webhooks.queries import ReplayError, list_deliveries, replay_event
+from broker.webhooks.representation import delivery_item
+from tenants.api_keys import ApiKeyError, api_key_item
 from tenants.models import Tenant
+from tenants.rotation import signing_key_item
 from tenants.services import CreatedTenant, TenantError
 
 DEMO_SLUG = "demo"
@@ -131,6 +138,157 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_services(settings, work))
 
 
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+async def _tenant_id(services: Services, slug: str) -> str | None:
+    tenant = await services.tenants.get_by_slug(slug)
+    return tenant.id if tenant else None
+
+
+def cmd_webhooks_work(settings: Settings, args: argparse.Namespace) -> int:
+    """The background loop alone (deliveries and key rotations), until SIGINT or SIGTERM."""
+
+    async def work(services: Services) -> int:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        logging.getLogger("broker").info("delivering webhooks; stop with Ctrl-C or SIGTERM")
+        await background.run(services, stop)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_webhooks_deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        tenant_id = await _tenant_id(services, args.tenant)
+        if tenant_id is None:
+            return _error(f"no tenant {args.tenant!r}; see `broker tenants list`")
+        rows = await list_deliveries(services.database, tenant_id=tenant_id, status=args.status)
+        _print({"items": [delivery_item(row) for row in rows]}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_events_replay(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        try:
+            delivery = await replay_event(services.database, event_id=args.id, tenant_id=None)
+        except ReplayError as error:
+            return _error(str(error))
+        _print(delivery_item(delivery), args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        tenant_id = await _tenant_id(services, args.slug)
+        if tenant_id is None:
+            return _error(f"no tenant {args.slug!r}; see `broker tenants list`")
+        rotation = await services.key_rotation.start(tenant_id)
+        _print({**signing_key_item(rotation.next_key), "started": rotation.started}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_registrations_status(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        try:
+            registration = await change_status(services.database, args.id, args.registrations_command)
+        except (UnknownRegistrationError, StatusChangeError) as error:
+            return _error(str(error))
+        _print(registration_item(registration), args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_api_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        tenant_id = await _tenant_id(services, args.tenant)
+        if tenant_id is None:
+            return _error(f"no tenant {args.tenant!r}; see `broker tenants list`")
+        try:
+            row, key = await services.api_keys.create(tenant_id, args.name)
+        except ApiKeyError as error:
+            return _error(str(error))
+        _print({**api_key_item(row), "key": key}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_api_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        tenant_id = await _tenant_id(services, args.tenant)
+        if tenant_id is None:
+            return _error(f"no tenant {args.tenant!r}; see `broker tenants list`")
+        _print({"items": [api_key_item(row) for row in await services.api_keys.list(tenant_id)]}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_api_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(services: Services) -> int:
+        try:
+            row = await services.api_keys.revoke(args.id)
+        except ApiKeyError as error:
+            return _error(str(error))
+        _print(api_key_item(row), args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+SubCommands = argparse._SubParsersAction  # argparse has no public name for it
+
+
+def _command(group: SubCommands, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    parser = group.add_parser(name, help=help_text)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _add_sync_commands(commands: SubCommands, registrations: SubCommands) -> None:
+    """Webhooks, events, signing keys, registration status and API keys: what a tenant can also do over the API."""
+    webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    webhooks.add_parser("work", help="deliver webhooks and rotate keys until stopped").set_defaults(
+        handler=cmd_webhooks_work
+    )
+    deliveries = _command(webhooks, "deliveries", cmd_webhooks_deliveries, "a tenant's deliveries with attempts")
+    deliveries.add_argument("--tenant", required=True)
+    deliveries.add_argument("--status", choices=["pending", "succeeded", "failed"])
+
+    events = commands.add_parser("events", help="outbox events").add_subparsers(dest="events_command", required=True)
+    _command(events, "replay", cmd_events_replay, "deliver an event again, same webhook-id").add_argument("id")
+
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    rotate = _command(keys, "rotate", cmd_keys_rotate, "publish a new signing key; it signs after the JWKS cache time")
+    rotate.add_argument("slug")
+
+    for action in ("activate", "disable", "enable"):
+        _command(registrations, action, cmd_registrations_status, f"{action} a registration").add_argument("id")
+
+    api_keys = commands.add_parser("api-keys", help="API keys").add_subparsers(dest="api_keys_command", required=True)
+    create = _command(api_keys, "create", cmd_api_keys_create, "create a named API key (shown once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", required=True)
+    _command(api_keys, "list", cmd_api_keys_list, "list a tenant's API keys").add_argument("--tenant", required=True)
+    _command(api_keys, "revoke", cmd_api_keys_revoke, "revoke an API key").add_argument("id")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="broker", description="LTI Dynamic Registration broker")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     reg_list.add_argument("--tenant")
     reg_list.add_argument("--json", action="store_true")
     reg_list.set_defaults(handler=cmd_registrations_list)
+    _add_sync_commands(commands, registrations)
     return parser
 
 

@@ -7,7 +7,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 # Platforms cache the key set; five minutes keeps a rotation's new key visible well within its grace period.
-CACHE_CONTROL = "public, max-age=300"
+# Key rotation waits this long (plus the key ring's TTL) between publishing a key and signing with it.
+JWKS_MAX_AGE = 300
+CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"
 
 
 async def jwks(request: Request) -> Response:

@@ -26,6 +26,24 @@ def redact_document(document: dict[str, Any]) -> dict[str, Any]:
     return {key: _redact_value(value) for key, value in document.items()}
 
 
+def redact_secret_fields(document: Any) -> Any:
+    """A JSON document with the values of secret-looking keys (such as `registration_access_token`) replaced,
+    at any depth, and secret query values removed from its URLs."""
+    if isinstance(document, dict):
+        return {
+            key: REDACTED if _is_secret_field(key) else redact_secret_fields(value) for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [redact_secret_fields(item) for item in document]
+    return _redact_value(document)
+
+
+def _is_secret_field(name: str) -> bool:
+    # Narrower than query names: documents have fields such as `token_endpoint` and `jwks_uri` to keep.
+    lowered = name.lower()
+    return lowered.endswith(("token", "secret", "password"))
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(("http://", "https://")) and "?" in value:
         return redact_url(value)

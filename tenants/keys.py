@@ -23,6 +23,8 @@ from tenants.models import SigningKey, Tenant
 SIGNING_ALGORITHM = "RS256"
 RSA_KEY_SIZE = 2048
 PUBLISHED_STATUSES = ("next", "active", "retired")
+# How stale a process's view of a tenant's keys may be: a rotation made elsewhere reaches it within this.
+KEY_RING_TTL = 30.0
 
 
 def generate_signing_key() -> jwk.JWK:
@@ -61,7 +63,7 @@ class TenantKeys:
 class KeyRing:
     """Published JWKS and active private key per tenant slug, cached for `ttl` seconds."""
 
-    def __init__(self, database: Database, secret_box: SecretBox, ttl: float = 30.0) -> None:
+    def __init__(self, database: Database, secret_box: SecretBox, ttl: float = KEY_RING_TTL) -> None:
         self._database = database
         self._secret_box = secret_box
         self._ttl = ttl

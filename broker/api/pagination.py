@@ -35,3 +35,22 @@ def parse_limit(value: str | None) -> int:
     if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
         raise ApiProblem(400, "Bad limit", f"`limit` must be a whole number from 1 to {MAX_LIMIT}.")
     return int(value)
+
+
+def encode_position(sequence: int) -> str:
+    """A cursor for a position in an ordered feed (the event feed), opaque like the id cursors."""
+    return encode_cursor(f"pos_{sequence}")
+
+
+def decode_position(cursor: str | None) -> int:
+    """The feed position a cursor names; no cursor is the start of the feed."""
+    if not cursor:
+        return 0
+    try:
+        decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    prefix, _, number = decoded.partition("_")
+    if prefix != "pos" or not number.isdigit():
+        raise ApiProblem(400, "Bad cursor", "Pass back the `next` value of the previous page unchanged.")
+    return int(number)

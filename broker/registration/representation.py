@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from broker.registration.models import Registration
+from broker.registration.models import Deployment, Registration
 
 
 def registration_item(registration: Registration) -> dict[str, Any]:
@@ -30,6 +30,15 @@ def registration_item(registration: Registration) -> dict[str, Any]:
         "launched_at": _timestamp(registration.launched_at),
         "created_at": _timestamp(registration.created_at),
         "updated_at": _timestamp(registration.updated_at),
+    }
+
+
+def deployment_item(deployment: Deployment) -> dict[str, Any]:
+    """A deployment of a registration; `source` says whether registration or a first launch brought it."""
+    return {
+        "deployment_id": deployment.deployment_id,
+        "source": deployment.source,
+        "created_at": _timestamp(deployment.created_at),
     }
 
 

@@ -294,7 +294,10 @@ class RegistrationService:
             await session.flush()
             await session.refresh(registration, ["deployments"])
             event_type = "registration.created" if created else "registration.updated"
-            record_event(session, tenant, event_type, registration_item(registration))
+            item = registration_item(registration)
+            record_event(session, tenant, event_type, item)
+            for _ in new_ids:
+                record_event(session, tenant, "deployment.created", item)
             await _finish_attempt(session, attempt_id, registration.id)
         return Completed(attempt_id, registration, created, platform, plan, new_ids)
 

@@ -1,0 +1,71 @@
+"""Registration status changes a tenant or operator makes: activate a pending registration, disable one,
+enable a disabled one. Each change and its event commit together; asking for the status a registration
+already has changes nothing and announces nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from broker.database import Database, utcnow
+from broker.registration.models import Registration
+from broker.registration.representation import registration_item
+from broker.webhooks.outbox import record_event
+from tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class Transition:
+    allowed_from: frozenset[str]
+    to: str
+    event_type: str
+
+
+TRANSITIONS = {
+    "activate": Transition(frozenset({"pending"}), "active", "registration.activated"),
+    "enable": Transition(frozenset({"disabled"}), "active", "registration.activated"),
+    "disable": Transition(frozenset({"active", "pending"}), "disabled", "registration.disabled"),
+}
+
+
+class StatusChangeError(Exception):
+    """The change does not apply to the registration's current status; the message says what does."""
+
+
+class UnknownRegistrationError(LookupError):
+    pass
+
+
+def check_transition(current: str, action: str) -> Transition | None:
+    """The transition to make, None when the registration is there already; raises when it cannot move."""
+    transition = TRANSITIONS[action]
+    if current == transition.to:
+        return None
+    if current not in transition.allowed_from:
+        hint = "enable it instead" if current == "disabled" else "activate it instead"
+        raise StatusChangeError(f"cannot {action} a registration that is {current}; {hint}")
+    return transition
+
+
+async def change_status(
+    database: Database, registration_id: str, action: str, *, tenant_id: str | None = None
+) -> Registration:
+    """`tenant_id` (the API) limits the change to that tenant's registrations; None (the operator) does not."""
+    async with database.transaction() as session:
+        query = select(Registration).where(Registration.id == registration_id)
+        if tenant_id is not None:
+            query = query.where(Registration.tenant_id == tenant_id)
+        registration = await session.scalar(query.with_for_update())
+        if registration is None:
+            raise UnknownRegistrationError(f"no registration {registration_id!r}")
+        transition = check_transition(registration.status, action)
+        if transition is not None:
+            registration.status = transition.to
+            registration.updated_at = utcnow()
+            await session.flush()
+            tenant = await session.get(Tenant, registration.tenant_id)
+            assert tenant is not None
+            record_event(session, tenant, transition.event_type, registration_item(registration))
+    return registration

@@ -1,0 +1,49 @@
+"""Registration attempts over the API: failed ones included, found by the reference the LMS admin saw."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from broker.app import Services
+from tests.broker.api.support import ApiClient, assert_problem
+from tests.conftest import RunningBroker, unique_slug
+from tests.e2e.flow import register
+from tests.emulators import GenericEmulator
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_a_failed_attempt_is_listed_with_the_documents_and_the_reference_shown(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    created = await services.tenants.create(unique_slug("fail"), "Failing Tool")
+    refusal = (400, b'{"error": "invalid_client_metadata", "registration_access_token": "s3cr3t"}', "application/json")
+    with GenericEmulator.running(registration_response=refusal) as platform:
+        outcome = await register(http, broker.url(f"/t/{created.tenant.slug}/lti/register"), platform)
+        token = platform.configuration_requests[0].authorization
+    assert outcome.last_page.status_code == 502
+
+    api = ApiClient(http, broker, created.api_key)
+    (attempt,) = (await api.json("GET", "/api/v1/registration-attempts?status=failed"))["items"]
+    assert attempt["id"] in outcome.last_page.text, "the id is the reference on the failure page"
+    assert attempt["status"] == "failed" and attempt["error_code"] and attempt["response_status"] == 400
+    assert attempt["platform_configuration"]["issuer"] == platform.issuer
+    assert attempt["registration_request"]["client_name"] == "Failing Tool"
+    assert "invalid_client_metadata" in attempt["response_body"] and "s3cr3t" not in attempt["response_body"]
+    assert token and token.removeprefix("Bearer ") not in str(attempt)
+    assert await api.json("GET", f"/api/v1/registration-attempts/{attempt['id']}") == attempt
+    assert (await api.json("GET", "/api/v1/registration-attempts?status=succeeded"))["items"] == []
+
+
+async def test_attempts_of_another_tenant_stay_hidden(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    owner = await services.tenants.create(unique_slug("own"), "Owner")
+    with GenericEmulator.running() as platform:
+        await register(http, broker.url(f"/t/{owner.tenant.slug}/lti/register"), platform)
+    (attempt,) = (await ApiClient(http, broker, owner.api_key).json("GET", "/api/v1/registration-attempts"))["items"]
+    stranger = await services.tenants.create(unique_slug("other"), "Other")
+    api = ApiClient(http, broker, stranger.api_key)
+    assert (await api.json("GET", "/api/v1/registration-attempts"))["items"] == []
+    assert_problem(await api.get(f"/api/v1/registration-attempts/{attempt['id']}"), 404)

@@ -1,0 +1,98 @@
+"""Registrations over the API: filters, status changes with their events, deployments, tenant isolation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from broker.app import Services
+from broker.database import json_time, utcnow
+from broker.registration.models import Registration
+from tenants.services import CreatedTenant
+from tests.broker.api.support import ApiClient, assert_problem
+from tests.broker.test_api import add_registrations
+from tests.conftest import RunningBroker, unique_slug
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant) -> ApiClient:
+    return ApiClient(http, broker, tenant.api_key)
+
+
+async def set_registration(services: Services, registration_id: str, **values: object) -> None:
+    async with services.database.transaction() as session:
+        await session.execute(update(Registration).where(Registration.id == registration_id).values(**values))
+
+
+async def event_types(api: ApiClient) -> list[str]:
+    return [item["type"] for item in (await api.json("GET", "/api/v1/events"))["items"]]
+
+
+async def test_filters_by_status_platform_and_update_time(
+    api: ApiClient, services: Services, tenant: CreatedTenant
+) -> None:
+    first, second, third = await add_registrations(services, tenant, 3)
+    long_ago = utcnow() - timedelta(days=3)
+    await set_registration(services, first, status="pending", updated_at=long_ago)
+    await set_registration(services, second, product_family_code="canvas", updated_at=long_ago)
+
+    async def ids(query: str) -> list[str]:
+        return [item["id"] for item in (await api.json("GET", f"/api/v1/registrations?{query}"))["items"]]
+
+    assert await ids("status=pending") == [first]
+    assert await ids("status=active") == [second, third]
+    assert await ids("product_family_code=canvas") == [second]
+    since = quote(json_time(utcnow() - timedelta(days=1)) or "")
+    assert await ids(f"updated_since={since}") == [third]
+    assert await ids(f"status=active&product_family_code=moodle&updated_since={since}") == [third]
+
+
+@pytest.mark.parametrize("query", ["status=gone", "updated_since=yesterday", "updated_since=2026-01-01T00:00:00"])
+async def test_bad_filters_are_400_problems(api: ApiClient, query: str) -> None:
+    assert_problem(await api.get(f"/api/v1/registrations?{query}"), 400)
+
+
+async def test_activate_disable_and_enable_change_the_status_and_announce_it(
+    api: ApiClient, services: Services, tenant: CreatedTenant
+) -> None:
+    (registration_id,) = await add_registrations(services, tenant, 1)
+    await set_registration(services, registration_id, status="pending")
+    path = f"/api/v1/registrations/{registration_id}"
+
+    activated = await api.json("POST", f"{path}/activate")
+    assert activated["status"] == "active" and activated["updated_at"] >= activated["created_at"]
+    assert (await api.json("POST", f"{path}/activate"))["status"] == "active"  # already: no change, no event
+    assert (await api.json("POST", f"{path}/disable"))["status"] == "disabled"
+    refused = assert_problem(await api.post(f"{path}/activate"), 409)
+    assert "enable" in refused["detail"]
+    assert (await api.json("POST", f"{path}/enable"))["status"] == "active"
+    assert (await api.json("GET", path))["status"] == "active"
+
+    assert await event_types(api) == ["registration.activated", "registration.disabled", "registration.activated"]
+    feed = (await api.json("GET", "/api/v1/events"))["items"]
+    assert feed[-1]["data"] == await api.json("GET", path), "the event carries the registration as the API shows it"
+
+
+async def test_a_tenant_cannot_change_or_read_another_tenants_registration(api: ApiClient, services: Services) -> None:
+    other = await services.tenants.create(unique_slug("other"), "Other")
+    (other_id,) = await add_registrations(services, other, 1)
+    for action in ("activate", "disable", "enable"):
+        assert_problem(await api.post(f"/api/v1/registrations/{other_id}/{action}"), 404)
+    assert_problem(await api.get(f"/api/v1/registrations/{other_id}/deployments"), 404)
+    async with services.database.session() as session:
+        row = await session.get(Registration, other_id)
+    assert row is not None and row.status == "active"
+
+
+async def test_deployments_of_a_registration(api: ApiClient, services: Services, tenant: CreatedTenant) -> None:
+    (registration_id,) = await add_registrations(services, tenant, 1)
+    body = await api.json("GET", f"/api/v1/registrations/{registration_id}/deployments")
+    (deployment,) = body["items"]
+    assert deployment["deployment_id"] == "dep-0" and deployment["source"] == "registration"
+    assert deployment["created_at"].endswith("Z") and body["next"] is None
