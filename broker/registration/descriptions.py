@@ -27,6 +27,14 @@ MESSAGES = {
     "LtiSubmissionReviewRequest": "Review submissions",
 }
 
+CANVAS_PLACEMENT_PREFIX = "https://canvas.instructure.com/lti/"
+
+# The placements the LTI-DR spec names; platforms' own names are shown as they are, in words.
+PLACEMENTS = {
+    "ContentArea": "Course content (link selection)",
+    "RichTextEditor": "Rich text editor",
+}
+
 CLAIMS = {
     "iss": "Platform identity",
     "sub": "An opaque user id",
@@ -51,3 +59,11 @@ def describe_message(message_type: str) -> str:
 
 def describe_claim(claim: str) -> str:
     return CLAIMS.get(claim, claim)
+
+
+def describe_placement(placement: str) -> str:
+    """`ContentArea` and Canvas's `course_navigation` (bare or URL-prefixed) in words."""
+    name = PLACEMENTS.get(placement)
+    if name is None:
+        name = placement.removeprefix(CANVAS_PLACEMENT_PREFIX).replace("_", " ").capitalize()
+    return name

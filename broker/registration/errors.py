@@ -8,11 +8,16 @@ class RegistrationError(Exception):
     title = "The registration could not start"
     next_step = "Start the registration again from your LMS."
 
-    def __init__(self, detail: str, *, field: str | None = None, attempt_id: str | None = None) -> None:
+    def __init__(
+        self, detail: str, *, field: str | None = None, attempt_id: str | None = None, next_step: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.attempt_id = attempt_id
+        if next_step:
+            # A platform profile may know better than the generic advice (see profiles/*.explain_refusal).
+            self.next_step = next_step
 
 
 class UnknownTenantError(RegistrationError):
@@ -40,6 +45,27 @@ class PlatformRefusedError(RegistrationError):
     next_step = (
         "Registration tokens work once and expire; start the registration again from your LMS. "
         "If the platform's message names a field, send it to the tool's vendor."
+    )
+
+
+class RegistrationTokenRejectedError(PlatformRefusedError):
+    title = "Your LMS no longer accepts this registration"
+    next_step = (
+        "Registration links work once and expire, usually after an hour. "
+        "Start the registration again from your LMS."
+    )
+
+
+class ToolConfigurationInvalidError(RegistrationError):
+    title = "This tool is not configured correctly"
+    next_step = "Nothing was sent to your platform. Send the reference below to the tool's vendor."
+
+
+class RequestNotSentError(RegistrationError):
+    title = "This tool's registration does not fit your platform"
+    next_step = (
+        "Nothing was sent to your platform, so it has nothing to undo. Send the reference below to the "
+        "tool's vendor, who can adjust the tool's configuration for your platform."
     )
 
 

@@ -15,6 +15,18 @@ from urllib.parse import urlsplit
 PLATFORM_CONFIGURATION_KEY = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 
 
+@dataclass(frozen=True)
+class IssuerException:
+    """A platform whose launches carry an issuer on another host than its configuration document.
+
+    Only a platform profile grants one, for a documented platform and a configuration host it trusts
+    (profiles/blackboard.py); the issuer-host rule stays whole for every other document.
+    """
+
+    issuer: str
+    reason: str
+
+
 class PlatformConfigurationError(ValueError):
     """The platform's configuration cannot be used; `field` names the offending key."""
 
@@ -46,6 +58,9 @@ class PlatformConfiguration:
     variables: tuple[str, ...] | None
     document: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
+    # The platform profile that read the document, and what it changed (see broker/registration/profiles/).
+    profile: str = "generic"
+    adaptations: tuple[str, ...] = field(default=())
 
     def supports_message(self, message_type: str) -> bool:
         if self.messages_supported is None:
@@ -61,13 +76,24 @@ class PlatformConfiguration:
 
 
 def validate_platform_configuration(
-    document: Any, *, configuration_url: str, allow_insecure: bool
+    document: Any,
+    *,
+    configuration_url: str,
+    allow_insecure: bool,
+    issuer_exception: IssuerException | None = None,
 ) -> PlatformConfiguration:
     if not isinstance(document, Mapping):
         raise PlatformConfigurationError("(document)", "the configuration is not a JSON object")
     schemes = {"https", "http"} if allow_insecure else {"https"}
     issuer = _issuer(document, schemes)
-    _check_issuer_host(issuer, configuration_url)
+    adaptations: list[str] = []
+    if issuer_exception is None:
+        _check_issuer_host(issuer, configuration_url)
+    else:
+        adaptations.append(
+            f"issuer stored as {issuer_exception.issuer} (the document says {issuer}): {issuer_exception.reason}"
+        )
+        issuer = issuer_exception.issuer
     warnings: list[str] = []
     platform = _platform_object(document, warnings)
     _check_capability(document, "token_endpoint_auth_methods_supported", "private_key_jwt", warnings)
@@ -89,6 +115,7 @@ def validate_platform_configuration(
         variables=_string_list(platform, "variables"),
         document=dict(document),
         warnings=tuple(warnings),
+        adaptations=tuple(adaptations),
     )
 
 

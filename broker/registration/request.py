@@ -4,7 +4,8 @@ what the platform says it supports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from broker.registration.platform_configuration import PlatformConfiguration
@@ -25,6 +26,34 @@ class ToolEndpoints:
 
 
 @dataclass(frozen=True)
+class PlatformOffer:
+    """What a platform offers, as its profile reads the configuration; None wherever it does not say."""
+
+    scopes: tuple[str, ...] | None
+    message_types: tuple[str, ...] | None
+    placements: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+
+    def supports_message(self, message_type: str) -> bool:
+        return self.message_types is None or message_type in self.message_types
+
+    def placements_for(self, message_type: str) -> frozenset[str] | None:
+        return self.placements.get(message_type)
+
+
+def documented_offer(platform: PlatformConfiguration) -> PlatformOffer:
+    """The offer exactly as the platform's document states it (the 1EdTech-strict reading)."""
+    messages = platform.messages_supported
+    return PlatformOffer(
+        scopes=platform.scopes_supported,
+        message_types=None if messages is None else tuple(message.type for message in messages),
+        placements={
+            message.type: None if message.placements is None else frozenset(message.placements)
+            for message in messages or ()
+        },
+    )
+
+
+@dataclass(frozen=True)
 class RegistrationPlan:
     """What will be asked for, and what the tenant wanted but the platform does not offer."""
 
@@ -33,18 +62,32 @@ class RegistrationPlan:
     messages: tuple[MessageConfiguration, ...]
     unavailable_scopes: tuple[str, ...]
     unavailable_messages: tuple[str, ...]
+    # (message type, placement) pairs the platform does not offer for that message.
+    unavailable_placements: tuple[tuple[str, str], ...] = ()
+    # Review items (see review.py) the LMS admin unticked.
+    declined: tuple[str, ...] = ()
 
 
-def plan_registration(tool: ToolConfiguration, platform: PlatformConfiguration) -> RegistrationPlan:
-    scopes, unavailable_scopes = _offered(tool.scopes, platform.scopes_supported)
-    messages = tuple(m for m in tool.messages if platform.supports_message(m.type))
-    unavailable_messages = tuple(m.type for m in tool.messages if not platform.supports_message(m.type))
+def plan_registration(
+    tool: ToolConfiguration, platform: PlatformConfiguration, offer: PlatformOffer | None = None
+) -> RegistrationPlan:
+    """The tenant's wishes intersected with the platform's offer (its document's, unless a profile says more)."""
+    offer = offer or documented_offer(platform)
+    scopes, unavailable_scopes = _offered(tool.scopes, offer.scopes)
+    messages = tuple(m for m in tool.messages if offer.supports_message(m.type))
+    unavailable_messages = tuple(m.type for m in tool.messages if not offer.supports_message(m.type))
     return RegistrationPlan(
         scopes=scopes,
         claims=tool.claims,
-        messages=tuple(_fit_placements(m, platform) for m in messages),
+        messages=tuple(_fit_placements(m, offer.placements_for(m.type)) for m in messages),
         unavailable_scopes=unavailable_scopes,
         unavailable_messages=unavailable_messages,
+        unavailable_placements=tuple(
+            (m.type, placement)
+            for m in messages
+            for placement in m.placements
+            if not _placement_offered(placement, offer.placements_for(m.type))
+        ),
     )
 
 
@@ -59,19 +102,13 @@ def _offered(wanted: tuple[str, ...], supported: tuple[str, ...] | None) -> tupl
     )
 
 
-def _fit_placements(message: MessageConfiguration, platform: PlatformConfiguration) -> MessageConfiguration:
-    offered = platform.placements_for(message.type)
-    if offered is None or not message.placements:
-        return message
-    kept = tuple(placement for placement in message.placements if placement in offered)
-    return MessageConfiguration(
-        type=message.type,
-        label=message.label,
-        icon_uri=message.icon_uri,
-        placements=kept,
-        roles=message.roles,
-        custom_parameters=message.custom_parameters,
-    )
+def _placement_offered(placement: str, offered: frozenset[str] | None) -> bool:
+    return offered is None or placement in offered
+
+
+def _fit_placements(message: MessageConfiguration, offered: frozenset[str] | None) -> MessageConfiguration:
+    kept = tuple(placement for placement in message.placements if _placement_offered(placement, offered))
+    return message if kept == message.placements else replace(message, placements=kept)
 
 
 def build_registration_request(
