@@ -23,6 +23,7 @@ from broker.api import events as api_events
 from broker.api import keys as api_signing_keys
 from broker.api import openapi as api_openapi
 from broker.api import registrations as api_registrations
+from broker.api import tenant as api_tenant
 from broker.api import webhooks as api_webhooks
 from broker.api.problems import ApiProblem, problem_response
 from broker.api.rate_limit import RateLimiter
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *jwks.routes,
         *registration_routes.routes,
         *api_registrations.routes,
+        *api_tenant.routes,
         *api_deployments.routes,
         *api_attempts.routes,
         *api_events.routes,

@@ -24,23 +24,11 @@ from broker.settings import Settings, SettingsError
 from broker.webhooks.queries import ReplayError, list_deliveries, replay_event
 from broker.webhooks.representation import delivery_item
 from tenants.api_keys import ApiKeyError, api_key_item
-from tenants.models import Tenant
+from tenants.representation import tenant_item, tenant_settings_item
 from tenants.rotation import signing_key_item
 from tenants.services import CreatedTenant, TenantError
 
 DEMO_SLUG = "demo"
-
-
-def tenant_item(settings: Settings, tenant: Tenant) -> dict[str, Any]:
-    return {
-        "slug": tenant.slug,
-        "name": tenant.name,
-        "registration_url": settings.tenant_url(tenant.slug, "/lti/register"),
-        "jwks_url": settings.tenant_url(tenant.slug, "/.well-known/jwks.json"),
-        "tool_url": tenant.tool_url,
-        "webhook_url": tenant.webhook_url,
-        "created_at": tenant.created_at.isoformat().replace("+00:00", "Z"),
-    }
 
 
 def created_item(settings: Settings, created: CreatedTenant) -> dict[str, Any]:
@@ -101,6 +89,31 @@ def cmd_tenants_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(services: Services) -> int:
         tenants = await services.tenants.list()
         _print({"items": [tenant_item(settings, tenant) for tenant in tenants]}, args.json)
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def cmd_tenants_update(settings: Settings, args: argparse.Namespace) -> int:
+    """Changes only the settings given; a tool configuration file replaces the whole configuration."""
+    changes = {
+        name: getattr(args, name)
+        for name in ("name", "tool_url", "review_registrations", "activation_policy", "accept_new_deployments")
+        if getattr(args, name) is not None
+    }
+    if args.tool_config:
+        try:
+            with open(args.tool_config, encoding="utf-8") as handle:
+                changes["tool_configuration"] = json.load(handle)
+        except (OSError, ValueError) as error:
+            return _error(f"--tool-config {args.tool_config}: cannot read a JSON document ({error})")
+
+    async def work(services: Services) -> int:
+        tenant = await services.tenants.get_by_slug(args.slug)
+        if tenant is None:
+            return _error(f"no tenant {args.slug!r}; see `broker tenants list`")
+        updated = await services.tenants.update(tenant.id, changes)
+        _print(tenant_settings_item(settings, updated), args.json)
         return 0
 
     return asyncio.run(_with_services(settings, work))
@@ -289,6 +302,22 @@ def _add_sync_commands(commands: SubCommands, registrations: SubCommands) -> Non
     _command(api_keys, "revoke", cmd_api_keys_revoke, "revoke an API key").add_argument("id")
 
 
+def _add_tenants_update(tenants: SubCommands) -> None:
+    update = _command(tenants, "update", cmd_tenants_update, "change a tenant's settings and tool configuration")
+    update.add_argument("slug")
+    update.add_argument("--name")
+    update.add_argument("--tool-url", help="where launches are relayed; an empty value removes it")
+    update.add_argument("--tool-config", metavar="FILE.json", help="the tool configuration, replacing the whole")
+    update.add_argument(
+        "--review", dest="review_registrations", action=argparse.BooleanOptionalAction, default=None,
+        help="show LMS admins the review step (--no-review: one-click registration)",
+    )  # fmt: skip
+    update.add_argument("--activation-policy", choices=["active", "pending"])
+    accept = update.add_mutually_exclusive_group()
+    accept.add_argument("--accept-new-deployments", dest="accept_new_deployments", action="store_const", const=True)
+    accept.add_argument("--refuse-new-deployments", dest="accept_new_deployments", action="store_const", const=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="broker", description="LTI Dynamic Registration broker")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -314,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = tenants.add_parser("list", help="list tenants")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_tenants_list)
+    _add_tenants_update(tenants)
 
     registrations = commands.add_parser("registrations", help="platform registrations").add_subparsers(
         dest="registrations_command", required=True

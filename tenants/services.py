@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +28,16 @@ from tenants.tool_configuration import ToolConfigurationError, parse_tool_config
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# What `update` may change; the webhook URL and secret have their own methods.
+SETTINGS = (
+    "name",
+    "tool_url",
+    "tool_configuration",
+    "review_registrations",
+    "activation_policy",
+    "accept_new_deployments",
+)
+ACTIVATION_POLICIES = ("active", "pending")
 # How long the previous webhook secret keeps signing after a rotation: a day to deploy the new one.
 WEBHOOK_SECRET_GRACE = timedelta(hours=24)
 
@@ -108,6 +120,29 @@ class TenantService:
     async def get_by_slug(self, slug: str) -> Tenant | None:
         async with self.database.session() as session:
             return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+    async def update(self, tenant_id: str, changes: Mapping[str, Any]) -> Tenant:
+        """Changes the settings named in `changes` (see SETTINGS), all or none; a bad value names its field."""
+        values = self._validate_settings(changes)
+        async with self.database.transaction() as session:
+            tenant = await lock_tenant(session, tenant_id)
+            for name, value in values.items():
+                setattr(tenant, name, value)
+        return tenant
+
+    def _validate_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(changes) - set(SETTINGS))
+        if unknown:
+            raise TenantError(unknown[0], f"is not a setting; the settings are {', '.join(SETTINGS)}")
+        validators: dict[str, Callable[[Any], Any]] = {
+            "name": lambda value: _validate_name(_text(value, "name")),
+            "tool_url": lambda value: self._validate_url(_optional_text(value, "tool_url"), "tool_url"),
+            "tool_configuration": _tool_configuration_object,
+            "review_registrations": lambda value: _flag(value, "review_registrations"),
+            "activation_policy": _activation_policy,
+            "accept_new_deployments": lambda value: _flag(value, "accept_new_deployments"),
+        }
+        return {name: validators[name](value) for name, value in changes.items()}
 
     async def authenticate(self, presented_key: str) -> Tenant | None:
         """The tenant whose live API key this is, or None."""
@@ -209,6 +244,38 @@ def _validate_name(name: str) -> str:
     if not name or len(name) > 200:
         raise TenantError("name", "must be 1 to 200 characters; it is the client_name LMS admins see")
     return name
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise TenantError(field, "must be text")
+    return value
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    return None if value is None else _text(value, field)
+
+
+def _flag(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise TenantError(field, "must be true or false")
+    return value
+
+
+def _activation_policy(value: Any) -> str:
+    if value not in ACTIVATION_POLICIES:
+        raise TenantError(
+            "activation_policy", "must be 'active' (new registrations work at once) or 'pending' (until activated)"
+        )
+    return str(value)
+
+
+def _tool_configuration_object(value: Any) -> dict[str, Any]:
+    # The whole configuration is replaced; keys left out take their defaults.
+    if not isinstance(value, Mapping):
+        raise TenantError("tool_configuration", "must be a JSON object")
+    # In the JSON form it is stored in (lists, not tuples), so the answer matches a later read.
+    return json.loads(json.dumps(_validate_tool_configuration(dict(value))))
 
 
 def _validate_tool_configuration(data: dict[str, Any] | None) -> dict[str, Any]:

@@ -176,6 +176,24 @@ SCHEMAS: dict[str, Schema] = {
         required=False,
     ),
 }
+SCHEMAS |= {
+    "Tenant": _object(
+        {
+            "slug": STRING,
+            "name": STRING,
+            "registration_url": STRING,
+            "jwks_url": STRING,
+            "tool_url": _nullable("string"),
+            "webhook_url": _nullable("string"),
+            "review_registrations": {"type": "boolean", "description": "false: one-click registration."},
+            "activation_policy": {"enum": ["active", "pending"]},
+            "accept_new_deployments": {"type": "boolean"},
+            "tool_configuration": {"type": "object", "description": "Messages, scopes, claims, URIs, contacts."},
+            "created_at": TIME,
+            "updated_at": TIME,
+        }
+    ),
+}
 SCHEMAS |= {f"{name}Page": _page_of(name) for name in ("Registration", "Deployment", "RegistrationAttempt")}
 SCHEMAS |= {f"{name}Page": _page_of(name) for name in ("Delivery", "ApiKey", "SigningKey")}
 
@@ -256,6 +274,25 @@ PATHS: dict[str, Schema] = {
     "/api/v1/registrations/{id}/enable": _status_change("Enable", "disabled → active"),
     "/api/v1/registrations/{id}/deployments": {
         "get": _operation("A registration's deployments", "DeploymentPage", problems=("404",), parameters=(ID,))
+    },
+    "/api/v1/tenant": {
+        "get": _operation("The tenant's settings and tool configuration", "Tenant"),
+        "patch": _operation(
+            "Change some settings; tool_configuration replaces the whole configuration",
+            "Tenant",
+            problems=("400", "422"),
+            body=_object(
+                {
+                    "name": STRING,
+                    "tool_url": _nullable("string"),
+                    "tool_configuration": {"type": "object"},
+                    "review_registrations": {"type": "boolean"},
+                    "activation_policy": {"enum": ["active", "pending"]},
+                    "accept_new_deployments": {"type": "boolean"},
+                },
+                required=False,
+            ),
+        ),
     },
     "/api/v1/registration-attempts": {
         "get": _operation(
