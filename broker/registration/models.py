@@ -26,6 +26,9 @@ class Registration(Base):
     client_id: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20))  # active | pending | disabled
     product_family_code: Mapped[str | None] = mapped_column(String(100))
+    # The platform profile that shaped the registration, and what it changed (e.g. Blackboard's issuer).
+    platform_profile: Mapped[str | None] = mapped_column(String(40))
+    adaptations: Mapped[list[Any] | None] = mapped_column()
     platform_version: Mapped[str | None] = mapped_column(String(200))
     authorization_endpoint: Mapped[str | None] = mapped_column(String(2000))
     token_endpoint: Mapped[str | None] = mapped_column(String(2000))
@@ -73,6 +76,7 @@ class RegistrationAttempt(Base):
     openid_configuration_url: Mapped[str] = mapped_column(String(2000))
     issuer: Mapped[str | None] = mapped_column(String(2000))
     product_family_code: Mapped[str | None] = mapped_column(String(100))
+    platform_profile: Mapped[str | None] = mapped_column(String(40))
     platform_configuration: Mapped[dict[str, Any] | None] = mapped_column()
     registration_request: Mapped[dict[str, Any] | None] = mapped_column()
     response_status: Mapped[int | None] = mapped_column()

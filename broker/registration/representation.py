@@ -10,6 +10,7 @@ from broker.registration.models import Deployment, Registration
 
 def registration_item(registration: Registration) -> dict[str, Any]:
     granted = list(registration.scopes_granted)
+    missing = [scope for scope in registration.scopes_requested if scope not in granted]
     return {
         "id": registration.id,
         "issuer": registration.issuer,
@@ -25,7 +26,11 @@ def registration_item(registration: Registration) -> dict[str, Any]:
         "status": registration.status,
         "scopes_requested": list(registration.scopes_requested),
         "scopes_granted": granted,
-        "scopes_missing": [scope for scope in registration.scopes_requested if scope not in granted],
+        "scopes_missing": missing,
+        # The platform granted less than was asked when it registered the tool (Canvas admins can narrow scopes).
+        "scopes_narrowed": bool(missing),
+        "platform_profile": registration.platform_profile,
+        "adaptations": list(registration.adaptations or []),
         "verified_at": _timestamp(registration.verified_at),
         "launched_at": _timestamp(registration.launched_at),
         "created_at": _timestamp(registration.created_at),

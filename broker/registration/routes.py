@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, error_page, render
-from broker.registration import descriptions, errors
+from broker.registration import descriptions, errors, review
+from broker.registration.profiles import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
 from tenants.models import Tenant
 
@@ -15,6 +16,12 @@ PAGE_HELPERS = {
     "describe_scope": descriptions.describe_scope,
     "describe_message": descriptions.describe_message,
     "describe_claim": descriptions.describe_claim,
+    "describe_placement": descriptions.describe_placement,
+    "message_key": review.message_key,
+    "placement_key": review.placement_key,
+    "scope_key": review.scope_key,
+    "claim_key": review.claim_key,
+    "is_optional_claim": review.is_optional_claim,
 }
 
 
@@ -28,7 +35,8 @@ async def register(request: Request) -> Response:
             state = form.get("state")
             if not isinstance(state, str) or not state:
                 raise errors.ReviewExpiredError("The form is missing its state.", field="state")
-            outcome = await request.app.state.registrations.complete(tenant, state)
+            # Ticked checkboxes are the only review fields a browser sends; unticked items are left out.
+            outcome = await request.app.state.registrations.complete(tenant, state, review.ticked(form.keys()))
     except errors.RegistrationError as error:
         return error_page(
             request,
@@ -52,13 +60,15 @@ async def _tenant(request: Request) -> Tenant:
     return tenant
 
 
-def _review_page(request: Request, tenant: Tenant, review: Review) -> Response:
+def _review_page(request: Request, tenant: Tenant, outcome: Review) -> Response:
     context = {
         "title": f"Register {tenant.name}",
         "tool_name": tenant.name,
-        "platform": review.platform,
-        "plan": review.plan,
-        "form_state": review.form_state,
+        "platform": outcome.platform,
+        "profile": outcome.profile,
+        "notes": outcome.notes,
+        "plan": outcome.plan,
+        "form_state": outcome.form_state,
         # Posts back to the bare path: the initiation query may hold the registration token.
         "form_action": request.url.path,
         **PAGE_HELPERS,
@@ -72,6 +82,7 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         "title": f"{tenant.name} is registered",
         "tool_name": tenant.name,
         "platform": completed.platform,
+        "profile": profile_named(completed.platform.profile),
         "plan": completed.plan,
         "registration": registration,
         "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],

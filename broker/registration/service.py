@@ -29,29 +29,25 @@ from broker.http_client import (
 from broker.redaction import redact_document, redact_url
 from broker.registration import errors
 from broker.registration.models import Deployment, Registration, RegistrationAttempt
-from broker.registration.platform_configuration import (
-    PlatformConfiguration,
-    PlatformConfigurationError,
-    validate_platform_configuration,
+from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
+from broker.registration.preparation import (
+    PreparedRegistration,
+    prepare_registration,
+    read_answer,
+    read_tool_configuration,
 )
+from broker.registration.profiles import PlatformProfile, read_platform_configuration
 from broker.registration.representation import registration_item
-from broker.registration.request import (
-    RegistrationPlan,
-    ToolEndpoints,
-    build_registration_request,
-    plan_registration,
-)
+from broker.registration.request import RegistrationPlan, ToolEndpoints
 from broker.registration.response import (
     RegistrationResponseError,
     RegistrationResult,
-    parse_registration_response,
     platform_error_text,
 )
 from broker.sealed_state import StateError, StateSealer
 from broker.settings import Settings
 from broker.webhooks.outbox import record_event
 from tenants.models import Tenant
-from tenants.tool_configuration import ToolConfiguration, parse_tool_configuration
 
 logger = logging.getLogger("broker.registration")
 
@@ -70,6 +66,9 @@ class Review:
     platform: PlatformConfiguration
     plan: RegistrationPlan
     form_state: str
+    # The platform's profile, and what it changed in the request, for the admin to see before sending.
+    profile: PlatformProfile
+    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -122,15 +121,16 @@ class RegistrationService:
         attempt_id = await self._open_attempt(tenant, initiation.openid_configuration)
         try:
             platform = await self._fetch_platform(initiation)
-            tool = parse_tool_configuration(tenant.tool_configuration)
-            plan = plan_registration(tool, platform)
+            await self._set_attempt(attempt_id, **_platform_fields(platform))
+            # Checked before the review too, so the admin never reviews a registration the platform would refuse.
+            prepared = self._prepare(tenant, platform, initiation.registration_token)
         except errors.RegistrationError as error:
             await self._fail(attempt_id, error)
             raise
         if not tenant.review_registrations:
-            await self._set_attempt(attempt_id, status="submitting", **_platform_fields(platform))
-            return await self._submit(tenant, attempt_id, platform, tool, plan, initiation.registration_token)
-        await self._set_attempt(attempt_id, status="reviewing", **_platform_fields(platform))
+            await self._set_attempt(attempt_id, status="submitting")
+            return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token)
+        await self._set_attempt(attempt_id, status="reviewing")
         # The stored document is redacted; the real endpoint may carry a token (Blackboard), so it travels
         # sealed with the registration token.
         state = self._sealer.seal(
@@ -141,10 +141,15 @@ class RegistrationService:
                 "endpoint": platform.registration_endpoint,
             }
         )
-        return Review(attempt_id=attempt_id, platform=platform, plan=plan, form_state=state)
+        return Review(attempt_id, platform, prepared.plan, state, prepared.profile, prepared.notes)
 
-    async def complete(self, tenant: Tenant, form_state: str) -> Completed:
-        """Step 3 after the review: the form's state is single-use, so a double submit registers once."""
+    async def complete(
+        self, tenant: Tenant, form_state: str, included: frozenset[str] | None = None
+    ) -> Completed:
+        """Step 3 after the review: the form's state is single-use, so a double submit registers once.
+
+        `included` holds the review items the admin left ticked (see review.py); None keeps everything.
+        """
         try:
             state = self._sealer.unseal(form_state, max_age=REVIEW_FORM_MAX_AGE)
         except StateError as error:
@@ -153,7 +158,7 @@ class RegistrationService:
             raise errors.ReviewExpiredError("This form belongs to another tool's registration.")
         attempt = await self._claim_reviewed_attempt(tenant, str(state.get("attempt")))
         try:
-            platform = validate_platform_configuration(
+            platform = read_platform_configuration(
                 attempt.platform_configuration,
                 configuration_url=attempt.openid_configuration_url,
                 allow_insecure=self.settings.allow_insecure_platforms,
@@ -163,9 +168,29 @@ class RegistrationService:
             await self._fail(attempt.id, failure)
             raise failure from error
         platform = replace(platform, registration_endpoint=str(state["endpoint"]))
-        tool = parse_tool_configuration(tenant.tool_configuration)
-        plan = plan_registration(tool, platform)
-        return await self._submit(tenant, attempt.id, platform, tool, plan, state.get("token"))
+        try:
+            prepared = self._prepare(tenant, platform, state.get("token"), included)
+        except errors.RegistrationError as error:
+            await self._fail(attempt.id, error)
+            raise
+        return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"))
+
+    def _prepare(
+        self,
+        tenant: Tenant,
+        platform: PlatformConfiguration,
+        registration_token: str | None,
+        included: frozenset[str] | None = None,
+    ) -> PreparedRegistration:
+        return prepare_registration(
+            platform=platform,
+            tool=read_tool_configuration(tenant.tool_configuration),
+            client_name=tenant.name,
+            endpoints=tool_endpoints(self.settings, tenant.slug),
+            has_registration_token=bool(registration_token),
+            allow_insecure=self.settings.allow_insecure_platforms,
+            included=included,
+        )
 
     async def _fetch_platform(self, initiation: InitiationRequest) -> PlatformConfiguration:
         # Canvas reads the token from the configuration URL's query, which is kept as given; the Bearer
@@ -175,7 +200,10 @@ class RegistrationService:
             "configuration", self.client.get(initiation.openid_configuration, headers=headers)
         )
         if not response.is_success:
-            raise errors.PlatformRefusedError(
+            # Platforms that tie the configuration to the one-time token (Canvas, Brightspace) answer 401/403
+            # once it is used or expired.
+            refused = response.status_code in (401, 403)
+            raise (errors.RegistrationTokenRejectedError if refused else errors.PlatformRefusedError)(
                 f"Fetching the platform's configuration failed with HTTP {response.status_code}: "
                 f"{platform_error_text(response.content)}"
             )
@@ -184,7 +212,7 @@ class RegistrationService:
         except InvalidJSONError as error:
             raise errors.PlatformUnavailableError("The platform's configuration is not JSON.") from error
         try:
-            return validate_platform_configuration(
+            return read_platform_configuration(
                 document,
                 configuration_url=initiation.openid_configuration,
                 allow_insecure=self.settings.allow_insecure_platforms,
@@ -197,16 +225,10 @@ class RegistrationService:
         tenant: Tenant,
         attempt_id: str,
         platform: PlatformConfiguration,
-        tool: ToolConfiguration,
-        plan: RegistrationPlan,
+        prepared: PreparedRegistration,
         registration_token: str | None,
     ) -> Completed:
-        body = build_registration_request(
-            client_name=tenant.name,
-            tool=tool,
-            plan=plan,
-            endpoints=tool_endpoints(self.settings, tenant.slug),
-        )
+        body = prepared.request
         await self._set_attempt(attempt_id, registration_request=body)
         try:
             response = await self._call(
@@ -218,15 +240,16 @@ class RegistrationService:
             await self._set_attempt(
                 attempt_id, response_status=response.status_code, response_body=response.text[:20000]
             )
-            result = parse_registration_response(response.status_code, response.content)
+            result = read_answer(prepared, response.status_code, response.content)
         except RegistrationResponseError as error:
-            failure = _refusal(error)
+            failure = _refusal(error, prepared.profile)
             await self._fail(attempt_id, failure)
             raise failure from error
         except errors.RegistrationError as error:
             await self._fail(attempt_id, error)
             raise
-        return await self._store(tenant, attempt_id, platform, plan, body, result)
+        platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
+        return await self._store(tenant, attempt_id, platform, prepared.plan, body, result)
 
     async def _store(
         self,
@@ -374,18 +397,24 @@ def _bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def _refusal(error: RegistrationResponseError) -> errors.RegistrationError:
+def _refusal(error: RegistrationResponseError, profile: PlatformProfile) -> errors.RegistrationError:
     if 200 <= error.status_code < 300:
         return errors.PlatformUnavailableError(
             f"The platform accepted but its answer is unusable: {error.detail}"
         )
-    return errors.PlatformRefusedError(f"HTTP {error.status_code}: {error.detail}")
+    # 401/403 at this step means the one-time registration token is used up or expired, on every platform.
+    refused = error.status_code in (401, 403)
+    return (errors.RegistrationTokenRejectedError if refused else errors.PlatformRefusedError)(
+        f"HTTP {error.status_code}: {error.detail}",
+        next_step=profile.explain_refusal(error.status_code, error.detail),
+    )
 
 
 def _platform_fields(platform: PlatformConfiguration) -> dict[str, Any]:
     return {
         "issuer": platform.issuer,
         "product_family_code": platform.product_family_code,
+        "platform_profile": platform.profile,
         "platform_configuration": redact_document(platform.document),
     }
 
@@ -398,6 +427,8 @@ def _apply_platform(
     result: RegistrationResult,
 ) -> None:
     registration.product_family_code = platform.product_family_code
+    registration.platform_profile = platform.profile
+    registration.adaptations = list(platform.adaptations)
     registration.platform_version = platform.version
     registration.authorization_endpoint = platform.authorization_endpoint
     registration.token_endpoint = platform.token_endpoint
