@@ -22,6 +22,7 @@ from broker.api import deployments as api_deployments
 from broker.api import events as api_events
 from broker.api import keys as api_signing_keys
 from broker.api import openapi as api_openapi
+from broker.api import registration_records as api_registration_records
 from broker.api import registrations as api_registrations
 from broker.api import tenant as api_tenant
 from broker.api import webhooks as api_webhooks
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *jwks.routes,
         *registration_routes.routes,
         *api_registrations.routes,
+        *api_registration_records.routes,
         *api_tenant.routes,
         *api_deployments.routes,
         *api_attempts.routes,

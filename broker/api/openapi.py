@@ -61,6 +61,16 @@ SCHEMAS: dict[str, Schema] = {
             "scopes_requested": STRINGS,
             "scopes_granted": STRINGS,
             "scopes_missing": STRINGS,
+            "scopes_narrowed": {
+                "type": "boolean",
+                "description": "The platform granted less than was asked when it registered the tool.",
+            },
+            "platform_profile": {
+                "type": ["string", "null"],
+                "description": "The platform profile that shaped the registration: generic, moodle, canvas, "
+                "blackboard, brightspace, sakai or schoology.",
+            },
+            "adaptations": {**STRINGS, "description": "What the profile changed, and what the LMS admin left out."},
             "verified_at": NULLABLE_TIME,
             "launched_at": NULLABLE_TIME,
             "created_at": TIME,
@@ -78,6 +88,7 @@ SCHEMAS: dict[str, Schema] = {
             "openid_configuration_url": STRING,
             "issuer": _nullable("string"),
             "product_family_code": _nullable("string"),
+            "platform_profile": _nullable("string"),
             "registration_id": _nullable("string"),
             "error_code": _nullable("string"),
             "error_detail": _nullable("string"),
@@ -177,6 +188,16 @@ SCHEMAS: dict[str, Schema] = {
     ),
 }
 SCHEMAS |= {
+    "RegistrationDocuments": _object(
+        {
+            "platform_profile": _nullable("string"),
+            "adaptations": STRINGS,
+            "platform_configuration": {"type": "object", "description": "The platform's OpenID configuration."},
+            "registration_request": {"type": "object", "description": "The registration request as sent."},
+            "registration_response": {"type": "object", "description": "The platform's answer."},
+        }
+    ),
+    "RegistrationHistory": _object({"items": {"type": "array", "items": _ref("RegistrationAttempt")}}),
     "Tenant": _object(
         {
             "slug": STRING,
@@ -274,6 +295,22 @@ PATHS: dict[str, Schema] = {
     "/api/v1/registrations/{id}/enable": _status_change("Enable", "disabled → active"),
     "/api/v1/registrations/{id}/deployments": {
         "get": _operation("A registration's deployments", "DeploymentPage", problems=("404",), parameters=(ID,))
+    },
+    "/api/v1/registrations/{id}/documents": {
+        "get": _operation(
+            "The documents of a registration as it stands: platform configuration, request, answer",
+            "RegistrationDocuments",
+            problems=("404",),
+            parameters=(ID,),
+        )
+    },
+    "/api/v1/registrations/{id}/history": {
+        "get": _operation(
+            "Every attempt that registered or updated this registration, oldest first, with its documents",
+            "RegistrationHistory",
+            problems=("404",),
+            parameters=(ID,),
+        )
     },
     "/api/v1/tenant": {
         "get": _operation("The tenant's settings and tool configuration", "Tenant"),

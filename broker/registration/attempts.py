@@ -30,6 +30,13 @@ async def list_attempts(
         return list((await session.scalars(query.order_by(RegistrationAttempt.id).limit(limit))).all())
 
 
+async def registration_history(database: Database, *, registration_id: str) -> list[RegistrationAttempt]:
+    """The attempts that registered or updated one registration, oldest first, each with its documents."""
+    query = select(RegistrationAttempt).where(RegistrationAttempt.registration_id == registration_id)
+    async with database.session() as session:
+        return list((await session.scalars(query.order_by(RegistrationAttempt.id))).all())
+
+
 async def get_attempt(database: Database, *, tenant_id: str, attempt_id: str) -> RegistrationAttempt | None:
     async with database.session() as session:
         return await session.scalar(
@@ -46,6 +53,7 @@ def attempt_item(attempt: RegistrationAttempt) -> dict[str, Any]:
         "openid_configuration_url": attempt.openid_configuration_url,
         "issuer": attempt.issuer,
         "product_family_code": attempt.product_family_code,
+        "platform_profile": attempt.platform_profile,
         "registration_id": attempt.registration_id,
         "error_code": attempt.error_code,
         "error_detail": attempt.error_detail,
