@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from broker.api.auth import authenticated_tenant
-from broker.api.pagination import decode_cursor, encode_cursor, parse_limit
+from broker.api.pagination import decode_cursor, page_of, parse_limit
 from broker.api.params import choice, not_found
 from broker.registration.attempts import STATUSES, attempt_item, get_attempt, list_attempts
 
@@ -25,9 +25,7 @@ async def attempts(request: Request) -> Response:
         after_id=decode_cursor(request.query_params.get("cursor")),
         limit=limit + 1,
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-    return JSONResponse({"items": [attempt_item(row) for row in page], "next": next_cursor})
+    return JSONResponse(page_of(rows, limit, attempt_item))
 
 
 async def attempt(request: Request) -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from broker.api.problems import ApiProblem
 
@@ -54,3 +56,18 @@ def decode_position(cursor: str | None) -> int:
     if prefix != "pos" or not number.isdigit():
         raise ApiProblem(400, "Bad cursor", "Pass back the `next` value of the previous page unchanged.")
     return int(number)
+
+
+class _Identified(Protocol):
+    id: str
+
+
+Row = TypeVar("Row", bound=_Identified)
+
+
+def page_of(rows: Sequence[Row], limit: int, render: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:
+    """The answer for rows fetched with `limit + 1`: the first `limit` rendered, and the next page's cursor
+    (None when the extra row shows there is no next page)."""
+    shown = rows[:limit]
+    next_cursor = encode_cursor(shown[-1].id) if len(rows) > limit else None
+    return {"items": [render(row) for row in shown], "next": next_cursor}

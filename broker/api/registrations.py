@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from broker.api.auth import authenticated_tenant
-from broker.api.pagination import decode_cursor, encode_cursor, parse_limit
+from broker.api.pagination import decode_cursor, page_of, parse_limit
 from broker.api.params import choice, not_found, timestamp
 from broker.api.problems import ApiProblem
 from broker.registration.queries import RegistrationFilter, get_registration, list_registrations
@@ -29,9 +29,7 @@ async def registrations(request: Request) -> Response:
     rows = await list_registrations(
         request.app.state.database, tenant_id=tenant.id, after_id=after, limit=limit + 1, filters=filters
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].id) if len(rows) > limit else None
-    return JSONResponse({"items": [registration_item(row) for row in page], "next": next_cursor})
+    return JSONResponse(page_of(rows, limit, registration_item))
 
 
 async def registration(request: Request) -> Response:

@@ -72,6 +72,7 @@ async def test_deliveries_list_with_attempts_filters_and_pages(
             api = ApiClient(http, broker, tenant.api_key)
             tool.answer_next((500, "first try fails"))
             first = await add_event(services, tenant.tenant.id)
+            await drain(make_worker(services))  # alone, so that it is the one the scripted 500 answers
             await add_event(services, tenant.tenant.id)
             await add_event(services, tenant.tenant.id)
             await drain(make_worker(services))
