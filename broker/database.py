@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -88,11 +89,35 @@ def sync_url(database_url: str) -> URL:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is turned off, so that `_sqlite_begin` decides how each transaction starts.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_ephemeral_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    # In WAL mode, NORMAL skips the fsync of each commit: a power cut may lose the last commits, never corrupt.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+    # The driver itself opens a write transaction (BEGIN IMMEDIATE) with the first statement that writes,
+    # in the same call: no separate BEGIN round trip to the connection's thread.
+    dbapi_connection.isolation_level = "IMMEDIATE"
+
+
+_WRITE = "broker_write_transaction"
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A write transaction takes SQLite's write lock at BEGIN (IMMEDIATE), so concurrent writers queue on
+    # busy_timeout. A deferred one that reads first and writes later fails at once (SQLITE_BUSY, no waiting)
+    # when another connection committed in between, which concurrent launches make common.
+    immediate = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -104,9 +129,15 @@ class Database:
         if url.get_backend_name() == "postgresql":
             options.update(pool_size=10, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        self._ephemeral_engine = self.engine
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            # Its transactions always end in an explicit commit or rollback, so the pool's reset is not needed.
+            self._ephemeral_engine = create_async_engine(url, pool_reset_on_return=None, **options)
+            event.listen(self._ephemeral_engine.sync_engine, "connect", _sqlite_ephemeral_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,9 +150,35 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits together, or not at all."""
-        async with self.sessions() as session, session.begin():
+        """A session whose work commits together, or not at all. Never open one inside another: on SQLite
+        this process's writers take turns (see `_write_turn`), so the inner one would wait for the outer."""
+        async with self._write_turn(), self.sessions() as session, session.begin():
+            await session.connection(execution_options={_WRITE: True})
             yield session
+
+    @asynccontextmanager
+    async def ephemeral(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection whose statements commit together, for records that matter only for minutes
+        (launch states) on hot paths, where an ORM session would cost more than the statements.
+
+        On SQLite its commits do not wait for the disk (a power cut may lose the last few: a user opens the
+        tool again); that wait was the slowest part of a launch.
+        """
+        async with self._write_turn(), self._ephemeral_engine.connect() as connection, connection.begin():
+            yield connection
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        # SQLite has one writer at a time, and its busy handler is not fair: under concurrent launches a waiting
+        # writer can lose every race for the lock until busy_timeout fails it. This process's writers take
+        # turns here instead, first come first served; PostgreSQL locks rows, so its writers run side by side.
+        if not self.is_sqlite:
+            yield
+            return
+        async with self._sqlite_writer:
+            yield
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._ephemeral_engine is not self.engine:
+            await self._ephemeral_engine.dispose()
