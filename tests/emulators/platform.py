@@ -13,8 +13,8 @@ What every platform shares lives here:
 
 Each subclass supplies its documents, its token shape and its own refusals (digest §5).
 
-Room for LTI 1.3 launches: ``launch_routes()`` is the one place where an OIDC authorization endpoint,
-a JWKS and a token endpoint will be added later; it returns no routes today.
+LTI 1.3 launches: ``launch_routes()`` adds the platform's launch side (``tests/emulators/launch.py``): its
+JWKS, OIDC authorization endpoint, token endpoint and Deep Linking return, on the advertised URLs.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tests.emulators.launch import LaunchSide
 from tests.emulators.rules import PLATFORM_CONFIG_KEY
 from tests.emulators.server import LOOPBACK_HOST, base_url_of, bind_loopback, serve_on
 
@@ -167,7 +168,7 @@ def _record(scope: Scope, body: bytes) -> RecordedRequest:
     )
 
 
-class PlatformEmulator:
+class PlatformEmulator(LaunchSide):
     """Shared state and behaviour of every LMS emulator.
 
     Construct with the base URL the app will be served on (``http://127.0.0.1:<port>``), or use
@@ -213,6 +214,7 @@ class PlatformEmulator:
         self.token_ttl: float | None = TOKEN_LIFETIME_S
         self.clock_offset = 0.0
         self._lock = threading.Lock()
+        self.init_launch_side()
         self.app: ASGIApp = RecordingMiddleware(Starlette(routes=self.build_routes()), self.requests)
 
     @classmethod
@@ -338,11 +340,9 @@ class PlatformEmulator:
         return [self._configuration_route, self._registration_route]
 
     def launch_routes(self) -> list[BaseRoute]:
-        """Hook for the LTI 1.3 launch side (OIDC authorization endpoint, JWKS, token endpoint).
-
-        Not built yet: a subclass or a later version of this base adds its routes here, and the
-        configuration documents already advertise the URLs they will answer on."""
-        return []
+        """The LTI 1.3 launch side (OIDC authorization endpoint, JWKS, token endpoint, Deep Linking
+        return), on the URLs the configuration document advertises; see ``tests/emulators/launch.py``."""
+        return self.launch_side_routes()
 
     # ----------------------------------------------------------------- hooks for subclasses
     def refuse_request(self, request: Request) -> Response | None:
