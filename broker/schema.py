@@ -1,7 +1,9 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from broker.database import Base
+from broker.launch.models import LaunchState
 from broker.registration.models import Deployment, Registration, RegistrationAttempt
+from broker.tokens.models import PlatformToken
 from broker.webhooks.models import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 from tenants.models import ApiKey, SigningKey, Tenant
 
@@ -10,7 +12,9 @@ metadata = Base.metadata
 __all__ = [
     "ApiKey",
     "Deployment",
+    "LaunchState",
     "OutboxEvent",
+    "PlatformToken",
     "Registration",
     "RegistrationAttempt",
     "SigningKey",

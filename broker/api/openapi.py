@@ -73,6 +73,7 @@ SCHEMAS: dict[str, Schema] = {
             "adaptations": {**STRINGS, "description": "What the profile changed, and what the LMS admin left out."},
             "verified_at": NULLABLE_TIME,
             "launched_at": NULLABLE_TIME,
+            "scope_drift": ANY_OBJECT,
             "created_at": TIME,
             "updated_at": TIME,
         },

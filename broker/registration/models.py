@@ -42,6 +42,9 @@ class Registration(Base):
     registration_response: Mapped[dict[str, Any]] = mapped_column(default=dict)
     verified_at: Mapped[datetime | None] = mapped_column()
     launched_at: Mapped[datetime | None] = mapped_column()
+    # Set when the platform answered `invalid_scope` for scopes it granted at registration: what it refused,
+    # when, and its words. The registration's scopes have drifted, and an admin should look.
+    scope_drift: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

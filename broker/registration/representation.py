@@ -33,6 +33,7 @@ def registration_item(registration: Registration) -> dict[str, Any]:
         "adaptations": list(registration.adaptations or []),
         "verified_at": _timestamp(registration.verified_at),
         "launched_at": _timestamp(registration.launched_at),
+        "scope_drift": registration.scope_drift,
         "created_at": _timestamp(registration.created_at),
         "updated_at": _timestamp(registration.updated_at),
     }
