@@ -17,6 +17,7 @@ from starlette.routing import Route
 from broker import background, jwks
 from broker.api import api_keys as api_api_keys
 from broker.api import attempts as api_attempts
+from broker.api import deep_linking as api_deep_linking
 from broker.api import deliveries as api_deliveries
 from broker.api import deployments as api_deployments
 from broker.api import events as api_events
@@ -30,6 +31,10 @@ from broker.api.problems import ApiProblem, problem_response
 from broker.api.rate_limit import RateLimiter
 from broker.database import Database
 from broker.http_client import GuardedClient
+from broker.launch import routes as launch_routes
+from broker.launch.directory import LaunchDirectory
+from broker.launch.platform_keys import PlatformKeys
+from broker.launch.service import LaunchService
 from broker.middleware import SecurityHeadersMiddleware
 from broker.pages import error_page
 from broker.registration import routes as registration_routes
@@ -57,6 +62,7 @@ class Services:
     key_ring: KeyRing
     tenants: TenantService
     registrations: RegistrationService
+    launches: LaunchService
     api_keys: ApiKeyService
     key_rotation: KeyRotationService
     rate_limiter: RateLimiter
@@ -81,6 +87,7 @@ class Services:
             key_ring=key_ring,
             tenants=TenantService(database, settings, secret_box, key_ring),
             registrations=RegistrationService(database, settings, client),
+            launches=LaunchService(database, settings, key_ring, PlatformKeys(client), LaunchDirectory(database)),
             api_keys=ApiKeyService(database),
             key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
             rate_limiter=RateLimiter(settings.api_rate_limit),
@@ -149,9 +156,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         *jwks.routes,
         *registration_routes.routes,
+        *launch_routes.routes,
         *api_registrations.routes,
         *api_registration_records.routes,
         *api_tenant.routes,
+        *api_deep_linking.routes,
         *api_deployments.routes,
         *api_attempts.routes,
         *api_events.routes,

@@ -12,9 +12,18 @@ from urllib.parse import urlsplit
 
 _SCRIPT = "document.forms[0].submit();"
 AUTO_POST_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
-# For the response carrying the page. No `frame-ancestors`: launch pages live in the platform's iframe,
-# and no `form-action`: the target is the tool's or the platform's URL, known only per request.
+# The part of the page's policy that never changes; `content_security_policy` adds the per-request parts.
 CSP = f"default-src 'none'; script-src '{AUTO_POST_SCRIPT_HASH}'; base-uri 'none'"
+
+
+def content_security_policy(action_url: str, *, frame_ancestors: str) -> str:
+    """The policy of one auto-post page: its own script only, the form may go only to `action_url`'s origin.
+
+    The origin rather than the URL: browsers check `form-action` on redirects too, and a tool may redirect
+    within its own site after reading the POST. `frame_ancestors`: launch pages live in the LMS's iframe.
+    """
+    target = urlsplit(action_url)
+    return f"{CSP}; form-action {target.scheme}://{target.netloc}; frame-ancestors {frame_ancestors}"
 
 
 def auto_post_form(action_url: str, fields: Mapping[str, str], *, title: str) -> str:

@@ -79,6 +79,7 @@ SCHEMAS: dict[str, Schema] = {
         },
         required=False,
     ),
+    "DeepLinkingResponse": _object({"deep_link_return_url": STRING, "jwt": STRING, "html": STRING}),
     "Deployment": _object(
         {"deployment_id": STRING, "source": {"enum": ["registration", "launch"]}, "created_at": TIME}
     ),
@@ -294,6 +295,14 @@ PATHS: dict[str, Schema] = {
     "/api/v1/registrations/{id}/activate": _status_change("Activate", "pending → active"),
     "/api/v1/registrations/{id}/disable": _status_change("Disable", "launches are refused"),
     "/api/v1/registrations/{id}/enable": _status_change("Enable", "disabled → active"),
+    "/api/v1/deep-linking/response": {
+        "post": _operation(
+            "Sign the tool's Deep Linking answer to a launch, with the form that posts it to the platform",
+            "DeepLinkingResponse",
+            problems=("400", "404", "409", "422"),
+            body=_object({"launch_token": STRING, "content_items": {"type": "array", "items": {"type": "object"}}}),
+        )
+    },
     "/api/v1/registrations/{id}/deployments": {
         "get": _operation("A registration's deployments", "DeploymentPage", problems=("404",), parameters=(ID,))
     },

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from broker.autopost import AUTO_POST_SCRIPT_HASH, CSP, auto_post_form
+from broker.autopost import AUTO_POST_SCRIPT_HASH, CSP, auto_post_form, content_security_policy
 
 HOSTILE = '"><script>alert(1)</script>'
 
@@ -94,3 +94,10 @@ def test_page_loads_nothing_from_elsewhere():
 def test_only_absolute_http_urls_can_be_the_action(action):
     with pytest.raises(ValueError, match="http"):
         auto_post_form(action, {"a": "b"}, title="Go")
+
+
+def test_the_page_policy_lets_the_form_go_only_to_the_action_origin() -> None:
+    policy = content_security_policy("https://tool.example:8443/launch?x=1", frame_ancestors="https:")
+    assert policy.startswith(CSP)
+    assert "form-action https://tool.example:8443;" in policy
+    assert policy.endswith("frame-ancestors https:")

@@ -1,0 +1,30 @@
+"""The Deep Linking answer of a tenant's tool (/api/v1/deep-linking/response): signed and ready to post back."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from broker.api.auth import authenticated_tenant
+from broker.api.params import json_object
+from broker.api.problems import ApiProblem
+from broker.launch.errors import DeepLinkingRefused
+from broker.launch.service import LaunchService
+
+
+async def deep_linking_response(request: Request) -> Response:
+    tenant = await authenticated_tenant(request)
+    body = await json_object(request)
+    service: LaunchService = request.app.state.launches
+    try:
+        answer = await service.deep_linking_response(tenant, body.get("launch_token"), body.get("content_items"))
+    except DeepLinkingRefused as refusal:
+        raise ApiProblem(refusal.status, "Deep Linking response refused", refusal.detail) from refusal
+    return JSONResponse(
+        {"deep_link_return_url": answer.deep_link_return_url, "jwt": answer.jwt, "html": answer.html},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+routes = [Route("/api/v1/deep-linking/response", deep_linking_response, methods=["POST"])]

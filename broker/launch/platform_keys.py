@@ -1,0 +1,138 @@
+"""Platform key sets (JWKS), fetched through the guarded client and cached in this process per `jwks_uri`.
+
+Launches must not wait on a platform for keys the broker already holds, and a token naming an unknown `kid`
+must not let anyone make the broker hammer a platform: a set is kept as long as its Cache-Control allows
+(between a minute and a day), and refetched early, because of an unknown `kid`, at most once a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jwcrypto import jwk
+from jwcrypto.common import JWException
+
+from broker.http_client import GuardedClient, OutboundError
+from broker.redaction import redact_url
+
+logger = logging.getLogger("broker.launch")
+
+MIN_REFETCH_INTERVAL = 60.0
+DEFAULT_MAX_AGE = 300.0
+MAX_MAX_AGE = 86_400.0
+# After a failed fetch, launches are refused at once for a while instead of each waiting on a dead endpoint.
+FAILURE_BACKOFF = 10.0
+# A platform whose key endpoint is down keeps working with the keys it last published, for this long.
+MAX_STALE = 86_400.0
+
+
+class PlatformKeysError(Exception):
+    """The key set could not be fetched or read; `reason` is safe to show and to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def freshness(cache_control: str | None) -> float:
+    """Seconds a fetched key set stays fresh: the response's `max-age`, bounded to a minute .. a day."""
+    max_age = DEFAULT_MAX_AGE
+    for directive in (cache_control or "").lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name in ("no-store", "no-cache"):
+            return MIN_REFETCH_INTERVAL
+        if name == "max-age" and value.strip().strip('"').isdigit():
+            max_age = float(value.strip().strip('"'))
+    return min(max(max_age, MIN_REFETCH_INTERVAL), MAX_MAX_AGE)
+
+
+def parse_key_set(document: Any) -> jwk.JWKSet:
+    """The keys of a JWKS document that jwcrypto can read; keys of unknown types are skipped, not fatal."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise PlatformKeysError("the key set is not a JSON object with a `keys` array")
+    key_set = jwk.JWKSet()
+    for entry in document["keys"]:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            key_set.add(jwk.JWK(**entry))
+        except (JWException, TypeError, ValueError):
+            continue
+    if not key_set["keys"]:
+        raise PlatformKeysError("the key set holds no usable key")
+    return key_set
+
+
+@dataclass(frozen=True)
+class _Entry:
+    keys: jwk.JWKSet
+    fetched_at: float
+    fresh_until: float
+
+
+class PlatformKeys:
+    def __init__(self, client: GuardedClient, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._failures: dict[str, tuple[float, str]] = {}
+        self._refetched_at: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, jwks_uri: str) -> jwk.JWKSet:
+        entry = self._entries.get(jwks_uri)
+        if entry is not None and entry.fresh_until > self._clock():
+            return entry.keys
+        async with self._lock(jwks_uri):
+            entry = self._entries.get(jwks_uri)
+            if entry is not None and entry.fresh_until > self._clock():
+                return entry.keys
+            return await self._fetch(jwks_uri)
+
+    async def refresh(self, jwks_uri: str, seen: jwk.JWKSet) -> jwk.JWKSet | None:
+        """After a `kid` missing from `seen`: a newer set, or None when an unknown `kid` already made this set
+        be refetched under a minute ago (a rotated key is found at once; forged kids cost one fetch a minute)."""
+        async with self._lock(jwks_uri):
+            entry = self._entries.get(jwks_uri)
+            if entry is not None and entry.keys is not seen:
+                return entry.keys  # another launch refetched while this one waited
+            now = self._clock()
+            if now - self._refetched_at.get(jwks_uri, -MIN_REFETCH_INTERVAL) < MIN_REFETCH_INTERVAL:
+                return None
+            self._refetched_at[jwks_uri] = now
+            keys = await self._fetch(jwks_uri)
+            return None if keys is seen else keys
+
+    def _lock(self, jwks_uri: str) -> asyncio.Lock:
+        return self._locks.setdefault(jwks_uri, asyncio.Lock())
+
+    async def _fetch(self, jwks_uri: str) -> jwk.JWKSet:
+        now = self._clock()
+        stale = self._entries.get(jwks_uri)
+        failure = self._failures.get(jwks_uri)
+        if failure is not None and now - failure[0] < FAILURE_BACKOFF:
+            return self._stale_or_raise(stale, now, failure[1])
+        try:
+            response = await self._client.get(jwks_uri, headers={"Accept": "application/json"})
+            if not response.is_success:
+                raise PlatformKeysError(f"the key set endpoint answered HTTP {response.status_code}")
+            keys = parse_key_set(response.json())
+        except (OutboundError, PlatformKeysError) as error:
+            reason = error.reason
+            self._failures[jwks_uri] = (now, reason)
+            logger.warning("platform key set %s could not be fetched: %s", redact_url(jwks_uri), reason)
+            return self._stale_or_raise(stale, now, reason)
+        self._failures.pop(jwks_uri, None)
+        self._entries[jwks_uri] = _Entry(keys, now, now + freshness(response.headers.get("cache-control")))
+        return keys
+
+    @staticmethod
+    def _stale_or_raise(stale: _Entry | None, now: float, reason: str) -> jwk.JWKSet:
+        if stale is not None and now - stale.fetched_at < MAX_STALE:
+            return stale.keys
+        raise PlatformKeysError(reason)

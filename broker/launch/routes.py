@@ -1,0 +1,95 @@
+"""Routes of LTI 1.3 launches: thin, they read the request, call the launch service and answer.
+
+A refusal is always a 4xx page for the person, one log line for the operator, and never a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from broker.autopost import content_security_policy
+from broker.launch.errors import LaunchRefused
+from broker.launch.service import LaunchService
+from broker.launch.state_binding import (
+    MARKER_COOKIE,
+    MARKER_COOKIE_MAX_AGE,
+    STATE_COOKIE_MAX_AGE,
+    set_cookie_header,
+)
+from broker.pages import error_page, frame_ancestors
+
+logger = logging.getLogger("broker.launch")
+
+
+async def login(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    params = request.query_params if request.method == "GET" else _text_fields(await request.form())
+    try:
+        redirect = await _service(request).login(slug, params)
+    except LaunchRefused as refusal:
+        return _refusal_page(request, "login", refusal)
+    response = RedirectResponse(redirect.location, status_code=302, headers={"Cache-Control": "no-store"})
+    _set_cookie(response, slug, redirect.state_cookie, STATE_COOKIE_MAX_AGE)
+    _set_cookie(response, slug, MARKER_COOKIE, MARKER_COOKIE_MAX_AGE)
+    return response
+
+
+async def launch(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    form = _text_fields(await request.form())
+    try:
+        relay = await _service(request).launch(slug, form, request.cookies)
+    except LaunchRefused as refusal:
+        return _refusal_page(request, "launch", refusal)
+    response = HTMLResponse(
+        relay.html,
+        headers={
+            "Content-Security-Policy": content_security_policy(
+                relay.tool_url, frame_ancestors=frame_ancestors(request)
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
+    _set_cookie(response, slug, relay.state_cookie, 0)  # the state is spent; so is its cookie
+    return response
+
+
+def _service(request: Request) -> LaunchService:
+    service: LaunchService = request.app.state.launches
+    return service
+
+
+def _text_fields(form: FormData) -> Mapping[str, str]:
+    return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
+def _set_cookie(response: Response, slug: str, name: str, max_age: int) -> None:
+    response.headers.append("set-cookie", set_cookie_header(name, slug, max_age))
+
+
+def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Response:
+    logger.warning(
+        "launch refused at %s for tool %r: %s (%s): %r",
+        step, request.path_params["slug"], type(refusal).__name__, refusal.field or "-", refusal.detail,
+    )
+    return error_page(
+        request,
+        status_code=refusal.status_code,
+        title=refusal.title,
+        detail=refusal.detail,
+        next_step=refusal.next_step,
+        field=refusal.field,
+        framable=True,
+    )
+
+
+routes = [
+    Route("/t/{slug}/lti/login", login, methods=["GET", "POST"]),
+    Route("/t/{slug}/lti/launch", launch, methods=["POST"]),
+]

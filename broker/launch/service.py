@@ -1,0 +1,404 @@
+"""LTI 1.3 launches through the broker: the OIDC login, the launch (id_token validation, deployment policy,
+relay to the tenant's tool), and the tool's Deep Linking answer.
+
+The protocol rules are the pure functions of this package; this service owns the database, the caches and
+the keys. Every refusal is a `LaunchRefused`, which the routes show as a 4xx page, and none carries a token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from jwcrypto import jwk
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from broker.autopost import auto_post_form
+from broker.database import Database, utcnow
+from broker.launch import errors
+from broker.launch.deep_linking import DeepLinkingError, build_deep_linking_response
+from broker.launch.directory import LaunchDirectory, RegistrationView, TenantView
+from broker.launch.id_token import IdTokenError, UnknownKeyIdError, validate_id_token
+from broker.launch.launch_token import LaunchTokenError, build_launch_token, read_launch_token
+from broker.launch.messages import LtiMessageError, check_lti_message
+from broker.launch.models import LaunchState
+from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorization_request_url, parse_login_request
+from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
+from broker.launch.state_binding import browser_started_login, state_cookie_name
+from broker.registration.models import Deployment, Registration
+from broker.registration.representation import registration_item
+from broker.settings import Settings
+from broker.webhooks.outbox import record_event
+from tenants.encryption import derive_key
+from tenants.keys import KeyRing
+from tenants.models import Tenant
+
+logger = logging.getLogger("broker.launch")
+
+# From the login to the platform's answer is one redirect and one form post; ten minutes is generous.
+LAUNCH_STATE_TTL = timedelta(minutes=10)
+# Used and expired states are kept this long after expiry, so a replay is told apart from a made-up state.
+LAUNCH_STATE_RETENTION = timedelta(hours=1)
+CLEANUP_INTERVAL = 60.0
+# The launch states' statements, built once: they run twice per launch, and building a statement (values
+# coerced, cache key computed) costs more than executing it.
+_STATES = LaunchState.__table__
+_THIS_STATE = (_STATES.c.digest == bindparam("state_digest")) & (_STATES.c.tenant_id == bindparam("tenant"))
+_STORE_STATE = insert(_STATES)
+_CLAIM_STATE = (
+    update(_STATES)
+    .where(_THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now"))
+    .values(used_at=bindparam("now"))
+    .returning(_STATES.c.registration_id, _STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.lti_deployment_id)
+)
+_FIND_STATE = select(_STATES.c.used_at, _STATES.c.expires_at).where(_THIS_STATE)
+_FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
+
+
+@dataclass(frozen=True)
+class LoginRedirect:
+    location: str
+    state_cookie: str
+
+
+@dataclass(frozen=True)
+class Relay:
+    html: str
+    tool_url: str
+    state_cookie: str
+
+
+@dataclass(frozen=True)
+class DeepLinkingAnswer:
+    deep_link_return_url: str
+    jwt: str
+    html: str
+
+
+@dataclass(frozen=True)
+class _PendingLaunch:
+    registration_id: str
+    nonce: str
+    target_link_uri: str
+    lti_deployment_id: str | None
+
+
+class LaunchService:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        key_ring: KeyRing,
+        platform_keys: PlatformKeys,
+        directory: LaunchDirectory,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.key_ring = key_ring
+        self.platform_keys = platform_keys
+        self.directory = directory
+        self._state_key = derive_key(settings.secret_key, "launch-state v1")
+        self._next_cleanup = 0.0
+
+    # ----------------------------------------------------------------- login (third-party initiated)
+    async def login(self, slug: str, params: Mapping[str, str]) -> LoginRedirect:
+        tenant = await self._tenant(slug)
+        try:
+            request = parse_login_request(params)
+        except LoginRequestError as error:
+            raise errors.BadLoginRequest(f"{error.field}: {error.reason}.", field=error.field) from error
+        self._check_target(slug, request.target_link_uri)
+        registration = await self._registration_for(tenant, request)
+        if registration.authorization_endpoint is None:
+            raise errors.UnknownPlatform(
+                "This LMS published no authorization endpoint when it registered the tool.",
+                field="authorization_endpoint",
+            )
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        digest = self._digest(state)
+        await self._store_state(tenant, registration, request, digest, nonce)
+        location = authorization_request_url(
+            registration.authorization_endpoint,
+            client_id=registration.client_id,
+            redirect_uri=self.launch_url(slug),
+            login=request,
+            state=state,
+            nonce=nonce,
+        )
+        return LoginRedirect(location, state_cookie_name(digest))
+
+    def launch_url(self, slug: str) -> str:
+        return self.settings.tenant_url(slug, "/lti/launch")
+
+    def _check_target(self, slug: str, target_link_uri: str) -> None:
+        # Only this tenant's launch URL: anything else would make the login an open redirect.
+        target = urlsplit(target_link_uri)._replace(query="", fragment="").geturl()
+        if target != self.launch_url(slug):
+            raise errors.BadLoginRequest(
+                f"target_link_uri {target_link_uri!r} is not this tool's launch URL {self.launch_url(slug)!r}.",
+                field="target_link_uri",
+            )
+
+    async def _registration_for(self, tenant: TenantView, request: LoginRequest) -> RegistrationView:
+        candidates = await self.directory.registrations(tenant.id, request.iss)
+        if request.client_id is not None:
+            candidates = tuple(view for view in candidates if view.client_id == request.client_id)
+        if not candidates:
+            which = f"issuer {request.iss!r}" + (f" and client_id {request.client_id!r}" if request.client_id else "")
+            raise errors.UnknownPlatform(
+                f"The tool has no registration for {which}.", field="client_id" if request.client_id else "iss"
+            )
+        if len(candidates) > 1:
+            raise errors.BadLoginRequest(
+                f"The tool has {len(candidates)} registrations for issuer {request.iss!r}, and the LMS did not "
+                "send client_id to say which one this launch is for.",
+                field="client_id",
+            )
+        registration = candidates[0]
+        _check_active(registration)
+        return registration
+
+    async def _store_state(
+        self,
+        tenant: TenantView,
+        registration: RegistrationView,
+        request: LoginRequest,
+        digest: str,
+        nonce: str,
+    ) -> None:
+        now = utcnow()
+        row = {
+            "digest": digest,
+            "tenant_id": tenant.id,
+            "registration_id": registration.id,
+            "nonce": nonce,
+            "target_link_uri": request.target_link_uri,
+            "lti_deployment_id": request.lti_deployment_id,
+            "expires_at": now + LAUNCH_STATE_TTL,
+        }
+        async with self.database.ephemeral() as connection:
+            await connection.execute(_STORE_STATE, row)
+            if time.monotonic() >= self._next_cleanup:
+                self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
+                await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
+
+    # ----------------------------------------------------------------- launch (the platform's form_post)
+    async def launch(self, slug: str, form: Mapping[str, str], cookies: Mapping[str, str]) -> Relay:
+        tenant = await self._tenant(slug)
+        tool_url = _tool_url(tenant)
+        state = form.get("state")
+        if not state:
+            raise errors.LaunchStateRefused("The LMS's answer has no state.", field="state")
+        digest = self._digest(state)
+        pending = await self._consume_state(tenant.id, digest)
+        if not browser_started_login(cookies, digest):
+            raise errors.LaunchStateRefused(
+                "This launch was started in another browser (or another tab's session) than the one finishing it.",
+                field="state",
+            )
+        if form.get("error"):
+            raise errors.PlatformSentError(f"{form['error']}: {form.get('error_description') or 'no description'}")
+        id_token = form.get("id_token")
+        if not id_token:
+            raise errors.IdTokenRefused("The LMS's answer has no id_token.", field="id_token")
+        registration = await self.directory.registration(pending.registration_id)
+        if registration is None:
+            raise errors.UnknownPlatform("The registration this launch started with has been removed.")
+        _check_active(registration)
+        claims = await self._validated_claims(registration, id_token, pending.nonce)
+        try:
+            message = check_lti_message(
+                claims,
+                login_target_link_uri=pending.target_link_uri,
+                login_deployment_id=pending.lti_deployment_id,
+            )
+        except LtiMessageError as error:
+            raise errors.IdTokenRefused(f"{error.claim}: {error.reason}.", field=error.claim) from error
+        await self._accept_deployment(tenant, registration, message.deployment_id)
+        if not registration.launched:
+            await self._mark_launched(registration)
+        token = build_launch_token(
+            claims,
+            signing_key=await self._signing_key(slug),
+            issuer=self.settings.tenant_url(slug),
+            audience=tool_url,
+            registration_id=registration.id,
+            now=time.time(),
+        )
+        html = auto_post_form(tool_url, {"launch_token": token}, title=f"Opening {tenant.name}…")
+        return Relay(html, tool_url, state_cookie_name(digest))
+
+    async def _consume_state(self, tenant_id: str, digest: str) -> _PendingLaunch:
+        """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins."""
+        now = utcnow()
+        params = {"state_digest": digest, "tenant": tenant_id, "now": now}
+        async with self.database.ephemeral() as connection:
+            row = (await connection.execute(_CLAIM_STATE, params)).first()
+            if row is not None:
+                return _PendingLaunch(*row)
+            found = (await connection.execute(_FIND_STATE, params)).first()
+        if found is None:
+            raise errors.LaunchStateRefused(
+                "This launch's state is unknown: the launch did not start at this tool.", field="state"
+            )
+        if found.used_at is not None:
+            raise errors.LaunchStateRefused("This launch was already used; each launch works once.", field="state")
+        raise errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
+
+    async def _validated_claims(self, registration: RegistrationView, id_token: str, nonce: str) -> dict[str, Any]:
+        keys = await self._platform_keys(registration)
+        try:
+            return self._validate(registration, id_token, nonce, keys)
+        except UnknownKeyIdError as unknown:
+            try:
+                newer = await self.platform_keys.refresh(registration.jwks_uri, keys)
+            except PlatformKeysError as error:
+                raise errors.PlatformKeysUnavailable(f"{error.reason}.") from error
+            if newer is None:
+                raise _unknown_key(unknown) from unknown
+        try:
+            return self._validate(registration, id_token, nonce, newer)
+        except UnknownKeyIdError as unknown:
+            raise _unknown_key(unknown) from unknown
+
+    async def _platform_keys(self, registration: RegistrationView) -> jwk.JWKSet:
+        try:
+            return await self.platform_keys.get(registration.jwks_uri)
+        except PlatformKeysError as error:
+            raise errors.PlatformKeysUnavailable(f"{error.reason}.") from error
+
+    @staticmethod
+    def _validate(registration: RegistrationView, id_token: str, nonce: str, keys: jwk.JWKSet) -> dict[str, Any]:
+        try:
+            return validate_id_token(
+                id_token,
+                keys=keys,
+                issuer=registration.issuer,
+                client_id=registration.client_id,
+                nonce=nonce,
+                now=time.time(),
+            )
+        except UnknownKeyIdError:
+            raise
+        except IdTokenError as error:
+            raise errors.IdTokenRefused(f"{error.claim}: {error.reason}.", field=error.claim) from error
+
+    async def _accept_deployment(self, tenant: TenantView, registration: RegistrationView, deployment_id: str) -> None:
+        """A deployment not seen before, in a valid id_token, is recorded and announced (digest §4.8)."""
+        if deployment_id in registration.deployment_ids:
+            return
+        if not tenant.accept_new_deployments:
+            raise errors.DeploymentRefused(
+                f"Deployment {deployment_id!r} of this LMS is new, and the tool accepts only deployments it "
+                "has approved.",
+                field="deployment_id",
+            )
+        try:
+            async with self.database.transaction() as session:
+                session.add(Deployment(registration_id=registration.id, deployment_id=deployment_id, source="launch"))
+                await session.flush()
+                row = await session.get(Registration, registration.id, populate_existing=True)
+                tenant_row = await session.get(Tenant, tenant.id)
+                if row is not None and tenant_row is not None:
+                    # As the README documents it: the registration, its deployment_ids holding the new one.
+                    record_event(session, tenant_row, "deployment.created", registration_item(row))
+        except IntegrityError:
+            pass  # a concurrent launch recorded (and announced) it first
+        self.directory.forget(registration)
+        logger.info("new deployment %r recorded for registration %s", deployment_id, registration.id)
+
+    async def _mark_launched(self, registration: RegistrationView) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(Registration)
+                .where(Registration.id == registration.id, Registration.launched_at.is_(None))
+                .values(launched_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        self.directory.forget(registration)
+
+    # ----------------------------------------------------------------- Deep Linking answer from the tool
+    async def deep_linking_response(
+        self, tenant: Tenant, launch_token: object, content_items: object
+    ) -> DeepLinkingAnswer:
+        if not isinstance(launch_token, str) or not launch_token:
+            raise errors.DeepLinkingRefused("launch_token: required, the launch_token your tool received")
+        if not isinstance(content_items, list):
+            raise errors.DeepLinkingRefused("content_items: required, an array (possibly empty)")
+        keys = await self.key_ring.get(tenant.slug)
+        if keys is None or keys.signing_key is None:
+            raise errors.DeepLinkingRefused("the tenant has no active signing key", status=409)
+        try:
+            claims = read_launch_token(
+                launch_token, keys=keys.key_set(), issuer=self.settings.tenant_url(tenant.slug), now=time.time()
+            )
+        except LaunchTokenError as error:
+            raise errors.DeepLinkingRefused(f"launch_token: {error.claim}: {error.reason}") from error
+        registration = await self._token_registration(tenant, claims)
+        try:
+            response = build_deep_linking_response(
+                claims["lti"], content_items, signing_key=keys.signing_key, client_id=registration.client_id,
+                now=time.time(),
+            )
+        except (DeepLinkingError, LtiMessageError) as error:
+            raise errors.DeepLinkingRefused(str(error), status=422) from error
+        try:
+            html = auto_post_form(response.return_url, {"JWT": response.jwt}, title="Returning to your course…")
+        except ValueError as error:
+            raise errors.DeepLinkingRefused(
+                "the launch's deep_link_return_url is not an http(s) URL; the LMS sent a bad one", status=422
+            ) from error
+        return DeepLinkingAnswer(response.return_url, response.jwt, html)
+
+    async def _token_registration(self, tenant: Tenant, claims: dict[str, Any]) -> RegistrationView:
+        registration_id = claims.get("registration_id")
+        registration = await self.directory.registration(registration_id) if isinstance(registration_id, str) else None
+        if registration is None or registration.tenant_id != tenant.id:
+            raise errors.DeepLinkingRefused("launch_token: its registration no longer exists", status=404)
+        return registration
+
+    # ----------------------------------------------------------------- shared
+    async def _tenant(self, slug: str) -> TenantView:
+        tenant = await self.directory.tenant(slug)
+        if tenant is None:
+            raise errors.UnknownTool("There is no tool at this launch URL.")
+        _tool_url(tenant)
+        return tenant
+
+    async def _signing_key(self, slug: str) -> jwk.JWK:
+        keys = await self.key_ring.get(slug)
+        if keys is None or keys.signing_key is None:
+            raise errors.ToolNotReady("The tool has no active signing key at the broker.")
+        return keys.signing_key
+
+    def _digest(self, state: str) -> str:
+        return hmac.new(self._state_key, state.encode(), hashlib.sha256).hexdigest()
+
+
+def _tool_url(tenant: TenantView) -> str:
+    if not tenant.tool_url:
+        raise errors.ToolNotReady("The tool has not told the broker where its launches go (no tool URL).")
+    return tenant.tool_url
+
+
+def _unknown_key(error: UnknownKeyIdError) -> errors.IdTokenRefused:
+    return errors.IdTokenRefused(
+        f"kid: the LMS signed with key {error.kid!r}, which its published key set does not hold.", field="kid"
+    )
+
+
+def _check_active(registration: RegistrationView) -> None:
+    if registration.status != "active":
+        raise errors.RegistrationNotActive(
+            f"The registration of this LMS is {registration.status}: launches work once the tool's vendor "
+            "activates it."
+        )
