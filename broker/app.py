@@ -25,6 +25,7 @@ from broker.api import keys as api_signing_keys
 from broker.api import openapi as api_openapi
 from broker.api import registration_records as api_registration_records
 from broker.api import registrations as api_registrations
+from broker.api import service_tokens as api_service_tokens
 from broker.api import tenant as api_tenant
 from broker.api import webhooks as api_webhooks
 from broker.api.problems import ApiProblem, problem_response
@@ -40,6 +41,7 @@ from broker.pages import error_page
 from broker.registration import routes as registration_routes
 from broker.registration.service import RegistrationService
 from broker.settings import Settings
+from broker.tokens.service import TokenService
 from tenants.api_keys import ApiKeyService
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing
@@ -63,6 +65,7 @@ class Services:
     tenants: TenantService
     registrations: RegistrationService
     launches: LaunchService
+    tokens: TokenService
     api_keys: ApiKeyService
     key_rotation: KeyRotationService
     rate_limiter: RateLimiter
@@ -88,6 +91,7 @@ class Services:
             tenants=TenantService(database, settings, secret_box, key_ring),
             registrations=RegistrationService(database, settings, client),
             launches=LaunchService(database, settings, key_ring, PlatformKeys(client), LaunchDirectory(database)),
+            tokens=TokenService(database, settings, client, secret_box, key_ring),
             api_keys=ApiKeyService(database),
             key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
             rate_limiter=RateLimiter(settings.api_rate_limit),
@@ -160,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api_registrations.routes,
         *api_registration_records.routes,
         *api_tenant.routes,
+        *api_service_tokens.routes,
         *api_deep_linking.routes,
         *api_deployments.routes,
         *api_attempts.routes,

@@ -79,6 +79,10 @@ SCHEMAS: dict[str, Schema] = {
         },
         required=False,
     ),
+    "AccessToken": _object(
+        {"access_token": STRING, "token_type": STRING, "expires_in": {"type": "integer"}, "scope": STRING}
+    ),
+    "Verification": _object({"verified": {"type": "boolean"}, "scope": STRING, "registration": _ref("Registration")}),
     "DeepLinkingResponse": _object({"deep_link_return_url": STRING, "jwt": STRING, "html": STRING}),
     "Deployment": _object(
         {"deployment_id": STRING, "source": {"enum": ["registration", "launch"]}, "created_at": TIME}
@@ -223,10 +227,13 @@ SCHEMAS |= {f"{name}Page": _page_of(name) for name in ("Delivery", "ApiKey", "Si
 _PROBLEMS = {
     "400": "Bad input (the detail names the parameter)",
     "401": "No API key, or an unknown or revoked one",
+    "403": "The platform refused (its words are in the detail)",
     "404": "Not found, or not this tenant's",
     "409": "Not possible in the current state",
     "422": "Invalid value (the detail says what to send)",
     "429": "Rate limited: retry after the Retry-After header's seconds",
+    "502": "The platform refused or answered badly (its words are in the detail)",
+    "504": "The platform did not answer in time",
 }
 
 
@@ -295,6 +302,23 @@ PATHS: dict[str, Schema] = {
     "/api/v1/registrations/{id}/activate": _status_change("Activate", "pending → active"),
     "/api/v1/registrations/{id}/disable": _status_change("Disable", "launches are refused"),
     "/api/v1/registrations/{id}/enable": _status_change("Enable", "disabled → active"),
+    "/api/v1/registrations/{id}/token": {
+        "post": _operation(
+            "A service token from the platform for these scopes (cached until shortly before it expires)",
+            "AccessToken",
+            problems=("400", "403", "404", "409", "502", "504"),
+            parameters=(ID,),
+            body=_object({"scopes": STRINGS}),
+        )
+    },
+    "/api/v1/registrations/{id}/verify": {
+        "post": _operation(
+            "Prove the registration works: a fresh token grant with every scope the platform granted",
+            "Verification",
+            problems=("403", "404", "409", "502", "504"),
+            parameters=(ID,),
+        )
+    },
     "/api/v1/deep-linking/response": {
         "post": _operation(
             "Sign the tool's Deep Linking answer to a launch, with the form that posts it to the platform",

@@ -8,8 +8,10 @@ from starlette.routing import Route
 
 from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, error_page, render
 from broker.registration import descriptions, errors, review
+from broker.registration.models import Registration
 from broker.registration.profiles import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
+from broker.tokens.service import TokenProblem, service_scopes
 from tenants.models import Tenant
 
 PAGE_HELPERS = {
@@ -87,9 +89,58 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         "registration": registration,
         "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],
         "close_script": CLOSE_SCRIPT,
+        "verify_state": _verify_state(request, tenant, registration),
+        "verify_action": request.url.path + "/verify",
         **PAGE_HELPERS,
     }
     return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE_SCRIPT_HASH])
 
 
-routes = [Route("/t/{slug}/lti/register", register, methods=["GET", "POST"])]
+def _verify_state(request: Request, tenant: Tenant, registration: Registration) -> str | None:
+    """The Verify button's sealed form state; None when no token can be asked for (the first launch verifies)."""
+    if not service_scopes(registration) or not registration.token_endpoint:
+        return None
+    state: str = request.app.state.tokens.verify_form_state(tenant, registration)
+    return state
+
+
+# What the admin can do about each way verification fails (by the problem's status).
+_VERIFY_NEXT_STEPS = {
+    400: "Open the registration again from your LMS to verify it.",
+    403: "Your platform no longer grants these services to the tool: check the tool's settings in your LMS.",
+    409: "The first launch verifies this registration: add the tool to a course and open it once.",
+}
+_VERIFY_RETRY = "Check that the tool is enabled in your LMS, then verify again; if it keeps failing, tell its vendor."
+
+
+async def verify(request: Request) -> Response:
+    """The confirmation page's Verify button: a fresh service token grant, and what came of it."""
+    try:
+        tenant = await _tenant(request)
+    except errors.RegistrationError as error:
+        return error_page(
+            request, status_code=error.status_code, title=error.title, detail=error.detail,
+            next_step=error.next_step, framable=True,
+        )
+    state = (await request.form()).get("state")
+    context = {"tool_name": tenant.name, "close_script": CLOSE_SCRIPT, **PAGE_HELPERS}
+    status_code = 200
+    try:
+        verification = await request.app.state.tokens.verify_form(tenant, state if isinstance(state, str) else "")
+    except TokenProblem as problem:
+        status_code = problem.status
+        next_step = _VERIFY_NEXT_STEPS.get(problem.status, _VERIFY_RETRY)
+        context |= {"verified": False, "title": problem.title, "detail": problem.detail, "next_step": next_step}
+    else:
+        scopes = verification.token.scope.split()
+        context |= {"verified": True, "title": f"{tenant.name} works with your platform", "scopes": scopes}
+    return render(
+        request, "verification.html", context, status_code=status_code, framable=True,
+        script_hashes=[CLOSE_SCRIPT_HASH],
+    )
+
+
+routes = [
+    Route("/t/{slug}/lti/register", register, methods=["GET", "POST"]),
+    Route("/t/{slug}/lti/register/verify", verify, methods=["POST"]),
+]

@@ -56,7 +56,8 @@ async def submit_defaults(http: httpx.AsyncClient, page: httpx.Response, *, max_
     """Submit the page's first form with its defaults, and the next page's, until a page has no form."""
     for _ in range(max_pages):
         forms = forms_of(page.text)
-        if page.status_code != 200 or not forms:
+        # The page that ends the registration (it posts the close message) may offer Verify: not submitted.
+        if page.status_code != 200 or not forms or posts_close_message(page.text):
             return page
         form = forms[0]
         page = await http.post(urljoin(str(page.url), form.action), data=form.fields)

@@ -1,0 +1,268 @@
+"""Service tokens for tenant tools: the client_credentials grant at a registration's token endpoint, cached
+per registration and scope set in the database (so every broker process shares one token), and the proof
+that a registration works ("verify": a fresh grant with the scopes the platform granted).
+
+The grant's documents are built and read by `broker.service_tokens`; this service owns the I/O and the rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from broker.database import Database, utcnow
+from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError
+from broker.registration.models import Registration
+from broker.sealed_state import StateError, StateSealer
+from broker.service_tokens import (
+    AccessToken,
+    TokenGrantError,
+    assertion_audience,
+    build_client_assertion,
+    parse_token_response,
+    token_request_form,
+)
+from broker.settings import Settings
+from broker.tokens.models import PlatformToken
+from tenants.encryption import SecretBox
+from tenants.keys import KeyRing
+from tenants.models import Tenant
+
+logger = logging.getLogger("broker.tokens")
+
+# A cached token is handed out until this long before it expires, so a tool never gets an almost-dead one.
+EXPIRY_MARGIN = 60
+MAX_SCOPES = 50
+MAX_SCOPE_LENGTH = 1024
+VERIFY_FORM_MAX_AGE = 24 * 3600
+
+
+class TokenProblem(Exception):
+    """A token request that cannot be answered with a token; shown as problem details (or on the page)."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Verification:
+    registration: Registration
+    token: AccessToken
+
+
+def normalize_scopes(value: object) -> tuple[str, ...]:
+    """The requested scopes as a set: sorted, without duplicates; a token is cached per such set."""
+    if not isinstance(value, list) or not value:
+        raise TokenProblem(400, "Bad scopes", "`scopes` must be a non-empty array of scope strings.")
+    if len(value) > MAX_SCOPES:
+        raise TokenProblem(400, "Bad scopes", f"At most {MAX_SCOPES} scopes may be asked for at once.")
+    for scope in value:
+        if (
+            not isinstance(scope, str)
+            or not scope
+            or len(scope) > MAX_SCOPE_LENGTH
+            or any(character.isspace() for character in scope)
+        ):
+            raise TokenProblem(400, "Bad scopes", "Each scope must be a non-empty string without spaces.")
+    return tuple(sorted(set(value)))
+
+
+def scope_key(scopes: Sequence[str]) -> str:
+    return hashlib.sha256(" ".join(scopes).encode()).hexdigest()
+
+
+class TokenService:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        client: GuardedClient,
+        secret_box: SecretBox,
+        key_ring: KeyRing,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.secret_box = secret_box
+        self.key_ring = key_ring
+        self._sealer = StateSealer(settings.secret_key, "registration-verify")
+
+    async def token(self, tenant: Tenant, registration_id: str, requested: object) -> AccessToken:
+        """A token for the scopes: the shared cached one while it is usable, else a fresh grant."""
+        scopes = normalize_scopes(requested)
+        registration = await self._registration(tenant, registration_id)
+        cached = await self._cached(registration.id, scopes)
+        if cached is not None:
+            return cached
+        return await self._grant(tenant, registration, scopes)
+
+    async def verify(self, tenant: Tenant, registration_id: str) -> Verification:
+        """A fresh grant with every service scope the platform granted: proof the registration works now."""
+        registration = await self._registration(tenant, registration_id)
+        scopes = service_scopes(registration)
+        if not scopes:
+            raise TokenProblem(
+                409,
+                "Nothing to verify with a service token",
+                "The platform granted no service scopes, so no token can be asked for; the registration's "
+                "first launch verifies it (see launched_at).",
+            )
+        token = await self._grant(tenant, registration, scopes)
+        return Verification(await self._registration(tenant, registration_id), token)
+
+    # ----------------------------------------------------------------- the confirmation page's Verify button
+    def verify_form_state(self, tenant: Tenant, registration: Registration) -> str:
+        """The sealed form field of the Verify button: it can verify this one registration, for a day."""
+        return self._sealer.seal({"tenant": tenant.id, "registration": registration.id})
+
+    async def verify_form(self, tenant: Tenant, form_state: str) -> Verification:
+        try:
+            state = self._sealer.unseal(form_state, max_age=VERIFY_FORM_MAX_AGE)
+        except StateError as error:
+            raise TokenProblem(400, "This page has expired", "Open the registration page again.") from error
+        if state.get("tenant") != tenant.id or not isinstance(state.get("registration"), str):
+            raise TokenProblem(400, "This page has expired", "This form belongs to another tool's registration.")
+        return await self.verify(tenant, state["registration"])
+
+    # ----------------------------------------------------------------- internals
+    async def _registration(self, tenant: Tenant, registration_id: str) -> Registration:
+        async with self.database.session() as session:
+            registration = await session.scalar(
+                select(Registration).where(Registration.id == registration_id, Registration.tenant_id == tenant.id)
+            )
+        if registration is None:
+            raise TokenProblem(404, "Not found", "No registration with this id belongs to your tenant.")
+        if registration.status == "disabled":
+            raise TokenProblem(409, "Registration disabled", "Enable the registration before asking for tokens.")
+        if not registration.token_endpoint:
+            raise TokenProblem(409, "No token endpoint", "The platform published no token endpoint when it registered.")
+        return registration
+
+    async def _cached(self, registration_id: str, scopes: Sequence[str]) -> AccessToken | None:
+        now = utcnow()
+        async with self.database.session() as session:
+            row = await session.scalar(
+                select(PlatformToken).where(
+                    PlatformToken.registration_id == registration_id,
+                    PlatformToken.scope_key == scope_key(scopes),
+                    PlatformToken.usable_until > now,
+                )
+            )
+        if row is None:
+            return None
+        return AccessToken(
+            access_token=self.secret_box.decrypt(row.access_token_encrypted),
+            token_type=row.token_type,
+            expires_in=max(0, int((row.expires_at - now).total_seconds())),
+            scope=row.scope,
+        )
+
+    async def _grant(self, tenant: Tenant, registration: Registration, scopes: Sequence[str]) -> AccessToken:
+        token_endpoint = registration.token_endpoint or ""
+        keys = await self.key_ring.get(tenant.slug)
+        if keys is None or keys.signing_key is None:
+            raise TokenProblem(409, "No signing key", "The tenant has no active signing key.")
+        assertion = build_client_assertion(
+            client_id=registration.client_id,
+            audience=assertion_audience(
+                token_endpoint, registration.authorization_server, registration.product_family_code
+            ),
+            signing_key=keys.signing_key,
+            now=time.time(),
+        )
+        try:
+            response = await self.client.post_form(
+                token_endpoint, token_request_form(assertion, scopes), headers={"Accept": "application/json"}
+            )
+            token = parse_token_response(
+                response.status_code, response.content, response.headers.get("content-type"), requested_scopes=scopes
+            )
+        except OutboundTimeoutError as error:
+            raise TokenProblem(504, "The platform did not answer in time", f"{error.reason}.") from error
+        except OutboundError as error:
+            raise TokenProblem(502, "The platform's token endpoint failed", f"{error.reason}.") from error
+        except TokenGrantError as error:
+            raise await self._refusal(registration, scopes, error) from error
+        await self._store(registration, scopes, token)
+        return token
+
+    async def _refusal(self, registration: Registration, scopes: Sequence[str], error: TokenGrantError) -> TokenProblem:
+        words = f"{error.error}: {error.description}" if error.description else error.error
+        logger.warning(
+            "token grant refused for registration %s: HTTP %s %r", registration.id, error.status_code, words
+        )
+        if error.error == "invalid_scope":
+            await self._record_scope_drift(registration, scopes, error)
+            return TokenProblem(403, "The platform refused these scopes", f"The platform answered {words}")
+        return TokenProblem(
+            502, "The platform refused the token request", f"The platform answered HTTP {error.status_code}, {words}"
+        )
+
+    async def _record_scope_drift(
+        self, registration: Registration, scopes: Sequence[str], error: TokenGrantError
+    ) -> None:
+        drift = {
+            "detected_at": utcnow().isoformat().replace("+00:00", "Z"),
+            "scopes": list(scopes),
+            "error": error.error,
+            "description": error.description,
+        }
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(Registration)
+                .where(Registration.id == registration.id)
+                .values(scope_drift=drift, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _store(self, registration: Registration, scopes: Sequence[str], token: AccessToken) -> None:
+        """One row per (registration, scope set): a new grant replaces the old token; verified_at records it."""
+        now = utcnow()
+        values = {
+            "access_token_encrypted": self.secret_box.encrypt(token.access_token),
+            "token_type": token.token_type[:40],
+            "scope": token.scope,
+            "expires_at": now + timedelta(seconds=token.expires_in),
+            "usable_until": _usable_until(now, token.expires_in),
+            "created_at": now,
+        }
+        key = scope_key(scopes)
+        try:
+            async with self.database.transaction() as session:
+                replaced = await session.execute(
+                    update(PlatformToken)
+                    .where(PlatformToken.registration_id == registration.id, PlatformToken.scope_key == key)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if replaced.rowcount == 0:  # type: ignore[attr-defined]
+                    session.add(PlatformToken(registration_id=registration.id, scope_key=key, **values))
+                await session.execute(
+                    update(Registration)
+                    .where(Registration.id == registration.id)
+                    .values(verified_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+        except IntegrityError:
+            logger.info("a concurrent grant cached a token for registration %s first", registration.id)
+
+
+def service_scopes(registration: Registration) -> tuple[str, ...]:
+    """The scopes a token can be asked for: what the platform granted, `openid` aside (it is not a service)."""
+    return tuple(sorted({scope for scope in registration.scopes_granted if scope != "openid"}))
+
+
+def _usable_until(now: datetime, expires_in: int) -> datetime:
+    # Short-lived tokens keep half their life, so that a margin never exceeds the token itself.
+    margin = min(EXPIRY_MARGIN, expires_in // 2)
+    return now + timedelta(seconds=expires_in - margin)
+

@@ -1,0 +1,185 @@
+"""Service tokens and verification end to end: the broker asks the platform emulator's token endpoint, which
+verifies our client assertion with the tenant's JWKS (fetched from the registered jwks_uri) and checks `aud`
+as that platform does. Tokens are cached per registration and scope set, for every broker process.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from broker.app import Services
+from broker.registration.models import Registration
+from tests.conftest import RunningBroker
+from tests.e2e.flow import forms_of, posts_close_message
+from tests.e2e.launching import Registered, registered
+from tests.emulators import BrightspaceEmulator, CanvasEmulator, GenericEmulator, MoodleEmulator, PlatformEmulator
+from tests.emulators.generic import AGS_SCOPES, NRPS_SCOPE
+from tests.emulators.launch import unverified_part
+
+LINEITEM, SCORE = AGS_SCOPES[0], AGS_SCOPES[3]
+
+
+async def ask(http: httpx.AsyncClient, broker: RunningBroker, setup: Registered, scopes: object) -> httpx.Response:
+    return await http.post(
+        broker.url(f"/api/v1/registrations/{setup.registration['id']}/token"),
+        json={"scopes": scopes},
+        headers=setup.api_headers,
+    )
+
+
+async def test_a_token_is_granted_and_then_served_from_the_shared_cache(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as setup:
+        first = await ask(http, broker, setup, [LINEITEM, SCORE])
+        again = await ask(http, broker, setup, [SCORE, LINEITEM, SCORE])
+        # Another broker process (its own engine and services) gets the same token from the database.
+        elsewhere = await services.tokens.token(setup.tenant.tenant, setup.registration["id"], [LINEITEM, SCORE])
+        other_set = await ask(http, broker, setup, [NRPS_SCOPE])
+        (request, _) = setup.platform.token_requests
+
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["token_type"] == "Bearer" and 3500 < body["expires_in"] <= 3600
+    assert set(body["scope"].split()) == {LINEITEM, SCORE}
+    assert again.json()["access_token"] == body["access_token"] == elsewhere.access_token
+    assert other_set.json()["access_token"] != body["access_token"]
+    assert len(setup.platform.issued_access_tokens) == 2
+    assertion = unverified_part(request["form"]["client_assertion"], 1)
+    assert assertion["iss"] == assertion["sub"] == setup.registration["client_id"]
+    assert assertion["aud"] == setup.registration["token_endpoint"]
+    assert body["access_token"] not in str(setup.registration)
+
+
+@pytest.mark.parametrize("emulator", [CanvasEmulator, BrightspaceEmulator, MoodleEmulator])
+async def test_each_platform_accepts_our_client_assertion(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, emulator: type[PlatformEmulator]
+) -> None:
+    async with registered(http, broker, services, emulator) as setup:
+        scopes = [scope for scope in setup.registration["scopes_granted"] if scope != "openid"]
+        answer = await ask(http, broker, setup, scopes)
+        second = await ask(http, broker, setup, scopes)
+    assert answer.status_code == 200, answer.text
+    assert second.json()["access_token"] == answer.json()["access_token"]
+    assert len(setup.platform.issued_access_tokens) == 1
+
+
+async def test_two_grants_never_share_a_jti(http: httpx.AsyncClient, broker: RunningBroker, services: Services) -> None:
+    async with registered(http, broker, services) as setup:
+        await ask(http, broker, setup, [LINEITEM])
+        await ask(http, broker, setup, [SCORE])
+        ids = [unverified_part(r["form"]["client_assertion"], 1)["jti"] for r in setup.platform.token_requests]
+    assert len(set(ids)) == 2
+
+
+async def test_an_invalid_scope_answer_is_passed_back_and_marks_scope_drift(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as setup:
+        setup.platform.revoked_scopes.add(SCORE)  # the LMS admin took the grant back after registering
+        answer = await ask(http, broker, setup, [SCORE])
+        item = (
+            await http.get(broker.url(f"/api/v1/registrations/{setup.registration['id']}"), headers=setup.api_headers)
+        ).json()
+    assert answer.status_code == 403
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "invalid_scope" in answer.json()["detail"] and SCORE in answer.json()["detail"]
+    assert item["scope_drift"]["scopes"] == [SCORE]
+    assert item["scope_drift"]["error"] == "invalid_scope"
+
+
+async def test_a_platform_refusal_is_a_502_with_its_words(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    refusal = (401, b'{"error":"invalid_client","error_description":"key <revoked>"}', "application/json")
+    async with registered(http, broker, services, token_response=refusal) as setup:
+        answer = await ask(http, broker, setup, [LINEITEM])
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "The platform answered HTTP 401, invalid_client: key <revoked>"
+
+
+@pytest.mark.parametrize("scopes", [None, [], "a b", [""], ["has space"], [1]])
+async def test_bad_scopes_are_a_400(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, scopes: object
+) -> None:
+    async with registered(http, broker, services) as setup:
+        answer = await ask(http, broker, setup, scopes)
+    assert answer.status_code == 400
+    assert not setup.platform.token_requests
+
+
+async def test_another_tenants_registration_is_not_found(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as first, registered(http, broker, services) as second:
+        answer = await http.post(
+            broker.url(f"/api/v1/registrations/{first.registration['id']}/token"),
+            json={"scopes": [LINEITEM]},
+            headers=second.api_headers,
+        )
+    assert answer.status_code == 404
+
+
+async def test_verify_asks_for_a_fresh_token_with_the_granted_scopes(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services, GenericEmulator) as setup:
+        assert setup.registration["verified_at"] is None
+        url = broker.url(f"/api/v1/registrations/{setup.registration['id']}/verify")
+        first = await http.post(url, headers=setup.api_headers)
+        second = await http.post(url, headers=setup.api_headers)
+        (request, _) = setup.platform.token_requests
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["verified"] is True and "access_token" not in body
+    granted = [scope for scope in setup.registration["scopes_granted"] if scope != "openid"]
+    assert sorted(request["form"]["scope"].split()) == sorted(granted)
+    assert body["registration"]["verified_at"] is not None
+    assert second.json()["registration"]["verified_at"] >= body["registration"]["verified_at"]
+
+
+async def test_verify_without_service_scopes_says_the_first_launch_verifies(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services, GenericEmulator) as setup:
+        async with services.database.transaction() as session:
+            await session.execute(
+                update(Registration).where(Registration.id == setup.registration["id"]).values(scopes_granted=[])
+            )
+        answer = await http.post(
+            broker.url(f"/api/v1/registrations/{setup.registration['id']}/verify"), headers=setup.api_headers
+        )
+    assert answer.status_code == 409
+    assert "first launch" in answer.json()["detail"]
+    assert not setup.platform.token_requests
+
+
+async def test_the_confirmation_pages_verify_button_shows_the_result(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as setup:
+        (form,) = forms_of(setup.confirmation.text)
+        page = await http.post(urljoin(str(setup.confirmation.url), form.action), data=form.fields)
+        tampered = await http.post(urljoin(str(setup.confirmation.url), form.action), data={"state": "x"})
+        setup.platform.revoked_scopes.add(SCORE)
+        refused = await http.post(urljoin(str(setup.confirmation.url), form.action), data=form.fields)
+    assert page.status_code == 200, page.text
+    assert "works with your platform" in page.text and "Quiz &lt;Tool&gt;" in page.text
+    assert setup.platform.issued_access_tokens[0]["access_token"] not in page.text
+    assert posts_close_message(page.text)
+    assert tampered.status_code == 400 and "expired" in tampered.text
+    assert refused.status_code == 403 and "invalid_scope" in refused.text
+
+
+async def test_without_service_scopes_the_page_says_the_first_launch_verifies(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services, tool_configuration={"scopes": []}) as setup:
+        page = setup.confirmation.text
+    assert not forms_of(page)
+    assert "first launch will verify" in page and "add the tool" in page
