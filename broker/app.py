@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from broker import background, jwks
+from broker import background, demo_tool, jwks
 from broker.api import api_keys as api_api_keys
 from broker.api import attempts as api_attempts
 from broker.api import deep_linking as api_deep_linking
@@ -175,6 +175,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api_signing_keys.routes,
         *api_openapi.routes,
     ]
+    if not settings.is_production:
+        routes.extend(demo_tool.routes)
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeadersMiddleware)],

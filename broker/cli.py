@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from broker import background
 from broker.app import Services, create_app
+from broker.demo_tool import DEMO_SLUG, demo_tool_url
 from broker.logs import server_log_config
 from broker.migrate import upgrade
 from broker.registration.queries import list_registrations
@@ -27,8 +28,6 @@ from tenants.api_keys import ApiKeyError, api_key_item
 from tenants.representation import tenant_item, tenant_settings_item
 from tenants.rotation import signing_key_item
 from tenants.services import CreatedTenant, TenantError
-
-DEMO_SLUG = "demo"
 
 
 def created_item(settings: Settings, created: CreatedTenant) -> dict[str, Any]:
@@ -140,12 +139,16 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(services: Services) -> int:
         tenant = await services.tenants.get_by_slug(DEMO_SLUG)
+        tool_url = demo_tool_url(settings.base_url)
         if tenant is None:
-            created = await services.tenants.create(DEMO_SLUG, "Demo Tool")
+            created = await services.tenants.create(DEMO_SLUG, "Demo Tool", tool_url=tool_url)
             tenant = created.tenant
             print(f"Created the demo tenant. Its API key (shown once): {created.api_key}")
+        elif tenant.tool_url is None:
+            tenant = await services.tenants.update(tenant.id, {"tool_url": tool_url})
         print(f"Registration URL: {settings.tenant_url(tenant.slug, '/lti/register')}")
         print(f"JWKS URL:         {settings.tenant_url(tenant.slug, '/.well-known/jwks.json')}")
+        print(f"Launches go to:   {tenant.tool_url}")
         return 0
 
     return asyncio.run(_with_services(settings, work))

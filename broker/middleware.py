@@ -6,8 +6,9 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Registration and launch pages are shown inside the LMS, so only they may be framed.
-_FRAMABLE = re.compile(r"^/t/[^/]+/lti/")
+# Registration and launch pages are shown inside the LMS, so only they (and the demo tool that launches
+# reach in `make run`) may be framed.
+_FRAMABLE = re.compile(r"^(/t/[^/]+/lti/|/demo/tool$)")
 _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 _NO_FRAMING = [(b"x-frame-options", b"DENY")]
 _NO_FRAMING_CSP = (b"content-security-policy", b"frame-ancestors 'none'")

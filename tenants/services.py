@@ -220,7 +220,9 @@ class TenantService:
         value = value.strip()
         parts = urlsplit(value)
         allowed = {"https", "http"} if self.settings.allow_insecure_platforms else {"https"}
-        if parts.scheme not in allowed or not parts.hostname or parts.fragment:
+        # The broker's own pages (the demo tool) are trusted at whatever scheme the broker is served on.
+        own = value.startswith(self.settings.base_url + "/")
+        if (parts.scheme not in allowed and not own) or not parts.hostname or parts.fragment:
             raise TenantError(field, "must be an absolute https:// URL without a fragment")
         return value
 

@@ -1,0 +1,40 @@
+"""The built-in demo tool of `make run`: a launch of the demo tenant lands on it, verified and shown escaped."""
+
+from __future__ import annotations
+
+import httpx
+
+from broker.app import Services
+from broker.demo_tool import DEMO_SLUG, demo_tool_url
+from tests.broker.test_cli import run_cli
+from tests.conftest import RunningBroker
+from tests.e2e.flow import register
+from tests.e2e.launching import launch, relay_to_tool
+from tests.emulators import GenericEmulator
+
+
+async def test_a_demo_launch_shows_its_claims_escaped(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    tool_url = demo_tool_url(broker.base_url)
+    if await services.tenants.get_by_slug(DEMO_SLUG) is None:
+        await services.tenants.create(DEMO_SLUG, "Demo Tool", tool_url=tool_url)
+    with GenericEmulator.running() as platform:
+        outcome = await register(http, broker.url(f"/t/{DEMO_SLUG}/lti/register"), platform)
+        assert outcome.last_page.status_code == 200, outcome.last_page.text
+        done = await launch(http, platform)
+        page = await relay_to_tool(http, done)
+        forged = await http.post(tool_url, data={"launch_token": done.launch_token[:-4] + "AAAA"})
+
+    assert done.relay_form.action == tool_url
+    assert page.status_code == 200, page.text
+    assert "hello, Ada &lt;b&gt;Lovelace&lt;/b&gt;" in page.text
+    assert "History &lt;i&gt;of&lt;/i&gt; Science" in page.text
+    assert "x-frame-options" not in page.headers, "the LMS frames the tool"
+    assert forged.status_code == 400 and "signature" in forged.text
+
+
+def test_broker_demo_points_the_demo_tenant_at_the_demo_tool(broker: RunningBroker) -> None:
+    result = run_cli(broker, "demo")
+    assert result.returncode == 0, result.stderr
+    assert f"Launches go to:   {demo_tool_url(broker.base_url)}" in result.stdout
