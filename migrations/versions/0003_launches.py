@@ -1,7 +1,7 @@
 """Launches and service tokens: single-use launch states, the shared platform token cache, scope drift.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 09:56:10.402495
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import broker.database
 
 revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
