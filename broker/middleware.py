@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # reach in `make run`) may be framed.
 _FRAMABLE = re.compile(r"^(/t/[^/]+/lti/|/demo/tool$)")
 _ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
-_NO_FRAMING = [(b"x-frame-options", b"DENY")]
+_ALWAYS_NO_FRAMING = [*_ALWAYS, (b"x-frame-options", b"DENY")]
 _NO_FRAMING_CSP = (b"content-security-policy", b"frame-ancestors 'none'")
 
 
@@ -22,16 +22,13 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        framable = _FRAMABLE.match(scope["path"]) is not None
+        extra = _ALWAYS if _FRAMABLE.match(scope["path"]) else _ALWAYS_NO_FRAMING
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.extend(_ALWAYS)
-                if not framable:
-                    headers.extend(_NO_FRAMING)
-                    if not any(name == b"content-security-policy" for name, _ in headers):
-                        headers.append(_NO_FRAMING_CSP)
+                headers = [*message.get("headers", ()), *extra]
+                if extra is _ALWAYS_NO_FRAMING and not any(name == b"content-security-policy" for name, _ in headers):
+                    headers.append(_NO_FRAMING_CSP)
                 message["headers"] = headers
             await send(message)
 
