@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from jwcrypto import jwk
 
@@ -15,7 +14,6 @@ from broker.launch import jose
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # What Brightspace checks the assertion `aud` against; its token endpoint is a different URL.
-BRIGHTSPACE_TOKEN_AUDIENCE = "https://api.brightspace.com/auth/token"  # noqa: S105 (a URL, not a secret)
 _MAX_ERROR_TEXT = 2048
 
 
@@ -35,26 +33,6 @@ class AccessToken:
     token_type: str
     expires_in: int
     scope: str
-
-
-def assertion_audience(
-    token_endpoint: str, authorization_server: str | None, product_family_code: str | None
-) -> str:
-    """The client assertion `aud` a platform accepts.
-
-    The token endpoint URL by default: Canvas accepts nothing else (its `authorization_server` is a bare
-    host), and Moodle and Sakai do not check `aud`. Brightspace wants its authorization server instead.
-    """
-    if product_family_code != "desire2learn":
-        return token_endpoint
-    if authorization_server and _is_url(authorization_server):
-        return authorization_server
-    return BRIGHTSPACE_TOKEN_AUDIENCE
-
-
-def _is_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("https", "http") and bool(parts.netloc)
 
 
 def build_client_assertion(

@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from broker.database import Database, utcnow
 from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError
 from broker.registration.models import Registration
+from broker.registration.profiles import profile_named
 from broker.sealed_state import StateError, StateSealer
 from broker.service_tokens import (
     AccessToken,
     TokenGrantError,
-    assertion_audience,
     build_client_assertion,
     parse_token_response,
     token_request_form,
@@ -173,8 +173,8 @@ class TokenService:
             raise TokenProblem(409, "No signing key", "The tenant has no active signing key.")
         assertion = build_client_assertion(
             client_id=registration.client_id,
-            audience=assertion_audience(
-                token_endpoint, registration.authorization_server, registration.product_family_code
+            audience=profile_named(registration.platform_profile or "generic").client_assertion_audience(
+                token_endpoint, registration.authorization_server
             ),
             signing_key=keys.signing_key,
             now=time.time(),
@@ -197,9 +197,7 @@ class TokenService:
 
     async def _refusal(self, registration: Registration, scopes: Sequence[str], error: TokenGrantError) -> TokenProblem:
         words = f"{error.error}: {error.description}" if error.description else error.error
-        logger.warning(
-            "token grant refused for registration %s: HTTP %s %r", registration.id, error.status_code, words
-        )
+        logger.warning("token grant refused for registration %s: HTTP %s %r", registration.id, error.status_code, words)
         if error.error == "invalid_scope":
             await self._record_scope_drift(registration, scopes, error)
             return TokenProblem(403, "The platform refused these scopes", f"The platform answered {words}")
@@ -265,4 +263,3 @@ def _usable_until(now: datetime, expires_in: int) -> datetime:
     # Short-lived tokens keep half their life, so that a margin never exceeds the token itself.
     margin = min(EXPIRY_MARGIN, expires_in // 2)
     return now + timedelta(seconds=expires_in - margin)
-

@@ -4,11 +4,9 @@ import pytest
 from jwcrypto import jwk, jws
 
 from broker.service_tokens import (
-    BRIGHTSPACE_TOKEN_AUDIENCE,
     CLIENT_ASSERTION_TYPE,
     AccessToken,
     TokenGrantError,
-    assertion_audience,
     build_client_assertion,
     parse_token_response,
     token_request_form,
@@ -125,22 +123,3 @@ def test_empty_refusal_still_says_something():
 def test_malformed_success_is_refused(body, content_type):
     error = grant_error(200, body, content_type)
     assert (error.status_code, error.error) == (200, "invalid_response")
-
-
-@pytest.mark.parametrize(
-    ("authorization_server", "family", "expected"),
-    [
-        ("sso.canvaslms.com", "canvas", TOKEN_ENDPOINT),
-        (None, "moodle", TOKEN_ENDPOINT),
-        ("https://auth.example.edu", None, TOKEN_ENDPOINT),
-        (
-            "https://api.brightspace.com/auth/token/v2",
-            "desire2learn",
-            "https://api.brightspace.com/auth/token/v2",
-        ),
-        (None, "desire2learn", BRIGHTSPACE_TOKEN_AUDIENCE),
-        ("auth.brightspace.com", "desire2learn", BRIGHTSPACE_TOKEN_AUDIENCE),
-    ],
-)
-def test_assertion_audience(authorization_server, family, expected):
-    assert assertion_audience(TOKEN_ENDPOINT, authorization_server, family) == expected
