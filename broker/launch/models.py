@@ -25,5 +25,7 @@ class LaunchState(Base):
     nonce: Mapped[str] = mapped_column(String(64))
     target_link_uri: Mapped[str] = mapped_column(String(2048))
     lti_deployment_id: Mapped[str | None] = mapped_column(String(255))
+    # The platform's `lti_storage_target` when the login offered its postMessage storage (client_storage.py).
+    storage_target: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()

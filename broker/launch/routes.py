@@ -14,14 +14,16 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.autopost import content_security_policy
+from broker.launch.client_storage import GET_SCRIPT_HASH, PUT_SCRIPT_HASH
 from broker.launch.errors import LaunchRefused
-from broker.launch.service import LaunchService
+from broker.launch.service import LaunchService, StorageCheck
 from broker.launch.state_binding import (
     MARKER_COOKIE,
     MARKER_COOKIE_MAX_AGE,
     STATE_COOKIE_MAX_AGE,
     set_cookie_header,
 )
+from broker.pages import content_security_policy as page_policy
 from broker.pages import error_page, frame_ancestors
 
 logger = logging.getLogger("broker.launch")
@@ -34,7 +36,11 @@ async def login(request: Request) -> Response:
         redirect = await _service(request).login(slug, params)
     except LaunchRefused as refusal:
         return _refusal_page(request, "login", refusal)
-    response = RedirectResponse(redirect.location, status_code=302, headers={"Cache-Control": "no-store"})
+    response: Response
+    if redirect.storage_page is None:
+        response = RedirectResponse(redirect.location, status_code=302, headers={"Cache-Control": "no-store"})
+    else:
+        response = _storage_page(request, redirect.storage_page, PUT_SCRIPT_HASH)
     _set_cookie(response, slug, redirect.state_cookie, STATE_COOKIE_MAX_AGE)
     _set_cookie(response, slug, MARKER_COOKIE, MARKER_COOKIE_MAX_AGE)
     return response
@@ -44,9 +50,11 @@ async def launch(request: Request) -> Response:
     slug = request.path_params["slug"]
     form = _text_fields(await request.form())
     try:
-        relay = await _service(request).launch(slug, form, request.cookies)
+        relay = await _service(request).launch(slug, form, request.cookies, request.headers)
     except LaunchRefused as refusal:
         return _refusal_page(request, "launch", refusal)
+    if isinstance(relay, StorageCheck):
+        return _storage_page(request, relay.html, GET_SCRIPT_HASH)
     response = HTMLResponse(
         relay.html,
         headers={
@@ -58,6 +66,12 @@ async def launch(request: Request) -> Response:
     )
     _set_cookie(response, slug, relay.state_cookie, 0)  # the state is spent; so is its cookie
     return response
+
+
+def _storage_page(request: Request, html: str, script: str) -> Response:
+    """A page of the postMessage storage binding: framable, its one constant script, forms only to us."""
+    policy = page_policy(frame_ancestors=frame_ancestors(request), script_hashes=[script])
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
 
 def _service(request: Request) -> LaunchService:

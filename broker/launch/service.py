@@ -25,6 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from broker.autopost import auto_post_form
 from broker.database import Database, utcnow
 from broker.launch import errors
+from broker.launch.client_storage import (
+    PROOF_FIELD,
+    get_page,
+    posted_by_our_page,
+    put_page,
+    storage_origin,
+    valid_storage_target,
+)
 from broker.launch.deep_linking import DeepLinkingError, build_deep_linking_response
 from broker.launch.directory import LaunchDirectory, RegistrationView, TenantView
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, validate_id_token
@@ -61,6 +69,9 @@ _CLAIM_STATE = (
     .returning(_STATES.c.registration_id, _STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.lti_deployment_id)
 )
 _FIND_STATE = select(_STATES.c.used_at, _STATES.c.expires_at).where(_THIS_STATE)
+_FIND_STORAGE = select(_STATES.c.storage_target, _STATES.c.registration_id).where(
+    _THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now")
+)
 _FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
 
 
@@ -68,6 +79,8 @@ _FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"
 class LoginRedirect:
     location: str
     state_cookie: str
+    # With the platform's postMessage storage: the page that stores the nonce, then goes to `location`.
+    storage_page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,13 @@ class Relay:
     html: str
     tool_url: str
     state_cookie: str
+
+
+@dataclass(frozen=True)
+class StorageCheck:
+    """The launch's answer while the state is unproven: a page that reads the platform's storage and posts back."""
+
+    html: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +145,8 @@ class LaunchService:
             )
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         digest = self._digest(state)
-        await self._store_state(tenant, registration, request, digest, nonce)
+        target = valid_storage_target(params.get("lti_storage_target"))
+        await self._store_state(tenant, registration, request, digest, nonce, target)
         location = authorization_request_url(
             registration.authorization_endpoint,
             client_id=registration.client_id,
@@ -134,7 +155,11 @@ class LaunchService:
             state=state,
             nonce=nonce,
         )
-        return LoginRedirect(location, state_cookie_name(digest))
+        if target is None:
+            return LoginRedirect(location, state_cookie_name(digest))
+        origin = storage_origin(registration.authorization_endpoint)
+        page = put_page(next_url=location, target=target, origin=origin, state=state, nonce=nonce)
+        return LoginRedirect(location, state_cookie_name(digest), page)
 
     def launch_url(self, slug: str) -> str:
         return self.settings.tenant_url(slug, "/lti/launch")
@@ -174,6 +199,7 @@ class LaunchService:
         request: LoginRequest,
         digest: str,
         nonce: str,
+        storage_target: str | None,
     ) -> None:
         now = utcnow()
         row = {
@@ -183,6 +209,7 @@ class LaunchService:
             "nonce": nonce,
             "target_link_uri": request.target_link_uri,
             "lti_deployment_id": request.lti_deployment_id,
+            "storage_target": storage_target,
             "expires_at": now + LAUNCH_STATE_TTL,
         }
         async with self.database.ephemeral() as connection:
@@ -192,19 +219,26 @@ class LaunchService:
                 await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
 
     # ----------------------------------------------------------------- launch (the platform's form_post)
-    async def launch(self, slug: str, form: Mapping[str, str], cookies: Mapping[str, str]) -> Relay:
+    async def launch(
+        self, slug: str, form: Mapping[str, str], cookies: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> Relay | StorageCheck:
+        """`headers` are the request's: a storage proof counts only when our own page posted it."""
         tenant = await self._tenant(slug)
         tool_url = _tool_url(tenant)
         state = form.get("state")
         if not state:
             raise errors.LaunchStateRefused("The LMS's answer has no state.", field="state")
         digest = self._digest(state)
+        proof = form.get(PROOF_FIELD)
+        if proof is None and state_cookie_name(digest) not in cookies:
+            check = await self._storage_check(slug, tenant.id, digest, form)
+            if check is not None:
+                return check  # the state stays unspent until the proof comes back
         pending = await self._consume_state(tenant.id, digest)
-        if not browser_started_login(cookies, digest):
-            raise errors.LaunchStateRefused(
-                "This launch was started in another browser (or another tab's session) than the one finishing it.",
-                field="state",
-            )
+        headers = headers or {}
+        our_origin = storage_origin(self.launch_url(slug))
+        from_our_page = posted_by_our_page(headers.get("origin"), headers.get("sec-fetch-site"), our_origin)
+        self._check_binding(cookies, digest, proof if proof is None or from_our_page else "", pending.nonce)
         if form.get("error"):
             raise errors.PlatformSentError(f"{form['error']}: {form.get('error_description') or 'no description'}")
         id_token = form.get("id_token")
@@ -236,6 +270,44 @@ class LaunchService:
         )
         html = auto_post_form(tool_url, {"launch_token": token}, title=f"Opening {tenant.name}…")
         return Relay(html, tool_url, state_cookie_name(digest))
+
+    async def _storage_check(
+        self, slug: str, tenant_id: str, digest: str, form: Mapping[str, str]
+    ) -> StorageCheck | None:
+        """The page that proves the binding from the platform's storage, when the login offered one."""
+        params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
+        async with self.database.ephemeral() as connection:
+            row = (await connection.execute(_FIND_STORAGE, params)).first()
+        if row is None or row.storage_target is None or form.get("error"):
+            return None
+        registration = await self.directory.registration(row.registration_id)
+        if registration is None or registration.authorization_endpoint is None:
+            return None
+        html = get_page(
+            action=self.launch_url(slug),
+            target=row.storage_target,
+            origin=storage_origin(registration.authorization_endpoint),
+            state=form["state"],
+            id_token=form.get("id_token", ""),
+        )
+        return StorageCheck(html)
+
+    @staticmethod
+    def _check_binding(cookies: Mapping[str, str], digest: str, proof: str | None, nonce: str) -> None:
+        # A proof posted by another site than ours is worth nothing: whoever started a login knows its nonce.
+        if proof is not None:
+            if not hmac.compare_digest(proof.encode(), nonce.encode()):
+                raise errors.LaunchStateRefused(
+                    "This launch was started in another browser than the one finishing it: the LMS's storage "
+                    "in this browser does not hold it.",
+                    field="state",
+                )
+            return
+        if not browser_started_login(cookies, digest):
+            raise errors.LaunchStateRefused(
+                "This launch was started in another browser (or another tab's session) than the one finishing it.",
+                field="state",
+            )
 
     async def _consume_state(self, tenant_id: str, digest: str) -> _PendingLaunch:
         """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins."""

@@ -8,7 +8,8 @@ blocked (Safari), so a launch must also work with no cookie at all: then the sig
 * the login sets a cookie named for its state, and a marker cookie saying "this browser keeps our cookies";
 * at the launch, the state's own cookie proves the binding; a browser that sends the marker but not the
   state's cookie did not start this login, and is refused; a browser that sends neither keeps no cookies
-  here, and is accepted on the state alone.
+  here, and is accepted on the state alone, unless the login offered the LMS's postMessage storage
+  (`client_storage.py`), which then binds the launch instead.
 
 Per-state cookie names, rather than one cookie holding the state, let several launches run at once (an LMS
 page can embed several tools) without overwriting each other's binding.

@@ -19,7 +19,11 @@ own layout) plus ``DEEP_LINK_RETURN_PATH``:
   (``assertion_audiences``: Canvas the token endpoint URL on the requested host, Brightspace its
   ``authorization_server``, Moodle and Sakai nothing, others the token endpoint); scopes outside the
   registration's grant (or in ``revoked_scopes``) are ``invalid_scope``;
-* the Deep Linking return URL: verifies the tool's response JWT (form field ``JWT``) and records its claims.
+* the Deep Linking return URL: verifies the tool's response JWT (form field ``JWT``) and records its claims;
+* the 1EdTech LTI Client Side postMessages storage: ``STORAGE_FRAME_PATH`` is the storage frame (on the
+  platform's origin, answering ``lti.put_data`` / ``lti.get_data`` from an in-memory map, so per browser tab),
+  ``COURSE_PATH`` a course page framing it (named ``STORAGE_TARGET``) beside the tool's login; knob
+  ``storage_target`` makes the login initiation send ``lti_storage_target``.
 
 Test helpers: ``login_initiation(...)`` starts a launch as the LMS would; ``mint_id_token(claims, ...)`` signs
 claims the way the knobs say (``id_token_alg`` ``RS256``/``none``/``HS256``, ``id_token_signer``
@@ -60,6 +64,27 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEEP_LINK_RETURN_PATH = "/lti/deep_link_return"
+STORAGE_FRAME_PATH = "/lti/storage_frame"
+COURSE_PATH = "/lti/course"
+STORAGE_TARGET = "lti_storage_frame"
+# The storage frame's script: answers each request to the window that sent it, at that window's origin.
+STORAGE_SCRIPT = """
+var store = {};
+window.addEventListener("message", function (event) {
+  var m = event.data || {};
+  if (m.subject !== "lti.put_data" && m.subject !== "lti.get_data") { return; }
+  var answer = {subject: m.subject + ".response", message_id: m.message_id, key: m.key};
+  if (typeof m.key !== "string") {
+    answer.error = {code: "bad_request", message: "key is required"};
+  } else if (m.subject === "lti.put_data") {
+    store[event.origin + " " + m.key] = m.value;
+    answer.value = m.value;
+  } else {
+    answer.value = store[event.origin + " " + m.key];
+  }
+  event.source.postMessage(answer, event.origin);
+});
+"""
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
@@ -252,6 +277,7 @@ class LaunchSide:
         self.issued_access_tokens: list[dict[str, Any]] = []
         self.deep_link_responses: list[dict[str, Any]] = []
         self.seen_assertion_ids: set[str] = set()
+        self.storage_target: str | None = None
         self._platform_keys: list[jwk.JWK] = []
         self._path_cache: tuple[int, dict[str, tuple[Callable[[Request], Any], tuple[str, ...]]]] | None = None
 
@@ -335,6 +361,8 @@ class LaunchSide:
             params["client_id"] = pending.client_id
         if send_deployment_id:
             params["lti_deployment_id"] = deployment
+        if self.storage_target is not None:
+            params["lti_storage_target"] = self.storage_target
         return LoginInitiation(str(registration["initiate_login_uri"]), params, pending)
 
     # ----------------------------------------------------------------- id_tokens
@@ -400,6 +428,8 @@ class LaunchSide:
             return cached[1]
         paths: dict[str, tuple[Callable[[Request], Any], tuple[str, ...]]] = {
             DEEP_LINK_RETURN_PATH: (self._deep_link_return, ("POST",)),
+            STORAGE_FRAME_PATH: (self._storage_frame, ("GET",)),
+            COURSE_PATH: (self._course, ("GET",)),
         }
         for token in [None, *tokens]:
             document = self.openid_configuration(token)
@@ -422,6 +452,19 @@ class LaunchSide:
             return None
         status, body, content_type = forced
         return Response(body, status_code=status, headers={"content-type": content_type})
+
+    # ----------------------------------------------------------------- client-side postMessage storage
+    async def _storage_frame(self, request: Request) -> Response:
+        return HTMLResponse(f"<!DOCTYPE html><html><body><script>{STORAGE_SCRIPT}</script></body></html>")
+
+    async def _course(self, request: Request) -> Response:
+        """The LMS's course page: its storage frame (always on the platform's own origin) and the tool's login."""
+        frame = html.escape(self.base_url + STORAGE_FRAME_PATH)
+        login = html.escape(request.query_params.get("login", "about:blank"))
+        return HTMLResponse(
+            f'<!DOCTYPE html><html><body><iframe name="{STORAGE_TARGET}" src="{frame}" hidden></iframe>'
+            f'<iframe id="tool" src="{login}" width="900" height="700"></iframe></body></html>'
+        )
 
     # ----------------------------------------------------------------- JWKS
     async def _jwks(self, request: Request) -> Response:
