@@ -22,6 +22,7 @@ from tenants.models import SigningKey, Tenant
 
 SIGNING_ALGORITHM = "RS256"
 RSA_KEY_SIZE = 2048
+MAX_UNKNOWN_SLUGS = 10_000
 PUBLISHED_STATUSES = ("next", "active", "retired")
 # How stale a process's view of a tenant's keys may be: a rotation made elsewhere reaches it within this.
 KEY_RING_TTL = 30.0
@@ -63,29 +64,54 @@ class TenantKeys:
 class KeyRing:
     """Published JWKS and active private key per tenant slug, cached for `ttl` seconds."""
 
-    def __init__(self, database: Database, secret_box: SecretBox, ttl: float = KEY_RING_TTL) -> None:
+    def __init__(
+        self,
+        database: Database,
+        secret_box: SecretBox,
+        ttl: float = KEY_RING_TTL,
+        max_unknown: int = MAX_UNKNOWN_SLUGS,
+    ) -> None:
         self._database = database
         self._secret_box = secret_box
         self._ttl = ttl
-        self._entries: dict[str, tuple[float, TenantKeys | None]] = {}
+        self._max_unknown = max_unknown
+        self._entries: dict[str, tuple[float, TenantKeys]] = {}
+        # Slugs with no tenant, remembered briefly; bounded, since anyone can ask for any slug.
+        self._unknown: dict[str, float] = {}
         self._private_keys: dict[str, jwk.JWK] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._loading: dict[str, asyncio.Future[TenantKeys | None]] = {}
 
     async def get(self, slug: str) -> TenantKeys | None:
+        now = time.monotonic()
         entry = self._entries.get(slug)
-        if entry is not None and entry[0] > time.monotonic():
+        if entry is not None and entry[0] > now:
             return entry[1]
-        lock = self._locks.setdefault(slug, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(slug)
-            if entry is not None and entry[0] > time.monotonic():
-                return entry[1]
-            keys = await self._load(slug)
-            self._entries[slug] = (time.monotonic() + self._ttl, keys)
-            return keys
+        if self._unknown.get(slug, 0.0) > now:
+            return None
+        loading = self._loading.get(slug)
+        if loading is None:
+            # Concurrent requests for a cold slug share one load, and nothing is kept once it is done.
+            loading = asyncio.ensure_future(self._load(slug))
+            self._loading[slug] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(slug, None))
+        keys = await asyncio.shield(loading)
+        self._remember(slug, keys)
+        return keys
 
     def invalidate(self, slug: str) -> None:
         self._entries.pop(slug, None)
+        self._unknown.pop(slug, None)
+
+    def _remember(self, slug: str, keys: TenantKeys | None) -> None:
+        expires = time.monotonic() + self._ttl
+        if keys is not None:
+            self._entries[slug] = (expires, keys)
+            self._unknown.pop(slug, None)
+            return
+        self._entries.pop(slug, None)
+        if len(self._unknown) >= self._max_unknown:
+            self._unknown.clear()
+        self._unknown[slug] = expires
 
     async def _load(self, slug: str) -> TenantKeys | None:
         async with self._database.session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -85,3 +86,28 @@ async def test_key_ring_serves_the_jwks_without_querying_the_database_once_warm(
 
 async def test_key_ring_answers_none_for_unknown_tenants(services: Services) -> None:
     assert await KeyRing(services.database, services.secret_box).get("no-such-tenant") is None
+
+
+async def test_key_ring_memory_stays_bounded_when_asked_for_many_unknown_slugs(services: Services) -> None:
+    ring = KeyRing(services.database, services.secret_box, ttl=60, max_unknown=5)
+    for number in range(23):
+        assert await ring.get(f"nobody-{number}") is None
+    assert len(ring._unknown) <= 5 and not ring._entries and not ring._loading
+
+
+async def test_concurrent_cold_lookups_of_one_tenant_share_one_load(services: Services) -> None:
+    created = await services.tenants.create(unique_slug(), "Acme")
+    ring = KeyRing(services.database, services.secret_box, ttl=60)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(services.database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        results = await asyncio.gather(*(ring.get(created.tenant.slug) for _ in range(10)))
+    finally:
+        event.remove(services.database.engine.sync_engine, "before_cursor_execute", count)
+    assert all(result is results[0] and result is not None for result in results)
+    assert len([s for s in statements if "FROM tenants" in s]) == 1
+    assert not ring._loading
