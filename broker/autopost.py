@@ -26,16 +26,20 @@ def content_security_policy(action_url: str, *, frame_ancestors: str) -> str:
     return f"{CSP}; form-action {target.scheme}://{target.netloc}; frame-ancestors {frame_ancestors}"
 
 
+def hidden_inputs(fields: Mapping[str, str]) -> str:
+    """Hidden form fields, every name and value escaped."""
+    return "\n".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in fields.items()
+    )
+
+
 def auto_post_form(action_url: str, fields: Mapping[str, str], *, title: str) -> str:
     """An HTML document that POSTs `fields` to `action_url` as soon as it loads."""
     # The action may come from a platform (deep_link_return_url); a `javascript:` URL would run on submit.
     target = urlsplit(action_url)
     if target.scheme not in ("https", "http") or not target.netloc:
         raise ValueError("the form can only post to an absolute http(s) URL")
-    inputs = "\n".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
-        for name, value in fields.items()
-    )
+    inputs = hidden_inputs(fields)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

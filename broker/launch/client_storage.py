@@ -24,6 +24,7 @@ import re
 from html import escape
 from urllib.parse import urlsplit
 
+from broker.autopost import hidden_inputs
 from broker.pages import script_hash
 
 PROOF_FIELD = "lti_storage_proof"
@@ -92,7 +93,7 @@ def put_page(*, next_url: str, target: str, origin: str, state: str, nonce: str)
 def get_page(*, action: str, target: str, origin: str, state: str, id_token: str) -> str:
     """The launch's page: reads the state's key back from the platform's storage and posts it as the proof."""
     fields = {"id_token": id_token, "state": state, PROOF_FIELD: ""}
-    inputs = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items())
+    inputs = hidden_inputs(fields)
     data = _data(target=target, origin=origin, key=storage_key(state))
     body = f'<form id="lti-storage" method="post" action="{escape(action)}" {data}>{inputs}<p>Opening…</p></form>'
     return _document("Opening…", body, GET_SCRIPT)
