@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from broker import background, demo_tool, jwks
@@ -28,118 +27,63 @@ from broker.api import registrations as api_registrations
 from broker.api import service_tokens as api_service_tokens
 from broker.api import tenant as api_tenant
 from broker.api import webhooks as api_webhooks
-from broker.api.problems import ApiProblem, problem_response
-from broker.api.rate_limit import RateLimiter
-from broker.database import Database
-from broker.http_client import GuardedClient
+from broker.api.problems import ApiProblem
+from broker.api.problems import problem_response as api_problem_response
 from broker.launch import routes as launch_routes
-from broker.launch.directory import LaunchDirectory
-from broker.launch.platform_keys import PlatformKeys
-from broker.launch.service import LaunchService
 from broker.middleware import SecurityHeadersMiddleware
-from broker.pages import error_page
+from broker.refusals import Refusal, problem_response, refusal_page
 from broker.registration import routes as registration_routes
-from broker.registration.service import RegistrationService
+from broker.services import Services
 from broker.settings import Settings
-from broker.tokens.service import TokenService
-from tenants.api_keys import ApiKeyService
-from tenants.encryption import SecretBox
-from tenants.keys import KeyRing
-from tenants.rotation import KeyRotationService
-from tenants.services import TenantService
 
 logger = logging.getLogger("broker")
-
-USER_AGENT = "lti-broker/0.1"
-
-
-@dataclass
-class Services:
-    """Everything a request handler may need, created once per process."""
-
-    settings: Settings
-    database: Database
-    client: GuardedClient
-    secret_box: SecretBox
-    key_ring: KeyRing
-    tenants: TenantService
-    registrations: RegistrationService
-    launches: LaunchService
-    tokens: TokenService
-    api_keys: ApiKeyService
-    key_rotation: KeyRotationService
-    rate_limiter: RateLimiter
-
-    @classmethod
-    def create(cls, settings: Settings) -> Services:
-        database = Database(settings.database_url)
-        client = GuardedClient(
-            user_agent=USER_AGENT,
-            allow_insecure=settings.allow_insecure_platforms,
-            total_timeout=settings.outbound_timeout,
-            connect_timeout=min(5.0, settings.outbound_timeout),
-            read_timeout=settings.outbound_timeout,
-        )
-        secret_box = SecretBox(settings.secret_key)
-        key_ring = KeyRing(database, secret_box)
-        return cls(
-            settings=settings,
-            database=database,
-            client=client,
-            secret_box=secret_box,
-            key_ring=key_ring,
-            tenants=TenantService(database, settings, secret_box, key_ring),
-            registrations=RegistrationService(database, settings, client),
-            launches=LaunchService(database, settings, key_ring, PlatformKeys(client), LaunchDirectory(database)),
-            tokens=TokenService(database, settings, client, secret_box, key_ring),
-            api_keys=ApiKeyService(database),
-            key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
-            rate_limiter=RateLimiter(settings.api_rate_limit),
-        )
-
-    async def close(self) -> None:
-        await self.client.aclose()
-        await self.database.dispose()
 
 
 async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
-    if request.url.path.startswith("/api/"):
+    if _is_api(request):
         title = "Not found" if status == 404 else "Method not allowed"
-        return problem_response(ApiProblem(status, title, f"{request.method} {request.url.path} is not an API route."))
-    return error_page(
-        request,
+        detail = f"{request.method} {request.url.path} is not an API route."
+        return problem_response(Refusal(detail, status_code=status, title=title))
+    refusal = Refusal(
+        "There is nothing here.",
         status_code=status,
         title="Page not found" if status == 404 else "Method not allowed",
-        detail="There is nothing here.",
         next_step="Check the address; registration URLs look like /t/<tool>/lti/register.",
     )
+    return refusal_page(request, refusal)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    return problem_response(exc) if _is_api(request) else refusal_page(request, exc)
 
 
 async def _api_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiProblem)
-    return problem_response(exc)
+    return api_problem_response(exc)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if request.url.path.startswith("/api/"):
-        return JSONResponse(
-            {"title": "Internal error", "status": 500, "detail": "Try again; if it persists, contact support."},
-            status_code=500,
-            media_type="application/problem+json",
-        )
-    return error_page(
-        request,
+    if _is_api(request):
+        detail = "Try again; if it persists, contact support."
+        return problem_response(Refusal(detail, status_code=500, title="Internal error"))
+    refusal = Refusal(
+        "The request could not be completed.",
         status_code=500,
         title="Something went wrong on our side",
-        detail="The request could not be completed.",
         next_step="Try again in a minute; if it keeps failing, contact the tool's vendor.",
     )
+    return refusal_page(request, refusal)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -148,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = Services.create(settings)
+        app.state.services = services
+        # Until every route reads its services through broker.services.services(), they are also set by name.
         for name, value in vars(services).items():
             setattr(app.state, name, value)
         try:
@@ -180,7 +126,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeadersMiddleware)],
-        exception_handlers={404: _not_found, 405: _not_found, 500: _server_error, ApiProblem: _api_problem},
+        exception_handlers={
+            404: _not_found, 405: _not_found, 500: _server_error,
+            Refusal: _refused, ApiProblem: _api_problem,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

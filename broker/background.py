@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from broker.webhooks.worker import DeliveryWorker
 
 if TYPE_CHECKING:
-    from broker.app import Services
+    from broker.services import Services
 
 logger = logging.getLogger("broker.background")
 

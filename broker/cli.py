@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from broker import background
-from broker.app import Services, create_app
+from broker.app import create_app
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
 from broker.logs import server_log_config
 from broker.migrate import upgrade
 from broker.registration.queries import list_registrations
 from broker.registration.representation import registration_item
 from broker.registration.status import StatusChangeError, UnknownRegistrationError, change_status
+from broker.services import Services
 from broker.settings import Settings, SettingsError
 from broker.webhooks.queries import ReplayError, list_deliveries, replay_event
 from broker.webhooks.representation import delivery_item

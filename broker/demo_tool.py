@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from broker.launch.launch_token import LaunchTokenError, read_launch_token
 from broker.pages import error_page, render
+from broker.services import services
 
 DEMO_SLUG = "demo"
 PATH = "/demo/tool"
@@ -24,8 +25,8 @@ def demo_tool_url(base_url: str) -> str:
 
 
 async def demo_tool(request: Request) -> Response:
-    settings = request.app.state.settings
-    keys = await request.app.state.key_ring.get(DEMO_SLUG)
+    settings = services(request).settings
+    keys = await services(request).key_ring.get(DEMO_SLUG)
     token = (await request.form()).get("launch_token")
     if keys is None or not isinstance(token, str):
         return _refused(request, "No launch_token was posted, or there is no demo tenant (run `broker demo`).")

@@ -14,6 +14,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from broker.settings import settings_of
+
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True,
@@ -69,7 +71,7 @@ def render(
 
 def frame_ancestors(request: Request) -> str:
     """Any https LMS may frame registration and launch pages; plain http only in insecure (dev) mode."""
-    return "https: http:" if request.app.state.settings.allow_insecure_platforms else "https:"
+    return "https: http:" if settings_of(request).allow_insecure_platforms else "https:"
 
 
 def error_page(

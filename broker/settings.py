@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from starlette.requests import HTTPConnection
+
 logger = logging.getLogger("broker.settings")
 
 DEFAULT_DATABASE_URL = "sqlite:///./broker.db"
@@ -20,6 +22,14 @@ DEV_SECRET_KEY_FILE = ".broker-secret-key"  # noqa: S105 - a file name, not a se
 MIN_SECRET_KEY_LENGTH = 32
 # The contract: every outbound call ends within 10 s, so a registration page always answers within 15 s.
 MAX_OUTBOUND_TIMEOUT = 10.0
+
+
+def settings_of(connection: HTTPConnection) -> Settings:
+    """The settings of the application serving a request; set when the app is made, so known before start-up
+    (an error page can always be rendered). Everything else is reached through `broker.services.services`.
+    """
+    found: Settings = connection.app.state.settings
+    return found
 
 
 class SettingsError(Exception):

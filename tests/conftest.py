@@ -17,8 +17,9 @@ import pytest_asyncio
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from broker.app import Services, create_app
+from broker.app import create_app
 from broker.migrate import upgrade
+from broker.services import Services
 from broker.settings import Settings
 from tenants.services import CreatedTenant
 from tests.emulators.server import LoopbackServer, base_url_of, bind_loopback

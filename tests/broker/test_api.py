@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from broker.app import Services
 from broker.registration.models import Deployment, Registration
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker, unique_slug
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from broker.app import Services
+from broker.services import Services
 from tests.broker.test_api import add_registrations
 from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
 

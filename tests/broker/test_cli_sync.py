@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from broker.app import Services
+from broker.services import Services
 from tests.broker.test_api import add_registrations
 from tests.broker.test_cli import run_cli
 from tests.broker.webhooks.support import add_event, hooked_tenant

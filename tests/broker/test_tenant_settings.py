@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from broker.app import Services
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.broker.test_cli import run_cli
 from tests.conftest import RunningBroker

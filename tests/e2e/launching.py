@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from broker.app import Services
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.flow import register

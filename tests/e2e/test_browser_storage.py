@@ -15,8 +15,8 @@ import httpx
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, Request, Route, async_playwright
 
-from broker.app import Services
 from broker.launch.client_storage import PROOF_FIELD
+from broker.services import Services
 from tests.conftest import RunningBroker
 from tests.e2e.launching import Registered, registered
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS

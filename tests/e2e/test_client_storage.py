@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from broker.app import Services
 from broker.launch.client_storage import GET_SCRIPT_HASH, PROOF_FIELD, PUT_SCRIPT_HASH, storage_key
+from broker.services import Services
 from tests.conftest import RunningBroker
 from tests.e2e.launching import Registered, registered
 from tests.e2e.test_launch import assert_refused

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import httpx
 
-from broker.app import Services
+from broker.services import Services
 from tests.conftest import RunningBroker
 from tests.e2e.launching import Registered, launch, registered, relay_to_tool
 from tests.emulators.launch import DEEP_LINKING, DL, LTI, parse_form_post

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from broker.app import Services
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
+from broker.services import Services
 from tests.broker.test_cli import run_cli
 from tests.conftest import RunningBroker
 from tests.e2e.flow import register

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from broker.app import Services
 from broker.autopost import AUTO_POST_SCRIPT_HASH
 from broker.database import utcnow
 from broker.launch.models import LaunchState
 from broker.registration.models import Registration
+from broker.services import Services
 from broker.webhooks.models import OutboxEvent
 from tenants.models import Tenant
 from tests.conftest import RunningBroker

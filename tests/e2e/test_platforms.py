@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from broker.app import Services
 from broker.registration.models import Registration, RegistrationAttempt
+from broker.services import Services
 from tenants.models import Tenant
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker, unique_slug

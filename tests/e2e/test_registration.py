@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from broker.app import Services
 from broker.registration.models import Registration, RegistrationAttempt
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.flow import forms_of, posts_close_message, register, submit_defaults

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from broker.app import Services
 from broker.registration.models import Registration
+from broker.services import Services
 from tests.conftest import RunningBroker
 from tests.e2e.flow import forms_of, posts_close_message
 from tests.e2e.launching import Registered, registered

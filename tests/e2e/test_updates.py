@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from broker.app import Services
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker
 from tests.e2e.flow import register

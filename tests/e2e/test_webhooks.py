@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from broker.app import Services
 from broker.database import utcnow
+from broker.services import Services
 from tenants.models import Tenant
 from tenants.rotation import PUBLISH_AHEAD
 from tests.broker.api.support import ApiClient

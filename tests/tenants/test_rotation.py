@@ -14,9 +14,9 @@ import pytest
 from jwcrypto import jwk
 from sqlalchemy import select, update
 
-from broker.app import Services
 from broker.database import utcnow
 from broker.launch import jose
+from broker.services import Services
 from broker.webhooks.models import OutboxEvent
 from tenants.models import SigningKey
 from tenants.rotation import PUBLISH_AHEAD, RETIRED_KEY_GRACE, KeyRotationService

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import event, select
 
-from broker.app import Services
+from broker.services import Services
 from tenants.keys import KeyRing
 from tenants.models import ApiKey, SigningKey, Tenant
 from tenants.services import TenantError

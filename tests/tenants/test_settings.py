@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from broker.app import Services
+from broker.services import Services
 from tenants.services import CreatedTenant, TenantError
 
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from broker.app import Services
 from broker.database import utcnow
+from broker.services import Services
 from broker.webhooks.signer import signed_headers
 from tenants.services import WEBHOOK_SECRET_GRACE, TenantError, TenantService
 from tests.conftest import RunningBroker, unique_slug

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from broker.app import Services
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.broker.api.support import ApiClient, assert_problem
 from tests.conftest import RunningBroker, unique_slug

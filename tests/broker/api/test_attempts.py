@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from broker.app import Services
+from broker.services import Services
 from tests.broker.api.support import ApiClient, assert_problem
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.flow import register

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from broker.api.rate_limit import RateLimiter
-from broker.app import Services
+from broker.services import Services
 from tests.broker.api.support import ApiClient, assert_problem
 from tests.conftest import RunningBroker, _serve_broker, unique_slug
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from broker.app import Services
 from broker.database import json_time, utcnow
 from broker.registration.models import Registration
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.broker.api.support import ApiClient, assert_problem
 from tests.broker.test_api import add_registrations

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from sqlalchemy import select, update
 
-from broker.app import Services
 from broker.database import utcnow
 from broker.registration.models import Registration
+from broker.services import Services
 from broker.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
 from broker.webhooks.outbox import record_event
 from broker.webhooks.worker import DeliveryWorker

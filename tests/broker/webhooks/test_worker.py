@@ -11,8 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from broker.app import Services, create_app
+from broker.app import create_app
 from broker.database import Database, utcnow
+from broker.services import Services
 from broker.webhooks.worker import MAX_RESPONSE_BODY, DeliveryWorker
 from tests.broker.webhooks.support import (
     add_event,
