@@ -1,0 +1,127 @@
+"""Fakes and loopback servers shared by the guarded client's tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import respx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from broker.http_client import (
+    GuardedClient,
+)
+
+USER_AGENT = "lti-broker-tests/1.0 (+https://broker.test)"
+PUBLIC_IP = "93.184.215.14"
+OTHER_PUBLIC_IP = "151.101.1.69"
+
+
+class FakeDNS:
+    """A resolver answering from a table, so tests need no network."""
+
+    def __init__(self, records: dict[str, list[str]] | None = None) -> None:
+        self.records = records or {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        if host not in self.records:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self.records[host]
+
+
+class RebindingDNS:
+    """Answers a public address the first time and loopback afterwards, as a rebinding attacker would."""
+
+    def __init__(self) -> None:
+        self.answers = [[PUBLIC_IP]]
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        return self.answers.pop(0) if self.answers else ["127.0.0.1"]
+
+
+PLATFORM_DNS = {"platform.test": [PUBLIC_IP], "other.test": [OTHER_PUBLIC_IP]}
+
+
+@contextlib.asynccontextmanager
+async def mocked_client(router: respx.Router, **options: Any) -> AsyncIterator[GuardedClient]:
+    options.setdefault("resolver", FakeDNS(PLATFORM_DNS))
+    client = GuardedClient(
+        user_agent=USER_AGENT,
+        transport=httpx.MockTransport(router.async_handler),
+        **options,
+    )
+    async with client:
+        yield client
+
+
+@dataclass
+class LiveServer:
+    port: int
+    hits: list[str] = field(default_factory=list)
+
+    def url(self, path: str, scheme: str = "http", host: str = "127.0.0.1") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
+
+
+def platform_app(hits: list[str]) -> Starlette:
+    async def config(request: Request) -> Response:
+        hits.append(request.url.path)
+        assert request.client is not None
+        return JSONResponse({"user_agent": request.headers.get("user-agent"), "client_port": request.client.port})
+
+    async def slow(request: Request) -> Response:
+        hits.append(request.url.path)
+        await asyncio.sleep(1.0)
+        return JSONResponse({})
+
+    async def moved(request: Request) -> Response:
+        hits.append(request.url.path)
+        return RedirectResponse("/config", status_code=302)
+
+    return Starlette(routes=[Route("/config", config), Route("/slow", slow), Route("/moved", moved)])
+
+
+@contextlib.contextmanager
+def serving(hits: list[str], cert_file: str | None = None, key_file: str | None = None) -> Iterator[LiveServer]:
+    """Serve the platform app on 127.0.0.1 from a background thread, on a socket bound before it starts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        platform_app(hits),
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        ssl_certfile=cert_file,
+        ssl_keyfile=key_file,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.01)
+        yield LiveServer(port=sock.getsockname()[1], hits=hits)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive(), "the test server did not stop"
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

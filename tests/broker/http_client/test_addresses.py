@@ -1,0 +1,162 @@
+"""The address policy: which URLs and addresses the guarded client refuses before any request."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from broker.http_client import (
+    GuardedClient,
+    OutboundConnectionError,
+    OutboundTimeoutError,
+    UnsafeURLError,
+)
+from tests.broker.http_client.support import (
+    PUBLIC_IP,
+    FakeDNS,
+    mocked_client,
+)
+
+# --- URL and address refusal, before any request ---
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://platform.test/.well-known/openid-configuration",
+        "ftp://platform.test/config",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "/relative/openid-configuration",
+        "platform.test/openid-configuration",
+        "https:///no-host",
+        "https://admin:hunter2@platform.test/config",
+    ],
+)
+async def test_refuses_anything_but_an_absolute_https_url_without_credentials(
+    router: respx.Router, client: GuardedClient, url: str
+) -> None:
+    router.route().respond(200, json={})
+
+    with pytest.raises(UnsafeURLError):
+        await client.get(url)
+
+    assert not router.calls
+
+
+@pytest.mark.parametrize("url", ["ftp://platform.test/config", "file:///etc/passwd", "gopher://platform.test/"])
+async def test_insecure_mode_still_refuses_other_schemes(router: respx.Router, url: str) -> None:
+    router.route().respond(200, json={})
+
+    async with mocked_client(router, allow_insecure=True) as client:
+        with pytest.raises(UnsafeURLError):
+            await client.get(url)
+
+    assert not router.calls
+
+
+@pytest.mark.parametrize("host", ["169.254.169.254", "[fe80::1]", "224.0.0.1", "0.0.0.0"])  # noqa: S104
+async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(router: respx.Router, host: str) -> None:
+    router.route().respond(200, json={})
+
+    async with mocked_client(router, allow_insecure=True) as client:
+        with pytest.raises(UnsafeURLError):
+            await client.get(f"http://{host}/latest/meta-data/")
+
+    assert not router.calls
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.20.30.40", "private"),
+        ("172.16.5.4", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("[::1]", "loopback"),
+        ("[::ffff:127.0.0.1]", "loopback"),
+        ("[::ffff:a9fe:a9fe]", "link-local"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 (a URL host, not a bind)
+        ("100.64.0.1", "shared"),
+        ("[2002:7f00:1::]", "loopback"),
+        ("[64:ff9b::a00:1]", "private"),
+        ("[fe80::1]", "link-local"),
+        ("[fc00::1]", "private"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+    ],
+)
+async def test_refuses_blocked_addresses_before_any_request(
+    router: respx.Router, client: GuardedClient, host: str, kind: str
+) -> None:
+    router.route().respond(200, json={})
+
+    with pytest.raises(UnsafeURLError) as caught:
+        await client.get(f"https://{host}/.well-known/openid-configuration")
+
+    assert kind in caught.value.reason
+    assert not router.calls
+
+
+async def test_refuses_a_name_when_any_of_its_addresses_is_blocked(router: respx.Router) -> None:
+    router.route().respond(200, json={})
+    dns = FakeDNS({"mixed.test": [PUBLIC_IP, "10.0.0.7"]})
+
+    async with mocked_client(router, resolver=dns) as client:
+        with pytest.raises(UnsafeURLError) as caught:
+            await client.get("https://mixed.test/config")
+
+    assert "10.0.0.7" in caught.value.reason
+    assert not router.calls
+
+
+@pytest.mark.parametrize("host", ["2130706433", "127.1", "0x7f.0.0.1"])
+async def test_refuses_numeric_host_spellings_of_loopback(router: respx.Router, host: str) -> None:
+    router.route().respond(200, json={})
+
+    # The system resolver turns these inet_aton spellings into 127.0.0.1 without any network.
+    async with mocked_client(router, resolver=None) as client:
+        with pytest.raises(UnsafeURLError):
+            await client.get(f"https://{host}/config")
+
+    assert not router.calls
+
+
+async def test_an_unresolvable_host_is_a_connection_error(router: respx.Router, client: GuardedClient) -> None:
+    router.route().respond(200, json={})
+
+    with pytest.raises(OutboundConnectionError) as caught:
+        await client.get("https://nowhere.test/config")
+
+    assert "nowhere.test" in caught.value.reason
+    assert not router.calls
+
+
+async def test_a_public_host_is_fetched(router: respx.Router, client: GuardedClient) -> None:
+    router.get("https://platform.test/config").respond(200, json={"issuer": "https://platform.test"})
+
+    response = await client.get("https://platform.test/config")
+
+    assert response.is_success
+    assert response.json() == {"issuer": "https://platform.test"}
+    assert response.url == "https://platform.test/config"
+
+
+async def test_error_messages_leave_out_query_strings_and_headers(router: respx.Router) -> None:
+    router.get("https://platform.test/slow").mock(side_effect=httpx.ReadTimeout("timed out"))
+
+    async with mocked_client(router) as client:
+        with pytest.raises(UnsafeURLError) as blocked:
+            await client.get("https://10.0.0.1/register?registration_token=SECRET-TOKEN")
+        with pytest.raises(OutboundTimeoutError) as timed_out:
+            await client.get(
+                "https://platform.test/slow?registration_token=SECRET-TOKEN",
+                headers={"Authorization": "Bearer SECRET-TOKEN"},
+            )
+
+    for error in (blocked.value, timed_out.value):
+        assert "SECRET-TOKEN" not in str(error)
+        assert "SECRET-TOKEN" not in error.url
+        assert "registration_token" not in error.url

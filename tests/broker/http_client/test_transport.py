@@ -1,0 +1,192 @@
+"""The guarded network layer against real loopback servers: connect-time checks, keep-alive, TLS."""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from broker.http_client import (
+    GuardedClient,
+    OutboundConnectionError,
+    OutboundTimeoutError,
+    UnsafeURLError,
+)
+from broker.http_client.addresses import BlockedAddressError
+from broker.http_client.transport import GuardedNetworkBackend, GuardedTransport
+from tests.broker.http_client.support import (
+    USER_AGENT,
+    FakeDNS,
+    LiveServer,
+    RebindingDNS,
+    closed_port,
+    serving,
+)
+
+
+async def test_insecure_mode_reaches_a_loopback_http_server(live_server: LiveServer) -> None:
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+        response = await client.get(live_server.url("/moved"))
+
+    assert response.status_code == 200
+    assert response.url == live_server.url("/config")
+    assert response.json()["user_agent"] == USER_AGENT
+
+
+async def test_connections_are_kept_alive_between_calls(live_server: LiveServer) -> None:
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+        first = await client.get(live_server.url("/config"))
+        second = await client.get(live_server.url("/config"))
+
+    assert first.json()["client_port"] == second.json()["client_port"]
+
+
+async def test_secure_mode_refuses_the_same_loopback_server(live_server: LiveServer) -> None:
+    before = len(live_server.hits)
+
+    async with GuardedClient(user_agent=USER_AGENT) as client:
+        for scheme in ("http", "https"):
+            with pytest.raises(UnsafeURLError):
+                await client.get(live_server.url("/config", scheme=scheme))
+
+    assert len(live_server.hits) == before
+
+
+async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) -> None:
+    before = len(live_server.hits)
+
+    async with GuardedClient(user_agent=USER_AGENT, resolver=RebindingDNS()) as client:
+        with pytest.raises(UnsafeURLError) as caught:
+            await client.get(live_server.url("/config", scheme="https", host="rebind.test"))
+
+    assert "127.0.0.1" in caught.value.reason
+    assert len(live_server.hits) == before
+
+
+async def test_the_connect_time_guard_refuses_loopback_on_its_own(live_server: LiveServer) -> None:
+    guarded = GuardedNetworkBackend(allow_private=False, resolver=FakeDNS())
+    relaxed = GuardedNetworkBackend(allow_private=True, resolver=FakeDNS())
+
+    with pytest.raises(BlockedAddressError):
+        await guarded.connect_tcp("127.0.0.1", live_server.port, timeout=1)
+    stream = await relaxed.connect_tcp("127.0.0.1", live_server.port, timeout=1)
+    await stream.aclose()
+
+
+async def test_the_connect_time_guard_keeps_cloud_metadata_out_even_in_insecure_mode() -> None:
+    relaxed = GuardedNetworkBackend(allow_private=True, resolver=FakeDNS({"meta.test": ["169.254.169.254"]}))
+
+    with pytest.raises(BlockedAddressError):
+        await relaxed.connect_tcp("meta.test", 80, timeout=1)
+
+
+async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveServer) -> None:
+    # Nothing listens on 127.0.0.2 at this port: the first address refuses, the second one answers.
+    dns = FakeDNS({"dual.test": ["127.0.0.2", "127.0.0.1"]})
+
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns) as client:
+        response = await client.get(live_server.url("/config", host="dual.test"))
+
+    assert response.status_code == 200
+
+
+async def test_a_slow_server_is_a_timeout(live_server: LiveServer) -> None:
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, read_timeout=0.2) as client:
+        started = time.monotonic()
+        with pytest.raises(OutboundTimeoutError):
+            await client.get(live_server.url("/slow"))
+
+    assert time.monotonic() - started < 0.9
+
+
+async def test_a_refused_connection_is_a_connection_error() -> None:
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+        with pytest.raises(OutboundConnectionError):
+            await client.get(f"http://127.0.0.1:{closed_port()}/config")
+
+
+# --- TLS through the guarded network layer: connect to a checked IP, verify the hostname ---
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_pem: bytes
+    cert_file: str
+    key_file: str
+
+
+def _certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey
+) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+    )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test CA and a certificate for platform.test only (not for 127.0.0.1)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        _certificate("Test CA", ca_key, "Test CA", ca_key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        _certificate("platform.test", key, "Test CA", ca_key)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("platform.test")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder: Path = tmp_path_factory.mktemp("pki")
+    (folder / "cert.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Pki(ca.public_bytes(serialization.Encoding.PEM), str(folder / "cert.pem"), str(folder / "key.pem"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(pki: Pki) -> Iterator[LiveServer]:
+    with serving([], cert_file=pki.cert_file, key_file=pki.key_file) as server:
+        yield server
+
+
+def tls_client(pki: Pki) -> GuardedClient:
+    dns = FakeDNS({"platform.test": ["127.0.0.1"]})
+    trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
+    transport = GuardedTransport(allow_private=True, resolver=dns, ssl_context=trusting)
+    return GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns, transport=transport)
+
+
+async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
+    tls_server: LiveServer, pki: Pki
+) -> None:
+    async with tls_client(pki) as client:
+        response = await client.get(tls_server.url("/config", scheme="https", host="platform.test"))
+
+    assert response.json()["user_agent"] == USER_AGENT
+
+
+async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, pki: Pki) -> None:
+    async with tls_client(pki) as client:
+        with pytest.raises(OutboundConnectionError) as caught:
+            await client.get(tls_server.url("/config", scheme="https", host="127.0.0.1"))
+
+    assert "TLS" in caught.value.reason
