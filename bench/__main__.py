@@ -1,7 +1,16 @@
-"""`make bench`: every benchmark, one after the other."""
+"""`make bench`: every benchmark, one after the other; `make bench ONLY="registration profile"` runs the ones
+named (jwks, registration, launch, profile; the profile runs only when named)."""
 
-from bench import jwks, launch
+import sys
+from importlib import import_module
 
-for benchmark in (jwks, launch):
-    benchmark.main()
+BENCHMARKS = ("jwks", "registration", "launch")
+KNOWN = (*BENCHMARKS, "profile")
+
+names = sys.argv[1:] or BENCHMARKS
+unknown = [name for name in names if name not in KNOWN]
+if unknown:
+    sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(KNOWN)}")
+for name in names:
+    import_module(f"bench.{name}").main()
     print()

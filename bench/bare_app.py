@@ -1,4 +1,4 @@
-"""The baseline: a bare Starlette route answering a JWKS-sized JSON body from memory."""
+"""The baseline for the JWKS route: a bare Starlette route answering the same JSON body from memory."""
 
 from __future__ import annotations
 
@@ -16,4 +16,4 @@ async def endpoint(request: Request) -> Response:
     return Response(BODY, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/t/{slug}/.well-known/jwks.json", endpoint)])
+app = Starlette(routes=[Route(os.environ.get("BENCH_PATH", "/t/{slug}/.well-known/jwks.json"), endpoint)])

@@ -1,63 +1,91 @@
-"""JWKS route throughput: the broker's /t/{slug}/.well-known/jwks.json against a bare Starlette route serving
-the same bytes, each with one uvicorn worker. Target: the broker at >= 85% of the bare route's requests/s.
+"""JWKS route throughput under a real load generator: `wrk -c8` against the broker's
+/t/{slug}/.well-known/jwks.json and against a bare Starlette route serving the same bytes, each with one
+uvicorn worker, in alternating rounds; the median of the rounds. Target: the broker at >= 0.85x the bare
+route's requests/s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from pathlib import Path
+import re
+import shutil
+import subprocess
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass
 
-from bench.loadgen import Result, measure_get, uvicorn_server
-from broker.app import Services
-from broker.migrate import upgrade
-from broker.settings import Settings
+from bench.deployment import deployment
+from bench.loadgen import Server, before_source, median, process_cpu_seconds, uvicorn_server
 
-REQUESTS = 10_000
-CONCURRENCY = 8
-ROUNDS = 3
-SECRET_KEY = "bench-secret-key-" + "b" * 40
-
-
-async def _seed(settings: Settings) -> bytes:
-    services = Services.create(settings)
-    try:
-        await services.tenants.create("bench", "Bench Tool")
-        keys = await services.key_ring.get("bench")
-        assert keys is not None
-        return keys.jwks
-    finally:
-        await services.close()
+CONNECTIONS = 8
+SECONDS = 3
+ROUNDS = 5
+_RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_ERRORS = re.compile(r"Non-2xx or 3xx responses|Socket errors")
 
 
-def _report(name: str, result: Result) -> None:
-    print(f"  {name:<14} {result.per_second:9.0f} req/s   {result.cpu_ms_per_request:6.3f} ms server CPU/request")
+@dataclass(frozen=True)
+class Result:
+    per_second: float
+    cpu_ms_per_request: float
+
+
+def wrk(server: Server, path: str, seconds: int = SECONDS) -> Result:
+    """One wrk run of `seconds` over CONNECTIONS keep-alive connections (one wrk thread)."""
+    command = [_wrk(), "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", server.url + path]
+    cpu_before = process_cpu_seconds(server.pid)
+    output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds + 30).stdout  # noqa: S603
+    cpu = process_cpu_seconds(server.pid) - cpu_before
+    if _ERRORS.search(output):
+        raise RuntimeError(f"wrk saw failed requests:\n{output}")
+    match = _RATE.search(output)
+    if match is None:
+        raise RuntimeError(f"wrk printed no rate:\n{output}")
+    rate = float(match.group(1))
+    return Result(rate, 1000 * cpu / (rate * seconds))
+
+
+def _wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise RuntimeError("wrk is missing: `make bench` installs it (Debian package wrk)")
+    return found
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        upgrade(database_url)
-        settings = Settings(database_url=database_url, secret_key=SECRET_KEY)
-        body = asyncio.run(_seed(settings))
-        env = {"BROKER_DATABASE_URL": database_url, "BROKER_SECRET_KEY": SECRET_KEY, "BENCH_BODY": body.decode()}
-        path = "/t/bench/.well-known/jwks.json"
-        with (
-            uvicorn_server("bench.bare_app:app", env) as bare_server,
-            uvicorn_server("broker.app:create_app", env, factory=True) as broker_server,
-        ):
-            # Alternating rounds, best of each, so that noise from the rest of the machine hits both alike.
-            bare_rounds, broker_rounds = [], []
-            for _ in range(ROUNDS):
-                bare_rounds.append(measure_get(*bare_server, path, requests=REQUESTS, concurrency=CONCURRENCY))
-                broker_rounds.append(measure_get(*broker_server, path, requests=REQUESTS, concurrency=CONCURRENCY))
-    bare = max(bare_rounds, key=lambda result: result.per_second)
-    broker = max(broker_rounds, key=lambda result: result.per_second)
-    print(f"JWKS route, best of {ROUNDS} rounds of {REQUESTS} requests over {CONCURRENCY} keep-alive connections:")
-    _report("bare Starlette", bare)
-    _report("broker", broker)
-    print(f"  broker / bare: {broker.per_second / bare.per_second:.0%} of requests/s (target >= 85%), "
-          f"{bare.cpu_ms_per_request / broker.cpu_ms_per_request:.0%} by server CPU per request")
+    with deployment() as bench, ExitStack() as servers:
+        path = f"/t/{bench.slug}/.well-known/jwks.json"
+        broker = servers.enter_context(uvicorn_server("broker.app:create_app", bench.env, factory=True))
+        with urllib.request.urlopen(broker.url + path) as answer:  # noqa: S310 - loopback
+            body = answer.read().decode()
+        measured = {
+            "bare Starlette": servers.enter_context(
+                uvicorn_server("bench.bare_app:app", {"BENCH_BODY": body, "BENCH_PATH": path})
+            ),
+            "broker": broker,
+        }
+        if before_source():
+            measured["broker before"] = servers.enter_context(
+                uvicorn_server("broker.app:create_app", bench.env, factory=True, source=before_source())
+            )
+        for server in measured.values():
+            wrk(server, path, 1)  # warm-up
+        rounds: dict[str, list[Result]] = {name: [] for name in measured}
+        for _ in range(ROUNDS):
+            for name, server in measured.items():
+                rounds[name].append(wrk(server, path))
+    figures = {
+        name: (median([r.per_second for r in results]), median([r.cpu_ms_per_request for r in results]))
+        for name, results in rounds.items()
+    }
+    print(f"JWKS route under wrk -c{CONNECTIONS} (one wrk thread), median of {ROUNDS} alternating rounds of "
+          f"{SECONDS} s, one uvicorn worker each:")
+    bare_rate, bare_cpu = figures["bare Starlette"]
+    for name, (per_second, cpu_ms) in figures.items():
+        ratios = "" if name.startswith("bare") else (
+            f"   {per_second / bare_rate:.2f}x the bare route's requests/s, {bare_cpu / cpu_ms:.2f}x by CPU"
+        )
+        print(f"  {name:<15}{per_second:9.0f} req/s {cpu_ms:7.3f} ms server CPU/request{ratios}")
+    print("  target: the broker at >= 0.85x the bare route's requests/s")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""A small keep-alive HTTP/1.1 load generator and a server-process harness for the benchmarks.
+"""The benchmarks' harness: servers in subprocesses, their CPU read from /proc, and a cheap HTTP/1.1 client.
 
-Requests go over raw asyncio streams so the client costs little CPU; the server's own CPU time is read from
-/proc, which is what the targets are about and is steadier than wall-clock rates on a noisy 2-core machine.
+Requests go over raw asyncio streams so the client costs little CPU; a server's own CPU time is read from
+/proc (all its threads, so SQLite's worker thread counts too), which is what the targets are about and is
+steadier than wall-clock rates on a noisy 2-core machine.
 """
 
 from __future__ import annotations
@@ -9,47 +10,55 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class Result:
-    requests: int
-    seconds: float
-    server_cpu_seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds
-
-    @property
-    def cpu_ms_per_request(self) -> float:
-        return 1000 * self.server_cpu_seconds / self.requests
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU of the whole process (every thread), from /proc."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def before_source() -> str:
+    """BENCH_BEFORE: another checkout of the broker (such as the last release) to measure beside this one."""
+    return os.environ.get("BENCH_BEFORE", "")
+
+
+@dataclass(frozen=True)
+class Server:
+    address: str  # host:port
+    pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+
 @contextmanager
-def uvicorn_server(app: str, env: dict[str, str], *, factory: bool = False) -> Iterator[tuple[str, int]]:
-    """Serves `app` with one uvicorn worker in a subprocess; yields (host:port, pid)."""
-    port = free_port()
+def uvicorn_server(
+    app: str, env: dict[str, str], *, factory: bool = False, port: int | None = None, source: str = ""
+) -> Iterator[Server]:
+    """Serves `app` with one uvicorn worker in a subprocess; from the checkout at `source` when given."""
+    port = port or free_port()
+    if source:
+        env = {**env, "PYTHONPATH": source}
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", "--no-access-log"]
     if factory:
@@ -57,13 +66,17 @@ def uvicorn_server(app: str, env: dict[str, str], *, factory: bool = False) -> I
     process = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603 - fixed arguments
     try:
         _wait_for_port(port, process)
-        yield f"127.0.0.1:{port}", process.pid
+        yield Server(f"127.0.0.1:{port}", process.pid)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -76,39 +89,129 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError(f"the server did not listen on {port} within {timeout} s")
 
 
-async def _worker(address: str, path: str, count: int) -> None:
-    host, port = address.split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    request = f"GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode()
-    try:
-        for _ in range(count):
-            writer.write(request)
-            await _read_response(reader)
-    finally:
-        writer.close()
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
-async def _read_response(reader: asyncio.StreamReader) -> None:
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"unexpected answer: {head[:60]!r}")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
+class Connection:
+    """One keep-alive HTTP/1.1 connection, as a browser holding no cookies uses it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.address = address
+
+    @classmethod
+    async def open(cls, address: str) -> Connection:
+        host, port = address.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return cls(reader, writer, address)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def get(self, target: str) -> Answer:
+        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.address}\r\n\r\n".encode())
+        return await self._answer()
+
+    async def post_form(self, target: str, fields: Sequence[tuple[str, str]] | bytes) -> Answer:
+        body = fields if isinstance(fields, bytes) else urlencode(fields).encode()
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: {self.address}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        return await self._answer()
+
+    async def _answer(self) -> Answer:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name:
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" not in headers:
+            raise RuntimeError(f"an answer without Content-Length: {head[:200]!r}")
+        body = await self.reader.readexactly(int(headers["content-length"]))
+        return Answer(int(lines[0].split()[1]), headers, body)
 
 
-def measure_get(address: str, pid: int, path: str, *, requests: int, concurrency: int) -> Result:
-    """Runs `requests` GETs over `concurrency` keep-alive connections after a warm-up."""
-    asyncio.run(_run(address, path, max(concurrency * 20, 200), concurrency))
-    cpu_before = process_cpu_seconds(pid)
-    started = time.perf_counter()
-    asyncio.run(_run(address, path, requests, concurrency))
-    elapsed = time.perf_counter() - started
-    return Result(requests, elapsed, process_cpu_seconds(pid) - cpu_before)
+@dataclass(frozen=True)
+class Form:
+    action: str
+    fields: tuple[tuple[str, str], ...]
+
+    def value(self, name: str) -> str:
+        return next(value for key, value in self.fields if key == name)
 
 
-async def _run(address: str, path: str, requests: int, concurrency: int) -> None:
-    share = requests // concurrency
-    await asyncio.gather(*(_worker(address, path, share) for _ in range(concurrency)))
+class _FormParser(HTMLParser):
+    """What a browser submits for each form when nobody touches it: hidden and text values, ticked boxes,
+    selected options (or the first)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, str, list[tuple[str, str]]]] = []
+        self._select: tuple[str, list[tuple[str, bool]]] | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.forms.append((attributes.get("method", "get").lower(), attributes.get("action", ""), []))
+        elif tag == "option":
+            if self._select is not None:
+                self._select[1].append((attributes.get("value", ""), "selected" in attributes))
+        elif not self.forms or "name" not in attributes:
+            return
+        elif tag == "input":
+            kind = attributes.get("type", "text").lower()
+            if kind in ("checkbox", "radio") and "checked" not in attributes:
+                return
+            if kind not in ("submit", "button", "image", "reset", "file"):
+                default = "on" if kind in ("checkbox", "radio") else ""
+                self.forms[-1][2].append((attributes["name"], attributes.get("value", default)))
+        elif tag == "select":
+            self._select = (attributes["name"], [])
+        elif tag == "textarea":
+            self._textarea = attributes["name"]
+            self.forms[-1][2].append((self._textarea, ""))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            name, text = self.forms[-1][2].pop()
+            self.forms[-1][2].append((name, text + data))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            name, options = self._select
+            chosen = [value for value, selected in options if selected] or [value for value, _ in options[:1]]
+            self.forms[-1][2].extend((name, value) for value in chosen)
+            self._select = None
+
+
+def post_forms(page: bytes, base_path: str) -> list[Form]:
+    """The page's POST forms with their default values (an empty action posts back to `base_path`)."""
+    parser = _FormParser()
+    parser.feed(page.decode())
+    parser.close()
+    return [Form(action or base_path, tuple(fields)) for method, action, fields in parser.forms if method == "post"]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
