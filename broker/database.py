@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,13 +61,38 @@ def json_time(value: datetime | None) -> str | None:
 
 
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_ID_RANDOM_BITS = 64
+
+
+class _IdClock:
+    """Millisecond stamps and random tails that only grow within a process: two ids made in the same
+    millisecond (or after the wall clock stepped back) keep the previous stamp and add one to its tail."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._millis = 0
+        self._tail = 0
+
+    def next(self) -> tuple[int, int]:
+        millis = int(time.time() * 1000)
+        with self._lock:
+            if millis > self._millis:
+                self._millis, self._tail = millis, secrets.randbits(_ID_RANDOM_BITS - 1)
+            else:
+                # Starting from a random tail below half its range, 2**63 ids fit in one millisecond.
+                self._tail += 1
+            return self._millis, self._tail
+
+
+_id_clock = _IdClock()
 
 
 def new_id(prefix: str) -> str:
-    """A public identifier that sorts by creation time (cursor pagination relies on it)."""
-    millis = int(time.time() * 1000)
+    """A public identifier that sorts by creation time within a process (cursor pagination and every
+    listing in creation order rely on it); across processes, ids of the same millisecond sort at random."""
+    millis, tail = _id_clock.next()
     stamp = "".join(_ID_ALPHABET[(millis >> shift) & 31] for shift in range(45, -5, -5))
-    return f"{prefix}_{stamp}{secrets.token_hex(8)}"
+    return f"{prefix}_{stamp}{tail:016x}"
 
 
 def async_url(database_url: str) -> URL:

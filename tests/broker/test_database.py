@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-from broker.database import Database
+from broker.database import Database, new_id
 
 
 @pytest_asyncio.fixture
@@ -58,3 +58,10 @@ async def test_ephemeral_statements_commit_together_or_not_at_all(database: Data
         await connection.execute(text("INSERT INTO scratch_counts VALUES (1, 1)"))
         await connection.execute(text("INSERT INTO scratch_counts VALUES (1, 2)"))
     assert await count(database) == 2
+
+
+def test_ids_sort_in_creation_order_even_within_one_millisecond() -> None:
+    ids = [new_id("reg") for _ in range(2000)]
+    assert sorted(ids) == ids
+    assert len(set(ids)) == len(ids)
+    assert {len(identifier) for identifier in ids} == {len("reg_") + 10 + 16}
