@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from broker import background
 from broker.app import create_app
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
-from broker.logs import server_log_config
+from broker.logs import configure_logging, log_config
 from broker.migrate import upgrade
 from broker.registration.queries import list_registrations
 from broker.registration.representation import registration_item
@@ -69,7 +69,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, proxy_headers=True, log_config=server_log_config()
+        create_app(settings), host=args.host, port=args.port, proxy_headers=True, log_config=log_config()
     )
     return 0
 
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_environ()

@@ -151,7 +151,8 @@ class Database:
 
     def __init__(self, database_url: str) -> None:
         url = async_url(database_url)
-        options: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() == "postgresql"}
+        # Parameters hold secrets (encrypted or not), so statements in logs and errors never show them.
+        options: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() == "postgresql", "hide_parameters": True}
         if url.get_backend_name() == "postgresql":
             options.update(pool_size=10, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(url, **options)

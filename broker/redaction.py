@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,3 +58,38 @@ def _redact_value(value: Any) -> Any:
 def _is_secret(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS)
+
+
+# Secrets by their shape, wherever they stand in a free text such as a log line.
+# An OAuth `code` is one, a `product_family_code` is not.
+_SECRET_NAME = r"[\w.-]*(?:token|secret|password|key|signature|assertion)[\w.-]*|code"  # noqa: S105 - a pattern
+# Field names: narrower than parameter names (`token_endpoint` stays), plus a JWK's private parameters.
+_SECRET_FIELD = r"[\w-]*(?:token|secret|password|assertion|key)|d|p|q|dp|dq|qi|k"  # noqa: S105 - a pattern
+_TEXT_RULES = (
+    # PEM private keys, whole.
+    (
+        re.compile(r"-----BEGIN ([A-Z ]*PRIVATE KEY)-----.*?-----END \1-----", re.S),
+        rf"-----BEGIN \1-----{REDACTED}-----END \1-----",
+    ),
+    # JWS and JWE compact serialisations (id_tokens, client assertions, launch tokens, Canvas registration tokens).
+    (re.compile(r"\beyJ[\w-]*(?:\.[\w-]*){2,4}"), REDACTED),
+    # Credentials after an authorization scheme, as in a header.
+    (re.compile(r"\b(Bearer|Basic)(\s+)[\w.~+/=-]+", re.I), rf"\1\2{REDACTED}"),
+    # The broker's own secrets (API keys, webhook secrets), which carry a prefix.
+    (re.compile(r"\b(lbk|whsec)_[\w+/=-]+"), rf"\1_{REDACTED}"),
+    # name=value with a secret-looking name: a query or form parameter, also inside a URL-encoded URL.
+    (re.compile(rf"(?i)\b((?:{_SECRET_NAME}))(=|%3D|%253D)(?:(?!%26|%2526)[^&\s\"'<>#])+"), rf"\1\2{REDACTED}"),
+    # "name": "value" in JSON or a Python repr, for secret fields and a JWK's private parameters.
+    (
+        re.compile(rf"""(?i)(["'])({_SECRET_FIELD})\1(\s*:\s*)(["'])(?:\\.|(?!\4).)*\4"""),
+        rf"\1\2\1\3\4{REDACTED}\4",
+    ),
+)
+
+
+def redact_text(text: str) -> str:
+    """The text with anything shaped like a secret replaced: private keys, JWTs, credentials after `Bearer`,
+    the broker's prefixed keys, and the values of secret-looking parameters and fields."""
+    for pattern, replacement in _TEXT_RULES:
+        text = pattern.sub(replacement, text)
+    return text

@@ -1,29 +1,84 @@
-"""Access log lines never carry a query string (registration tokens ride in it)."""
+"""Log lines never carry a secret: access lines lose their query, and every handler redacts what looks like one."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
-from broker.logs import RedactQueryFilter, server_log_config
+import pytest
+from uvicorn.logging import AccessFormatter
+
+from broker.logs import RedactQueryFilter, RedactSecretsFilter, log_config
+from broker.redaction import redact_text
+
+TOKEN = "c2VjcmV0LXRva2Vu"
+
+
+def record(name: str, message: str, args: tuple[object, ...] | None = None) -> logging.LogRecord:
+    return logging.LogRecord(name, logging.INFO, __file__, 1, message, args, None)
+
+
+def access_record(path: str) -> logging.LogRecord:
+    return record("uvicorn.access", '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5000", "GET", path, "1.1", 200))
 
 
 def test_access_record_loses_its_query() -> None:
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "GET", "/t/acme/lti/register?registration_token=secret-token", "1.1", 200),
-        None,
+    access = access_record(f"/t/acme/lti/register?registration_token={TOKEN}")
+    assert RedactQueryFilter().filter(access)
+    assert TOKEN not in access.getMessage()
+    assert "/t/acme/lti/register?…" in access.getMessage()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"GET https://lms.example/config?registration_token={TOKEN}&x=1",
+        f"POST https://lms.example/register?registrationToken={TOKEN}",
+        f"https://b/t/acme/lti/register?openid_configuration=https%3A%2F%2Fl%2Fc%3Fregistration_token%3D{TOKEN}%26a",
+        f"Authorization: Bearer {TOKEN}",
+        f"{{'access_token': '{TOKEN}', 'token_type': 'Bearer'}}",
+        f'{{"kty": "RSA", "d": "{TOKEN}"}}',
+        f"client_assertion=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.{TOKEN}",
+        f"the key lbk_{TOKEN} and the secret whsec_{TOKEN}",
+        f"-----BEGIN PRIVATE KEY-----\n{TOKEN}\n-----END PRIVATE KEY-----",
+    ],
+)
+def test_secret_shapes_are_redacted(text: str) -> None:
+    assert TOKEN not in redact_text(text)
+
+
+def test_what_is_not_secret_stays() -> None:
+    text = 'token_endpoint="https://lms.example/token" product_family_code=moodle client_id=abc kid=k1'
+    assert redact_text(text) == text
+    assert (
+        redact_text('{"token_endpoint": "https://lms.example/token"}')
+        == '{"token_endpoint": "https://lms.example/token"}'
     )
-    assert RedactQueryFilter().filter(record)
-    assert "secret-token" not in record.getMessage()
-    assert "/t/acme/lti/register?…" in record.getMessage()
 
 
-def test_server_log_config_attaches_the_filter_to_access_lines() -> None:
-    config = server_log_config()
-    assert config["handlers"]["access"]["filters"] == ["redact_query"]
-    assert config["filters"]["redact_query"]["()"] is RedactQueryFilter
+def test_a_redacted_access_record_keeps_the_shape_its_formatter_reads() -> None:
+    access = access_record(f"/t/acme/lti/launch?registration_token={TOKEN}")
+    assert RedactSecretsFilter().filter(access)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(access)
+    assert TOKEN not in line and "/t/acme/lti/launch" in line and line.endswith(" 200 OK")
+
+
+def test_arguments_and_tracebacks_are_redacted() -> None:
+    plain = record("httpx", "HTTP Request: %s %r", ("GET", {"url": f"https://l/c?registration_token={TOKEN}"}))
+    try:
+        raise ValueError(f"refused https://l/c?registrationToken={TOKEN}")
+    except ValueError:
+        plain.exc_info = sys.exc_info()
+    assert RedactSecretsFilter().filter(plain)
+    line = logging.Formatter("%(message)s").format(plain)
+    assert TOKEN not in line and "HTTP Request: GET" in line and "ValueError: refused" in line
+
+
+def test_the_broker_set_up_redacts_every_handler_and_quiets_the_http_libraries() -> None:
+    config = log_config()
+    assert config["disable_existing_loggers"] is False
+    assert config["handlers"]["access"]["filters"] == ["redact_query", "redact_secrets"]
+    assert all("redact_secrets" in handler["filters"] for handler in config["handlers"].values())
+    assert config["root"]["handlers"] == ["line"]
+    assert config["loggers"]["httpx"]["level"] == "WARNING"
     assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]
