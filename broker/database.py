@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import threading
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -114,14 +116,36 @@ def sync_url(database_url: str) -> URL:
     return url.set(drivername="sqlite")
 
 
+# How long a SQLite statement waits for another connection's write lock before 'database is locked'.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# A write transaction that still finds the lock taken after that tries again this many times, waiting
+# LOCKED_BACKOFF, then twice as long, and so on: a burst of writers from other processes passes.
+LOCKED_RETRIES = 3
+LOCKED_BACKOFF = 0.1
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own implicit BEGIN is turned off, so that `_sqlite_begin` decides how each transaction starts.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First, so that the statements below wait for a lock too (switching to WAL takes one).
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Readers never wait for the writer, and the writer never waits for readers.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def create_private_sqlite_file(database_url: str) -> None:
+    """Creates a SQLite database file readable by its owner only, before SQLite would create it 0644.
+    SQLite gives the -wal and -shm files the database file's permissions."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    try:
+        os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        return  # it exists, or SQLite will say in its own words why it cannot be opened
 
 
 def _sqlite_ephemeral_pragmas(dbapi_connection: Any, record: Any) -> None:
@@ -144,6 +168,10 @@ def _sqlite_begin(connection: Any) -> None:
     # when another connection committed in between, which concurrent launches make common.
     immediate = connection.get_execution_options().get(_WRITE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _is_locked(error: OperationalError) -> bool:
+    return "database is locked" in str(error.orig)
 
 
 class Database:
@@ -178,10 +206,35 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together, or not at all. Never open one inside another: on SQLite
-        this process's writers take turns (see `_write_turn`), so the inner one would wait for the outer."""
-        async with self._write_turn(), self.sessions() as session, session.begin():
-            await session.connection(execution_options={_WRITE: True})
-            yield session
+        this process's writers take turns (see `_write_turn`), so the inner one would wait for the outer.
+        Keep it short, and never wait for anything but the database inside (no outbound call): on SQLite
+        every other writer, in every process, waits for it."""
+        async with self._write_turn():
+            session = await self._write_session()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
+
+    async def _write_session(self) -> AsyncSession:
+        """A session that holds the write lock on SQLite (BEGIN IMMEDIATE), tried again a bounded number of
+        times when other processes kept the lock past the busy timeout."""
+        attempt = 0
+        while True:
+            session = self.sessions()
+            try:
+                await session.connection(execution_options={_WRITE: True})
+                return session
+            except OperationalError as error:
+                await session.close()
+                if not (self.is_sqlite and _is_locked(error)) or attempt == LOCKED_RETRIES:
+                    raise
+            await asyncio.sleep(LOCKED_BACKOFF * 2**attempt)
+            attempt += 1
 
     @asynccontextmanager
     async def ephemeral(self) -> AsyncIterator[AsyncConnection]:

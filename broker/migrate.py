@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from broker.database import sync_url
+from broker.database import create_private_sqlite_file, sync_url
 
 
 def alembic_config(database_url: str) -> Config:
@@ -19,6 +19,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
+    create_private_sqlite_file(database_url)
     command.upgrade(alembic_config(database_url), "head")
 
 

@@ -156,11 +156,14 @@ class TenantService:
             # Looked up by digest, so timing reveals nothing of the key; compare anyway, as defence in depth.
             if row is None or not hmac.compare_digest(row.digest, digest):
                 return None
-            now = utcnow()
-            if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+            tenant = await session.get(Tenant, row.tenant_id)
+        now = utcnow()
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+            # A write transaction of its own: on SQLite, a read turned into a write fails at once with
+            # 'database is locked' when another connection has written since the read began.
+            async with self.database.transaction() as session:
                 await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
-                await session.commit()
-            return await session.get(Tenant, row.tenant_id)
+        return tenant
 
     def webhook_secret(self, tenant: Tenant) -> str | None:
         if tenant.webhook_secret_encrypted is None:

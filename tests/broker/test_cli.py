@@ -12,15 +12,25 @@ from tests.broker.test_api import add_registrations
 from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
 
 
-def run_cli(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli_environment(broker: RunningBroker) -> dict[str, str]:
+    """The environment of a `broker` command run beside the test broker, on its database."""
+    return {
         **os.environ,
         "BROKER_DATABASE_URL": broker.settings.database_url,
         "BROKER_SECRET_KEY": TEST_SECRET_KEY,
         "BROKER_BASE_URL": broker.base_url,
+        "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
     }
+
+
+def run_cli(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
-        [sys.executable, "-m", "broker.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "broker.cli", *args],
+        env=cli_environment(broker),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 

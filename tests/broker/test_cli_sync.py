@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from typing import Any
@@ -13,9 +12,9 @@ import pytest
 
 from broker.services import Services
 from tests.broker.test_api import add_registrations
-from tests.broker.test_cli import run_cli
+from tests.broker.test_cli import cli_environment, run_cli
 from tests.broker.webhooks.support import add_event, hooked_tenant
-from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
+from tests.conftest import RunningBroker, unique_slug
 from tests.emulators.tool import ToolEmulator
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -74,16 +73,10 @@ async def test_webhooks_work_delivers_and_stops_cleanly_on_sigterm(broker: Runni
     with ToolEmulator.running() as tool:
         async with hooked_tenant(services, tool) as tenant:
             event_id = await add_event(services, tenant.tenant.id)
-            env = {
-                **os.environ,
-                "BROKER_DATABASE_URL": broker.settings.database_url,
-                "BROKER_SECRET_KEY": TEST_SECRET_KEY,
-                "BROKER_BASE_URL": broker.base_url,
-                "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
-            }
             worker = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "broker.cli", "webhooks", "work", env=env, stderr=asyncio.subprocess.PIPE
-            )
+                sys.executable, "-m", "broker.cli", "webhooks", "work", env=cli_environment(broker),
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
             try:
                 for _ in range(400):
                     if tool.ids():
