@@ -1,0 +1,69 @@
+"""The background loop with the database down: one warning, waits that grow to a cap, and back by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from broker import background
+from broker.background import Backoff
+from broker.migrate import upgrade
+from broker.services import Services
+from tests.conftest import make_settings
+
+ROUNDS = 500
+STEP_S = 0.01
+
+
+def test_waits_double_up_to_the_cap_and_start_over_after_a_success() -> None:
+    backoff = Backoff("work", first=1.0, cap=5.0)
+    assert [backoff.failed(OSError("down")) for _ in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    backoff.succeeded()
+    assert backoff.failed(OSError("down")) == 1.0
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(ROUNDS):
+        if condition():
+            return
+        await asyncio.sleep(STEP_S)
+    raise AssertionError("the background loop never got there")
+
+
+async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_returns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="broker.background")
+    url = f"sqlite:///{tmp_path / 'not-yet' / 'broker.db'}"
+    services = Services.create(make_settings(url, "http://127.0.0.1:9"))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        background.run(services, stop, poll_interval=STEP_S, first_backoff=STEP_S, max_backoff=4 * STEP_S)
+    )
+
+    def lines(level: int) -> list[logging.LogRecord]:
+        return [record for record in caplog.records if record.name == "broker.background" and record.levelno == level]
+
+    try:
+        await until(lambda: len(lines(logging.DEBUG)) >= 8)
+        assert not loop.done()
+        warnings = lines(logging.WARNING)
+        assert sorted(record.getMessage().split(" failed")[0] for record in warnings) == [
+            "signing-key rotation",
+            "webhook delivery",
+        ], "one warning for each kind of work, however long it lasts"
+        assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+        (tmp_path / "not-yet").mkdir()
+        upgrade(url)
+        await until(lambda: len(lines(logging.INFO)) == 2)
+        assert all("works again" in record.getMessage() for record in lines(logging.INFO))
+        assert len(lines(logging.WARNING)) == 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+        await services.close()
