@@ -13,7 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker.launch.launch_token import LaunchTokenError, read_launch_token
-from broker.pages import error_page, render
+from broker.pages import render
+from broker.refusals import Refusal, refusal_page
 from broker.services import services
 
 DEMO_SLUG = "demo"
@@ -35,7 +36,7 @@ async def demo_tool(request: Request) -> Response:
             token, keys=keys.key_set(), issuer=settings.tenant_url(DEMO_SLUG), now=time.time()
         )
     except LaunchTokenError as error:
-        return _refused(request, f"The launch_token was refused: {error.claim}: {error.reason}.")
+        return _refused(request, f"The launch_token was refused: {error.field}: {error.reason}.")
     if claims.get("aud") != demo_tool_url(settings.base_url):
         return _refused(request, "The launch_token is addressed to another tool.")
     lti = claims["lti"]
@@ -49,15 +50,13 @@ async def demo_tool(request: Request) -> Response:
     return render(request, "demo_tool.html", context, framable=True)
 
 
+class DemoLaunchRefused(Refusal):
+    title = "The demo tool could not read this launch"
+    next_step = "Launch the tool again from your LMS course."
+
+
 def _refused(request: Request, detail: str) -> Response:
-    return error_page(
-        request,
-        status_code=400,
-        title="The demo tool could not read this launch",
-        detail=detail,
-        next_step="Launch the tool again from your LMS course.",
-        framable=True,
-    )
+    return refusal_page(request, DemoLaunchRefused(detail), framable=True)
 
 
 routes = [Route(PATH, demo_tool, methods=["POST"])]

@@ -1,5 +1,5 @@
-"""HTML pages for people: one Jinja2 environment (autoescaping everything), page security headers, and
-the error page every failure a person can hit ends on.
+"""HTML pages for people: one Jinja2 environment (autoescaping everything) and the pages' security headers.
+The error page every failure a person can hit ends on is rendered by `broker.refusals.refusal_page`.
 """
 
 from __future__ import annotations
@@ -73,17 +73,3 @@ def frame_ancestors(request: Request) -> str:
     """Any https LMS may frame registration and launch pages; plain http only in insecure (dev) mode."""
     return "https: http:" if settings_of(request).allow_insecure_platforms else "https:"
 
-
-def error_page(
-    request: Request,
-    *,
-    status_code: int,
-    title: str,
-    detail: str,
-    next_step: str,
-    field: str | None = None,
-    reference: str | None = None,
-    framable: bool = False,
-) -> HTMLResponse:
-    context = {"title": title, "detail": detail, "next_step": next_step, "field": field, "reference": reference}
-    return render(request, "error.html", context, status_code=status_code, framable=framable)

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
-from broker.pages import error_page
+from broker.pages import render
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # A page for a person always says what to do; a refusal that names no next step gets this one.
@@ -76,15 +76,28 @@ def problem_response(refusal: Refusal) -> JSONResponse:
 
 def refusal_page(request: Request, refusal: Refusal, *, framable: bool = False) -> HTMLResponse:
     """The refusal as the error page, for people; `framable` where an LMS shows the page in a frame."""
-    response = error_page(
-        request,
-        status_code=refusal.status_code,
-        title=refusal.title,
-        detail=refusal.detail,
-        next_step=refusal.next_step or FALLBACK_NEXT_STEP,
-        field=refusal.field,
-        reference=refusal.reference,
-        framable=framable,
-    )
+    context = {
+        "title": refusal.title,
+        "detail": refusal.detail,
+        "next_step": refusal.next_step or FALLBACK_NEXT_STEP,
+        "field": refusal.field,
+        "reference": refusal.reference,
+    }
+    response = render(request, "error.html", context, status_code=refusal.status_code, framable=framable)
     response.headers.update(refusal.headers)
     return response
+
+
+class FieldError(ValueError):
+    """A document or an input broke a rule: `field` names where (a field, a claim, a parameter), `reason` the
+    rule in plain words. Pure protocol functions raise it; the service that called them turns it into a
+    `Refusal` that says what to do. Subclasses set `subject` so the message says what kind of thing `field` is.
+    """
+
+    subject: str | None = None
+
+    def __init__(self, field: str, reason: str) -> None:
+        where = f"{self.subject} {field!r}" if self.subject else field
+        super().__init__(f"{where}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
 from broker.http_client import OutboundConnectionError, UnsafeURLError, check_url_is_public
+from broker.refusals import FieldError
 from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
@@ -42,13 +43,8 @@ ACTIVATION_POLICIES = ("active", "pending")
 WEBHOOK_SECRET_GRACE = timedelta(hours=24)
 
 
-class TenantError(ValueError):
+class TenantError(FieldError):
     """Bad tenant input; `field` names what to correct."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ from starlette.routing import Route
 
 from broker.api.auth import authenticated_tenant
 from broker.api.params import json_object
-from broker.api.problems import ApiProblem
-from broker.launch.errors import DeepLinkingRefused
 from broker.launch.service import LaunchService
 
 
@@ -17,10 +15,8 @@ async def deep_linking_response(request: Request) -> Response:
     tenant = await authenticated_tenant(request)
     body = await json_object(request)
     service: LaunchService = request.app.state.launches
-    try:
-        answer = await service.deep_linking_response(tenant, body.get("launch_token"), body.get("content_items"))
-    except DeepLinkingRefused as refusal:
-        raise ApiProblem(refusal.status, "Deep Linking response refused", refusal.detail) from refusal
+    # A DeepLinkingRefused is a Refusal, answered as problem details JSON.
+    answer = await service.deep_linking_response(tenant, body.get("launch_token"), body.get("content_items"))
     return JSONResponse(
         {"deep_link_return_url": answer.deep_link_return_url, "jwt": answer.jwt, "html": answer.html},
         headers={"Cache-Control": "no-store"},

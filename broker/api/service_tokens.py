@@ -8,18 +8,15 @@ from starlette.routing import Route
 
 from broker.api.auth import authenticated_tenant
 from broker.api.params import json_object
-from broker.api.problems import ApiProblem
 from broker.registration.representation import registration_item
-from broker.tokens.service import TokenProblem, TokenService
+from broker.tokens.service import TokenService
 
 
 async def token(request: Request) -> Response:
     tenant = await authenticated_tenant(request)
     body = await json_object(request)
-    try:
-        granted = await _service(request).token(tenant, request.path_params["id"], body.get("scopes"))
-    except TokenProblem as problem:
-        raise ApiProblem(problem.status, problem.title, problem.detail) from problem
+    # A TokenRefused is a Refusal, answered as problem details JSON.
+    granted = await _service(request).token(tenant, request.path_params["id"], body.get("scopes"))
     return JSONResponse(
         {
             "access_token": granted.access_token,
@@ -33,10 +30,7 @@ async def token(request: Request) -> Response:
 
 async def verify(request: Request) -> Response:
     tenant = await authenticated_tenant(request)
-    try:
-        verification = await _service(request).verify(tenant, request.path_params["id"])
-    except TokenProblem as problem:
-        raise ApiProblem(problem.status, problem.title, problem.detail) from problem
+    verification = await _service(request).verify(tenant, request.path_params["id"])
     # The proof is that a token was granted; the token itself is not handed out here.
     return JSONResponse(
         {

@@ -7,7 +7,6 @@ from typing import Any
 from jwcrypto import jwk
 
 from broker.launch import jose
-from broker.launch.errors import LaunchError
 from broker.launch.messages import (
     CONTENT_ITEMS,
     DEEP_LINKING_REQUEST,
@@ -24,14 +23,11 @@ from broker.launch.messages import (
     check_lti_message,
     deep_linking_settings,
 )
+from broker.refusals import FieldError
 
 
-class DeepLinkingError(LaunchError):
+class DeepLinkingError(FieldError):
     subject = "deep linking response field"
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(field, reason)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -1,36 +1,20 @@
-"""The base error of the launch protocol: every refusal names the field or claim and the rule it broke."""
+"""Launch refusals: each says what was wrong with a login, a launch or a Deep Linking answer, and what to do."""
+
+from __future__ import annotations
+
+from broker.refusals import Refusal
 
 
-class LaunchError(Exception):
-    """A launch document broke a rule; `where` is the field or claim, `reason` the rule in plain words.
-
-    Subclasses set `subject` so the message says what kind of thing `where` names; routes catch this one
-    type and render it as a 4xx page or problem-details JSON.
-    """
-
-    subject = "value"
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{self.subject} {where!r}: {reason}")
-        self.where = where
-        self.reason = reason
-
-
-class LaunchRefused(Exception):
+class LaunchRefused(Refusal):
     """A login or launch the broker refuses; the route shows it to the person as a page, never with a token.
 
-    `detail` says what was wrong (platform values in it are escaped by the page), `next_step` what to do;
-    the status is always 4xx: a launch failure is never a half-finished success.
+    Platform values in `detail` are escaped by the page; the status is always 4xx: a launch failure is never a
+    half-finished success.
     """
 
     status_code = 400
     title = "The launch could not be completed"
     next_step = "Go back to your course and open the tool again."
-
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
 
 
 class UnknownTool(LaunchRefused):
@@ -92,10 +76,7 @@ class PlatformSentError(LaunchRefused):
     next_step = "Sign in to your LMS again and open the tool from your course."
 
 
-class DeepLinkingRefused(Exception):
+class DeepLinkingRefused(Refusal):
     """The tool's Deep Linking answer cannot be signed; `detail` names the field and the rule (problem JSON)."""
 
-    def __init__(self, detail: str, *, status: int = 400) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status
+    title = "Deep Linking response refused"

@@ -11,17 +11,13 @@ from typing import Any
 from jwcrypto import jwk
 
 from broker.launch import jose
-from broker.launch.errors import LaunchError
+from broker.refusals import FieldError
 
 ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"})
 
 
-class IdTokenError(LaunchError):
+class IdTokenError(FieldError):
     subject = "id_token claim"
-
-    def __init__(self, claim: str, reason: str) -> None:
-        super().__init__(claim, reason)
-        self.claim = claim
 
 
 class UnknownKeyIdError(IdTokenError):
@@ -67,7 +63,7 @@ def _as_id_token_errors() -> Iterator[None]:
     except jose.UnknownKeyId as exc:
         raise UnknownKeyIdError(exc.kid) from exc
     except jose.JoseError as exc:
-        raise IdTokenError(exc.where, exc.reason) from exc
+        raise IdTokenError(exc.field, exc.reason) from exc
 
 
 def _check_issued_at(iat: float, *, now: float, leeway: int, max_age: int) -> None:

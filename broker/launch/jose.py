@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwcrypto import jwk
 from jwcrypto.common import JWException
 
-from broker.launch.errors import LaunchError
+from broker.refusals import FieldError
 
 # The key type (and curve) each verifiable algorithm needs. Symmetric and `none` algorithms are absent on
 # purpose: a platform's public key must never double as an HMAC secret.
@@ -42,7 +42,7 @@ SIGNING_ALG = "RS256"
 MAX_LIFETIME = 300
 
 
-class JoseError(LaunchError):
+class JoseError(FieldError):
     subject = "JWT"
 
 

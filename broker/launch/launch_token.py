@@ -11,15 +11,11 @@ from typing import Any
 from jwcrypto import jwk
 
 from broker.launch import jose
-from broker.launch.errors import LaunchError
+from broker.refusals import FieldError
 
 
-class LaunchTokenError(LaunchError):
+class LaunchTokenError(FieldError):
     subject = "launch_token claim"
-
-    def __init__(self, claim: str, reason: str) -> None:
-        super().__init__(claim, reason)
-        self.claim = claim
 
 
 def build_launch_token(
@@ -54,7 +50,7 @@ def read_launch_token(
         claims = jose.verify(token, keys, {jose.SIGNING_ALG})
         jose.check_expiry(claims, now=now, leeway=leeway)
     except jose.JoseError as exc:
-        raise LaunchTokenError(exc.where, exc.reason) from exc
+        raise LaunchTokenError(exc.field, exc.reason) from exc
     if claims.get("iss") != issuer:
         raise LaunchTokenError("iss", f"expected {issuer!r}; this token was not issued for this tenant")
     if not isinstance(claims.get("lti"), dict):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from broker.launch.errors import LaunchError
+from broker.refusals import FieldError
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -32,12 +32,8 @@ _LINK_LAUNCHES = frozenset({RESOURCE_LINK_REQUEST, SUBMISSION_REVIEW_REQUEST})
 MESSAGE_TYPES = _LINK_LAUNCHES | {DEEP_LINKING_REQUEST}
 
 
-class LtiMessageError(LaunchError):
+class LtiMessageError(FieldError):
     subject = "LTI claim"
-
-    def __init__(self, claim: str, reason: str) -> None:
-        super().__init__(claim, reason)
-        self.claim = claim
 
 
 @dataclass(frozen=True)

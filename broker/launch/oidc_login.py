@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from broker.launch.errors import LaunchError
+from broker.refusals import FieldError
 
 # Generous caps, only there so a hostile request cannot make us store or echo megabytes. Hints are opaque
 # and sometimes JWTs (Canvas's lti_message_hint), so they get the most room.
@@ -18,12 +18,8 @@ _MAX_LENGTHS = {
 }
 
 
-class LoginRequestError(LaunchError):
+class LoginRequestError(FieldError):
     subject = "login parameter"
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(field, reason)
-        self.field = field
 
 
 @dataclass(frozen=True)

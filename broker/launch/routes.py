@@ -24,7 +24,8 @@ from broker.launch.state_binding import (
     set_cookie_header,
 )
 from broker.pages import content_security_policy as page_policy
-from broker.pages import error_page, frame_ancestors
+from broker.pages import frame_ancestors
+from broker.refusals import refusal_page
 
 logger = logging.getLogger("broker.launch")
 
@@ -92,15 +93,7 @@ def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Respon
         "launch refused at %s for tool %r: %s (%s): %r",
         step, request.path_params["slug"], type(refusal).__name__, refusal.field or "-", refusal.detail,
     )
-    return error_page(
-        request,
-        status_code=refusal.status_code,
-        title=refusal.title,
-        detail=refusal.detail,
-        next_step=refusal.next_step,
-        field=refusal.field,
-        framable=True,
-    )
+    return refusal_page(request, refusal, framable=True)
 
 
 routes = [

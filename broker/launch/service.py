@@ -256,7 +256,7 @@ class LaunchService:
                 login_deployment_id=pending.lti_deployment_id,
             )
         except LtiMessageError as error:
-            raise errors.IdTokenRefused(f"{error.claim}: {error.reason}.", field=error.claim) from error
+            raise errors.IdTokenRefused(f"{error.field}: {error.reason}.", field=error.field) from error
         await self._accept_deployment(tenant, registration, message.deployment_id)
         if not registration.launched:
             await self._mark_launched(registration)
@@ -362,7 +362,7 @@ class LaunchService:
         except UnknownKeyIdError:
             raise
         except IdTokenError as error:
-            raise errors.IdTokenRefused(f"{error.claim}: {error.reason}.", field=error.claim) from error
+            raise errors.IdTokenRefused(f"{error.field}: {error.reason}.", field=error.field) from error
 
     async def _accept_deployment(self, tenant: TenantView, registration: RegistrationView, deployment_id: str) -> None:
         """A deployment not seen before, in a valid id_token, is recorded and announced (digest §4.8)."""
@@ -408,13 +408,13 @@ class LaunchService:
             raise errors.DeepLinkingRefused("content_items: required, an array (possibly empty)")
         keys = await self.key_ring.get(tenant.slug)
         if keys is None or keys.signing_key is None:
-            raise errors.DeepLinkingRefused("the tenant has no active signing key", status=409)
+            raise errors.DeepLinkingRefused("the tenant has no active signing key", status_code=409)
         try:
             claims = read_launch_token(
                 launch_token, keys=keys.key_set(), issuer=self.settings.tenant_url(tenant.slug), now=time.time()
             )
         except LaunchTokenError as error:
-            raise errors.DeepLinkingRefused(f"launch_token: {error.claim}: {error.reason}") from error
+            raise errors.DeepLinkingRefused(f"launch_token: {error.field}: {error.reason}") from error
         registration = await self._token_registration(tenant, claims)
         try:
             response = build_deep_linking_response(
@@ -422,12 +422,12 @@ class LaunchService:
                 now=time.time(),
             )
         except (DeepLinkingError, LtiMessageError) as error:
-            raise errors.DeepLinkingRefused(str(error), status=422) from error
+            raise errors.DeepLinkingRefused(str(error), status_code=422) from error
         try:
             html = auto_post_form(response.return_url, {"JWT": response.jwt}, title="Returning to your course…")
         except ValueError as error:
             raise errors.DeepLinkingRefused(
-                "the launch's deep_link_return_url is not an http(s) URL; the LMS sent a bad one", status=422
+                "the launch's deep_link_return_url is not an http(s) URL; the LMS sent a bad one", status_code=422
             ) from error
         return DeepLinkingAnswer(response.return_url, response.jwt, html)
 
@@ -435,7 +435,7 @@ class LaunchService:
         registration_id = claims.get("registration_id")
         registration = await self.directory.registration(registration_id) if isinstance(registration_id, str) else None
         if registration is None or registration.tenant_id != tenant.id:
-            raise errors.DeepLinkingRefused("launch_token: its registration no longer exists", status=404)
+            raise errors.DeepLinkingRefused("launch_token: its registration no longer exists", status_code=404)
         return registration
 
     # ----------------------------------------------------------------- shared

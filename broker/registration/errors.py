@@ -1,23 +1,18 @@
-"""Registration failures as values: each carries the HTTP status, what went wrong and what to do next."""
+"""Registration refusals: each carries the HTTP status, what went wrong and what to do next.
+
+The class name is stored as the failed attempt's `error_code`; the `reference` is the attempt's id. A platform
+profile may know better than the generic next step (see profiles/*.explain_refusal) and passes its own.
+"""
 
 from __future__ import annotations
 
+from broker.refusals import Refusal
 
-class RegistrationError(Exception):
+
+class RegistrationError(Refusal):
     status_code = 400
     title = "The registration could not start"
     next_step = "Start the registration again from your LMS."
-
-    def __init__(
-        self, detail: str, *, field: str | None = None, attempt_id: str | None = None, next_step: str | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
-        self.attempt_id = attempt_id
-        if next_step:
-            # A platform profile may know better than the generic advice (see profiles/*.explain_refusal).
-            self.next_step = next_step
 
 
 class UnknownTenantError(RegistrationError):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from broker.refusals import FieldError
+
 PLATFORM_CONFIGURATION_KEY = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 
 
@@ -27,13 +29,8 @@ class IssuerException:
     reason: str
 
 
-class PlatformConfigurationError(ValueError):
+class PlatformConfigurationError(FieldError):
     """The platform's configuration cannot be used; `field` names the offending key."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)

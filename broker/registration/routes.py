@@ -6,12 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, error_page, render
+from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, render
+from broker.refusals import refusal_page
 from broker.registration import descriptions, errors, review
 from broker.registration.models import Registration
 from broker.registration.profiles import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
-from broker.tokens.service import TokenProblem, service_scopes
+from broker.tokens.errors import TokenRefused
+from broker.tokens.service import service_scopes
 from tenants.models import Tenant
 
 PAGE_HELPERS = {
@@ -39,17 +41,8 @@ async def register(request: Request) -> Response:
                 raise errors.ReviewExpiredError("The form is missing its state.", field="state")
             # Ticked checkboxes are the only review fields a browser sends; unticked items are left out.
             outcome = await request.app.state.registrations.complete(tenant, state, review.ticked(form.keys()))
-    except errors.RegistrationError as error:
-        return error_page(
-            request,
-            status_code=error.status_code,
-            title=error.title,
-            detail=error.detail,
-            next_step=error.next_step,
-            field=error.field,
-            reference=error.attempt_id,
-            framable=True,
-        )
+    except errors.RegistrationError as refusal:
+        return refusal_page(request, refusal, framable=True)
     if isinstance(outcome, Review):
         return _review_page(request, tenant, outcome)
     return _registered_page(request, tenant, outcome)
@@ -117,20 +110,17 @@ async def verify(request: Request) -> Response:
     """The confirmation page's Verify button: a fresh service token grant, and what came of it."""
     try:
         tenant = await _tenant(request)
-    except errors.RegistrationError as error:
-        return error_page(
-            request, status_code=error.status_code, title=error.title, detail=error.detail,
-            next_step=error.next_step, framable=True,
-        )
+    except errors.RegistrationError as refusal:
+        return refusal_page(request, refusal, framable=True)
     state = (await request.form()).get("state")
     context = {"tool_name": tenant.name, "close_script": CLOSE_SCRIPT, **PAGE_HELPERS}
     status_code = 200
     try:
         verification = await request.app.state.tokens.verify_form(tenant, state if isinstance(state, str) else "")
-    except TokenProblem as problem:
-        status_code = problem.status
-        next_step = _VERIFY_NEXT_STEPS.get(problem.status, _VERIFY_RETRY)
-        context |= {"verified": False, "title": problem.title, "detail": problem.detail, "next_step": next_step}
+    except TokenRefused as refusal:
+        status_code = refusal.status_code
+        next_step = _VERIFY_NEXT_STEPS.get(refusal.status_code, _VERIFY_RETRY)
+        context |= {"verified": False, "title": refusal.title, "detail": refusal.detail, "next_step": next_step}
     else:
         scopes = verification.token.scope.split()
         context |= {"verified": True, "title": f"{tenant.name} works with your platform", "scopes": scopes}

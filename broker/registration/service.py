@@ -273,7 +273,7 @@ class RegistrationService:
             )
             failure = errors.StorageFailedError(
                 f"The platform registered client_id {result.client_id}; its answer is kept in our records.",
-                attempt_id=attempt_id,
+                reference=attempt_id,
             )
             await self._fail(attempt_id, failure, code="storage_failed")
             raise failure from error
@@ -368,7 +368,7 @@ class RegistrationService:
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise errors.AlreadySubmittedError(
                 f"This form was already submitted (the registration is {attempt.status}).",
-                attempt_id=attempt.id,
+                reference=attempt.id,
             )
         return attempt
 
@@ -383,7 +383,7 @@ class RegistrationService:
     async def _fail(
         self, attempt_id: str, error: errors.RegistrationError, *, code: str | None = None
     ) -> None:
-        error.attempt_id = attempt_id
+        error.reference = attempt_id
         await self._set_attempt(
             attempt_id,
             status="failed",

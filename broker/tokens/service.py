@@ -30,6 +30,7 @@ from broker.service_tokens import (
     token_request_form,
 )
 from broker.settings import Settings
+from broker.tokens import errors
 from broker.tokens.models import PlatformToken
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing
@@ -44,16 +45,6 @@ MAX_SCOPE_LENGTH = 1024
 VERIFY_FORM_MAX_AGE = 24 * 3600
 
 
-class TokenProblem(Exception):
-    """A token request that cannot be answered with a token; shown as problem details (or on the page)."""
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class Verification:
     registration: Registration
@@ -63,9 +54,9 @@ class Verification:
 def normalize_scopes(value: object) -> tuple[str, ...]:
     """The requested scopes as a set: sorted, without duplicates; a token is cached per such set."""
     if not isinstance(value, list) or not value:
-        raise TokenProblem(400, "Bad scopes", "`scopes` must be a non-empty array of scope strings.")
+        raise errors.BadScopes("`scopes` must be a non-empty array of scope strings.")
     if len(value) > MAX_SCOPES:
-        raise TokenProblem(400, "Bad scopes", f"At most {MAX_SCOPES} scopes may be asked for at once.")
+        raise errors.BadScopes(f"At most {MAX_SCOPES} scopes may be asked for at once.")
     for scope in value:
         if (
             not isinstance(scope, str)
@@ -73,7 +64,7 @@ def normalize_scopes(value: object) -> tuple[str, ...]:
             or len(scope) > MAX_SCOPE_LENGTH
             or any(character.isspace() for character in scope)
         ):
-            raise TokenProblem(400, "Bad scopes", "Each scope must be a non-empty string without spaces.")
+            raise errors.BadScopes("Each scope must be a non-empty string without spaces.")
     return tuple(sorted(set(value)))
 
 
@@ -110,11 +101,9 @@ class TokenService:
         registration = await self._registration(tenant, registration_id)
         scopes = service_scopes(registration)
         if not scopes:
-            raise TokenProblem(
-                409,
-                "Nothing to verify with a service token",
+            raise errors.NothingToVerify(
                 "The platform granted no service scopes, so no token can be asked for; the registration's "
-                "first launch verifies it (see launched_at).",
+                "first launch verifies it (see launched_at)."
             )
         token = await self._grant(tenant, registration, scopes)
         return Verification(await self._registration(tenant, registration_id), token)
@@ -128,9 +117,9 @@ class TokenService:
         try:
             state = self._sealer.unseal(form_state, max_age=VERIFY_FORM_MAX_AGE)
         except StateError as error:
-            raise TokenProblem(400, "This page has expired", "Open the registration page again.") from error
+            raise errors.VerifyFormExpired("Open the registration page again.") from error
         if state.get("tenant") != tenant.id or not isinstance(state.get("registration"), str):
-            raise TokenProblem(400, "This page has expired", "This form belongs to another tool's registration.")
+            raise errors.VerifyFormExpired("This form belongs to another tool's registration.")
         return await self.verify(tenant, state["registration"])
 
     # ----------------------------------------------------------------- internals
@@ -140,11 +129,11 @@ class TokenService:
                 select(Registration).where(Registration.id == registration_id, Registration.tenant_id == tenant.id)
             )
         if registration is None:
-            raise TokenProblem(404, "Not found", "No registration with this id belongs to your tenant.")
+            raise errors.RegistrationNotFound("No registration with this id belongs to your tenant.")
         if registration.status == "disabled":
-            raise TokenProblem(409, "Registration disabled", "Enable the registration before asking for tokens.")
+            raise errors.RegistrationDisabled("Enable the registration before asking for tokens.")
         if not registration.token_endpoint:
-            raise TokenProblem(409, "No token endpoint", "The platform published no token endpoint when it registered.")
+            raise errors.NoTokenEndpoint("The platform published no token endpoint when it registered.")
         return registration
 
     async def _cached(self, registration_id: str, scopes: Sequence[str]) -> AccessToken | None:
@@ -170,7 +159,7 @@ class TokenService:
         token_endpoint = registration.token_endpoint or ""
         keys = await self.key_ring.get(tenant.slug)
         if keys is None or keys.signing_key is None:
-            raise TokenProblem(409, "No signing key", "The tenant has no active signing key.")
+            raise errors.NoSigningKey("The tenant has no active signing key.")
         assertion = build_client_assertion(
             client_id=registration.client_id,
             audience=profile_named(registration.platform_profile or "generic").client_assertion_audience(
@@ -187,23 +176,23 @@ class TokenService:
                 response.status_code, response.content, response.headers.get("content-type"), requested_scopes=scopes
             )
         except OutboundTimeoutError as error:
-            raise TokenProblem(504, "The platform did not answer in time", f"{error.reason}.") from error
+            raise errors.TokenEndpointTimeout(f"{error.reason}.") from error
         except OutboundError as error:
-            raise TokenProblem(502, "The platform's token endpoint failed", f"{error.reason}.") from error
+            raise errors.TokenEndpointFailed(f"{error.reason}.") from error
         except TokenGrantError as error:
             raise await self._refusal(registration, scopes, error) from error
         await self._store(registration, scopes, token)
         return token
 
-    async def _refusal(self, registration: Registration, scopes: Sequence[str], error: TokenGrantError) -> TokenProblem:
+    async def _refusal(
+        self, registration: Registration, scopes: Sequence[str], error: TokenGrantError
+    ) -> errors.TokenRefused:
         words = f"{error.error}: {error.description}" if error.description else error.error
         logger.warning("token grant refused for registration %s: HTTP %s %r", registration.id, error.status_code, words)
         if error.error == "invalid_scope":
             await self._record_scope_drift(registration, scopes, error)
-            return TokenProblem(403, "The platform refused these scopes", f"The platform answered {words}")
-        return TokenProblem(
-            502, "The platform refused the token request", f"The platform answered HTTP {error.status_code}, {words}"
-        )
+            return errors.ScopesRefused(f"The platform answered {words}")
+        return errors.GrantRefused(f"The platform answered HTTP {error.status_code}, {words}")
 
     async def _record_scope_drift(
         self, registration: Registration, scopes: Sequence[str], error: TokenGrantError

@@ -95,4 +95,4 @@ def test_item_without_a_string_type_is_refused(tenant_key, deep_linking_claims, 
 def test_a_resource_link_launch_cannot_be_answered(tenant_key, id_token_claims):
     with pytest.raises(LtiMessageError) as caught:
         respond(id_token_claims, [ITEM], tenant_key)
-    assert caught.value.claim == LTI + "message_type"
+    assert caught.value.field == LTI + "message_type"

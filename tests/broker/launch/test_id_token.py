@@ -43,7 +43,7 @@ def test_token_without_kid_uses_the_only_fitting_key(platform_key, platform_keys
 def test_token_without_kid_is_refused_when_several_keys_fit(platform_key, id_token_claims):
     other = jwk.JWK.generate(kty="RSA", size=2048, kid="platform-2")
     token = sign_jws(id_token_claims, platform_key, kid=None)
-    assert refusal(token, public_set(platform_key, other)).claim == "kid"
+    assert refusal(token, public_set(platform_key, other)).field == "kid"
 
 
 def test_unknown_kid_asks_for_a_jwks_refetch(platform_keys, id_token_claims):
@@ -56,26 +56,26 @@ def test_unknown_kid_asks_for_a_jwks_refetch(platform_keys, id_token_claims):
 
 def test_signature_by_another_key_with_the_same_kid_is_refused(platform_keys, id_token_claims):
     impostor = jwk.JWK.generate(kty="RSA", size=2048, kid="platform-1")
-    assert refusal(sign_jws(id_token_claims, impostor), platform_keys).claim == "signature"
+    assert refusal(sign_jws(id_token_claims, impostor), platform_keys).field == "signature"
 
 
 def test_tampered_claims_are_refused(platform_key, platform_keys, id_token_claims):
     header, _, signature = sign_jws(id_token_claims, platform_key).split(".")
     forged = f"{header}.{b64(id_token_claims | {'sub': 'admin'})}.{signature}"
-    assert refusal(forged, platform_keys).claim == "signature"
+    assert refusal(forged, platform_keys).field == "signature"
 
 
 def test_alg_none_is_refused(platform_keys, id_token_claims):
     token = f"{b64({'alg': 'none', 'kid': 'platform-1'})}.{b64(id_token_claims)}."
     error = refusal(token, platform_keys)
-    assert error.claim == "alg"
+    assert error.field == "alg"
     assert "'none' is not allowed" in error.reason
 
 
 @pytest.mark.parametrize("alg", [["RS256"], None, "RSA-OAEP"])
 def test_alg_that_is_not_a_signature_algorithm_name_is_refused(platform_keys, id_token_claims, alg):
     token = f"{b64({'alg': alg, 'kid': 'platform-1'})}.{b64(id_token_claims)}.c2ln"
-    assert refusal(token, platform_keys).claim == "alg"
+    assert refusal(token, platform_keys).field == "alg"
 
 
 def test_deeply_nested_payload_is_refused_not_crashing():
@@ -89,13 +89,13 @@ def test_hs256_signed_with_the_public_key_is_refused(platform_key, platform_keys
     public_pem = platform_key.export_to_pem(private_key=False)
     hmac_key = jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(public_pem).rstrip(b"=").decode())
     token = sign_jws(id_token_claims, hmac_key, alg="HS256", kid="platform-1")
-    assert refusal(token, platform_keys).claim == "alg"
+    assert refusal(token, platform_keys).field == "alg"
 
 
 def test_key_of_the_wrong_type_for_alg_is_refused(platform_key, platform_keys, id_token_claims):
     ec_key = jwk.JWK.generate(kty="EC", crv="P-256")
     token = sign_jws(id_token_claims, ec_key, alg="ES256", kid="platform-1")
-    assert refusal(token, platform_keys).claim == "kid"
+    assert refusal(token, platform_keys).field == "kid"
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_key_of_the_wrong_type_for_alg_is_refused(platform_key, platform_keys, i
 )
 def test_issuer_must_match_exactly(platform_key, platform_keys, id_token_claims, issuer):
     token = sign_jws(id_token_claims | {"iss": issuer}, platform_key)
-    assert refusal(token, platform_keys).claim == "iss"
+    assert refusal(token, platform_keys).field == "iss"
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_issuer_must_match_exactly(platform_key, platform_keys, id_token_claims,
 )
 def test_audience_refusals(platform_key, platform_keys, id_token_claims, changes, claim):
     token = sign_jws(id_token_claims | changes, platform_key)
-    assert refusal(token, platform_keys).claim == claim
+    assert refusal(token, platform_keys).field == claim
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ def test_audience_accepted_forms(platform_key, platform_keys, id_token_claims, c
 )
 def test_time_and_nonce_refusals(platform_key, platform_keys, id_token_claims, changes, claim):
     claims = {k: v for k, v in (id_token_claims | changes).items() if v is not None}
-    assert refusal(sign_jws(claims, platform_key), platform_keys).claim == claim
+    assert refusal(sign_jws(claims, platform_key), platform_keys).field == claim
 
 
 def test_clock_skew_within_leeway_is_accepted(platform_key, platform_keys, id_token_claims):
@@ -178,4 +178,4 @@ def test_peek_refuses_malformed_tokens(token):
 
 
 def test_malformed_token_is_refused_by_validation(platform_keys):
-    assert refusal("garbage", platform_keys).claim == "token"
+    assert refusal("garbage", platform_keys).field == "token"

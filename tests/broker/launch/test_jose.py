@@ -36,7 +36,7 @@ def test_a_signature_of_other_data_is_refused(alg: str) -> None:
     spliced = ".".join([*second.split(".")[:2], first.split(".")[2]])
     with pytest.raises(jose.JoseError) as caught:
         jose.verify(spliced, public_set(key), {alg})
-    assert caught.value.where == "signature"
+    assert caught.value.field == "signature"
 
 
 def test_an_es256_signature_of_the_wrong_length_is_refused() -> None:
@@ -52,7 +52,7 @@ def test_a_critical_header_extension_is_refused() -> None:
     header = base64.urlsafe_b64encode(b'{"alg":"RS256","kid":"k1","crit":["x"],"x":1}').rstrip(b"=").decode()
     with pytest.raises(jose.JoseError) as caught:
         jose.verify(f"{header}.{payload}.{signature}", public_set(key), {"RS256"})
-    assert caught.value.where == "crit"
+    assert caught.value.field == "crit"
 
 
 def test_what_the_broker_signs_jwcrypto_verifies(tenant_key: jwk.JWK, tenant_keys: jwk.JWKSet) -> None:

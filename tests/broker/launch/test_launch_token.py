@@ -59,21 +59,21 @@ def test_expired_token_is_refused(tenant_key, tenant_keys, id_token_claims):
     token = build(id_token_claims, tenant_key)
     with pytest.raises(LaunchTokenError) as caught:
         read_launch_token(token, keys=tenant_keys, issuer=BROKER_ISSUER, now=NOW + 300 + 31)
-    assert caught.value.claim == "exp"
+    assert caught.value.field == "exp"
 
 
 def test_token_of_another_tenant_is_refused(tenant_key, tenant_keys, id_token_claims):
     token = build(id_token_claims, tenant_key, issuer="https://broker.example.com/t/other")
     with pytest.raises(LaunchTokenError) as caught:
         read_launch_token(token, keys=tenant_keys, issuer=BROKER_ISSUER, now=NOW)
-    assert caught.value.claim == "iss"
+    assert caught.value.field == "iss"
 
 
 def test_token_signed_by_another_key_is_refused(tenant_keys, id_token_claims):
     impostor = jwk.JWK.generate(kty="RSA", size=2048, kid="tenant-1")
     with pytest.raises(LaunchTokenError) as caught:
         read_launch_token(build(id_token_claims, impostor), keys=tenant_keys, issuer=BROKER_ISSUER, now=NOW)
-    assert caught.value.claim == "signature"
+    assert caught.value.field == "signature"
 
 
 def test_only_rs256_is_read(tenant_key, tenant_keys, id_token_claims):
@@ -81,4 +81,4 @@ def test_only_rs256_is_read(tenant_key, tenant_keys, id_token_claims):
     token = sign_jws(claims, jwk.JWK(**tenant_key.export(as_dict=True) | {"alg": "PS256"}), alg="PS256")
     with pytest.raises(LaunchTokenError) as caught:
         read_launch_token(token, keys=public_set(tenant_key), issuer=BROKER_ISSUER, now=NOW)
-    assert caught.value.claim == "alg"
+    assert caught.value.field == "alg"

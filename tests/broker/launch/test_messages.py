@@ -26,7 +26,7 @@ def check(claims: dict[str, Any], **login: Any) -> LaunchMessage:
 def refused_claim(claims: dict[str, Any], **login: Any) -> str:
     with pytest.raises(LtiMessageError) as caught:
         check(claims, **login)
-    return caught.value.claim
+    return caught.value.field
 
 
 def without(claims: dict[str, Any], name: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from broker.tokens.service import TokenProblem, _usable_until, normalize_scopes, scope_key
+from broker.tokens.errors import BadScopes
+from broker.tokens.service import _usable_until, normalize_scopes, scope_key
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -18,9 +19,9 @@ def test_scopes_are_a_sorted_set() -> None:
 
 @pytest.mark.parametrize("value", [None, "a b", [], [""], ["a b"], [7], ["x" * 1025], ["s"] * 0])
 def test_bad_scopes_are_refused(value: object) -> None:
-    with pytest.raises(TokenProblem) as caught:
+    with pytest.raises(BadScopes) as caught:
         normalize_scopes(value)
-    assert caught.value.status == 400
+    assert caught.value.status_code == 400
 
 
 def test_a_token_is_handed_out_until_a_minute_before_it_expires() -> None:
