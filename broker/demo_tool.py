@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker.launch.launch_token import LaunchTokenError, read_launch_token
+from broker.lti import MESSAGE_TYPE
 from broker.pages import render
 from broker.refusals import Refusal, refusal_page
 from broker.services import services
@@ -45,7 +46,7 @@ async def demo_tool(request: Request) -> Response:
         "claims": {name: value for name, value in claims.items() if name != "lti"},
         "lti": json.dumps(lti, indent=2, sort_keys=True, ensure_ascii=False),
         "user": lti.get("name") or lti.get("sub") or "an anonymous user",
-        "message_type": lti.get("https://purl.imsglobal.org/spec/lti/claim/message_type"),
+        "message_type": lti.get(MESSAGE_TYPE),
     }
     return render(request, "demo_tool.html", context, framable=True)
 

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from broker.database import Database
 from tenants.encryption import SecretBox
-from tenants.models import SigningKey, Tenant
+from tenants.models import KeyStatus, SigningKey, Tenant
 
 SIGNING_ALGORITHM = "RS256"
 RSA_KEY_SIZE = 2048
 MAX_UNKNOWN_SLUGS = 10_000
-PUBLISHED_STATUSES = ("next", "active", "retired")
+PUBLISHED_STATUSES = (KeyStatus.NEXT, KeyStatus.ACTIVE, KeyStatus.RETIRED)
 # How stale a process's view of a tenant's keys may be: a rotation made elsewhere reaches it within this.
 KEY_RING_TTL = 30.0
 
@@ -125,7 +125,7 @@ class KeyRing:
                     .order_by(SigningKey.id)
                 )
             ).all()
-        active = next((row for row in reversed(rows) if row.status == "active"), None)
+        active = next((row for row in reversed(rows) if row.status == KeyStatus.ACTIVE), None)
         public_keys = tuple(row.public_jwk for row in rows)
         return TenantKeys(
             tenant_id=tenant_id,

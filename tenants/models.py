@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.database import Base, new_id, utcnow
+
+
+class ActivationPolicy(StrEnum):
+    """Whether a tenant's new registrations launch at once, or wait (pending) until the tenant activates them."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+
+
+class KeyStatus(StrEnum):
+    """A signing key's life: published ahead as `next`, signing while `active`, published a while as `retired`."""
+
+    NEXT = "next"
+    ACTIVE = "active"
+    RETIRED = "retired"
 
 
 class Tenant(Base):
@@ -27,7 +43,7 @@ class Tenant(Base):
     event_sequence: Mapped[int] = mapped_column(default=0, server_default="0")
     tool_configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
     review_registrations: Mapped[bool] = mapped_column(default=True)
-    activation_policy: Mapped[str] = mapped_column(String(20), default="active")
+    activation_policy: Mapped[str] = mapped_column(String(20), default=ActivationPolicy.ACTIVE)
     accept_new_deployments: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -44,7 +60,7 @@ class SigningKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     kid: Mapped[str] = mapped_column(String(100), unique=True)
-    status: Mapped[str] = mapped_column(String(20))  # next | active | retired
+    status: Mapped[str] = mapped_column(String(20))  # a KeyStatus
     private_key_encrypted: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

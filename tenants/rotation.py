@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.database import Database, json_time, utcnow
 from broker.jwks import JWKS_MAX_AGE
 from broker.settings import Settings
+from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.encryption import SecretBox
 from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, public_jwk
-from tenants.models import SigningKey, Tenant
+from tenants.models import KeyStatus, SigningKey, Tenant
 from tenants.services import lock_tenant
 
 logger = logging.getLogger("tenants.rotation")
@@ -51,7 +52,7 @@ def signing_key_item(row: SigningKey) -> dict[str, Any]:
         "kid": row.kid,
         "status": row.status,
         "published_at": json_time(row.created_at),
-        "activates_at": json_time(row.created_at + PUBLISH_AHEAD) if row.status == "next" else None,
+        "activates_at": json_time(row.created_at + PUBLISH_AHEAD) if row.status == KeyStatus.NEXT else None,
         "activated_at": json_time(row.activated_at),
         "retired_at": json_time(row.retired_at),
         "removed_at": json_time(row.retired_at + RETIRED_KEY_GRACE) if row.retired_at else None,
@@ -77,12 +78,12 @@ class KeyRotationService:
         key = generate_signing_key()  # slow (RSA), so outside the transaction
         async with self.database.transaction() as session:
             tenant = await lock_tenant(session, tenant_id)
-            pending = await _key_with_status(session, tenant_id, "next")
+            pending = await _key_with_status(session, tenant_id, KeyStatus.NEXT)
             if pending is None:
                 pending = SigningKey(
                     tenant_id=tenant_id,
                     kid=key["kid"],
-                    status="next",
+                    status=KeyStatus.NEXT,
                     private_key_encrypted=self.secret_box.encrypt(key.export_private()),
                     public_jwk=public_jwk(key),
                     created_at=now,
@@ -101,7 +102,7 @@ class KeyRotationService:
             due = (
                 await session.scalars(
                     select(SigningKey.tenant_id).where(
-                        SigningKey.status == "next", SigningKey.created_at <= now - PUBLISH_AHEAD
+                        SigningKey.status == KeyStatus.NEXT, SigningKey.created_at <= now - PUBLISH_AHEAD
                     )
                 )
             ).all()
@@ -116,10 +117,10 @@ class KeyRotationService:
         now = now or utcnow()
         cutoff = now - timedelta(days=self.settings.key_rotation_days)
         async with self.database.session() as session:
-            rotating = select(SigningKey.tenant_id).where(SigningKey.status == "next")
+            rotating = select(SigningKey.tenant_id).where(SigningKey.status == KeyStatus.NEXT)
             old = await session.scalars(
                 select(SigningKey.tenant_id).where(
-                    SigningKey.status == "active",
+                    SigningKey.status == KeyStatus.ACTIVE,
                     SigningKey.activated_at <= cutoff,
                     SigningKey.tenant_id.not_in(rotating),
                 )
@@ -132,15 +133,15 @@ class KeyRotationService:
         async with self.database.transaction() as session:
             # The tenant lock makes concurrent `advance` calls queue; the second finds nothing left to do.
             tenant = await lock_tenant(session, tenant_id)
-            pending = await _key_with_status(session, tenant_id, "next")
+            pending = await _key_with_status(session, tenant_id, KeyStatus.NEXT)
             if pending is None or pending.created_at > now - PUBLISH_AHEAD:
                 return
-            previous = await _key_with_status(session, tenant_id, "active")
+            previous = await _key_with_status(session, tenant_id, KeyStatus.ACTIVE)
             if previous is not None:
-                previous.status, previous.retired_at = "retired", now
-            pending.status, pending.activated_at = "active", now
+                previous.status, previous.retired_at = KeyStatus.RETIRED, now
+            pending.status, pending.activated_at = KeyStatus.ACTIVE, now
             await session.flush()
-            record_event(session, tenant, "keys.rotated", self._event_data(tenant, pending, previous))
+            record_event(session, tenant, EventType.KEYS_ROTATED, self._event_data(tenant, pending, previous))
         self.key_ring.invalidate(tenant.slug)
         logger.info("tenant %s now signs with key %s", tenant.slug, pending.kid)
 
@@ -153,7 +154,7 @@ class KeyRotationService:
         }
 
     async def _remove_retired(self, now: datetime) -> None:
-        expired = (SigningKey.status == "retired", SigningKey.retired_at <= now - RETIRED_KEY_GRACE)
+        expired = (SigningKey.status == KeyStatus.RETIRED, SigningKey.retired_at <= now - RETIRED_KEY_GRACE)
         async with self.database.transaction() as session:
             slugs = (
                 await session.scalars(

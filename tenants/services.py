@@ -24,7 +24,7 @@ from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing, generate_signing_key, public_jwk
-from tenants.models import ApiKey, SigningKey, Tenant
+from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
@@ -38,7 +38,6 @@ SETTINGS = (
     "activation_policy",
     "accept_new_deployments",
 )
-ACTIVATION_POLICIES = ("active", "pending")
 # How long the previous webhook secret keeps signing after a rotation: a day to deploy the new one.
 WEBHOOK_SECRET_GRACE = timedelta(hours=24)
 
@@ -264,7 +263,7 @@ def _flag(value: Any, field: str) -> bool:
 
 
 def _activation_policy(value: Any) -> str:
-    if value not in ACTIVATION_POLICIES:
+    if value not in tuple(ActivationPolicy):
         raise TenantError(
             "activation_policy", "must be 'active' (new registrations work at once) or 'pending' (until activated)"
         )
@@ -290,7 +289,7 @@ def _signing_key_row(tenant_id: str, key: Any, secret_box: SecretBox) -> Signing
     return SigningKey(
         tenant_id=tenant_id,
         kid=key["kid"],
-        status="active",
+        status=KeyStatus.ACTIVE,
         private_key_encrypted=secret_box.encrypt(key.export_private()),
         public_jwk=public_jwk(key),
         activated_at=utcnow(),

@@ -11,23 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from broker import lti
 from broker.refusals import FieldError
-
-AGS_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-AGS_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
-AGS_RESULT_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
-AGS_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
-NRPS_MEMBERSHIPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-
-RESOURCE_LINK = "LtiResourceLinkRequest"
-DEEP_LINKING = "LtiDeepLinkingRequest"
-MESSAGE_TYPES = frozenset({RESOURCE_LINK, DEEP_LINKING, "LtiSubmissionReviewRequest"})
-
-# OpenID Connect standard claims a tool may ask for; LTI claims follow from the message type.
-PERSONAL_CLAIMS = frozenset(
-    {"name", "given_name", "family_name", "middle_name", "nickname", "email", "picture"}
-)
-IDENTITY_CLAIMS = PERSONAL_CLAIMS | {"iss", "sub", "locale"}
 
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -57,11 +42,11 @@ class ToolConfiguration:
     policy_uri: str | None = None
     contacts: tuple[str, ...] = ()
     client_name_translations: dict[str, str] = field(default_factory=dict)
-    scopes: tuple[str, ...] = (AGS_LINEITEM, AGS_RESULT_READONLY, AGS_SCORE, NRPS_MEMBERSHIPS)
+    scopes: tuple[str, ...] = (lti.AGS_LINEITEM, lti.AGS_RESULT_READONLY, lti.AGS_SCORE, lti.NRPS_MEMBERSHIPS)
     claims: tuple[str, ...] = ("iss", "sub", "name", "given_name", "family_name", "email")
     messages: tuple[MessageConfiguration, ...] = (
-        MessageConfiguration(type=RESOURCE_LINK),
-        MessageConfiguration(type=DEEP_LINKING, placements=("ContentArea",)),
+        MessageConfiguration(type=lti.RESOURCE_LINK_REQUEST),
+        MessageConfiguration(type=lti.DEEP_LINKING_REQUEST, placements=(lti.CONTENT_AREA,)),
     )
     custom_parameters: dict[str, str] = field(default_factory=dict)
 
@@ -164,7 +149,7 @@ def _scopes(value: Any) -> tuple[str, ...]:
 def _claims(value: Any) -> tuple[str, ...]:
     claims = _strings(value, "claims")
     for claim in claims:
-        if claim not in IDENTITY_CLAIMS:
+        if claim not in lti.IDENTITY_CLAIMS:
             raise ToolConfigurationError("claims", f"{claim!r} is not an OpenID Connect identity claim")
     return claims
 
@@ -185,8 +170,8 @@ def _message(value: Any, name: str) -> MessageConfiguration:
     unknown = set(value) - {"type", "label", "icon_uri", "placements", "roles", "custom_parameters"}
     if unknown:
         raise ToolConfigurationError(f"{name}.{sorted(unknown)[0]}", "unknown setting")
-    if value.get("type") not in MESSAGE_TYPES:
-        raise ToolConfigurationError(f"{name}.type", f"must be one of {', '.join(sorted(MESSAGE_TYPES))}")
+    if value.get("type") not in lti.LAUNCH_MESSAGE_TYPES:
+        raise ToolConfigurationError(f"{name}.type", f"must be one of {', '.join(sorted(lti.LAUNCH_MESSAGE_TYPES))}")
     return MessageConfiguration(
         type=value["type"],
         label=_optional_text(value, "label"),

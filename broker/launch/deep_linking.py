@@ -8,6 +8,12 @@ from jwcrypto import jwk
 
 from broker.launch import jose
 from broker.launch.messages import (
+    DeepLinkingSettings,
+    LtiMessageError,
+    check_lti_message,
+    deep_linking_settings,
+)
+from broker.lti import (
     CONTENT_ITEMS,
     DEEP_LINKING_REQUEST,
     DEEP_LINKING_RESPONSE,
@@ -18,10 +24,6 @@ from broker.launch.messages import (
     LTI_VERSION,
     MESSAGE_TYPE,
     VERSION,
-    DeepLinkingSettings,
-    LtiMessageError,
-    check_lti_message,
-    deep_linking_settings,
 )
 from broker.refusals import FieldError
 

@@ -1,35 +1,21 @@
-"""The LTI message inside a verified id_token: claim names, and the checks each message type needs."""
+"""The LTI message inside a verified id_token: the checks each message type needs."""
 
 from dataclasses import dataclass
 from typing import Any
 
+from broker.lti import (
+    DEEP_LINKING_SETTINGS,
+    DEPLOYMENT_ID,
+    LAUNCH_MESSAGE_TYPES,
+    LINK_LAUNCHES,
+    LTI_VERSION,
+    MESSAGE_TYPE,
+    RESOURCE_LINK,
+    ROLES,
+    TARGET_LINK_URI,
+    VERSION,
+)
 from broker.refusals import FieldError
-
-LTI = "https://purl.imsglobal.org/spec/lti/claim/"
-DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
-
-MESSAGE_TYPE = LTI + "message_type"
-VERSION = LTI + "version"
-DEPLOYMENT_ID = LTI + "deployment_id"
-TARGET_LINK_URI = LTI + "target_link_uri"
-RESOURCE_LINK = LTI + "resource_link"
-ROLES = LTI + "roles"
-DEEP_LINKING_SETTINGS = DL + "deep_linking_settings"
-CONTENT_ITEMS = DL + "content_items"
-DL_DATA = DL + "data"
-DL_MSG = DL + "msg"
-DL_ERRORMSG = DL + "errormsg"
-AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-NRPS_SERVICE = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-
-LTI_VERSION = "1.3.0"
-RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
-DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
-DEEP_LINKING_RESPONSE = "LtiDeepLinkingResponse"
-SUBMISSION_REVIEW_REQUEST = "LtiSubmissionReviewRequest"
-# Submission review launches open an existing resource link, so they carry one like a resource link launch.
-_LINK_LAUNCHES = frozenset({RESOURCE_LINK_REQUEST, SUBMISSION_REVIEW_REQUEST})
-MESSAGE_TYPES = _LINK_LAUNCHES | {DEEP_LINKING_REQUEST}
 
 
 class LtiMessageError(FieldError):
@@ -67,12 +53,12 @@ def check_lti_message(
 ) -> LaunchMessage:
     """The launch message of verified id_token `claims`, checked against its type and the login."""
     message_type = _string(claims, MESSAGE_TYPE)
-    if message_type not in MESSAGE_TYPES:
+    if message_type not in LAUNCH_MESSAGE_TYPES:
         raise LtiMessageError(MESSAGE_TYPE, f"{message_type!r} is not a message type this broker carries")
     version = _string(claims, VERSION)
     if version != LTI_VERSION:
         raise LtiMessageError(VERSION, f"expected {LTI_VERSION!r}, got {version!r}")
-    is_link_launch = message_type in _LINK_LAUNCHES
+    is_link_launch = message_type in LINK_LAUNCHES
     return LaunchMessage(
         message_type=message_type,
         version=version,

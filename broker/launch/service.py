@@ -42,9 +42,10 @@ from broker.launch.models import LaunchState
 from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorization_request_url, parse_login_request
 from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
 from broker.launch.state_binding import browser_started_login, state_cookie_name
-from broker.registration.models import Deployment, Registration
+from broker.registration.models import Deployment, DeploymentSource, Registration, RegistrationStatus
 from broker.registration.representation import registration_item
 from broker.settings import Settings
+from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.encryption import derive_key
 from tenants.keys import KeyRing
@@ -376,13 +377,16 @@ class LaunchService:
             )
         try:
             async with self.database.transaction() as session:
-                session.add(Deployment(registration_id=registration.id, deployment_id=deployment_id, source="launch"))
+                deployment = Deployment(
+                    registration_id=registration.id, deployment_id=deployment_id, source=DeploymentSource.LAUNCH
+                )
+                session.add(deployment)
                 await session.flush()
                 row = await session.get(Registration, registration.id, populate_existing=True)
                 tenant_row = await session.get(Tenant, tenant.id)
                 if row is not None and tenant_row is not None:
                     # As the README documents it: the registration, its deployment_ids holding the new one.
-                    record_event(session, tenant_row, "deployment.created", registration_item(row))
+                    record_event(session, tenant_row, EventType.DEPLOYMENT_CREATED, registration_item(row))
         except IntegrityError:
             pass  # a concurrent launch recorded (and announced) it first
         self.directory.forget(registration)
@@ -469,7 +473,7 @@ def _unknown_key(error: UnknownKeyIdError) -> errors.IdTokenRefused:
 
 
 def _check_active(registration: RegistrationView) -> None:
-    if registration.status != "active":
+    if registration.status != RegistrationStatus.ACTIVE:
         raise errors.RegistrationNotActive(
             f"The registration of this LMS is {registration.status}: launches work once the tool's vendor "
             "activates it."

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from broker.database import Database, json_time
 from broker.redaction import redact_secret_fields
-from broker.registration.models import RegistrationAttempt
+from broker.registration.models import AttemptStatus, RegistrationAttempt
 
-STATUSES = ("fetching", "reviewing", "submitting", "succeeded", "failed")
+STATUSES = tuple(AttemptStatus)
 
 
 async def list_attempts(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from tenants.tool_configuration import (
+from broker.lti import (
     AGS_LINEITEM,
     AGS_LINEITEM_READONLY,
     AGS_RESULT_READONLY,
     AGS_SCORE,
-    DEEP_LINKING,
+    CONTENT_AREA,
+    DEEP_LINKING_REQUEST,
     NRPS_MEMBERSHIPS,
-    RESOURCE_LINK,
+    RESOURCE_LINK_REQUEST,
+    RICH_TEXT_EDITOR,
+    SUBMISSION_REVIEW_REQUEST,
+    TOOL_SETTINGS,
 )
 
 SCOPES = {
@@ -18,21 +22,21 @@ SCOPES = {
     AGS_RESULT_READONLY: "Read grades",
     AGS_SCORE: "Send scores to the gradebook",
     NRPS_MEMBERSHIPS: "Read course rosters (names and roles)",
-    "https://purl.imsglobal.org/spec/lti-ts/scope/toolsetting": "Store tool settings",
+    TOOL_SETTINGS: "Store tool settings",
 }
 
 MESSAGES = {
-    RESOURCE_LINK: "Launch from a course link",
-    DEEP_LINKING: "Add content to courses (Deep Linking)",
-    "LtiSubmissionReviewRequest": "Review submissions",
+    RESOURCE_LINK_REQUEST: "Launch from a course link",
+    DEEP_LINKING_REQUEST: "Add content to courses (Deep Linking)",
+    SUBMISSION_REVIEW_REQUEST: "Review submissions",
 }
 
 CANVAS_PLACEMENT_PREFIX = "https://canvas.instructure.com/lti/"
 
 # The placements the LTI-DR spec names; platforms' own names are shown as they are, in words.
 PLACEMENTS = {
-    "ContentArea": "Course content (link selection)",
-    "RichTextEditor": "Rich text editor",
+    CONTENT_AREA: "Course content (link selection)",
+    RICH_TEXT_EDITOR: "Rich text editor",
 }
 
 CLAIMS = {

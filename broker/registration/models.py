@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.database import Base, new_id, utcnow
+
+
+class RegistrationStatus(StrEnum):
+    ACTIVE = "active"
+    # Registered, but launches wait until the tenant activates it (the tenant's activation policy).
+    PENDING = "pending"
+    DISABLED = "disabled"
+
+
+class AttemptStatus(StrEnum):
+    """fetching -> reviewing (when the tenant reviews) -> submitting -> succeeded | failed."""
+
+    FETCHING = "fetching"
+    REVIEWING = "reviewing"
+    SUBMITTING = "submitting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class DeploymentSource(StrEnum):
+    """How the broker learnt a deployment: from the registration answer, or from its first launch."""
+
+    REGISTRATION = "registration"
+    LAUNCH = "launch"
 
 
 class Registration(Base):
@@ -24,7 +49,7 @@ class Registration(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     issuer: Mapped[str] = mapped_column(String(2000))
     client_id: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(20))  # active | pending | disabled
+    status: Mapped[str] = mapped_column(String(20))  # a RegistrationStatus
     product_family_code: Mapped[str | None] = mapped_column(String(100))
     # The platform profile that shaped the registration, and what it changed (e.g. Blackboard's issuer).
     platform_profile: Mapped[str | None] = mapped_column(String(40))
@@ -60,7 +85,7 @@ class Deployment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
     deployment_id: Mapped[str] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(20))  # registration | launch
+    source: Mapped[str] = mapped_column(String(20))  # a DeploymentSource
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     registration: Mapped[Registration] = relationship(back_populates="deployments", lazy="raise")
@@ -74,8 +99,7 @@ class RegistrationAttempt(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("att"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    # reviewing -> submitting -> succeeded | failed
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # an AttemptStatus
     openid_configuration_url: Mapped[str] = mapped_column(String(2000))
     issuer: Mapped[str | None] = mapped_column(String(2000))
     product_family_code: Mapped[str | None] = mapped_column(String(100))

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from broker.lti import PLATFORM_CONFIGURATION_KEY
 from broker.refusals import FieldError
-
-PLATFORM_CONFIGURATION_KEY = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 
 
 @dataclass(frozen=True)

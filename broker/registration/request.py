@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from broker.lti import TOOL_CONFIGURATION_KEY
 from broker.registration.platform_configuration import PlatformConfiguration
 from tenants.tool_configuration import MessageConfiguration, ToolConfiguration
-
-TOOL_CONFIGURATION_KEY = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 
 
 @dataclass(frozen=True)

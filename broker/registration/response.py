@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from broker.registration.request import TOOL_CONFIGURATION_KEY
+from broker.lti import TOOL_CONFIGURATION_KEY
 
 MAX_ERROR_TEXT = 2048
 MAX_DEPLOYMENT_ID = 255

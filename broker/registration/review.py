@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from broker.lti import PERSONAL_CLAIMS
 from broker.registration.request import RegistrationPlan
-from tenants.tool_configuration import PERSONAL_CLAIMS
 
 KINDS = ("message", "placement", "scope", "claim")
 

@@ -28,7 +28,7 @@ from broker.http_client import (
 )
 from broker.redaction import redact_document, redact_url
 from broker.registration import errors
-from broker.registration.models import Deployment, Registration, RegistrationAttempt
+from broker.registration.models import AttemptStatus, Deployment, DeploymentSource, Registration, RegistrationAttempt
 from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
 from broker.registration.preparation import (
     PreparedRegistration,
@@ -46,6 +46,7 @@ from broker.registration.response import (
 )
 from broker.sealed_state import StateError, StateSealer
 from broker.settings import Settings
+from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.models import Tenant
 
@@ -128,9 +129,9 @@ class RegistrationService:
             await self._fail(attempt_id, error)
             raise
         if not tenant.review_registrations:
-            await self._set_attempt(attempt_id, status="submitting")
+            await self._set_attempt(attempt_id, status=AttemptStatus.SUBMITTING)
             return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token)
-        await self._set_attempt(attempt_id, status="reviewing")
+        await self._set_attempt(attempt_id, status=AttemptStatus.REVIEWING)
         # The stored document is redacted; the real endpoint may carry a token (Blackboard), so it travels
         # sealed with the registration token.
         state = self._sealer.seal(
@@ -312,15 +313,15 @@ class RegistrationService:
             new_ids = tuple(d for d in result.deployment_ids if d not in known)
             for deployment_id in new_ids:
                 registration.deployments.append(
-                    Deployment(deployment_id=deployment_id, source="registration")
+                    Deployment(deployment_id=deployment_id, source=DeploymentSource.REGISTRATION)
                 )
             await session.flush()
             await session.refresh(registration, ["deployments"])
-            event_type = "registration.created" if created else "registration.updated"
+            event_type = EventType.REGISTRATION_CREATED if created else EventType.REGISTRATION_UPDATED
             item = registration_item(registration)
             record_event(session, tenant, event_type, item)
             for _ in new_ids:
-                record_event(session, tenant, "deployment.created", item)
+                record_event(session, tenant, EventType.DEPLOYMENT_CREATED, item)
             await _finish_attempt(session, attempt_id, registration.id)
         return Completed(attempt_id, registration, created, platform, plan, new_ids)
 
@@ -344,7 +345,7 @@ class RegistrationService:
     async def _open_attempt(self, tenant: Tenant, configuration_url: str) -> str:
         attempt = RegistrationAttempt(
             tenant_id=tenant.id,
-            status="fetching",
+            status=AttemptStatus.FETCHING,
             openid_configuration_url=redact_url(configuration_url, all_values=True),
         )
         async with self.database.transaction() as session:
@@ -358,9 +359,9 @@ class RegistrationService:
                 .where(
                     RegistrationAttempt.id == attempt_id,
                     RegistrationAttempt.tenant_id == tenant.id,
-                    RegistrationAttempt.status == "reviewing",
+                    RegistrationAttempt.status == AttemptStatus.REVIEWING,
                 )
-                .values(status="submitting", updated_at=utcnow())
+                .values(status=AttemptStatus.SUBMITTING, updated_at=utcnow())
             )
             attempt = await session.get(RegistrationAttempt, attempt_id)
         if attempt is None:
@@ -386,7 +387,7 @@ class RegistrationService:
         error.reference = attempt_id
         await self._set_attempt(
             attempt_id,
-            status="failed",
+            status=AttemptStatus.FAILED,
             error_code=code or type(error).__name__,
             error_detail=error.detail[:4000],
         )
@@ -449,5 +450,5 @@ async def _finish_attempt(session: AsyncSession, attempt_id: str, registration_i
     await session.execute(
         update(RegistrationAttempt)
         .where(RegistrationAttempt.id == attempt_id)
-        .values(status="succeeded", registration_id=registration_id, updated_at=utcnow())
+        .values(status=AttemptStatus.SUCCEEDED, registration_id=registration_id, updated_at=utcnow())
     )

@@ -10,23 +10,32 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from broker.database import Database, utcnow
-from broker.registration.models import Registration
+from broker.registration.models import Registration, RegistrationStatus
 from broker.registration.representation import registration_item
+from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.models import Tenant
 
 
 @dataclass(frozen=True)
 class Transition:
-    allowed_from: frozenset[str]
-    to: str
-    event_type: str
+    allowed_from: frozenset[RegistrationStatus]
+    to: RegistrationStatus
+    event_type: EventType
 
 
 TRANSITIONS = {
-    "activate": Transition(frozenset({"pending"}), "active", "registration.activated"),
-    "enable": Transition(frozenset({"disabled"}), "active", "registration.activated"),
-    "disable": Transition(frozenset({"active", "pending"}), "disabled", "registration.disabled"),
+    "activate": Transition(
+        frozenset({RegistrationStatus.PENDING}), RegistrationStatus.ACTIVE, EventType.REGISTRATION_ACTIVATED
+    ),
+    "enable": Transition(
+        frozenset({RegistrationStatus.DISABLED}), RegistrationStatus.ACTIVE, EventType.REGISTRATION_ACTIVATED
+    ),
+    "disable": Transition(
+        frozenset({RegistrationStatus.ACTIVE, RegistrationStatus.PENDING}),
+        RegistrationStatus.DISABLED,
+        EventType.REGISTRATION_DISABLED,
+    ),
 }
 
 
@@ -44,7 +53,7 @@ def check_transition(current: str, action: str) -> Transition | None:
     if current == transition.to:
         return None
     if current not in transition.allowed_from:
-        hint = "enable it instead" if current == "disabled" else "activate it instead"
+        hint = "enable it instead" if current == RegistrationStatus.DISABLED else "activate it instead"
         raise StatusChangeError(f"cannot {action} a registration that is {current}; {hint}")
     return transition
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from broker.database import Database, utcnow
 from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError
-from broker.registration.models import Registration
+from broker.registration.models import Registration, RegistrationStatus
 from broker.registration.profiles import profile_named
 from broker.sealed_state import StateError, StateSealer
 from broker.service_tokens import (
@@ -130,7 +130,7 @@ class TokenService:
             )
         if registration is None:
             raise errors.RegistrationNotFound("No registration with this id belongs to your tenant.")
-        if registration.status == "disabled":
+        if registration.status == RegistrationStatus.DISABLED:
             raise errors.RegistrationDisabled("Enable the registration before asking for tokens.")
         if not registration.token_endpoint:
             raise errors.NoTokenEndpoint("The platform published no token endpoint when it registered.")

@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.database import Base, new_id, utcnow
+
+
+class EventType(StrEnum):
+    REGISTRATION_CREATED = "registration.created"
+    REGISTRATION_UPDATED = "registration.updated"
+    REGISTRATION_ACTIVATED = "registration.activated"
+    REGISTRATION_DISABLED = "registration.disabled"
+    DEPLOYMENT_CREATED = "deployment.created"
+    KEYS_ROTATED = "keys.rotated"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class DeliveryTrigger(StrEnum):
+    """Why a delivery exists: an event as it happened, or a replay someone asked for."""
+
+    EVENT = "event"
+    REPLAY = "replay"
+
+
+class AttemptOutcome(StrEnum):
+    """What one POST of a delivery came to; `interrupted` when its worker stopped before the answer."""
+
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
 
 class OutboxEvent(Base):
@@ -20,7 +53,7 @@ class OutboxEvent(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     # The tenant's event number: the event feed's order, gap-free and in commit order (see outbox.py).
     sequence: Mapped[int] = mapped_column()
-    type: Mapped[str] = mapped_column(String(60))
+    type: Mapped[str] = mapped_column(String(60))  # an EventType
     payload: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -33,8 +66,8 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2000))
-    trigger: Mapped[str] = mapped_column(String(20), default="event", server_default="event")  # event | replay
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | succeeded | failed
+    trigger: Mapped[str] = mapped_column(String(20), default=DeliveryTrigger.EVENT, server_default="event")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A worker holds a delivery while it posts; when the lease expires unfinished, the delivery is due again.
@@ -65,4 +98,4 @@ class WebhookDeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column()
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    outcome: Mapped[str] = mapped_column(String(20))  # succeeded | retrying | failed
+    outcome: Mapped[str] = mapped_column(String(20))  # an AttemptOutcome

@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from broker.database import Database, utcnow
-from broker.webhooks.models import OutboxEvent, WebhookDelivery
+from broker.webhooks.models import DeliveryTrigger, OutboxEvent, WebhookDelivery
 from tenants.models import Tenant
 
 
@@ -86,7 +86,11 @@ async def replay_event(database: Database, *, event_id: str, tenant_id: str | No
         if not tenant.webhook_url:
             raise ReplayError("there is no webhook URL to deliver to; set one first")
         delivery = WebhookDelivery(
-            event=event, tenant_id=tenant.id, url=tenant.webhook_url, trigger="replay", next_attempt_at=utcnow()
+            event=event,
+            tenant_id=tenant.id,
+            url=tenant.webhook_url,
+            trigger=DeliveryTrigger.REPLAY,
+            next_attempt_at=utcnow(),
         )
         session.add(delivery)
         await session.flush()

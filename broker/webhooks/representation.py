@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.database import json_time
-from broker.webhooks.models import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
+from broker.webhooks.models import DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 
 
 def event_item(event: OutboxEvent) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def delivery_item(delivery: WebhookDelivery) -> dict[str, Any]:
         "trigger": delivery.trigger,
         "status": delivery.status,
         "attempt_count": delivery.attempt_count,
-        "next_attempt_at": json_time(delivery.next_attempt_at) if delivery.status == "pending" else None,
+        "next_attempt_at": json_time(delivery.next_attempt_at) if delivery.status == DeliveryStatus.PENDING else None,
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error,
         "created_at": json_time(delivery.created_at),

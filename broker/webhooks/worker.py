@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.database import Database, new_id, utcnow
 from broker.http_client import GuardedClient, OutboundError
 from broker.settings import Settings
-from broker.webhooks.models import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
+from broker.webhooks.models import AttemptOutcome, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 from broker.webhooks.signer import signed_headers
 from tenants.models import Tenant
 from tenants.services import TenantService
@@ -59,7 +59,7 @@ class Response:
 
 @dataclass(frozen=True)
 class NextStep:
-    outcome: str  # succeeded | retrying | failed
+    outcome: AttemptOutcome  # succeeded, retrying or failed
     retry_in: float | None = None
     reason: str | None = None
 
@@ -71,12 +71,12 @@ def next_step(response: Response, attempt_number: int, delays: Sequence[int], ji
     """
     code = response.status_code
     if code is not None and 200 <= code < 300:
-        return NextStep("succeeded")
+        return NextStep(AttemptOutcome.SUCCEEDED)
     if code == 410:
-        return NextStep("failed", reason="the receiver answered 410 Gone, which asks for no more attempts")
+        return NextStep(AttemptOutcome.FAILED, reason="the receiver answered 410 Gone, which asks for no more attempts")
     if attempt_number > len(delays):
-        return NextStep("failed", reason=f"no 2xx answer after {attempt_number} attempts")
-    return NextStep("retrying", retry_in=delays[attempt_number - 1] * jitter)
+        return NextStep(AttemptOutcome.FAILED, reason=f"no 2xx answer after {attempt_number} attempts")
+    return NextStep(AttemptOutcome.RETRYING, retry_in=delays[attempt_number - 1] * jitter)
 
 
 def webhook_body(event: OutboxEvent) -> bytes:
@@ -158,7 +158,7 @@ class DeliveryWorker:
             step = next_step(response, claim.attempt_number, self.settings.webhook_retry_delays, self._jitter())
         else:
             response = Response(error="the tenant removed its webhook URL")
-            step = NextStep("failed", reason=response.error)
+            step = NextStep(AttemptOutcome.FAILED, reason=response.error)
         duration_ms = round((time.monotonic() - started) * 1000)
         await self._record(claim, tenant.webhook_url or delivery.url, response, step, duration_ms)
         return step
@@ -186,11 +186,11 @@ class DeliveryWorker:
             "last_error": step.reason or response.error,
             "updated_at": now,
         }
-        if step.outcome == "retrying":
+        if step.outcome == AttemptOutcome.RETRYING:
             assert step.retry_in is not None
             values["next_attempt_at"] = now + timedelta(seconds=step.retry_in)
         else:
-            values["status"] = step.outcome
+            values["status"] = DeliveryStatus(step.outcome)  # succeeded or failed, as the attempt
         async with self.database.transaction() as session:
             await session.execute(
                 update(WebhookDeliveryAttempt)
@@ -221,7 +221,7 @@ class DeliveryWorker:
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
     return (
-        (WebhookDelivery.status == "pending")
+        (WebhookDelivery.status == DeliveryStatus.PENDING)
         & (WebhookDelivery.next_attempt_at <= now)
         & or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at <= now)
     )
@@ -235,7 +235,7 @@ def _started_attempt(claim: Claim, now: datetime) -> WebhookDeliveryAttempt:
         number=claim.attempt_number,
         started_at=now,
         duration_ms=0,
-        outcome="in_progress",
+        outcome=AttemptOutcome.IN_PROGRESS,
     )
 
 
@@ -244,7 +244,9 @@ async def _close_interrupted_attempts(session: AsyncSession, delivery_ids: list[
         update(WebhookDeliveryAttempt)
         .where(
             WebhookDeliveryAttempt.delivery_id.in_(delivery_ids),
-            WebhookDeliveryAttempt.outcome == "in_progress",
+            WebhookDeliveryAttempt.outcome == AttemptOutcome.IN_PROGRESS,
         )
-        .values(outcome="interrupted", error="the worker stopped before the receiver answered; tried again")
+        .values(
+            outcome=AttemptOutcome.INTERRUPTED, error="the worker stopped before the receiver answered; tried again"
+        )
     )

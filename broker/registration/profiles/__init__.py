@@ -12,11 +12,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from broker.registration.platform_configuration import (
-    PLATFORM_CONFIGURATION_KEY,
-    PlatformConfiguration,
-    validate_platform_configuration,
-)
+from broker.lti import PLATFORM_CONFIGURATION_KEY
+from broker.registration.platform_configuration import PlatformConfiguration, validate_platform_configuration
 from broker.registration.profiles import blackboard, brightspace, canvas, generic, moodle, sakai, schoology
 from broker.registration.profiles.profile import ConfigurationSource, PlatformProfile
 

@@ -22,8 +22,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from broker.lti import PLATFORM_CONFIGURATION_KEY
 from broker.registration.platform_configuration import (
-    PLATFORM_CONFIGURATION_KEY,
     IssuerException,
     PlatformConfiguration,
     validate_platform_configuration,

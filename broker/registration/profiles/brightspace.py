@@ -21,10 +21,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from broker.lti import TOOL_CONFIGURATION_KEY
 from broker.registration.platform_configuration import PlatformConfiguration
 from broker.registration.profiles import generic
 from broker.registration.profiles.profile import Adapted, Problem, RequestContext
-from broker.registration.request import TOOL_CONFIGURATION_KEY
 
 # The audience D2L expects in client assertions when it does not publish one.
 D2L_API_AUDIENCE = "https://api.brightspace.com/auth/token"

@@ -21,17 +21,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from broker.lti import (
+    AGS_LINEITEM,
+    AGS_LINEITEM_READONLY,
+    AGS_RESULT_READONLY,
+    AGS_SCORE,
+    CONTENT_AREA,
+    DEEP_LINKING_REQUEST,
+    NOTICE_HANDLERS,
+    NRPS_MEMBERSHIPS,
+    RESOURCE_LINK_REQUEST,
+    RICH_TEXT_EDITOR,
+    TOOL_CONFIGURATION_KEY,
+)
 from broker.registration.platform_configuration import PlatformConfiguration
 from broker.registration.profiles import generic
 from broker.registration.profiles.profile import Adapted, Problem, RequestContext
-from broker.registration.request import TOOL_CONFIGURATION_KEY, PlatformOffer, documented_offer
+from broker.registration.request import PlatformOffer, documented_offer
 
 CANVAS_LTI = "https://canvas.instructure.com/lti/"
 PRIVACY_LEVEL = CANVAS_LTI + "privacy_level"
 PRIVACY_LEVELS = frozenset({"public", "name_only", "email_only", "anonymous"})
 # The placements the LTI-DR spec names, and the Canvas placements they become.
-SPEC_PLACEMENTS = {"ContentArea": "link_selection", "RichTextEditor": "editor_button"}
-MESSAGE_TYPES = frozenset({"LtiResourceLinkRequest", "LtiDeepLinkingRequest"})
+SPEC_PLACEMENTS = {CONTENT_AREA: "link_selection", RICH_TEXT_EDITOR: "editor_button"}
+MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST})
 # Lti::ResourcePlacement::PLACEMENTS (newest stored revision); the document lists them too, minus hidden ones.
 PLACEMENTS = frozenset(
     {
@@ -49,12 +62,12 @@ PLACEMENTS = frozenset(
 # TokenScopes::LTI_SCOPES: what a registration may ask for, when the document does not list its own.
 SCOPES = frozenset(
     {
-        "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-        "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
-        "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-        "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-        "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
-        "https://purl.imsglobal.org/spec/lti/scope/noticehandlers",
+        AGS_LINEITEM,
+        AGS_LINEITEM_READONLY,
+        AGS_RESULT_READONLY,
+        AGS_SCORE,
+        NRPS_MEMBERSHIPS,
+        NOTICE_HANDLERS,
         "https://canvas.instructure.com/lti/public_jwk/scope/update",
         "https://canvas.instructure.com/lti/account_lookup/scope/show",
         "https://canvas.instructure.com/lti-ags/progress/scope/show",

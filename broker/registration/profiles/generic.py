@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from broker.lti import TOOL_CONFIGURATION_KEY
 from broker.registration.platform_configuration import PlatformConfiguration, validate_platform_configuration
 from broker.registration.profiles.profile import (
     Adapted,
@@ -18,7 +19,7 @@ from broker.registration.profiles.profile import (
     Problem,
     RequestContext,
 )
-from broker.registration.request import TOOL_CONFIGURATION_KEY, documented_offer
+from broker.registration.request import documented_offer
 
 OPTIONAL_URLS = ("logo_uri", "client_uri", "tos_uri", "policy_uri")
 MESSAGE_URLS = ("target_link_uri", "icon_uri")

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from broker.lti import DEEP_LINKING_REQUEST, TOOL_CONFIGURATION_KEY
 from broker.registration.platform_configuration import PlatformConfiguration
 from broker.registration.profiles import generic
 from broker.registration.profiles.profile import Adapted, ConfigurationSource, Problem, RequestContext
-from broker.registration.request import TOOL_CONFIGURATION_KEY, PlatformOffer, documented_offer
-from tenants.tool_configuration import DEEP_LINKING
+from broker.registration.request import PlatformOffer, documented_offer
 
 AUTH_PATH = "/mod/lti/auth.php"
 REQUIRED = ("response_types", "initiate_login_uri", "redirect_uris", "client_name", "jwks_uri")
@@ -62,8 +62,8 @@ def adapt_request(request: dict[str, Any], platform: PlatformConfiguration) -> A
     if custom:
         configuration["custom_parameters"] = custom
     # Moodle reads only the last deep-linking message; keep exactly one and put it last.
-    deep_linking = [message for message in messages if message.get("type") == DEEP_LINKING]
-    configuration["messages"] = [m for m in messages if m.get("type") != DEEP_LINKING] + deep_linking[-1:]
+    deep_linking = [message for message in messages if message.get("type") == DEEP_LINKING_REQUEST]
+    configuration["messages"] = [m for m in messages if m.get("type") != DEEP_LINKING_REQUEST] + deep_linking[-1:]
     notes += _mangled_values(custom)
     return Adapted({**request, TOOL_CONFIGURATION_KEY: configuration}, tuple(notes))
 

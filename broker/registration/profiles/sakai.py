@@ -17,22 +17,22 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from broker.registration.platform_configuration import PlatformConfiguration
-from broker.registration.profiles import generic
-from broker.registration.profiles.profile import Adapted, Problem, RequestContext
-from broker.registration.request import PlatformOffer, documented_offer
-from tenants.tool_configuration import (
+from broker.lti import (
     AGS_LINEITEM,
     AGS_LINEITEM_READONLY,
     AGS_RESULT_READONLY,
     AGS_SCORE,
+    GROUPS_READONLY,
     NRPS_MEMBERSHIPS,
 )
+from broker.registration.platform_configuration import PlatformConfiguration
+from broker.registration.profiles import generic
+from broker.registration.profiles.profile import Adapted, Problem, RequestContext
+from broker.registration.request import PlatformOffer, documented_offer
 
 MAX_BODY_CHARACTERS = 300_000
-GROUPS = "https://purl.imsglobal.org/spec/lti-gs/scope/contextgroup.readonly"
 # The scopes LTI13Servlet's token endpoint grants (when the tool entry allows them).
-SCOPES = (AGS_LINEITEM, AGS_LINEITEM_READONLY, AGS_RESULT_READONLY, AGS_SCORE, NRPS_MEMBERSHIPS, GROUPS)
+SCOPES = (AGS_LINEITEM, AGS_LINEITEM_READONLY, AGS_RESULT_READONLY, AGS_SCORE, NRPS_MEMBERSHIPS, GROUPS_READONLY)
 
 
 def offer(platform: PlatformConfiguration) -> PlatformOffer:

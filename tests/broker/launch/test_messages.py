@@ -2,7 +2,8 @@ from typing import Any
 
 import pytest
 
-from broker.launch.messages import (
+from broker.launch.messages import LaunchMessage, LtiMessageError, check_lti_message
+from broker.lti import (
     DEEP_LINKING_SETTINGS,
     DEPLOYMENT_ID,
     MESSAGE_TYPE,
@@ -10,9 +11,6 @@ from broker.launch.messages import (
     ROLES,
     TARGET_LINK_URI,
     VERSION,
-    LaunchMessage,
-    LtiMessageError,
-    check_lti_message,
 )
 
 TARGET = "https://broker.example.com/t/acme/tool"

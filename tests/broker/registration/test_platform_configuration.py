@@ -6,11 +6,8 @@ from typing import Any
 
 import pytest
 
-from broker.registration.platform_configuration import (
-    PLATFORM_CONFIGURATION_KEY,
-    PlatformConfigurationError,
-    validate_platform_configuration,
-)
+from broker.lti import PLATFORM_CONFIGURATION_KEY
+from broker.registration.platform_configuration import PlatformConfigurationError, validate_platform_configuration
 from tests.emulators.fixtures import load_fixture
 
 MOODLE_URL = "https://moodle.example.edu/mod/lti/openid-configuration.php"

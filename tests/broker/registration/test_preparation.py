@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from broker.lti import AGS_SCORE, DEEP_LINKING_REQUEST
 from broker.registration import errors
 from broker.registration.preparation import read_answer, read_tool_configuration
-from tenants.tool_configuration import AGS_SCORE, DEEP_LINKING, MessageConfiguration, ToolConfiguration
+from tenants.tool_configuration import MessageConfiguration, ToolConfiguration
 from tests.broker.registration.profiles.helpers import platform_of, prepare
 
 
@@ -25,10 +26,10 @@ def test_nothing_left_to_launch_is_never_sent() -> None:
 
 
 def test_review_choices_narrow_the_request_and_are_noted() -> None:
-    included = frozenset({f"message:{DEEP_LINKING}", "claim:name"})
+    included = frozenset({f"message:{DEEP_LINKING_REQUEST}", "claim:name"})
     prepared = prepare(platform_of("sakai"), included=included)
     configuration = prepared.request["https://purl.imsglobal.org/spec/lti-tool-configuration"]
-    assert [message["type"] for message in configuration["messages"]] == [DEEP_LINKING]
+    assert [message["type"] for message in configuration["messages"]] == [DEEP_LINKING_REQUEST]
     assert "scope" not in prepared.request
     assert configuration["claims"] == ["iss", "sub", "name"]
     assert "left out at the review: claim:email" in prepared.notes

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from broker.registration.platform_configuration import PlatformConfiguration, SupportedMessage
-from broker.registration.request import (
-    TOOL_CONFIGURATION_KEY,
-    ToolEndpoints,
-    build_registration_request,
-    plan_registration,
-)
-from tenants.tool_configuration import (
+from broker.lti import (
     AGS_LINEITEM,
     AGS_SCORE,
-    DEEP_LINKING,
+    DEEP_LINKING_REQUEST,
     NRPS_MEMBERSHIPS,
-    RESOURCE_LINK,
-    MessageConfiguration,
-    ToolConfiguration,
+    RESOURCE_LINK_REQUEST,
+    TOOL_CONFIGURATION_KEY,
 )
+from broker.registration.platform_configuration import PlatformConfiguration, SupportedMessage
+from broker.registration.request import ToolEndpoints, build_registration_request, plan_registration
+from tenants.tool_configuration import MessageConfiguration, ToolConfiguration
 
 ENDPOINTS = ToolEndpoints(
     initiate_login_uri="https://lti.example.com/t/acme/lti/login",
@@ -40,7 +35,7 @@ PLATFORM = PlatformConfiguration(
     claims_supported=None,
     product_family_code="generic",
     version=None,
-    messages_supported=(SupportedMessage(RESOURCE_LINK),),
+    messages_supported=(SupportedMessage(RESOURCE_LINK_REQUEST),),
     variables=None,
     document={},
 )
@@ -57,8 +52,8 @@ def test_scopes_are_limited_to_what_the_platform_supports_and_never_include_open
 
 def test_messages_the_platform_does_not_list_are_left_out() -> None:
     plan = plan_registration(ToolConfiguration(), PLATFORM)
-    assert [m.type for m in plan.messages] == [RESOURCE_LINK]
-    assert plan.unavailable_messages == (DEEP_LINKING,)
+    assert [m.type for m in plan.messages] == [RESOURCE_LINK_REQUEST]
+    assert plan.unavailable_messages == (DEEP_LINKING_REQUEST,)
 
 
 def test_platform_that_lists_no_scopes_or_messages_gets_everything_asked() -> None:
@@ -68,8 +63,9 @@ def test_platform_that_lists_no_scopes_or_messages_gets_everything_asked() -> No
 
 
 def test_placements_are_filtered_by_what_the_platform_lists() -> None:
-    platform = replace(PLATFORM, messages_supported=(SupportedMessage(DEEP_LINKING, ("ContentArea",)),))
-    tool = ToolConfiguration(messages=(MessageConfiguration(DEEP_LINKING, placements=("ContentArea", "Bogus")),))
+    platform = replace(PLATFORM, messages_supported=(SupportedMessage(DEEP_LINKING_REQUEST, ("ContentArea",)),))
+    message = MessageConfiguration(DEEP_LINKING_REQUEST, placements=("ContentArea", "Bogus"))
+    tool = ToolConfiguration(messages=(message,))
     plan = plan_registration(tool, platform)
     assert plan.messages[0].placements == ("ContentArea",)
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from broker.lti import AGS_SCORE, DEEP_LINKING_REQUEST, NRPS_MEMBERSHIPS, RESOURCE_LINK_REQUEST
 from broker.registration.request import RegistrationPlan
 from broker.registration.review import narrow_plan, optional_keys, ticked
-from tenants.tool_configuration import AGS_SCORE, DEEP_LINKING, NRPS_MEMBERSHIPS, RESOURCE_LINK, MessageConfiguration
+from tenants.tool_configuration import MessageConfiguration
 
 PLAN = RegistrationPlan(
     scopes=(AGS_SCORE, NRPS_MEMBERSHIPS),
     claims=("iss", "sub", "name", "email", "locale"),
     messages=(
-        MessageConfiguration(type=RESOURCE_LINK, placements=("course_navigation",)),
-        MessageConfiguration(type=DEEP_LINKING, placements=("ContentArea", "RichTextEditor")),
+        MessageConfiguration(type=RESOURCE_LINK_REQUEST, placements=("course_navigation",)),
+        MessageConfiguration(type=DEEP_LINKING_REQUEST, placements=("ContentArea", "RichTextEditor")),
     ),
     unavailable_scopes=(),
     unavailable_messages=(),
@@ -21,11 +22,11 @@ ALL = frozenset(optional_keys(PLAN))
 
 def test_every_message_placement_scope_and_personal_claim_is_optional() -> None:
     assert optional_keys(PLAN) == (
-        f"message:{RESOURCE_LINK}",
-        f"placement:{RESOURCE_LINK}:course_navigation",
-        f"message:{DEEP_LINKING}",
-        f"placement:{DEEP_LINKING}:ContentArea",
-        f"placement:{DEEP_LINKING}:RichTextEditor",
+        f"message:{RESOURCE_LINK_REQUEST}",
+        f"placement:{RESOURCE_LINK_REQUEST}:course_navigation",
+        f"message:{DEEP_LINKING_REQUEST}",
+        f"placement:{DEEP_LINKING_REQUEST}:ContentArea",
+        f"placement:{DEEP_LINKING_REQUEST}:RichTextEditor",
         f"scope:{AGS_SCORE}",
         f"scope:{NRPS_MEMBERSHIPS}",
         "claim:name",
@@ -38,7 +39,7 @@ def test_everything_ticked_keeps_the_plan() -> None:
 
 
 def test_unticked_items_are_left_out_and_recorded() -> None:
-    unticked = {f"scope:{NRPS_MEMBERSHIPS}", "claim:email", f"placement:{DEEP_LINKING}:ContentArea"}
+    unticked = {f"scope:{NRPS_MEMBERSHIPS}", "claim:email", f"placement:{DEEP_LINKING_REQUEST}:ContentArea"}
     narrowed = narrow_plan(PLAN, ALL - unticked)
     assert narrowed.scopes == (AGS_SCORE,)
     assert narrowed.claims == ("iss", "sub", "name", "locale")
@@ -47,8 +48,8 @@ def test_unticked_items_are_left_out_and_recorded() -> None:
 
 
 def test_an_unticked_message_takes_its_placements_along() -> None:
-    narrowed = narrow_plan(PLAN, ALL - {f"message:{RESOURCE_LINK}"})
-    assert [message.type for message in narrowed.messages] == [DEEP_LINKING]
+    narrowed = narrow_plan(PLAN, ALL - {f"message:{RESOURCE_LINK_REQUEST}"})
+    assert [message.type for message in narrowed.messages] == [DEEP_LINKING_REQUEST]
 
 
 def test_keys_not_in_the_plan_add_nothing() -> None:

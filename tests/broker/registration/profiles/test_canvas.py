@@ -6,17 +6,10 @@ import copy
 
 import pytest
 
+from broker.lti import AGS_SCORE, DEEP_LINKING_REQUEST, NRPS_MEMBERSHIPS, RESOURCE_LINK_REQUEST, TOOL_CONFIGURATION_KEY
 from broker.registration import errors
 from broker.registration.profiles import canvas
-from broker.registration.request import TOOL_CONFIGURATION_KEY
-from tenants.tool_configuration import (
-    AGS_SCORE,
-    DEEP_LINKING,
-    NRPS_MEMBERSHIPS,
-    RESOURCE_LINK,
-    MessageConfiguration,
-    ToolConfiguration,
-)
+from tenants.tool_configuration import MessageConfiguration, ToolConfiguration
 from tests.broker.registration.profiles.helpers import CONFIGURATION_URLS, context, fixture, platform_of, prepare, read
 
 PLATFORM = platform_of("canvas")
@@ -28,8 +21,8 @@ def test_offer_adds_prefixed_and_spec_placement_names_and_never_openid() -> None
     document["scopes_supported"].append("openid")
     offer = canvas.offer(read(document, CONFIGURATION_URLS["canvas"]))
     assert "openid" not in (offer.scopes or ())
-    resource_link = offer.placements_for(RESOURCE_LINK) or frozenset()
-    deep_linking = offer.placements_for(DEEP_LINKING) or frozenset()
+    resource_link = offer.placements_for(RESOURCE_LINK_REQUEST) or frozenset()
+    deep_linking = offer.placements_for(DEEP_LINKING_REQUEST) or frozenset()
     assert {"course_navigation", canvas.CANVAS_LTI + "course_navigation", "ContentArea"} <= resource_link
     assert "RichTextEditor" not in resource_link and "RichTextEditor" in deep_linking
 
@@ -110,19 +103,19 @@ def test_contacts_must_be_e_mail_addresses() -> None:
 
 def test_a_placement_canvas_does_not_offer_for_a_message_is_left_out_not_sent() -> None:
     tool = ToolConfiguration(
-        messages=(MessageConfiguration(type=DEEP_LINKING, placements=("course_navigation", "editor_button")),)
+        messages=(MessageConfiguration(type=DEEP_LINKING_REQUEST, placements=("course_navigation", "editor_button")),)
     )
     prepared = prepare(PLATFORM, tool)
     (message,) = prepared.request[TOOL_CONFIGURATION_KEY]["messages"]
     assert message["placements"] == ["editor_button"]
-    assert prepared.plan.unavailable_placements == ((DEEP_LINKING, "course_navigation"),)
+    assert prepared.plan.unavailable_placements == ((DEEP_LINKING_REQUEST, "course_navigation"),)
 
 
 def test_an_unknown_placement_is_never_sent_where_canvas_lists_no_placements() -> None:
     document = fixture("canvas")
-    document[KEY]["messages_supported"] = [{"type": RESOURCE_LINK}, {"type": DEEP_LINKING}]
+    document[KEY]["messages_supported"] = [{"type": RESOURCE_LINK_REQUEST}, {"type": DEEP_LINKING_REQUEST}]
     platform = read(document, CONFIGURATION_URLS["canvas"])
-    tool = ToolConfiguration(messages=(MessageConfiguration(type=RESOURCE_LINK, placements=("course_nav",)),))
+    tool = ToolConfiguration(messages=(MessageConfiguration(type=RESOURCE_LINK_REQUEST, placements=("course_nav",)),))
     with pytest.raises(errors.RequestNotSentError, match="Canvas does not know the placement course_nav"):
         prepare(platform, tool)
 

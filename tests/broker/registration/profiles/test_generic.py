@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from broker.lti import TOOL_CONFIGURATION_KEY
 from broker.registration.profiles import generic
-from broker.registration.request import TOOL_CONFIGURATION_KEY
 from tests.broker.registration.profiles.helpers import context, platform_of, prepare
 
 PLATFORM = platform_of("moodle")

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from broker.lti import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST, TOOL_CONFIGURATION_KEY
 from broker.registration import errors
 from broker.registration.platform_configuration import PlatformConfigurationError
 from broker.registration.profiles import moodle
-from broker.registration.request import TOOL_CONFIGURATION_KEY
-from tenants.tool_configuration import DEEP_LINKING, RESOURCE_LINK, MessageConfiguration, ToolConfiguration
+from tenants.tool_configuration import MessageConfiguration, ToolConfiguration
 from tests.broker.registration.profiles.helpers import ENDPOINTS, context, fixture, platform_of, prepare, read
 
 KEY = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -52,8 +52,12 @@ def tool_with_message_custom_parameters() -> ToolConfiguration:
     return ToolConfiguration(
         custom_parameters={"context": "$Context.id"},
         messages=(
-            MessageConfiguration(type=DEEP_LINKING, placements=("ContentArea",), custom_parameters={"mode": "pick"}),
-            MessageConfiguration(type=RESOURCE_LINK, custom_parameters={"mode": "view", "course": "$Context.title"}),
+            MessageConfiguration(
+                type=DEEP_LINKING_REQUEST, placements=("ContentArea",), custom_parameters={"mode": "pick"}
+            ),
+            MessageConfiguration(
+                type=RESOURCE_LINK_REQUEST, custom_parameters={"mode": "view", "course": "$Context.title"}
+            ),
         ),
     )
 
@@ -61,12 +65,12 @@ def tool_with_message_custom_parameters() -> ToolConfiguration:
 def test_moodle_gets_one_deep_linking_message_last_and_tool_level_custom_parameters() -> None:
     prepared = prepare(platform_of("moodle"), tool_with_message_custom_parameters())
     configuration = prepared.request[TOOL_CONFIGURATION_KEY]
-    assert [message["type"] for message in configuration["messages"]] == [RESOURCE_LINK, DEEP_LINKING]
+    assert [message["type"] for message in configuration["messages"]] == [RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST]
     assert configuration["messages"][-1]["target_link_uri"] == ENDPOINTS.target_link_uri
     assert configuration["custom_parameters"] == {"context": "$Context.id", "mode": "pick", "course": "$Context.title"}
     assert all("custom_parameters" not in m and "placements" not in m for m in configuration["messages"])
     assert any("mode: Moodle keeps one value" in note for note in prepared.notes)
-    assert prepared.plan.unavailable_placements == ((DEEP_LINKING, "ContentArea"),)
+    assert prepared.plan.unavailable_placements == ((DEEP_LINKING_REQUEST, "ContentArea"),)
 
 
 def test_values_moodle_would_cut_short_are_noted() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from broker.lti import AGS_LINEITEM, AGS_SCORE, NRPS_MEMBERSHIPS
 from broker.registration import errors
 from broker.registration.profiles import sakai
-from tenants.tool_configuration import AGS_LINEITEM, AGS_SCORE, NRPS_MEMBERSHIPS, ToolConfiguration
+from tenants.tool_configuration import ToolConfiguration
 from tests.broker.registration.profiles.helpers import context, platform_of, prepare
 
 PLATFORM = platform_of("sakai")
