@@ -29,14 +29,58 @@ from broker.api import tenant as api_tenant
 from broker.api import webhooks as api_webhooks
 from broker.api.problems import ApiProblem
 from broker.api.problems import problem_response as api_problem_response
+from broker.api.rate_limit import RateLimiter
+from broker.database import Database
+from broker.http_client import GuardedClient
+from broker.key_rotation import KeyRotationService
 from broker.launch import routes as launch_routes
+from broker.launch.directory import LaunchDirectory
+from broker.launch.platform_keys import PlatformKeys
+from broker.launch.service import LaunchService
 from broker.middleware import SecurityHeadersMiddleware
 from broker.refusals import Refusal, problem_response, refusal_page
 from broker.registration import routes as registration_routes
+from broker.registration.service import RegistrationService
 from broker.services import Services
 from broker.settings import Settings
+from broker.tokens.service import TokenService
+from tenants.api_keys import ApiKeyService
+from tenants.encryption import SecretBox
+from tenants.keys import KeyRing
+from tenants.services import TenantService
 
 logger = logging.getLogger("broker")
+
+
+USER_AGENT = "lti-broker/0.1"
+
+
+def create_services(settings: Settings) -> Services:
+    """The services of one process (a server, a CLI command, a worker), sharing one database and one client."""
+    database = Database(settings.database_url)
+    client = GuardedClient(
+        user_agent=USER_AGENT,
+        allow_insecure=settings.allow_insecure_platforms,
+        total_timeout=settings.outbound_timeout,
+        connect_timeout=min(5.0, settings.outbound_timeout),
+        read_timeout=settings.outbound_timeout,
+    )
+    secret_box = SecretBox(settings.secret_key)
+    key_ring = KeyRing(database, secret_box)
+    return Services(
+        settings=settings,
+        database=database,
+        client=client,
+        secret_box=secret_box,
+        key_ring=key_ring,
+        tenants=TenantService(database, settings, secret_box, key_ring),
+        registrations=RegistrationService(database, settings, client),
+        launches=LaunchService(database, settings, key_ring, PlatformKeys(client), LaunchDirectory(database)),
+        tokens=TokenService(database, settings, client, secret_box, key_ring),
+        api_keys=ApiKeyService(database),
+        key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
+        rate_limiter=RateLimiter(settings.api_rate_limit),
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -91,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = Services.create(settings)
+        services = create_services(settings)
         app.state.services = services
         # Until every route reads its services through broker.services.services(), they are also set by name.
         for name, value in vars(services).items():

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from broker import background
-from broker.app import create_app
+from broker.app import create_app, create_services
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
+from broker.key_rotation import signing_key_item
 from broker.logs import configure_logging, log_config
 from broker.migrate import upgrade
 from broker.registration.queries import list_registrations
@@ -27,7 +28,6 @@ from broker.webhooks.queries import ReplayError, list_deliveries, replay_event
 from broker.webhooks.representation import delivery_item
 from tenants.api_keys import ApiKeyError, api_key_item
 from tenants.representation import tenant_item, tenant_settings_item
-from tenants.rotation import signing_key_item
 from tenants.services import CreatedTenant, TenantError
 
 
@@ -41,7 +41,7 @@ def created_item(settings: Settings, created: CreatedTenant) -> dict[str, Any]:
 
 
 async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[int]]) -> int:
-    services = Services.create(settings)
+    services = create_services(settings)
     try:
         return await work(services)
     finally:

@@ -17,7 +17,7 @@ import pytest_asyncio
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from broker.app import create_app
+from broker.app import create_app, create_services
 from broker.migrate import upgrade
 from broker.services import Services
 from broker.settings import Settings
@@ -106,7 +106,7 @@ def strict_broker(database_url: str) -> Iterator[RunningBroker]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def services(broker: RunningBroker) -> AsyncIterator[Services]:
     """Direct access to the broker's services (its own engine) for arranging and checking state."""
-    services = Services.create(broker.settings)
+    services = create_services(broker.settings)
     yield services
     await services.close()
 

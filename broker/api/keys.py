@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from broker.api.auth import authenticated_tenant
-from tenants.rotation import signing_key_item
+from broker.key_rotation import signing_key_item
 
 
 async def keys(request: Request) -> Response:

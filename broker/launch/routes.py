@@ -26,6 +26,7 @@ from broker.launch.state_binding import (
 from broker.pages import content_security_policy as page_policy
 from broker.pages import frame_ancestors
 from broker.refusals import refusal_page
+from broker.services import services
 
 logger = logging.getLogger("broker.launch")
 
@@ -76,8 +77,7 @@ def _storage_page(request: Request, html: str, script: str) -> Response:
 
 
 def _service(request: Request) -> LaunchService:
-    service: LaunchService = request.app.state.launches
-    return service
+    return services(request).launches
 
 
 def _text_fields(form: FormData) -> Mapping[str, str]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from broker.registration import errors
 from broker.registration.platform_configuration import PlatformConfiguration
-from broker.registration.profiles import PlatformProfile, profile_named
-from broker.registration.profiles.profile import Problem, RequestContext
+from broker.registration.profiles.profile import PlatformProfile, Problem, RequestContext
+from broker.registration.profiles.selection import profile_named
 from broker.registration.request import (
     RegistrationPlan,
     ToolEndpoints,

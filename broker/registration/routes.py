@@ -7,13 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, render
-from broker.refusals import refusal_page
+from broker.refusals import Refusal, refusal_page
 from broker.registration import descriptions, errors, review
-from broker.registration.models import Registration
-from broker.registration.profiles import profile_named
+from broker.registration.profiles.selection import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
-from broker.tokens.errors import TokenRefused
-from broker.tokens.service import service_scopes
+from broker.services import services
 from tenants.models import Tenant
 
 PAGE_HELPERS = {
@@ -33,14 +31,14 @@ async def register(request: Request) -> Response:
     try:
         tenant = await _tenant(request)
         if request.method == "GET":
-            outcome = await request.app.state.registrations.begin(tenant, parse_initiation(request.query_params))
+            outcome = await services(request).registrations.begin(tenant, parse_initiation(request.query_params))
         else:
             form = await request.form()
             state = form.get("state")
             if not isinstance(state, str) or not state:
                 raise errors.ReviewExpiredError("The form is missing its state.", field="state")
             # Ticked checkboxes are the only review fields a browser sends; unticked items are left out.
-            outcome = await request.app.state.registrations.complete(tenant, state, review.ticked(form.keys()))
+            outcome = await services(request).registrations.complete(tenant, state, review.ticked(form.keys()))
     except errors.RegistrationError as refusal:
         return refusal_page(request, refusal, framable=True)
     if isinstance(outcome, Review):
@@ -49,7 +47,7 @@ async def register(request: Request) -> Response:
 
 
 async def _tenant(request: Request) -> Tenant:
-    tenant = await request.app.state.tenants.get_by_slug(request.path_params["slug"])
+    tenant = await services(request).tenants.get_by_slug(request.path_params["slug"])
     if tenant is None:
         raise errors.UnknownTenantError("There is no tool at this registration URL.")
     return tenant
@@ -82,22 +80,14 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         "registration": registration,
         "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],
         "close_script": CLOSE_SCRIPT,
-        "verify_state": _verify_state(request, tenant, registration),
+        "verify_state": services(request).tokens.verify_form_state(tenant, registration),
         "verify_action": request.url.path + "/verify",
         **PAGE_HELPERS,
     }
     return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE_SCRIPT_HASH])
 
 
-def _verify_state(request: Request, tenant: Tenant, registration: Registration) -> str | None:
-    """The Verify button's sealed form state; None when no token can be asked for (the first launch verifies)."""
-    if not service_scopes(registration) or not registration.token_endpoint:
-        return None
-    state: str = request.app.state.tokens.verify_form_state(tenant, registration)
-    return state
-
-
-# What the admin can do about each way verification fails (by the problem's status).
+# What the admin can do about each way verification fails (by the refusal's status).
 _VERIFY_NEXT_STEPS = {
     400: "Open the registration again from your LMS to verify it.",
     403: "Your platform no longer grants these services to the tool: check the tool's settings in your LMS.",
@@ -116,8 +106,8 @@ async def verify(request: Request) -> Response:
     context = {"tool_name": tenant.name, "close_script": CLOSE_SCRIPT, **PAGE_HELPERS}
     status_code = 200
     try:
-        verification = await request.app.state.tokens.verify_form(tenant, state if isinstance(state, str) else "")
-    except TokenRefused as refusal:
+        verification = await services(request).tokens.verify_form(tenant, state if isinstance(state, str) else "")
+    except Refusal as refusal:  # the token service's TokenRefused
         status_code = refusal.status_code
         next_step = _VERIFY_NEXT_STEPS.get(refusal.status_code, _VERIFY_RETRY)
         context |= {"verified": False, "title": refusal.title, "detail": refusal.detail, "next_step": next_step}

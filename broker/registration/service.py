@@ -36,7 +36,8 @@ from broker.registration.preparation import (
     read_answer,
     read_tool_configuration,
 )
-from broker.registration.profiles import PlatformProfile, read_platform_configuration
+from broker.registration.profiles.profile import PlatformProfile
+from broker.registration.profiles.selection import read_platform_configuration
 from broker.registration.representation import registration_item
 from broker.registration.request import RegistrationPlan, ToolEndpoints
 from broker.registration.response import (

@@ -2,7 +2,7 @@
 per registration and scope set in the database (so every broker process shares one token), and the proof
 that a registration works ("verify": a fresh grant with the scopes the platform granted).
 
-The grant's documents are built and read by `broker.service_tokens`; this service owns the I/O and the rules.
+The grant's documents are built and read by `broker.tokens.grant`; this service owns the I/O and the rules.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from broker.database import Database, utcnow
 from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError
 from broker.registration.models import Registration, RegistrationStatus
-from broker.registration.profiles import profile_named
+from broker.registration.profiles.selection import profile_named
 from broker.sealed_state import StateError, StateSealer
-from broker.service_tokens import (
+from broker.settings import Settings
+from broker.tokens import errors
+from broker.tokens.grant import (
     AccessToken,
     TokenGrantError,
     build_client_assertion,
     parse_token_response,
     token_request_form,
 )
-from broker.settings import Settings
-from broker.tokens import errors
 from broker.tokens.models import PlatformToken
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing
@@ -109,8 +109,12 @@ class TokenService:
         return Verification(await self._registration(tenant, registration_id), token)
 
     # ----------------------------------------------------------------- the confirmation page's Verify button
-    def verify_form_state(self, tenant: Tenant, registration: Registration) -> str:
-        """The sealed form field of the Verify button: it can verify this one registration, for a day."""
+    def verify_form_state(self, tenant: Tenant, registration: Registration) -> str | None:
+        """The sealed form field of the Verify button: it can verify this one registration, for a day.
+        None when no token can be asked for (no service scopes or no token endpoint): the first launch verifies.
+        """
+        if not service_scopes(registration) or not registration.token_endpoint:
+            return None
         return self._sealer.seal({"tenant": tenant.id, "registration": registration.id})
 
     async def verify_form(self, tenant: Tenant, form_state: str) -> Verification:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from broker import background
+from broker.app import create_services
 from broker.background import Backoff
 from broker.migrate import upgrade
-from broker.services import Services
 from tests.conftest import make_settings
 
 ROUNDS = 500
@@ -39,7 +39,7 @@ async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_retu
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="broker.background")
     url = f"sqlite:///{tmp_path / 'not-yet' / 'broker.db'}"
-    services = Services.create(make_settings(url, "http://127.0.0.1:9"))
+    services = create_services(make_settings(url, "http://127.0.0.1:9"))
     stop = asyncio.Event()
     loop = asyncio.create_task(
         background.run(services, stop, poll_interval=STEP_S, first_backoff=STEP_S, max_backoff=4 * STEP_S)

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from broker.database import utcnow
+from broker.key_rotation import PUBLISH_AHEAD
 from broker.services import Services
 from tenants.models import Tenant
-from tenants.rotation import PUBLISH_AHEAD
 from tests.broker.api.support import ApiClient
 from tests.broker.webhooks.support import drain, hooked_tenant, make_worker
 from tests.conftest import RunningBroker

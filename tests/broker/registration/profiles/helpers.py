@@ -7,8 +7,8 @@ from typing import Any
 
 from broker.registration.platform_configuration import PlatformConfiguration
 from broker.registration.preparation import PreparedRegistration, prepare_registration
-from broker.registration.profiles import read_platform_configuration
 from broker.registration.profiles.profile import RequestContext
+from broker.registration.profiles.selection import read_platform_configuration
 from broker.registration.request import ToolEndpoints
 from tenants.tool_configuration import ToolConfiguration
 from tests.emulators.fixtures import load_fixture

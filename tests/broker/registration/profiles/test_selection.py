@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker.registration.profiles import PROFILES, product_family_code, profile_named, select_profile
 from broker.registration.profiles.profile import ConfigurationSource
+from broker.registration.profiles.selection import PROFILES, product_family_code, profile_named, select_profile
 from tests.broker.registration.profiles.helpers import CONFIGURATION_URLS, fixture, read
 
 KEY = "https://purl.imsglobal.org/spec/lti-platform-configuration"

@@ -3,7 +3,7 @@ import json
 import pytest
 from jwcrypto import jwk, jws
 
-from broker.service_tokens import (
+from broker.tokens.grant import (
     CLIENT_ASSERTION_TYPE,
     AccessToken,
     TokenGrantError,

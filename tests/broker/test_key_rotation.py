@@ -15,11 +15,11 @@ from jwcrypto import jwk
 from sqlalchemy import select, update
 
 from broker.database import utcnow
+from broker.key_rotation import PUBLISH_AHEAD, RETIRED_KEY_GRACE, KeyRotationService
 from broker.launch import jose
 from broker.services import Services
 from broker.webhooks.models import OutboxEvent
 from tenants.models import SigningKey
-from tenants.rotation import PUBLISH_AHEAD, RETIRED_KEY_GRACE, KeyRotationService
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker
 

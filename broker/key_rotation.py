@@ -25,7 +25,7 @@ from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, public_jwk
 from tenants.models import KeyStatus, SigningKey, Tenant
 from tenants.services import lock_tenant
 
-logger = logging.getLogger("tenants.rotation")
+logger = logging.getLogger("broker.key_rotation")
 
 # A platform may hold our JWKS for its max-age, and another broker process its key ring for the TTL: only
 # after both can every verifier have the new key, so only then may it sign.
