@@ -4,8 +4,6 @@ The error page every failure a person can hit ends on is rendered by `broker.ref
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,22 +20,6 @@ _environment = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 
-# Posted when the registration ends (LTI-DR step 4). The target origin is '*': the LMS page's origin is not
-# knowable (Canvas and Blackboard serve their configuration from another host), and the message holds no secret.
-CLOSE_SCRIPT = (
-    "(function(){var t=window.opener||window.parent;"
-    "function c(){t.postMessage({subject:'org.imsglobal.lti.close'},'*');}"
-    "c();var b=document.getElementById('close');if(b){b.addEventListener('click',c);}})();"
-)
-
-
-def script_hash(script: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
-
-
-CLOSE_SCRIPT_HASH = script_hash(CLOSE_SCRIPT)
-
-
 def content_security_policy(
     *, frame_ancestors: str, script_hashes: Iterable[str] = (), form_action: str = "'self'"
 ) -> str:
@@ -46,6 +28,12 @@ def content_security_policy(
         f"default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; script-src {scripts}; "
         f"form-action {form_action}; base-uri 'none'; frame-ancestors {frame_ancestors}"
     )
+
+
+def render_document(template: str, context: dict[str, Any]) -> str:
+    """A template rendered to a string, for a document that is not the answer to a page request (the relay
+    form of a launch, the Deep Linking form a tool hands to the browser)."""
+    return _environment.get_template(template).render(**context)
 
 
 def render(

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.autopost import content_security_policy
-from broker.launch.client_storage import GET_SCRIPT_HASH, PUT_SCRIPT_HASH
+from broker.inline_scripts import STORAGE_GET, STORAGE_PUT
 from broker.launch.errors import LaunchRefused
 from broker.launch.service import LaunchService, StorageCheck
 from broker.launch.state_binding import (
@@ -42,7 +42,7 @@ async def login(request: Request) -> Response:
     if redirect.storage_page is None:
         response = RedirectResponse(redirect.location, status_code=302, headers={"Cache-Control": "no-store"})
     else:
-        response = _storage_page(request, redirect.storage_page, PUT_SCRIPT_HASH)
+        response = _storage_page(request, redirect.storage_page, STORAGE_PUT.csp_hash)
     _set_cookie(response, slug, redirect.state_cookie, STATE_COOKIE_MAX_AGE)
     _set_cookie(response, slug, MARKER_COOKIE, MARKER_COOKIE_MAX_AGE)
     return response
@@ -56,7 +56,7 @@ async def launch(request: Request) -> Response:
     except LaunchRefused as refusal:
         return _refusal_page(request, "launch", refusal)
     if isinstance(relay, StorageCheck):
-        return _storage_page(request, relay.html, GET_SCRIPT_HASH)
+        return _storage_page(request, relay.html, STORAGE_GET.csp_hash)
     response = HTMLResponse(
         relay.html,
         headers={

@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from broker.pages import CLOSE_SCRIPT, CLOSE_SCRIPT_HASH, render
+from broker.inline_scripts import CLOSE
+from broker.pages import render
 from broker.refusals import Refusal, refusal_page
 from broker.registration import descriptions, errors, review
 from broker.registration.profiles.selection import profile_named
@@ -79,12 +80,12 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         "plan": completed.plan,
         "registration": registration,
         "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],
-        "close_script": CLOSE_SCRIPT,
+        "close_script": CLOSE.source,
         "verify_state": services(request).tokens.verify_form_state(tenant, registration),
         "verify_action": request.url.path + "/verify",
         **PAGE_HELPERS,
     }
-    return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE_SCRIPT_HASH])
+    return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE.csp_hash])
 
 
 # What the admin can do about each way verification fails (by the refusal's status).
@@ -103,7 +104,7 @@ async def verify(request: Request) -> Response:
     except errors.RegistrationError as refusal:
         return refusal_page(request, refusal, framable=True)
     state = (await request.form()).get("state")
-    context = {"tool_name": tenant.name, "close_script": CLOSE_SCRIPT, **PAGE_HELPERS}
+    context = {"tool_name": tenant.name, "close_script": CLOSE.source, **PAGE_HELPERS}
     status_code = 200
     try:
         verification = await services(request).tokens.verify_form(tenant, state if isinstance(state, str) else "")
@@ -116,7 +117,7 @@ async def verify(request: Request) -> Response:
         context |= {"verified": True, "title": f"{tenant.name} works with your platform", "scopes": scopes}
     return render(
         request, "verification.html", context, status_code=status_code, framable=True,
-        script_hashes=[CLOSE_SCRIPT_HASH],
+        script_hashes=[CLOSE.csp_hash],
     )
 
 

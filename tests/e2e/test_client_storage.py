@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from broker.launch.client_storage import GET_SCRIPT_HASH, PROOF_FIELD, PUT_SCRIPT_HASH, storage_key
+from broker.inline_scripts import STORAGE_GET, STORAGE_PUT
+from broker.launch.client_storage import PROOF_FIELD, storage_key
 from broker.services import Services
 from tests.conftest import RunningBroker
 from tests.e2e.launching import Registered, registered
@@ -41,7 +42,7 @@ async def login_with_storage(http: httpx.AsyncClient, setup: Registered) -> tupl
     started = setup.platform.login_initiation()
     login = await http.post(started.url, data=started.params)
     assert login.status_code == 200, login.text
-    assert f"script-src {PUT_SCRIPT_HASH};" in login.headers["content-security-policy"]
+    assert f"script-src {STORAGE_PUT.csp_hash};" in login.headers["content-security-policy"]
     put = storage_data(login.text)
     authorization = await http.get(put["next"])
     return put, parse_form_post(authorization.text)
@@ -51,7 +52,7 @@ async def first_post(http: httpx.AsyncClient, platform_post: FormPost) -> FormPo
     """The form_post from a browser with no cookie: the broker answers with its storage-reading page."""
     check = await http.post(platform_post.action, data=platform_post.fields)
     assert check.status_code == 200, check.text
-    assert f"script-src {GET_SCRIPT_HASH};" in check.headers["content-security-policy"]
+    assert f"script-src {STORAGE_GET.csp_hash};" in check.headers["content-security-policy"]
     assert "launch_token" not in check.text
     return parse_form_post(check.text)
 

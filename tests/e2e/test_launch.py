@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from broker.autopost import AUTO_POST_SCRIPT_HASH
 from broker.database import utcnow
+from broker.inline_scripts import AUTO_POST
 from broker.launch.models import LaunchState
 from broker.registration.models import Registration
 from broker.services import Services
@@ -54,7 +54,7 @@ async def test_resource_link_launch_reaches_the_tool_with_a_verified_token(
         relay = done.relay
         assert relay is not None and relay.status_code == 200
         policy = relay.headers["content-security-policy"]
-        assert f"script-src '{AUTO_POST_SCRIPT_HASH}'" in policy
+        assert f"script-src {AUTO_POST.csp_hash}" in policy
         assert f"form-action {setup.tool.base_url};" in policy
         assert "x-frame-options" not in relay.headers, "the LMS frames the launch"
         assert "Quiz &lt;Tool&gt;" in relay.text

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from broker.inline_scripts import STORAGE_GET, STORAGE_PUT, script_hash
 from broker.launch.client_storage import (
-    GET_SCRIPT,
-    GET_SCRIPT_HASH,
     PROOF_FIELD,
-    PUT_SCRIPT,
-    PUT_SCRIPT_HASH,
     get_page,
     posted_by_our_page,
     put_page,
@@ -17,7 +14,6 @@ from broker.launch.client_storage import (
     storage_origin,
     valid_storage_target,
 )
-from broker.pages import script_hash
 
 EVIL = '"><script>alert(1)</script>'
 
@@ -61,9 +57,9 @@ def test_the_put_page_escapes_every_value_and_keeps_its_script() -> None:
                     origin="https://lms.example", state=EVIL, nonce=EVIL)
     assert "<script>alert" not in page
     assert page.count("<script>") == 1
-    assert f"<script>{PUT_SCRIPT}</script>" in page
+    assert f"<script>{STORAGE_PUT.source}</script>" in page
     assert "&amp;b=" in page
-    assert script_hash(PUT_SCRIPT) == PUT_SCRIPT_HASH
+    assert script_hash(STORAGE_PUT.source) == STORAGE_PUT.csp_hash
 
 
 def test_the_get_page_posts_the_form_with_an_empty_proof_for_the_script_to_fill() -> None:
@@ -72,11 +68,13 @@ def test_the_get_page_posts_the_form_with_an_empty_proof_for_the_script_to_fill(
     assert "<script>alert" not in page
     assert f'name="{PROOF_FIELD}" value=""' in page
     assert 'name="id_token" value="eyJ.a.b"' in page
-    assert f"<script>{GET_SCRIPT}</script>" in page
-    assert script_hash(GET_SCRIPT) == GET_SCRIPT_HASH
+    assert f'data-proof-field="{PROOF_FIELD}"' in page
+    assert f"<script>{STORAGE_GET.source}</script>" in page
+    assert script_hash(STORAGE_GET.source) == STORAGE_GET.csp_hash
 
 
 def test_the_scripts_never_message_everyone() -> None:
-    for script in (PUT_SCRIPT, GET_SCRIPT):
-        assert "'*'" not in script
-        assert "e.origin!==d.origin" in script
+    for script in (STORAGE_PUT.source, STORAGE_GET.source):
+        assert '"*"' not in script
+        assert "postMessage(message, settings.origin)" in script
+        assert "event.origin !== settings.origin" in script
