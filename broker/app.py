@@ -34,6 +34,7 @@ from broker.database import Database
 from broker.http_client import GuardedClient
 from broker.key_rotation import KeyRotationService
 from broker.launch import routes as launch_routes
+from broker.launch.deep_linking_service import DeepLinkingService
 from broker.launch.directory import LaunchDirectory
 from broker.launch.platform_keys import PlatformKeys
 from broker.launch.service import LaunchService
@@ -67,6 +68,7 @@ def create_services(settings: Settings) -> Services:
     )
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
+    directory = LaunchDirectory(database)
     return Services(
         settings=settings,
         database=database,
@@ -75,7 +77,8 @@ def create_services(settings: Settings) -> Services:
         key_ring=key_ring,
         tenants=TenantService(database, settings, secret_box, key_ring),
         registrations=RegistrationService(database, settings, client),
-        launches=LaunchService(database, settings, key_ring, PlatformKeys(client), LaunchDirectory(database)),
+        launches=LaunchService(database, settings, key_ring, PlatformKeys(client), directory),
+        deep_linking=DeepLinkingService(settings, key_ring, directory),
         tokens=TokenService(database, settings, client, secret_box, key_ring),
         api_keys=ApiKeyService(database),
         key_rotation=KeyRotationService(database, settings, secret_box, key_ring),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from broker.database import Database
     from broker.http_client import GuardedClient
     from broker.key_rotation import KeyRotationService
+    from broker.launch.deep_linking_service import DeepLinkingService
     from broker.launch.service import LaunchService
     from broker.registration.service import RegistrationService
     from broker.settings import Settings
@@ -37,6 +38,7 @@ class Services:
     tenants: TenantService
     registrations: RegistrationService
     launches: LaunchService
+    deep_linking: DeepLinkingService
     tokens: TokenService
     api_keys: ApiKeyService
     key_rotation: KeyRotationService

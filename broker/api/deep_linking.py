@@ -8,15 +8,14 @@ from starlette.routing import Route
 
 from broker.api.auth import authenticated_tenant
 from broker.api.params import json_object
-from broker.launch.service import LaunchService
+from broker.services import services
 
 
 async def deep_linking_response(request: Request) -> Response:
     tenant = await authenticated_tenant(request)
     body = await json_object(request)
-    service: LaunchService = request.app.state.launches
     # A DeepLinkingRefused is a Refusal, answered as problem details JSON.
-    answer = await service.deep_linking_response(tenant, body.get("launch_token"), body.get("content_items"))
+    answer = await services(request).deep_linking.response(tenant, body.get("launch_token"), body.get("content_items"))
     return JSONResponse(
         {"deep_link_return_url": answer.deep_link_return_url, "jwt": answer.jwt, "html": answer.html},
         headers={"Cache-Control": "no-store"},

@@ -1,25 +1,24 @@
-"""LTI 1.3 launches through the broker: the OIDC login, the launch (id_token validation, deployment policy,
-relay to the tenant's tool), and the tool's Deep Linking answer.
+"""LTI 1.3 launches through the broker: the OIDC login and the launch (id_token validation, deployment policy,
+relay to the tenant's tool).
 
 The protocol rules are the pure functions of this package; this service owns the database, the caches and
-the keys. Every refusal is a `LaunchRefused`, which the routes show as a 4xx page, and none carries a token.
+the keys (the launch states are kept by `states.LaunchStates`). Every refusal is a `LaunchRefused`, which the
+routes show as a 4xx page, and none carries a token.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from jwcrypto import jwk
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from broker.autopost import auto_post_form
@@ -33,48 +32,23 @@ from broker.launch.client_storage import (
     storage_origin,
     valid_storage_target,
 )
-from broker.launch.deep_linking import DeepLinkingError, build_deep_linking_response
 from broker.launch.directory import LaunchDirectory, RegistrationView, TenantView
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, validate_id_token
-from broker.launch.launch_token import LaunchTokenError, build_launch_token, read_launch_token
+from broker.launch.launch_token import build_launch_token
 from broker.launch.messages import LtiMessageError, check_lti_message
-from broker.launch.models import LaunchState
 from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorization_request_url, parse_login_request
 from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
 from broker.launch.state_binding import browser_started_login, state_cookie_name
+from broker.launch.states import LaunchStates, NewState
 from broker.registration.models import Deployment, DeploymentSource, Registration, RegistrationStatus
 from broker.registration.representation import registration_item
 from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
-from tenants.encryption import derive_key
 from tenants.keys import KeyRing
 from tenants.models import Tenant
 
 logger = logging.getLogger("broker.launch")
-
-# From the login to the platform's answer is one redirect and one form post; ten minutes is generous.
-LAUNCH_STATE_TTL = timedelta(minutes=10)
-# Used and expired states are kept this long after expiry, so a replay is told apart from a made-up state.
-LAUNCH_STATE_RETENTION = timedelta(hours=1)
-CLEANUP_INTERVAL = 60.0
-# The launch states' statements, built once: they run twice per launch, and building a statement (values
-# coerced, cache key computed) costs more than executing it.
-_STATES = LaunchState.__table__
-_THIS_STATE = (_STATES.c.digest == bindparam("state_digest")) & (_STATES.c.tenant_id == bindparam("tenant"))
-_STORE_STATE = insert(_STATES)
-_CLAIM_STATE = (
-    update(_STATES)
-    .where(_THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now"))
-    .values(used_at=bindparam("now"))
-    .returning(_STATES.c.registration_id, _STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.lti_deployment_id)
-)
-_FIND_STATE = select(_STATES.c.used_at, _STATES.c.expires_at).where(_THIS_STATE)
-_FIND_STORAGE = select(_STATES.c.storage_target, _STATES.c.registration_id).where(
-    _THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now")
-)
-_FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
-
 
 @dataclass(frozen=True)
 class LoginRedirect:
@@ -98,21 +72,6 @@ class StorageCheck:
     html: str
 
 
-@dataclass(frozen=True)
-class DeepLinkingAnswer:
-    deep_link_return_url: str
-    jwt: str
-    html: str
-
-
-@dataclass(frozen=True)
-class _PendingLaunch:
-    registration_id: str
-    nonce: str
-    target_link_uri: str
-    lti_deployment_id: str | None
-
-
 class LaunchService:
     def __init__(
         self,
@@ -127,8 +86,7 @@ class LaunchService:
         self.key_ring = key_ring
         self.platform_keys = platform_keys
         self.directory = directory
-        self._state_key = derive_key(settings.secret_key, "launch-state v1")
-        self._next_cleanup = 0.0
+        self.states = LaunchStates(database, settings.secret_key)
 
     # ----------------------------------------------------------------- login (third-party initiated)
     async def login(self, slug: str, params: Mapping[str, str]) -> LoginRedirect:
@@ -145,9 +103,12 @@ class LaunchService:
                 field="authorization_endpoint",
             )
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        digest = self._digest(state)
+        digest = self.states.digest(state)
         target = valid_storage_target(params.get("lti_storage_target"))
-        await self._store_state(tenant, registration, request, digest, nonce, target)
+        new = NewState(
+            tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target
+        )
+        await self.states.store(digest, new)
         location = authorization_request_url(
             registration.authorization_endpoint,
             client_id=registration.client_id,
@@ -193,32 +154,6 @@ class LaunchService:
         _check_active(registration)
         return registration
 
-    async def _store_state(
-        self,
-        tenant: TenantView,
-        registration: RegistrationView,
-        request: LoginRequest,
-        digest: str,
-        nonce: str,
-        storage_target: str | None,
-    ) -> None:
-        now = utcnow()
-        row = {
-            "digest": digest,
-            "tenant_id": tenant.id,
-            "registration_id": registration.id,
-            "nonce": nonce,
-            "target_link_uri": request.target_link_uri,
-            "lti_deployment_id": request.lti_deployment_id,
-            "storage_target": storage_target,
-            "expires_at": now + LAUNCH_STATE_TTL,
-        }
-        async with self.database.ephemeral() as connection:
-            await connection.execute(_STORE_STATE, row)
-            if time.monotonic() >= self._next_cleanup:
-                self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
-                await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
-
     # ----------------------------------------------------------------- launch (the platform's form_post)
     async def launch(
         self, slug: str, form: Mapping[str, str], cookies: Mapping[str, str], headers: Mapping[str, str] | None = None
@@ -229,13 +164,13 @@ class LaunchService:
         state = form.get("state")
         if not state:
             raise errors.LaunchStateRefused("The LMS's answer has no state.", field="state")
-        digest = self._digest(state)
+        digest = self.states.digest(state)
         proof = form.get(PROOF_FIELD)
         if proof is None and state_cookie_name(digest) not in cookies:
             check = await self._storage_check(slug, tenant.id, digest, form)
             if check is not None:
                 return check  # the state stays unspent until the proof comes back
-        pending = await self._consume_state(tenant.id, digest)
+        pending = await self.states.spend(tenant.id, digest)
         headers = headers or {}
         our_origin = storage_origin(self.launch_url(slug))
         from_our_page = posted_by_our_page(headers.get("origin"), headers.get("sec-fetch-site"), our_origin)
@@ -276,17 +211,17 @@ class LaunchService:
         self, slug: str, tenant_id: str, digest: str, form: Mapping[str, str]
     ) -> StorageCheck | None:
         """The page that proves the binding from the platform's storage, when the login offered one."""
-        params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
-        async with self.database.ephemeral() as connection:
-            row = (await connection.execute(_FIND_STORAGE, params)).first()
-        if row is None or row.storage_target is None or form.get("error"):
+        if form.get("error"):
             return None
-        registration = await self.directory.registration(row.registration_id)
+        offer = await self.states.storage_offer(tenant_id, digest)
+        if offer is None:
+            return None
+        registration = await self.directory.registration(offer.registration_id)
         if registration is None or registration.authorization_endpoint is None:
             return None
         html = get_page(
             action=self.launch_url(slug),
-            target=row.storage_target,
+            target=offer.storage_target,
             origin=storage_origin(registration.authorization_endpoint),
             state=form["state"],
             id_token=form.get("id_token", ""),
@@ -309,23 +244,6 @@ class LaunchService:
                 "This launch was started in another browser (or another tab's session) than the one finishing it.",
                 field="state",
             )
-
-    async def _consume_state(self, tenant_id: str, digest: str) -> _PendingLaunch:
-        """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins."""
-        now = utcnow()
-        params = {"state_digest": digest, "tenant": tenant_id, "now": now}
-        async with self.database.ephemeral() as connection:
-            row = (await connection.execute(_CLAIM_STATE, params)).first()
-            if row is not None:
-                return _PendingLaunch(*row)
-            found = (await connection.execute(_FIND_STATE, params)).first()
-        if found is None:
-            raise errors.LaunchStateRefused(
-                "This launch's state is unknown: the launch did not start at this tool.", field="state"
-            )
-        if found.used_at is not None:
-            raise errors.LaunchStateRefused("This launch was already used; each launch works once.", field="state")
-        raise errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
 
     async def _validated_claims(self, registration: RegistrationView, id_token: str, nonce: str) -> dict[str, Any]:
         keys = await self._platform_keys(registration)
@@ -402,46 +320,6 @@ class LaunchService:
             )
         self.directory.forget(registration)
 
-    # ----------------------------------------------------------------- Deep Linking answer from the tool
-    async def deep_linking_response(
-        self, tenant: Tenant, launch_token: object, content_items: object
-    ) -> DeepLinkingAnswer:
-        if not isinstance(launch_token, str) or not launch_token:
-            raise errors.DeepLinkingRefused("launch_token: required, the launch_token your tool received")
-        if not isinstance(content_items, list):
-            raise errors.DeepLinkingRefused("content_items: required, an array (possibly empty)")
-        keys = await self.key_ring.get(tenant.slug)
-        if keys is None or keys.signing_key is None:
-            raise errors.DeepLinkingRefused("the tenant has no active signing key", status_code=409)
-        try:
-            claims = read_launch_token(
-                launch_token, keys=keys.key_set(), issuer=self.settings.tenant_url(tenant.slug), now=time.time()
-            )
-        except LaunchTokenError as error:
-            raise errors.DeepLinkingRefused(f"launch_token: {error.field}: {error.reason}") from error
-        registration = await self._token_registration(tenant, claims)
-        try:
-            response = build_deep_linking_response(
-                claims["lti"], content_items, signing_key=keys.signing_key, client_id=registration.client_id,
-                now=time.time(),
-            )
-        except (DeepLinkingError, LtiMessageError) as error:
-            raise errors.DeepLinkingRefused(str(error), status_code=422) from error
-        try:
-            html = auto_post_form(response.return_url, {"JWT": response.jwt}, title="Returning to your course…")
-        except ValueError as error:
-            raise errors.DeepLinkingRefused(
-                "the launch's deep_link_return_url is not an http(s) URL; the LMS sent a bad one", status_code=422
-            ) from error
-        return DeepLinkingAnswer(response.return_url, response.jwt, html)
-
-    async def _token_registration(self, tenant: Tenant, claims: dict[str, Any]) -> RegistrationView:
-        registration_id = claims.get("registration_id")
-        registration = await self.directory.registration(registration_id) if isinstance(registration_id, str) else None
-        if registration is None or registration.tenant_id != tenant.id:
-            raise errors.DeepLinkingRefused("launch_token: its registration no longer exists", status_code=404)
-        return registration
-
     # ----------------------------------------------------------------- shared
     async def _tenant(self, slug: str) -> TenantView:
         tenant = await self.directory.tenant(slug)
@@ -455,9 +333,6 @@ class LaunchService:
         if keys is None or keys.signing_key is None:
             raise errors.ToolNotReady("The tool has no active signing key at the broker.")
         return keys.signing_key
-
-    def _digest(self, state: str) -> str:
-        return hmac.new(self._state_key, state.encode(), hashlib.sha256).hexdigest()
 
 
 def _tool_url(tenant: TenantView) -> str:

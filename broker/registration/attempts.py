@@ -1,4 +1,5 @@
-"""Registration attempts for the API: every attempt, failed ones included, with the documents exchanged.
+"""Registration attempts: the record of every attempt as it goes (opened, updated, failed, finished), and
+the attempts as the API shows them, failed ones included, with the documents exchanged.
 
 An attempt's `id` is the reference the LMS admin saw on a failure page. Registration tokens never reach the
 database; the platform's raw answer is shown with secret-looking fields redacted as well.
@@ -9,13 +10,83 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.database import Database, json_time
-from broker.redaction import redact_secret_fields
+from broker.database import Database, json_time, utcnow
+from broker.redaction import redact_secret_fields, redact_url
+from broker.registration import errors
 from broker.registration.models import AttemptStatus, RegistrationAttempt
 
 STATUSES = tuple(AttemptStatus)
+MAX_ERROR_DETAIL = 4000
+
+
+async def open_attempt(database: Database, tenant_id: str, configuration_url: str) -> str:
+    """A new attempt, fetching the platform's configuration; its URL is kept with every query value redacted."""
+    attempt = RegistrationAttempt(
+        tenant_id=tenant_id,
+        status=AttemptStatus.FETCHING,
+        openid_configuration_url=redact_url(configuration_url, all_values=True),
+    )
+    async with database.transaction() as session:
+        session.add(attempt)
+    return attempt.id
+
+
+async def update_attempt(database: Database, attempt_id: str, **values: Any) -> None:
+    async with database.transaction() as session:
+        await session.execute(
+            update(RegistrationAttempt)
+            .where(RegistrationAttempt.id == attempt_id)
+            .values(updated_at=utcnow(), **values)
+        )
+
+
+async def fail_attempt(
+    database: Database, attempt_id: str, error: errors.RegistrationError, *, code: str | None = None
+) -> None:
+    """Records the failure (its code is the refusal's class name) and makes the attempt the refusal's reference."""
+    error.reference = attempt_id
+    await update_attempt(
+        database,
+        attempt_id,
+        status=AttemptStatus.FAILED,
+        error_code=code or type(error).__name__,
+        error_detail=error.detail[:MAX_ERROR_DETAIL],
+    )
+
+
+async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> RegistrationAttempt:
+    """Moves a reviewed attempt on to submitting, in one statement, so a form posted twice submits once."""
+    async with database.transaction() as session:
+        claimed = await session.execute(
+            update(RegistrationAttempt)
+            .where(
+                RegistrationAttempt.id == attempt_id,
+                RegistrationAttempt.tenant_id == tenant_id,
+                RegistrationAttempt.status == AttemptStatus.REVIEWING,
+            )
+            .values(status=AttemptStatus.SUBMITTING, updated_at=utcnow())
+        )
+        attempt = await session.get(RegistrationAttempt, attempt_id)
+    if attempt is None:
+        raise errors.ReviewExpiredError("This registration form is unknown.")
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise errors.AlreadySubmittedError(
+            f"This form was already submitted (the registration is {attempt.status}).",
+            reference=attempt.id,
+        )
+    return attempt
+
+
+async def finish_attempt(session: AsyncSession, attempt_id: str, registration_id: str) -> None:
+    """Marks the attempt succeeded, inside the transaction that stores its registration."""
+    await session.execute(
+        update(RegistrationAttempt)
+        .where(RegistrationAttempt.id == attempt_id)
+        .values(status=AttemptStatus.SUCCEEDED, registration_id=registration_id, updated_at=utcnow())
+    )
 
 
 async def list_attempts(

@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
 from broker.http_client import (
@@ -27,8 +26,8 @@ from broker.http_client import (
     UnsafeURLError,
 )
 from broker.redaction import redact_document, redact_url
-from broker.registration import errors
-from broker.registration.models import AttemptStatus, Deployment, DeploymentSource, Registration, RegistrationAttempt
+from broker.registration import attempts, errors
+from broker.registration.models import AttemptStatus, Deployment, DeploymentSource, Registration
 from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
 from broker.registration.preparation import (
     PreparedRegistration,
@@ -120,19 +119,19 @@ class RegistrationService:
 
     async def begin(self, tenant: Tenant, initiation: InitiationRequest) -> Review | Completed:
         """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that."""
-        attempt_id = await self._open_attempt(tenant, initiation.openid_configuration)
+        attempt_id = await attempts.open_attempt(self.database, tenant.id, initiation.openid_configuration)
         try:
             platform = await self._fetch_platform(initiation)
-            await self._set_attempt(attempt_id, **_platform_fields(platform))
+            await attempts.update_attempt(self.database, attempt_id, **_platform_fields(platform))
             # Checked before the review too, so the admin never reviews a registration the platform would refuse.
             prepared = self._prepare(tenant, platform, initiation.registration_token)
         except errors.RegistrationError as error:
-            await self._fail(attempt_id, error)
+            await attempts.fail_attempt(self.database, attempt_id, error)
             raise
         if not tenant.review_registrations:
-            await self._set_attempt(attempt_id, status=AttemptStatus.SUBMITTING)
+            await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.SUBMITTING)
             return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token)
-        await self._set_attempt(attempt_id, status=AttemptStatus.REVIEWING)
+        await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.REVIEWING)
         # The stored document is redacted; the real endpoint may carry a token (Blackboard), so it travels
         # sealed with the registration token.
         state = self._sealer.seal(
@@ -158,7 +157,7 @@ class RegistrationService:
             raise errors.ReviewExpiredError(str(error)) from error
         if state.get("tenant") != tenant.id:
             raise errors.ReviewExpiredError("This form belongs to another tool's registration.")
-        attempt = await self._claim_reviewed_attempt(tenant, str(state.get("attempt")))
+        attempt = await attempts.claim_reviewed_attempt(self.database, tenant.id, str(state.get("attempt")))
         try:
             platform = read_platform_configuration(
                 attempt.platform_configuration,
@@ -167,13 +166,13 @@ class RegistrationService:
             )
         except PlatformConfigurationError as error:
             failure = errors.PlatformConfigurationRejected(error.reason, field=error.field)
-            await self._fail(attempt.id, failure)
+            await attempts.fail_attempt(self.database, attempt.id, failure)
             raise failure from error
         platform = replace(platform, registration_endpoint=str(state["endpoint"]))
         try:
             prepared = self._prepare(tenant, platform, state.get("token"), included)
         except errors.RegistrationError as error:
-            await self._fail(attempt.id, error)
+            await attempts.fail_attempt(self.database, attempt.id, error)
             raise
         return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"))
 
@@ -231,7 +230,7 @@ class RegistrationService:
         registration_token: str | None,
     ) -> Completed:
         body = prepared.request
-        await self._set_attempt(attempt_id, registration_request=body)
+        await attempts.update_attempt(self.database, attempt_id, registration_request=body)
         try:
             response = await self._call(
                 "registration",
@@ -239,16 +238,16 @@ class RegistrationService:
                     platform.registration_endpoint, body, headers=_bearer(registration_token)
                 ),
             )
-            await self._set_attempt(
-                attempt_id, response_status=response.status_code, response_body=response.text[:20000]
+            await attempts.update_attempt(
+                self.database, attempt_id, response_status=response.status_code, response_body=response.text[:20000]
             )
             result = read_answer(prepared, response.status_code, response.content)
         except RegistrationResponseError as error:
             failure = _refusal(error, prepared.profile)
-            await self._fail(attempt_id, failure)
+            await attempts.fail_attempt(self.database, attempt_id, failure)
             raise failure from error
         except errors.RegistrationError as error:
-            await self._fail(attempt_id, error)
+            await attempts.fail_attempt(self.database, attempt_id, error)
             raise
         platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
         return await self._store(tenant, attempt_id, platform, prepared.plan, body, result)
@@ -277,7 +276,7 @@ class RegistrationService:
                 f"The platform registered client_id {result.client_id}; its answer is kept in our records.",
                 reference=attempt_id,
             )
-            await self._fail(attempt_id, failure, code="storage_failed")
+            await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed")
             raise failure from error
 
     async def _store_once(
@@ -323,7 +322,7 @@ class RegistrationService:
             record_event(session, tenant, event_type, item)
             for _ in new_ids:
                 record_event(session, tenant, EventType.DEPLOYMENT_CREATED, item)
-            await _finish_attempt(session, attempt_id, registration.id)
+            await attempts.finish_attempt(session, attempt_id, registration.id)
         return Completed(attempt_id, registration, created, platform, plan, new_ids)
 
     async def _call(self, step: str, call: Any) -> OutboundResponse:
@@ -342,56 +341,6 @@ class RegistrationService:
             raise errors.PlatformUnavailableError(
                 f"The platform's {step} endpoint failed: {error.reason}."
             ) from error
-
-    async def _open_attempt(self, tenant: Tenant, configuration_url: str) -> str:
-        attempt = RegistrationAttempt(
-            tenant_id=tenant.id,
-            status=AttemptStatus.FETCHING,
-            openid_configuration_url=redact_url(configuration_url, all_values=True),
-        )
-        async with self.database.transaction() as session:
-            session.add(attempt)
-        return attempt.id
-
-    async def _claim_reviewed_attempt(self, tenant: Tenant, attempt_id: str) -> RegistrationAttempt:
-        async with self.database.transaction() as session:
-            claimed = await session.execute(
-                update(RegistrationAttempt)
-                .where(
-                    RegistrationAttempt.id == attempt_id,
-                    RegistrationAttempt.tenant_id == tenant.id,
-                    RegistrationAttempt.status == AttemptStatus.REVIEWING,
-                )
-                .values(status=AttemptStatus.SUBMITTING, updated_at=utcnow())
-            )
-            attempt = await session.get(RegistrationAttempt, attempt_id)
-        if attempt is None:
-            raise errors.ReviewExpiredError("This registration form is unknown.")
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise errors.AlreadySubmittedError(
-                f"This form was already submitted (the registration is {attempt.status}).",
-                reference=attempt.id,
-            )
-        return attempt
-
-    async def _set_attempt(self, attempt_id: str, **values: Any) -> None:
-        async with self.database.transaction() as session:
-            await session.execute(
-                update(RegistrationAttempt)
-                .where(RegistrationAttempt.id == attempt_id)
-                .values(updated_at=utcnow(), **values)
-            )
-
-    async def _fail(
-        self, attempt_id: str, error: errors.RegistrationError, *, code: str | None = None
-    ) -> None:
-        error.reference = attempt_id
-        await self._set_attempt(
-            attempt_id,
-            status=AttemptStatus.FAILED,
-            error_code=code or type(error).__name__,
-            error_detail=error.detail[:4000],
-        )
 
 
 def _bearer(token: str | None) -> dict[str, str]:
@@ -445,11 +394,3 @@ def _apply_platform(
     registration.registration_request = request
     registration.registration_response = redact_document(result.document)
     registration.updated_at = utcnow()
-
-
-async def _finish_attempt(session: AsyncSession, attempt_id: str, registration_id: str) -> None:
-    await session.execute(
-        update(RegistrationAttempt)
-        .where(RegistrationAttempt.id == attempt_id)
-        .values(status=AttemptStatus.SUCCEEDED, registration_id=registration_id, updated_at=utcnow())
-    )

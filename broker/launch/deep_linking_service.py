@@ -1,0 +1,74 @@
+"""The tool's Deep Linking answer: its content items, checked against the launch that asked for them, signed
+by the tenant's key for the platform, and the form that carries them back to the LMS.
+
+The rules of the response are the pure functions of `deep_linking.py`; this service finds the launch's
+registration and the tenant's key. Every refusal is a `DeepLinkingRefused` (problem details for the API).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from broker.autopost import auto_post_form
+from broker.launch import errors
+from broker.launch.deep_linking import DeepLinkingError, build_deep_linking_response
+from broker.launch.directory import LaunchDirectory, RegistrationView
+from broker.launch.launch_token import LaunchTokenError, read_launch_token
+from broker.launch.messages import LtiMessageError
+from broker.settings import Settings
+from tenants.keys import KeyRing
+from tenants.models import Tenant
+
+
+@dataclass(frozen=True)
+class DeepLinkingAnswer:
+    deep_link_return_url: str
+    jwt: str
+    html: str
+
+
+class DeepLinkingService:
+    def __init__(self, settings: Settings, key_ring: KeyRing, directory: LaunchDirectory) -> None:
+        self.settings = settings
+        self.key_ring = key_ring
+        self.directory = directory
+
+    async def response(self, tenant: Tenant, launch_token: object, content_items: object) -> DeepLinkingAnswer:
+        """The signed response to the Deep Linking launch that `launch_token` relayed to the tool."""
+        if not isinstance(launch_token, str) or not launch_token:
+            raise errors.DeepLinkingRefused("launch_token: required, the launch_token your tool received")
+        if not isinstance(content_items, list):
+            raise errors.DeepLinkingRefused("content_items: required, an array (possibly empty)")
+        keys = await self.key_ring.get(tenant.slug)
+        if keys is None or keys.signing_key is None:
+            raise errors.DeepLinkingRefused("the tenant has no active signing key", status_code=409)
+        try:
+            claims = read_launch_token(
+                launch_token, keys=keys.key_set(), issuer=self.settings.tenant_url(tenant.slug), now=time.time()
+            )
+        except LaunchTokenError as error:
+            raise errors.DeepLinkingRefused(f"launch_token: {error.field}: {error.reason}") from error
+        registration = await self._registration(tenant, claims)
+        try:
+            response = build_deep_linking_response(
+                claims["lti"], content_items, signing_key=keys.signing_key, client_id=registration.client_id,
+                now=time.time(),
+            )
+        except (DeepLinkingError, LtiMessageError) as error:
+            raise errors.DeepLinkingRefused(str(error), status_code=422) from error
+        try:
+            html = auto_post_form(response.return_url, {"JWT": response.jwt}, title="Returning to your course…")
+        except ValueError as error:
+            raise errors.DeepLinkingRefused(
+                "the launch's deep_link_return_url is not an http(s) URL; the LMS sent a bad one", status_code=422
+            ) from error
+        return DeepLinkingAnswer(response.return_url, response.jwt, html)
+
+    async def _registration(self, tenant: Tenant, claims: dict[str, Any]) -> RegistrationView:
+        registration_id = claims.get("registration_id")
+        registration = await self.directory.registration(registration_id) if isinstance(registration_id, str) else None
+        if registration is None or registration.tenant_id != tenant.id:
+            raise errors.DeepLinkingRefused("launch_token: its registration no longer exists", status_code=404)
+        return registration

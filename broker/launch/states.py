@@ -1,0 +1,127 @@
+"""The launch states of logins waiting for their launch: stored at the login, spent once at the launch.
+
+A state is stored under an HMAC of its value (`digest`), so the table never holds a value that could finish a
+launch; spending it is one UPDATE, so of two concurrent posts of one state exactly one wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from broker.database import Database, utcnow
+from broker.launch import errors
+from broker.launch.models import LaunchState
+from tenants.encryption import derive_key
+
+# From the login to the platform's answer is one redirect and one form post; ten minutes is generous.
+LAUNCH_STATE_TTL = timedelta(minutes=10)
+# Used and expired states are kept this long after expiry, so a replay is told apart from a made-up state.
+LAUNCH_STATE_RETENTION = timedelta(hours=1)
+CLEANUP_INTERVAL = 60.0
+# The statements, built once: they run twice per launch, and building a statement (values coerced, cache key
+# computed) costs more than executing it.
+_STATES = LaunchState.__table__
+_THIS_STATE = (_STATES.c.digest == bindparam("state_digest")) & (_STATES.c.tenant_id == bindparam("tenant"))
+_STORE_STATE = insert(_STATES)
+_CLAIM_STATE = (
+    update(_STATES)
+    .where(_THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now"))
+    .values(used_at=bindparam("now"))
+    .returning(_STATES.c.registration_id, _STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.lti_deployment_id)
+)
+_FIND_STATE = select(_STATES.c.used_at, _STATES.c.expires_at).where(_THIS_STATE)
+_FIND_STORAGE = select(_STATES.c.storage_target, _STATES.c.registration_id).where(
+    _THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now")
+)
+_FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
+
+
+@dataclass(frozen=True)
+class NewState:
+    """What the login remembers for its launch."""
+
+    tenant_id: str
+    registration_id: str
+    nonce: str
+    target_link_uri: str
+    lti_deployment_id: str | None
+    # The platform's `lti_storage_target` when the login offered its postMessage storage (client_storage.py).
+    storage_target: str | None
+
+
+@dataclass(frozen=True)
+class PendingLaunch:
+    """A spent state: what its login remembered."""
+
+    registration_id: str
+    nonce: str
+    target_link_uri: str
+    lti_deployment_id: str | None
+
+
+@dataclass(frozen=True)
+class StorageOffer:
+    """An unspent state whose login offered the platform's postMessage storage."""
+
+    storage_target: str
+    registration_id: str
+
+
+class LaunchStates:
+    def __init__(self, database: Database, secret_key: str) -> None:
+        self.database = database
+        self._key = derive_key(secret_key, "launch-state v1")
+        self._next_cleanup = 0.0
+
+    def digest(self, state: str) -> str:
+        return hmac.new(self._key, state.encode(), hashlib.sha256).hexdigest()
+
+    async def store(self, digest: str, new: NewState) -> None:
+        """Stores a login's state; now and then, the same connection also forgets long-expired states."""
+        now = utcnow()
+        row = {
+            "digest": digest,
+            "tenant_id": new.tenant_id,
+            "registration_id": new.registration_id,
+            "nonce": new.nonce,
+            "target_link_uri": new.target_link_uri,
+            "lti_deployment_id": new.lti_deployment_id,
+            "storage_target": new.storage_target,
+            "expires_at": now + LAUNCH_STATE_TTL,
+        }
+        async with self.database.ephemeral() as connection:
+            await connection.execute(_STORE_STATE, row)
+            if time.monotonic() >= self._next_cleanup:
+                self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
+                await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
+
+    async def storage_offer(self, tenant_id: str, digest: str) -> StorageOffer | None:
+        """The platform storage the login offered, while the state is still unspent; None when it offered none."""
+        params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
+        async with self.database.ephemeral() as connection:
+            row = (await connection.execute(_FIND_STORAGE, params)).first()
+        if row is None or row.storage_target is None:
+            return None
+        return StorageOffer(row.storage_target, row.registration_id)
+
+    async def spend(self, tenant_id: str, digest: str) -> PendingLaunch:
+        """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins."""
+        params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
+        async with self.database.ephemeral() as connection:
+            row = (await connection.execute(_CLAIM_STATE, params)).first()
+            if row is not None:
+                return PendingLaunch(*row)
+            found = (await connection.execute(_FIND_STATE, params)).first()
+        if found is None:
+            raise errors.LaunchStateRefused(
+                "This launch's state is unknown: the launch did not start at this tool.", field="state"
+            )
+        if found.used_at is not None:
+            raise errors.LaunchStateRefused("This launch was already used; each launch works once.", field="state")
+        raise errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
