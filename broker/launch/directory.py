@@ -84,7 +84,8 @@ class LaunchDirectory:
     async def registrations(self, tenant_id: str, issuer: str) -> tuple[RegistrationView, ...]:
         """The tenant's registrations with this issuer, matched with or without a trailing slash.
 
-        Only for finding the registration at login (digest §4.5); the id_token's `iss` is checked exactly.
+        Only for finding the registration at login, where platforms differ on the slash; the id_token's `iss` is
+        checked byte for byte.
         """
         bare = issuer.rstrip("/")
         views = self._by_issuer.get((tenant_id, bare))

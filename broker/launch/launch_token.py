@@ -1,8 +1,8 @@
 """The relay token: the broker's signed account of a validated launch, auto-POSTed to the tenant's tool.
 
-Contract (DESIGN.md): RS256 with the tenant key and its `kid`; `iss` = the tenant's broker URL, `aud` = the
-tool URL string exactly, `iat`, `exp` at most 300 s later, `jti`, `registration_id`, and `lti` = every
-claim of the validated id_token.
+Its shape is the contract with tools (README, "The launch_token"): RS256 with the tenant key and its `kid`;
+`iss` = the tenant's broker URL, `aud` = the tool URL string exactly, `iat`, `exp` at most 300 s later, `jti`,
+`registration_id`, and `lti` = every claim of the validated id_token.
 """
 
 from collections.abc import Mapping

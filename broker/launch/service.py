@@ -284,7 +284,8 @@ class LaunchService:
             raise errors.IdTokenRefused(f"{error.field}: {error.reason}.", field=error.field) from error
 
     async def _accept_deployment(self, tenant: TenantView, registration: RegistrationView, deployment_id: str) -> None:
-        """A deployment not seen before, in a valid id_token, is recorded and announced (digest §4.8)."""
+        """A deployment not seen before, in a valid id_token, is recorded and announced: one registration has many
+        deployments (Canvas makes one per install point), and the registration answer often names none."""
         if deployment_id in registration.deployment_ids:
             return
         if not tenant.accept_new_deployments:

@@ -1,5 +1,5 @@
 """LMS emulators for end-to-end tests: real Starlette apps served over loopback HTTP that behave like the
-platform they name during LTI Dynamic Registration (digest ``/work/shared/spec/LTI-DR.md`` §5).
+platform they name during LTI Dynamic Registration (each platform's facts: docs/platforms.md).
 
 Typical use::
 

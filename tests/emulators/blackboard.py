@@ -1,6 +1,6 @@
 """Blackboard Learn (Anthology Developer Portal) emulator.
 
-Documented facts (digest §5.3 and §4.2, from Anthology KB 000090618 and the developer docs; fixture
+Documented facts (docs/platforms.md, "Blackboard Learn"; from Anthology KB 000090618 and the developer docs; fixture
 ``blackboard-openid-configuration.json``):
 
 * LTI-DR exists only in the Developer Portal (one client id per tool registration; deployment ids come

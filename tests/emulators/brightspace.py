@@ -1,6 +1,6 @@
 """D2L Brightspace emulator.
 
-Documented facts (digest §5.4, §4.2, §4.3; D2L "Dynamic Registration" page, webwork2 PR #2993, the Sakai
+Documented facts (docs/platforms.md, "D2L Brightspace"; D2L "Dynamic Registration" page, webwork2 PR #2993, the Sakai
 Plus README for the launch layout):
 
 * **no** ``registration_token`` initiation parameter; a one-time token (one use or 1 h, whichever comes
@@ -22,7 +22,7 @@ registration paths and the token's query parameter name (``?token=``); the docum
 ``product_family_code`` ``desire2learn`` (the LTI 1.1 value); the answer shape (the request echoed +
 ``client_id`` + tool-configuration ``deployment_id``, status 200); every error status and body (RFC 7591
 JSON ``400`` for rule violations, ``401`` ``invalid_token`` JSON for token problems); whether the
-spec's other request rules (T6) are enforced (they are, here).
+spec's other request rules (LTI-DR §3.5.2) are enforced (they are, here).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Canvas (instructure/canvas-lms) emulator.
 
-Facts and their sources (digest §5.2, §4.6, §4.7; the digest cites ``security_controller.rb`` @0e63cfcdc7dc,
+Facts and their sources (docs/platforms.md, "Canvas"; ``security_controller.rb`` @0e63cfcdc7dc,
 ``dynamic_registration_controller.rb``, ``lib/schemas/lti/ims/oidc_registration.rb`` @c18700c2,
 ``lti_tool_configuration.rb`` @0191c9cf and ``lib/schemas/base.rb`` for the error strings' shape):
 
 * issuer = ``base_url`` (``http://127.0.0.1:<port>``); the configuration is on the issuer host at
   ``/api/lti/security/openid-configuration?registration_token=<JWT>``; the registration endpoint is on
   the *account* host, here the other loopback name ``http://localhost:<port>/api/lti/registrations``, so
-  "registration endpoint host ≠ issuer host" (§4.6) is exercised; a POST that arrives on the issuer
+  "registration endpoint host ≠ issuer host" is exercised; a POST that arrives on the issuer
   host answers 404, as a request to a host that is not the account's would. Auth, JWKS and token URLs
   sit on the auth domain (= the issuer host, as in open-source Canvas) and ``authorization_server`` is
   that bare ``host:port``. Document = fixture ``canvas-openid-configuration.json``;
@@ -228,7 +228,7 @@ def _required_errors(obj: Mapping[str, Any], required: tuple[str, ...], *where: 
 
 def allowed_placements(platform_config: Mapping[str, Any]) -> frozenset[str]:
     """Canvas's placement enum: every advertised placement, its Canvas-prefixed form, and the two
-    placements the LTI-DR spec defines (digest §4.7)."""
+    placements the LTI-DR spec defines (Canvas checks placements against an allow-list)."""
     names = {"resource_selection"}
     for entry in platform_config.get("messages_supported", []):
         names.update(p for p in entry.get("placements", []) if isinstance(p, str))
@@ -327,7 +327,7 @@ class CanvasEmulator(PlatformEmulator):
         return token
 
     def consume_token(self, token: RegistrationToken) -> None:
-        """Canvas keeps no record of used tokens (digest §4.2): nothing to do."""
+        """Canvas keeps no record of used tokens (its tokens are stateless JWTs): nothing to do."""
 
     # ----------------------------------------------------------------- body
     def parse_registration(self, request: Request, body: bytes) -> dict[str, Any] | Response:

@@ -1,8 +1,7 @@
-"""Platform documents from ``/work/shared/spec/fixtures/platforms/`` (copied into ``fixtures/`` here so the
-repository is self-contained), loaded with their example hosts rewritten to an emulator's loopback URLs.
+"""Real platforms' documents (in ``fixtures/``), loaded with their example hosts rewritten to an emulator's
+loopback URLs.
 
-The documents and their sources are described at the end of each platform section of the digest
-(§5.1 Moodle, §5.2 Canvas, §5.3 Blackboard, §5.5 Sakai).
+The documents and their sources are described in each platform's section of docs/platforms.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """A strict 1EdTech LTI-DR 1.0 platform: what a platform that follows the spec to the letter does.
 
-Sources: digest §2.2 (the configuration document: every required field, ``messages_supported`` as
-objects, ``openid`` in ``scopes_supported``), §2.3 and T6 (request rules, checked by
-``rules.spec_violations``), §2.4 (answer = the request as stored + ``client_id`` + tool-configuration
-``deployment_id``; OIDC-Reg/RFC 7591 status ``201``; errors ``400 {"error", "error_description"}``).
-The registration token is optional in the spec (§2.1): when one is issued it is a one-time Bearer token
+Sources: LTI-DR §3.4 (the configuration document: every required field, ``messages_supported`` as
+objects, ``openid`` in ``scopes_supported``), §3.5.2 (request rules, checked by ``rules.spec_violations``),
+§3.6 (answer = the request as stored + ``client_id`` + tool-configuration ``deployment_id``; OIDC-Reg/RFC
+7591 status ``201``; errors ``400 {"error", "error_description"}``).
+The registration token is optional in the spec (§3.3): when one is issued it is a one-time Bearer token
 (RFC 6750: ``401`` with ``WWW-Authenticate: Bearer error="invalid_token"``), and when the knob
 ``sends_registration_token`` is False none is issued and any ``Authorization`` header is refused the same
-way (T5: no header without a token). The request must be declared ``application/json`` (RFC 7591 §3.1).
+way (no header without a token). The request must be declared ``application/json`` (RFC 7591 §3.1).
 
 Knobs beyond the base ones: ``registration_status`` (201, or 200 as real platforms answer),
 ``create_deployment`` (put a ``deployment_id`` in the answer), ``sends_registration_token``.

@@ -5,20 +5,21 @@ own layout) plus ``DEEP_LINK_RETURN_PATH``:
 
 * the platform's own RSA key, and its JWKS endpoint answering with ``Cache-Control`` (knob
   ``jwks_cache_control``; ``jwks_response`` forces an answer, e.g. a 503);
-* the OIDC authorization endpoint (digest §3.2), checking the request as the platform does: every platform
-  wants ``scope=openid``, ``response_type=id_token``, ``response_mode=form_post``, ``prompt`` absent or
-  ``none``, a registered ``client_id`` and ``redirect_uri``, and the ``login_hint`` / ``lti_message_hint`` of
-  a launch it started; Canvas also requires each of ``AUTHORIZATION_REQUIRED["canvas"]``. A refusal with a
-  usable ``redirect_uri`` is a form_post of ``error``/``error_description``/``state`` to it (as Moodle's
-  auth.php does); without one, a plain 400;
+* the OIDC authorization endpoint (1EdTech Security Framework §5.1.1.2), checking the request as the
+  platform does: every platform wants ``scope=openid``, ``response_type=id_token``,
+  ``response_mode=form_post``, ``prompt`` absent or ``none``, a registered ``client_id`` and
+  ``redirect_uri``, and the ``login_hint`` / ``lti_message_hint`` of a launch it started; Canvas also
+  requires each of ``AUTHORIZATION_REQUIRED["canvas"]``. A refusal with a usable ``redirect_uri`` is a
+  form_post of ``error``/``error_description``/``state`` to it (as Moodle's auth.php does); without one, a
+  plain 400;
 * the answer: a self-submitting form_post of a signed ``id_token`` and the ``state`` to the ``redirect_uri``
   (``parse_form_post`` reads it, so tests can post it with httpx);
-* the token endpoint (digest §3.4): form-encoded ``client_credentials`` with a JWT client assertion, verified
-  against the tool's JWKS fetched from the registered ``jwks_uri``; ``iat`` at most 5 min old and 30 s ahead,
-  ``exp`` not past, ``jti`` never seen before (Canvas's rules), and ``aud`` as the platform checks it
-  (``assertion_audiences``: Canvas the token endpoint URL on the requested host, Brightspace its
-  ``authorization_server``, Moodle and Sakai nothing, others the token endpoint); scopes outside the
-  registration's grant (or in ``revoked_scopes``) are ``invalid_scope``;
+* the token endpoint (1EdTech Security Framework §4.1): form-encoded ``client_credentials`` with a JWT client
+  assertion, verified against the tool's JWKS fetched from the registered ``jwks_uri``; ``iat`` at most 5 min
+  old and 30 s ahead, ``exp`` not past, ``jti`` never seen before (Canvas's rules), and ``aud`` as the
+  platform checks it (``assertion_audiences``: Canvas the token endpoint URL on the requested host,
+  Brightspace its ``authorization_server``, Moodle and Sakai nothing, others the token endpoint); scopes
+  outside the registration's grant (or in ``revoked_scopes``) are ``invalid_scope``;
 * the Deep Linking return URL: verifies the tool's response JWT (form field ``JWT``) and records its claims;
 * the 1EdTech LTI Client Side postMessages storage: ``STORAGE_FRAME_PATH`` is the storage frame (on the
   platform's origin, answering ``lti.put_data`` / ``lti.get_data`` from an in-memory map, so per browser tab),
@@ -92,7 +93,7 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 AUTHORIZATION_REQUIRED: dict[str, tuple[str, ...]] = {
     "default": ("client_id", "login_hint", "nonce", "redirect_uri", "response_mode", "response_type", "scope"),
-    # Canvas: `Lti::Oidc` lists every one of these as required (digest §3.2).
+    # Canvas: `Lti::Oidc` lists every one of these as required (canvas-lms `lib/lti/oidc.rb`).
     "canvas": (
         "client_id",
         "login_hint",
@@ -105,7 +106,7 @@ AUTHORIZATION_REQUIRED: dict[str, tuple[str, ...]] = {
         "scope",
     ),
 }
-# Platforms that do not check the client assertion's `aud` at all (digest §3.4).
+# Platforms that do not check the client assertion's `aud` at all (docs/platforms.md, Moodle and Sakai).
 UNCHECKED_AUDIENCE = frozenset({"moodle", "sakai"})
 ASSERTION_MAX_AGE_S = 300
 ASSERTION_MAX_SKEW_S = 30

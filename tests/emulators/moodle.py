@@ -1,6 +1,6 @@
 """Moodle (``mod/lti``) emulator.
 
-Facts and their sources (digest §5.1, which cites ``mod/lti/openid-configuration.php`` @2d00328603b5,
+Facts and their sources (docs/platforms.md, "Moodle"; ``mod/lti/openid-configuration.php`` @2d00328603b5,
 ``openid-registration.php`` @d54a89ad2e82 and ``classes/local/ltiopenid/registration_helper.php``
 @bb20aefc8d07):
 
@@ -9,7 +9,7 @@ Facts and their sources (digest §5.1, which cites ``mod/lti/openid-configuratio
   ``/mod/lti/openid-registration.php``; document = fixture ``moodle-openid-configuration.json``
   (bare-string ``messages_supported``, platform-level ``placements``, no ``authorization_server``);
 * registration token: a JWT with ``sub`` (the new 15-character client id), ``scope`` ``reg``, ``iat``,
-  ``exp`` = ``iat`` + 1 h (§4.2). Moodle signs it RS256 with the site key; the emulator signs HS256 with a
+  ``exp`` = ``iat`` + 1 h. Moodle signs it RS256 with the site key; the emulator signs HS256 with a
   random key and recognises its own tokens by lookup (only the shape matters to the tool);
 * header: exactly ``Bearer `` + token, otherwise ``401 missing_registration_token``; a token whose client
   id is already registered: ``401 token_already_used``; an expired or foreign token makes Moodle's JWT

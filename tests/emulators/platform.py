@@ -1,17 +1,17 @@
 """Base class of the LMS emulators: a real Starlette app that plays the platform side of LTI Dynamic
-Registration (digest §1 steps 1-3), records what it receives, and lets a test bend its answers.
+Registration (steps 1 to 3 of LTI-DR), records what it receives, and lets a test bend its answers.
 
 What every platform shares lives here:
 
-* the initiation parameters the LMS appends to the tool's registration URL (digest §2.1):
+* the initiation parameters the LMS appends to the tool's registration URL (LTI-DR §3.3):
   ``openid_configuration`` always, ``registration_token`` only where the platform sends one;
-* one-time registration tokens with a lifetime (digest §4.2: 1 h on every platform that has one), an
+* one-time registration tokens with a lifetime (1 h on every platform that has one), an
   emulator clock that tests can move forward, and single use;
 * the configuration document (served as the subclass builds it, then ``config_patch`` applied);
 * the request pipeline: record → delay → forced answer → platform checks → store → answer;
 * test knobs (see ``PlatformEmulator``) and records (``requests``, ``registrations``).
 
-Each subclass supplies its documents, its token shape and its own refusals (digest §5).
+Each subclass supplies its documents, its token shape and its own refusals (docs/platforms.md).
 
 LTI 1.3 launches: ``launch_routes()`` adds the platform's launch side (``tests/emulators/launch.py``): its
 JWKS, OIDC authorization endpoint, token endpoint and Deep Linking return, on the advertised URLs.
@@ -56,7 +56,7 @@ RawAnswer = tuple[int, bytes, str]
 TokenState = Literal["valid", "unknown", "expired", "used"]
 
 TOKEN_LIFETIME_S: Final = 3600.0
-"""Registration token life on Moodle, Canvas, Sakai and Brightspace (digest §4.2)."""
+"""Registration token life on Moodle, Canvas, Sakai and Brightspace: one hour."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def raw_answer(raw: RawAnswer) -> Response:
 
 def alternate_loopback(base_url: str) -> str:
     """The same server under its other loopback name (127.0.0.1 <-> localhost), for platforms whose
-    endpoints live on a host other than the issuer's (digest §4.6)."""
+    endpoints live on a host other than the issuer's (Canvas's registration endpoint is on the account host)."""
     parts = urlsplit(base_url)
     other = "localhost" if parts.hostname == LOOPBACK_HOST else LOOPBACK_HOST
     return urlunsplit((parts.scheme, f"{other}:{parts.port}", parts.path, "", ""))
@@ -273,7 +273,7 @@ class PlatformEmulator(LaunchSide):
         return params
 
     def initiation_url(self, tool_registration_url: str) -> str:
-        """The tool's URL with fresh initiation parameters appended, its own query kept (digest §2.1)."""
+        """The tool's URL with fresh initiation parameters appended, its own query kept."""
         token = self.issue_token(self.claims_for_tool_url(tool_registration_url))
         parts = urlsplit(tool_registration_url)
         query = parse_qsl(parts.query, keep_blank_values=True)

@@ -1,15 +1,15 @@
 """Shared pieces of the emulators' validation rules: key names, URL and type checks, and the strict
 LTI-DR 1.0 request rules.
 
-Sources (all in ``/work/shared/spec/LTI-DR.md``):
+Sources (the 1EdTech LTI Dynamic Registration 1.0 specification and the RFCs it builds on):
 
-* key names: digest §2.2 (platform configuration) and §2.3 (tool configuration);
-* ``spec_violations``: the request rules of digest §2.3 and the tool MUST list T6 of §2.6
-  (``application_type``, ``grant_types``, ``response_types``, ``token_endpoint_auth_method``, a ``jwks_uri``
-  and no inline keys), plus the §2.3 rules that ``deployment_id`` is response-only and that ``domain``
-  carries no protocol;
-* error codes: RFC 7591 §3.2.2 as summarised in digest §2.4 (``invalid_redirect_uri`` for redirect URIs,
-  ``invalid_client_metadata`` for everything else).
+* key names: the platform configuration (LTI-DR §3.4) and the tool configuration (LTI-DR §3.5.2);
+* ``spec_violations``: the request rules of LTI-DR §3.5.2 and OIDC-Reg: ``application_type`` web,
+  ``grant_types`` with ``client_credentials`` and ``implicit``, ``response_types`` with ``id_token``,
+  ``token_endpoint_auth_method`` ``private_key_jwt``, a ``jwks_uri`` and no inline keys; plus the rules that
+  ``deployment_id`` is response-only and that ``domain`` carries no protocol;
+* error codes: RFC 7591 §3.2.2 (``invalid_redirect_uri`` for redirect URIs, ``invalid_client_metadata`` for
+  everything else).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def scope_list(scope: Any) -> list[str]:
 
 
 def message_types_of(platform_config: Mapping[str, Any]) -> list[str]:
-    """Message types from ``messages_supported``, which may hold objects or bare strings (digest §2.2)."""
+    """Message types from ``messages_supported``, which may hold objects or bare strings (Moodle's do)."""
     types: list[str] = []
     for entry in platform_config.get("messages_supported", []):
         kind = entry.get("type") if isinstance(entry, dict) else entry
@@ -245,7 +245,7 @@ def _tool_config_violations(config: Any, types: Collection[str], url_ok: UrlRule
 def spec_violations(
     payload: Any, message_types: Collection[str], url_ok: UrlRule = is_http_url
 ) -> list[Violation]:
-    """Every LTI-DR 1.0 rule (digest §2.3, T6) that a registration request breaks, in field order."""
+    """Every LTI-DR 1.0 request rule (LTI-DR §3.5.2) that a registration request breaks, in field order."""
     if not isinstance(payload, dict):
         return [Violation("body", "the registration request must be a JSON object")]
     return [
@@ -255,7 +255,7 @@ def spec_violations(
 
 
 def granted_scope(requested: Any, supported: Collection[str]) -> str:
-    """The requested scopes the platform supports, in request order (the grant may be smaller, T7)."""
+    """The requested scopes the platform supports, in request order (the platform may grant fewer than asked)."""
     return " ".join(s for s in scope_list(requested) if s in supported and s != "openid")
 
 
@@ -263,7 +263,7 @@ def echo_registration(
     payload: Mapping[str, Any], client_id: str, deployment_id: str | None, scope: str | None = None
 ) -> dict[str, Any]:
     """The request as stored: a copy of it plus ``client_id`` and, if any, the tool-configuration
-    ``deployment_id`` (digest §2.4: the answer is the request as the platform stored it)."""
+    ``deployment_id`` (LTI-DR §3.6: the answer is the request as the platform stored it)."""
     stored = copy.deepcopy(dict(payload))
     stored["client_id"] = client_id
     if scope is not None:

@@ -1,6 +1,6 @@
 """Sakai (``LTI13Servlet``) emulator.
 
-Facts and their sources (digest §5.5, from ``lti/lti-blis/.../lti13/LTI13Servlet.java``
+Facts and their sources (docs/platforms.md, "Sakai"; from ``lti/lti-blis/.../lti13/LTI13Servlet.java``
 ``handleWellKnown()`` and ``handleRegistrationEndpointPost()``; fixture ``sakai-openid-configuration.json``):
 
 * each initiation stands for one tool row created by the admin ("LTI Advantage Auto Provision"): a key

@@ -86,7 +86,7 @@ def client() -> Iterator[httpx.Client]:
 
 
 def registration_request(jwks_uri: str = TOOL + "/.well-known/jwks.json", **top: Any) -> dict[str, Any]:
-    """A correct LTI-DR registration request (digest §2.3), for a tool at https://tool.example.com."""
+    """A correct LTI-DR registration request (LTI-DR §3.5.2), for a tool at https://tool.example.com."""
     request: dict[str, Any] = {
         "application_type": "web",
         "grant_types": ["client_credentials", "implicit"],

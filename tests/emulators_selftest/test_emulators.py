@@ -1,5 +1,5 @@
 """Self-tests of the platform emulators: each one serves its document, accepts a correct registration
-with its own answer shape, and refuses what the platform it names is known to refuse (digest §5)."""
+with its own answer shape, and refuses what the platform it names is known to refuse (docs/platforms.md)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def register(
     body: Any,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """Step 3 as a correct tool does it: Bearer only when a token was given (T5)."""
+    """Step 3 as a correct tool does it: Bearer only when a token was given."""
     sent = {"Content-Type": "application/json"}
     if "registration_token" in params:
         sent["Authorization"] = f"Bearer {params['registration_token']}"
@@ -78,7 +78,7 @@ def test_registration_token_is_single_use(
     assert first.is_success
     again = registration_request(jwks_uri=jwks_url, client_name="Another Tool")
     second = register(client, config, params, again)
-    if name == "canvas":  # Canvas keeps no record of used tokens (digest §4.2, unverified)
+    if name == "canvas":  # Canvas keeps no record of used tokens (unverified)
         assert second.is_success and second.json()["client_id"] != first.json()["client_id"]
     else:
         assert second.status_code in (401, 403)

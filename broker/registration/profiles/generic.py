@@ -1,7 +1,9 @@
 """The 1EdTech-strict profile: LTI-DR 1.0 to the letter, for any platform without a profile of its own.
 
-Its request check is the spec's request rules (LTI-DR §3.5.2 via OIDC-Reg/RFC 7591; digest §2.3, T6); every
-other profile runs it too, then its own. The other profiles are built from this one with `replace`.
+Its request check is the spec's request rules (LTI-DR §3.5.2 via OIDC-Reg/RFC 7591: `application_type`
+web, the `client_credentials` and `implicit` grants, the `id_token` response type, `private_key_jwt`, keys
+by `jwks_uri` only); every other profile runs it too, then its own. The other profiles are built from this
+one with `replace`.
 """
 
 from __future__ import annotations
