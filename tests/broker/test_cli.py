@@ -6,7 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import click
+import pytest
+from click.testing import CliRunner
+
+from broker.cli import cli
 from broker.services import Services
 from tests.broker.test_api import add_registrations
 from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
@@ -72,3 +78,71 @@ def test_bad_input_is_a_clear_error_not_a_traceback(broker: RunningBroker) -> No
     assert "slug" in result.stderr and "Traceback" not in result.stderr
     unknown = run_cli(broker, "registrations", "list", "--tenant", "nobody-here", "--json")
     assert unknown.returncode == 2 and "nobody-here" in unknown.stderr
+
+
+# The command tree as the README lists it: every command and its flags, for people and scripts that rely on them.
+COMMANDS = {
+    ("db", "upgrade"): set(),
+    ("serve",): {"--host", "--port"},
+    ("demo",): set(),
+    ("tenants", "create"): {"--name", "--tool-url", "--webhook-url", "--json"},
+    ("tenants", "list"): {"--json"},
+    ("tenants", "update"): {"--name", "--tool-url", "--tool-config", "--review", "--no-review"}
+    | {"--activation-policy", "--accept-new-deployments", "--refuse-new-deployments", "--json"},
+    ("registrations", "list"): {"--tenant", "--json"},
+    ("registrations", "activate"): {"--json"},
+    ("registrations", "disable"): {"--json"},
+    ("registrations", "enable"): {"--json"},
+    ("webhooks", "work"): set(),
+    ("webhooks", "deliveries"): {"--tenant", "--status", "--json"},
+    ("events", "replay"): {"--json"},
+    ("keys", "rotate"): {"--json"},
+    ("api-keys", "create"): {"--tenant", "--name", "--json"},
+    ("api-keys", "list"): {"--tenant", "--json"},
+    ("api-keys", "revoke"): {"--json"},
+}
+
+
+def commands_of(group: click.Group, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], set[str]]:
+    found: dict[tuple[str, ...], set[str]] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found |= commands_of(command, (*path, name))
+        else:
+            flags = {flag for param in command.params for flag in (*param.opts, *param.secondary_opts)}
+            found[(*path, name)] = {flag for flag in flags if flag.startswith("--")}
+    return found
+
+
+def test_every_command_and_flag_is_there() -> None:
+    assert commands_of(cli) == COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["tenants", "create", "acme"], "Missing option '--name'"),
+        (["tenants", "craete"], "No such command 'craete'"),
+        (["webhooks", "deliveries", "--tenant", "acme", "--status", "lost"], "'lost' is not one of"),
+        (["serve", "--port", "eighty"], "'eighty' is not a valid integer"),
+        (["tenants", "update", "acme", "--activation-policy", "later"], "'later' is not one of"),
+        (["registrations", "list", "--json", "--colour"], "No such option '--colour'"),
+    ],
+)
+def test_bad_usage_says_what_is_wrong_with_status_2(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, args, prog_name="broker")
+    assert result.exit_code == 2 and says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_works_whatever_the_environment_holds() -> None:
+    result = CliRunner(env={"BROKER_SECRET_KEY": "short"}).invoke(cli, ["tenants", "list", "--help"])
+    assert result.exit_code == 0 and "--json" in result.output
+
+
+def test_a_bad_setting_or_an_unmigrated_database_is_an_error_line(tmp_path: Path) -> None:
+    env = {"BROKER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "BROKER_SECRET_KEY": "short"}
+    result = CliRunner(env=env).invoke(cli, ["tenants", "list", "--json"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: BROKER_SECRET_KEY must be at least")
+    env["BROKER_SECRET_KEY"] = TEST_SECRET_KEY
+    result = CliRunner(env=env).invoke(cli, ["tenants", "list", "--json"])
+    assert result.exit_code == 2 and "run `broker db upgrade` first" in result.stderr and not result.stdout

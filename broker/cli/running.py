@@ -1,0 +1,53 @@
+"""Setting the broker up and running it: `db upgrade`, `serve`, `demo`."""
+
+from __future__ import annotations
+
+import click
+
+from broker.cli.base import settings, with_services
+from broker.services import Services
+
+
+@click.group(help="database schema")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="apply all migrations")
+def upgrade_database() -> None:
+    from broker.migrate import upgrade  # Alembic is slow to import and only this command needs it
+
+    upgrade(settings().database_url)
+    click.echo("database is up to date")
+
+
+@click.command(help="run the HTTP server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+def serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from broker.app import create_app
+    from broker.logs import log_config
+
+    uvicorn.run(create_app(settings()), host=host, port=port, proxy_headers=True, log_config=log_config())
+
+
+@click.command(help="seed the demo tenant and print its URLs")
+@with_services
+async def demo(services: Services) -> None:
+    """Seeds the demo tenant once and prints where an LMS admin should point their LMS."""
+    from broker.demo_tool import DEMO_SLUG, demo_tool_url
+
+    base = services.settings
+    tenant = await services.tenants.get_by_slug(DEMO_SLUG)
+    tool_url = demo_tool_url(base.base_url)
+    if tenant is None:
+        created = await services.tenants.create(DEMO_SLUG, "Demo Tool", tool_url=tool_url)
+        tenant = created.tenant
+        click.echo(f"Created the demo tenant. Its API key (shown once): {created.api_key}")
+    elif tenant.tool_url is None:
+        tenant = await services.tenants.update(tenant.id, {"tool_url": tool_url})
+    click.echo(f"Registration URL: {base.tenant_url(tenant.slug, '/lti/register')}")
+    click.echo(f"JWKS URL:         {base.tenant_url(tenant.slug, '/.well-known/jwks.json')}")
+    click.echo(f"Launches go to:   {tenant.tool_url}")
