@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,10 +21,9 @@ from tests.broker.test_api import add_registrations
 from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
 
 
-def cli_environment(broker: RunningBroker) -> dict[str, str]:
-    """The environment of a `broker` command run beside the test broker, on its database."""
+def cli_settings(broker: RunningBroker) -> dict[str, str]:
+    """The settings of a `broker` command run beside the test broker, on its database."""
     return {
-        **os.environ,
         "BROKER_DATABASE_URL": broker.settings.database_url,
         "BROKER_SECRET_KEY": TEST_SECRET_KEY,
         "BROKER_BASE_URL": broker.base_url,
@@ -29,8 +31,33 @@ def cli_environment(broker: RunningBroker) -> dict[str, str]:
     }
 
 
-def run_cli(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+def cli_environment(broker: RunningBroker) -> dict[str, str]:
+    return {**os.environ, **cli_settings(broker)}
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(broker: RunningBroker, *args: str) -> CliResult:
+    """`broker ARGS` run inside this process, as the entry point runs it, in a thread of its own (a command
+    runs its own event loop). A Python process per command would cost a second or two of imports each,
+    and that start-up is what `run_cli_process` tests."""
+    runner = CliRunner(env=cli_settings(broker))
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(runner.invoke, cli, list(args), prog_name="broker").result(timeout=60)
+    stderr = result.stderr
+    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))  # what the command would have printed
+    return CliResult(result.exit_code, result.stdout, stderr)
+
+
+def run_cli_process(broker: RunningBroker, *args: str) -> CliResult:
+    """`broker ARGS` as an operator runs it: a process of its own."""
+    done = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
         [sys.executable, "-m", "broker.cli", *args],
         env=cli_environment(broker),
         capture_output=True,
@@ -38,13 +65,14 @@ def run_cli(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[st
         timeout=60,
         check=False,
     )
+    return CliResult(done.returncode, done.stdout, done.stderr)
 
 
 async def test_tenants_create_prints_the_contract_json_and_the_tenant_works(
     broker: RunningBroker, services: Services
 ) -> None:
     slug = unique_slug("cli")
-    result = run_cli(
+    result = run_cli_process(
         broker, "tenants", "create", slug, "--name", "CLI Tool", "--webhook-url", "https://hooks.example/x", "--json"
     )
     assert result.returncode == 0, result.stderr
