@@ -22,9 +22,12 @@ run: install
 	$(BIN)/broker serve
 
 # Database tests run on SQLite, and on PostgreSQL too when BROKER_TEST_DATABASE_URL is set (.ci/run sets it).
+# One pytest worker per core (pytest-xdist), each with its own databases, broker servers and browser; a test
+# file stays on one worker, in its order. TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= auto
 test: install $(CHROMIUM)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq

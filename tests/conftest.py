@@ -2,6 +2,8 @@
 
 Every test that touches the database runs once per engine: SQLite always, and PostgreSQL as well when
 BROKER_TEST_DATABASE_URL points at a server (each run creates and drops its own uniquely named database).
+Session fixtures belong to one pytest process: under pytest-xdist every worker has its own SQLite file (in its
+own temporary directory), its own PostgreSQL database and its own broker servers on ports of their own.
 """
 
 from __future__ import annotations
