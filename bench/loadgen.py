@@ -58,12 +58,13 @@ def uvicorn_server(
     """Serves `app` with one uvicorn worker in a subprocess; from the checkout at `source` when given."""
     port = port or free_port()
     if source:
+        # `python -m` puts the working directory first on the path, so the server runs from the checkout.
         env = {**env, "PYTHONPATH": source}
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", "--no-access-log"]
     if factory:
         command.append("--factory")
-    process = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603 - fixed arguments
+    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=source or None)  # noqa: S603 - fixed arguments
     try:
         _wait_for_port(port, process)
         yield Server(f"127.0.0.1:{port}", process.pid)

@@ -1,12 +1,13 @@
 """The tenant's public keys at /t/{slug}/.well-known/jwks.json, served from the in-memory key ring.
 
-Platforms fetch this on every launch they sign for us, so it is a raw ASGI endpoint: no Request object, and
-one prebuilt response per published key set, reused until the key ring hands out a new one.
+Platforms fetch this on every launch they sign for us, so it is a raw ASGI endpoint: no Request or Response
+object per call, and one prebuilt header list per published key set, reused until the key ring hands out a
+new one.
 """
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -23,27 +24,34 @@ _NOT_FOUND = JSONResponse(
     media_type="application/problem+json",
 )
 
+Headers = list[tuple[bytes, bytes]]
+
 
 class JWKSEndpoint:
     def __init__(self) -> None:
-        self._responses: dict[str, tuple[TenantKeys, Response]] = {}
+        self._headers: dict[str, tuple[TenantKeys, Headers]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         slug = scope["path_params"]["slug"]
         keys = await scope["app"].state.key_ring.get(slug)
-        await (self._response(slug, keys) if keys is not None else _NOT_FOUND)(scope, receive, send)
+        if keys is None:
+            await _NOT_FOUND(scope, receive, send)
+            return
+        cached = self._headers.get(slug)
+        headers = cached[1] if cached is not None and cached[0] is keys else self._remember(slug, keys)
+        # Fresh messages around the shared headers: middleware may replace a message's headers, never edit them.
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": keys.jwks})
 
-    def _response(self, slug: str, keys: TenantKeys) -> Response:
-        cached = self._responses.get(slug)
-        if cached is not None and cached[0] is keys:
-            return cached[1]
-        response = Response(
-            keys.jwks,
-            media_type="application/json",
-            headers={"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*"},
-        )
-        self._responses[slug] = (keys, response)
-        return response
+    def _remember(self, slug: str, keys: TenantKeys) -> Headers:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(keys.jwks)).encode()),
+            (b"cache-control", CACHE_CONTROL.encode()),
+            (b"access-control-allow-origin", b"*"),
+        ]
+        self._headers[slug] = (keys, headers)
+        return headers
 
 
 routes = [Route("/t/{slug}/.well-known/jwks.json", JWKSEndpoint(), methods=["GET"])]
