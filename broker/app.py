@@ -14,22 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from broker import background, demo_tool, jwks
-from broker.api import api_keys as api_api_keys
-from broker.api import attempts as api_attempts
-from broker.api import deep_linking as api_deep_linking
-from broker.api import deliveries as api_deliveries
-from broker.api import deployments as api_deployments
-from broker.api import events as api_events
-from broker.api import keys as api_signing_keys
-from broker.api import openapi as api_openapi
-from broker.api import registration_records as api_registration_records
-from broker.api import registrations as api_registrations
-from broker.api import service_tokens as api_service_tokens
-from broker.api import tenant as api_tenant
-from broker.api import webhooks as api_webhooks
-from broker.api.problems import ApiProblem
-from broker.api.problems import problem_response as api_problem_response
-from broker.api.rate_limit import RateLimiter
+from broker.api.app import api_mount
 from broker.database import Database
 from broker.http_client import GuardedClient
 from broker.key_rotation import KeyRotationService
@@ -39,7 +24,8 @@ from broker.launch.directory import LaunchDirectory
 from broker.launch.platform_keys import PlatformKeys
 from broker.launch.service import LaunchService
 from broker.middleware import SecurityHeadersMiddleware
-from broker.refusals import Refusal, problem_response, refusal_page
+from broker.rate_limit import RateLimiter
+from broker.refusals import Refusal, refusal_page
 from broker.registration import routes as registration_routes
 from broker.registration.service import RegistrationService
 from broker.services import Services
@@ -90,16 +76,8 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
-
-
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
-    if _is_api(request):
-        title = "Not found" if status == 404 else "Method not allowed"
-        detail = f"{request.method} {request.url.path} is not an API route."
-        return problem_response(Refusal(detail, status_code=status, title=title))
     refusal = Refusal(
         "There is nothing here.",
         status_code=status,
@@ -111,19 +89,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    return problem_response(exc) if _is_api(request) else refusal_page(request, exc)
-
-
-async def _api_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiProblem)
-    return api_problem_response(exc)
+    return refusal_page(request, exc)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    if _is_api(request):
-        detail = "Try again; if it persists, contact support."
-        return problem_response(Refusal(detail, status_code=500, title="Internal error"))
     refusal = Refusal(
         "The request could not be completed.",
         status_code=500,
@@ -154,19 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *jwks.routes,
         *registration_routes.routes,
         *launch_routes.routes,
-        *api_registrations.routes,
-        *api_registration_records.routes,
-        *api_tenant.routes,
-        *api_service_tokens.routes,
-        *api_deep_linking.routes,
-        *api_deployments.routes,
-        *api_attempts.routes,
-        *api_events.routes,
-        *api_deliveries.routes,
-        *api_webhooks.routes,
-        *api_api_keys.routes,
-        *api_signing_keys.routes,
-        *api_openapi.routes,
+        api_mount(),
     ]
     if not settings.is_production:
         routes.extend(demo_tool.routes)
@@ -175,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[Middleware(SecurityHeadersMiddleware)],
         exception_handlers={
             404: _not_found, 405: _not_found, 500: _server_error,
-            Refusal: _refused, ApiProblem: _api_problem,
+            Refusal: _refused,
         },
         lifespan=lifespan,
     )

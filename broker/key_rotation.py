@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, json_time, utcnow
 from broker.jwks import JWKS_MAX_AGE
+from broker.representation import Item, Timestamp, shown_once
 from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
@@ -46,18 +47,36 @@ class Rotation:
         return self.next_key.created_at + PUBLISH_AHEAD
 
 
-def signing_key_item(row: SigningKey) -> dict[str, Any]:
+class SigningKeyItem(Item, title="SigningKey"):
     """A signing key as the API and the CLI show it: the public half and where it is in its rotation."""
-    return {
-        "kid": row.kid,
-        "status": row.status,
-        "published_at": json_time(row.created_at),
-        "activates_at": json_time(row.created_at + PUBLISH_AHEAD) if row.status == KeyStatus.NEXT else None,
-        "activated_at": json_time(row.activated_at),
-        "retired_at": json_time(row.retired_at),
-        "removed_at": json_time(row.retired_at + RETIRED_KEY_GRACE) if row.retired_at else None,
-        "public_jwk": row.public_jwk,
-    }
+
+    kid: str
+    status: KeyStatus
+    published_at: Timestamp
+    activates_at: Timestamp | None
+    activated_at: Timestamp | None
+    retired_at: Timestamp | None
+    removed_at: Timestamp | None
+    public_jwk: dict[str, Any]
+    started: bool | None = shown_once("Rotation only: false if one was already under way.")
+
+    @classmethod
+    def of(cls, row: SigningKey, *, started: bool | None = None) -> SigningKeyItem:
+        return cls(
+            kid=row.kid,
+            status=KeyStatus(row.status),
+            published_at=row.created_at,
+            activates_at=row.created_at + PUBLISH_AHEAD if row.status == KeyStatus.NEXT else None,
+            activated_at=row.activated_at,
+            retired_at=row.retired_at,
+            removed_at=row.retired_at + RETIRED_KEY_GRACE if row.retired_at else None,
+            public_jwk=row.public_jwk,
+            started=started,
+        )
+
+
+def signing_key_item(row: SigningKey) -> dict[str, Any]:
+    return SigningKeyItem.of(row).plain()
 
 
 class KeyRotationService:

@@ -11,12 +11,12 @@ from starlette.requests import HTTPConnection
 if TYPE_CHECKING:
     # Types only: route modules inside the domain packages import this module, so it imports none of them
     # (broker.app builds the services).
-    from broker.api.rate_limit import RateLimiter
     from broker.database import Database
     from broker.http_client import GuardedClient
     from broker.key_rotation import KeyRotationService
     from broker.launch.deep_linking_service import DeepLinkingService
     from broker.launch.service import LaunchService
+    from broker.rate_limit import RateLimiter
     from broker.registration.service import RegistrationService
     from broker.settings import Settings
     from broker.tokens.service import TokenService

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.database import Database, json_time, utcnow
+from broker.database import Database, utcnow
 from tenants.models import ApiKey
 
 KEY_PREFIX = "lbk_"
@@ -53,18 +52,6 @@ class LastApiKeyError(ApiKeyError):
 
 
 MAX_NAME_LENGTH = 100
-
-
-def api_key_item(row: ApiKey) -> dict[str, Any]:
-    """An API key as the API and the CLI list it: never the key, only its first characters."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "prefix": row.prefix,
-        "created_at": json_time(row.created_at),
-        "last_used_at": json_time(row.last_used_at),
-        "revoked_at": json_time(row.revoked_at),
-    }
 
 
 class ApiKeyService:

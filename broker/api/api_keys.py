@@ -2,48 +2,47 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from typing import Annotated
 
-from broker.api.auth import authenticated_tenant
-from broker.api.params import json_object, not_found
-from broker.api.problems import ApiProblem
-from tenants.api_keys import ApiKeyError, UnknownApiKeyError, api_key_item
+from pydantic import Field
 
+from broker.api.operations import Caller, Operations
+from broker.api.pagination import Page
+from broker.api.params import Body
+from broker.api.problems import Conflict, InvalidInput, NotFound
+from tenants.api_keys import MAX_NAME_LENGTH, ApiKeyError, UnknownApiKeyError
+from tenants.representation import ApiKeyItem
 
-async def api_keys(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    rows = await request.app.state.api_keys.list(tenant.id)
-    return JSONResponse({"items": [api_key_item(row) for row in rows], "next": None})
+operations = Operations()
 
 
-async def create_api_key(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    body = await json_object(request)
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise ApiProblem(422, "Invalid name", 'Send {"name": "..."}: what the key is for, 1 to 100 characters.')
+class NewApiKey(Body):
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, description="What the key is for.")]
+
+
+@operations.get("/api-keys", "List API keys (never the keys themselves)")
+async def api_keys(caller: Caller) -> Page[ApiKeyItem]:
+    rows = await caller.services.api_keys.list(caller.tenant.id)
+    return Page[ApiKeyItem](items=[ApiKeyItem.of(row) for row in rows], next=None)
+
+
+@operations.post("/api-keys", "Create a named API key, shown once", status=201)
+async def create_api_key(caller: Caller, body: NewApiKey) -> ApiKeyItem:
     try:
-        row, key = await request.app.state.api_keys.create(tenant.id, name)
+        row, key = await caller.services.api_keys.create(caller.tenant.id, body.name)
     except ApiKeyError as error:
-        raise ApiProblem(422, "Invalid name", str(error)) from error
-    return JSONResponse({**api_key_item(row), "key": key}, status_code=201)
+        raise InvalidInput(str(error), field="name") from error
+    return ApiKeyItem.of(row, key=key)
 
 
-async def revoke_api_key(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
+@operations.delete(
+    "/api-keys/{id}", "Revoke an API key at once (not the last live one)", resource="API key", refusals=(409,)
+)
+async def revoke_api_key(caller: Caller, id: str) -> ApiKeyItem:
     try:
-        row = await request.app.state.api_keys.revoke(request.path_params["id"], tenant_id=tenant.id)
+        row = await caller.services.api_keys.revoke(id, tenant_id=caller.tenant.id)
     except UnknownApiKeyError as error:
-        raise not_found("API key") from error
+        raise NotFound("API key") from error
     except ApiKeyError as error:
-        raise ApiProblem(409, "Conflict", str(error)) from error
-    return JSONResponse(api_key_item(row))
-
-
-routes = [
-    Route("/api/v1/api-keys", api_keys, methods=["GET"]),
-    Route("/api/v1/api-keys", create_api_key, methods=["POST"]),
-    Route("/api/v1/api-keys/{id}", revoke_api_key, methods=["DELETE"]),
-]
+        raise Conflict(str(error)) from error
+    return ApiKeyItem.of(row)

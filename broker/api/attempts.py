@@ -1,42 +1,46 @@
-"""The pull API for registration attempts (/api/v1/registration-attempts), failed ones included.
+"""Registration attempts (/api/v1/registration-attempts), failed ones included.
 
 An attempt's id is the reference an LMS admin was shown on a failure page, so support can look it up here.
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from pydantic import Field
 
-from broker.api.auth import authenticated_tenant
-from broker.api.pagination import decode_cursor, page_of, parse_limit
-from broker.api.params import choice, not_found
-from broker.registration.attempts import STATUSES, attempt_item, get_attempt, list_attempts
+from broker.api.operations import Caller, Operations
+from broker.api.pagination import Page
+from broker.api.params import Paging
+from broker.api.problems import NotFound
+from broker.registration.attempts import get_attempt, list_attempts
+from broker.registration.models import AttemptStatus
+from broker.registration.representation import AttemptItem
+
+operations = Operations()
 
 
-async def attempts(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    limit = parse_limit(request.query_params.get("limit"))
+class AttemptQuery(Paging):
+    status: AttemptStatus | None = Field(default=None, description="Only this status.")
+
+
+@operations.get("/registration-attempts", "List registration attempts, failed ones included")
+async def attempts(caller: Caller, query: AttemptQuery) -> Page[AttemptItem]:
     rows = await list_attempts(
-        request.app.state.database,
-        tenant_id=tenant.id,
-        status=choice(request, "status", STATUSES),
-        after_id=decode_cursor(request.query_params.get("cursor")),
-        limit=limit + 1,
+        caller.services.database,
+        tenant_id=caller.tenant.id,
+        status=query.status,
+        after_id=query.cursor,
+        limit=query.limit + 1,
     )
-    return JSONResponse(page_of(rows, limit, attempt_item))
+    return Page[AttemptItem].of(rows, query.limit, AttemptItem.of)
 
 
-async def attempt(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    row = await get_attempt(request.app.state.database, tenant_id=tenant.id, attempt_id=request.path_params["id"])
+@operations.get(
+    "/registration-attempts/{id}",
+    "One attempt; its id is the reference an LMS admin was shown",
+    resource="registration attempt",
+)
+async def attempt(caller: Caller, id: str) -> AttemptItem:
+    row = await get_attempt(caller.services.database, tenant_id=caller.tenant.id, attempt_id=id)
     if row is None:
-        raise not_found("registration attempt")
-    return JSONResponse(attempt_item(row))
-
-
-routes = [
-    Route("/api/v1/registration-attempts", attempts, methods=["GET"]),
-    Route("/api/v1/registration-attempts/{id}", attempt, methods=["GET"]),
-]
+        raise NotFound("registration attempt")
+    return AttemptItem.of(row)

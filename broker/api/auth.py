@@ -1,4 +1,4 @@
-"""Bearer API-key authentication for the pull API, behind a per-key rate limit."""
+"""Bearer API-key authentication for the API, behind its rate limits (see `rate_limit`)."""
 
 from __future__ import annotations
 
@@ -6,35 +6,34 @@ import math
 
 from starlette.requests import Request
 
-from broker.api.problems import ApiProblem
+from broker.api.problems import TooManyRequests, Unauthorized
+from broker.services import services
 from tenants.api_keys import digest_api_key
 from tenants.models import Tenant
 
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="lti-broker"'}
-
 
 async def authenticated_tenant(request: Request) -> Tenant:
+    """The tenant whose live API key the request carries; else a 401 (or a 429 past a rate limit)."""
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not credentials.strip():
-        raise ApiProblem(
-            401, "Unauthorized", "Send your API key as 'Authorization: Bearer <key>'.", headers=_CHALLENGE
-        )
-    # Limited before the key is looked up, so a flood of requests costs no database work.
-    limiter = request.app.state.rate_limiter
-    wait = limiter.take(digest_api_key(credentials.strip()))
+    key = credentials.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    found = services(request)
+    limits = found.rate_limiter
+    digest = digest_api_key(key)
+    address = request.client.host if request.client else ""
+    wait = limits.wait_before_lookup(digest, address)
     if wait:
-        raise ApiProblem(
-            429,
-            "Too many requests",
-            f"An API key may make {limiter.per_minute} requests a minute; retry after the Retry-After seconds.",
+        raise TooManyRequests(
+            f"An API key may make {limits.per_minute} requests a minute, and an address may fail to authenticate "
+            "as often; retry after the Retry-After seconds.",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    tenant = await request.app.state.tenants.authenticate(credentials.strip())
+    tenant = await found.tenants.authenticate(key)
     if tenant is None:
-        raise ApiProblem(
-            401,
-            "Unauthorized",
-            "The API key is unknown or revoked; create a new one with `broker api-keys create` or ask your operator.",
-            headers=_CHALLENGE,
+        limits.failed(address)
+        raise Unauthorized(
+            "The API key is unknown or revoked; create a new one with `broker api-keys create` or ask your operator."
         )
+    limits.succeeded(digest)
     return tenant

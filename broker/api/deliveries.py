@@ -2,42 +2,40 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from pydantic import Field
 
-from broker.api.auth import authenticated_tenant
-from broker.api.pagination import decode_cursor, page_of, parse_limit
-from broker.api.params import choice, not_found
+from broker.api.operations import Caller, Operations
+from broker.api.pagination import Page
+from broker.api.params import Id, Paging
+from broker.api.problems import NotFound
+from broker.webhooks.models import DeliveryStatus
 from broker.webhooks.queries import get_delivery, list_deliveries
-from broker.webhooks.representation import delivery_item
+from broker.webhooks.representation import DeliveryItem
 
-STATUSES = ("pending", "succeeded", "failed")
+operations = Operations()
 
 
-async def deliveries(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    limit = parse_limit(request.query_params.get("limit"))
+class DeliveryQuery(Paging):
+    status: DeliveryStatus | None = Field(default=None, description="Only this status.")
+    event_id: Id | None = Field(default=None, description="Only deliveries of this event.")
+
+
+@operations.get("/webhook-deliveries", "List webhook deliveries with their attempts")
+async def deliveries(caller: Caller, query: DeliveryQuery) -> Page[DeliveryItem]:
     rows = await list_deliveries(
-        request.app.state.database,
-        tenant_id=tenant.id,
-        status=choice(request, "status", STATUSES),
-        event_id=request.query_params.get("event_id"),
-        after_id=decode_cursor(request.query_params.get("cursor")),
-        limit=limit + 1,
+        caller.services.database,
+        tenant_id=caller.tenant.id,
+        status=query.status,
+        event_id=query.event_id,
+        after_id=query.cursor,
+        limit=query.limit + 1,
     )
-    return JSONResponse(page_of(rows, limit, delivery_item))
+    return Page[DeliveryItem].of(rows, query.limit, DeliveryItem.of)
 
 
-async def delivery(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    row = await get_delivery(request.app.state.database, tenant_id=tenant.id, delivery_id=request.path_params["id"])
+@operations.get("/webhook-deliveries/{id}", "One delivery with its attempts", resource="webhook delivery")
+async def delivery(caller: Caller, id: str) -> DeliveryItem:
+    row = await get_delivery(caller.services.database, tenant_id=caller.tenant.id, delivery_id=id)
     if row is None:
-        raise not_found("webhook delivery")
-    return JSONResponse(delivery_item(row))
-
-
-routes = [
-    Route("/api/v1/webhook-deliveries", deliveries, methods=["GET"]),
-    Route("/api/v1/webhook-deliveries/{id}", delivery, methods=["GET"]),
-]
+        raise NotFound("webhook delivery")
+    return DeliveryItem.of(row)

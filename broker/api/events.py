@@ -6,50 +6,58 @@ and ask again with `?after=<next>` to receive only what is new.
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from pydantic import Field
 
-from broker.api.auth import authenticated_tenant
-from broker.api.pagination import decode_position, encode_position, parse_limit
-from broker.api.params import not_found
-from broker.api.problems import ApiProblem
+from broker.api.operations import Caller, Operations
+from broker.api.pagination import DEFAULT_LIMIT, encode_position
+from broker.api.params import FeedPosition, Limit, Query
+from broker.api.problems import Conflict, NotFound
+from broker.representation import Item
 from broker.webhooks.queries import ReplayError, UnknownEventError, get_event, list_events, replay_event
-from broker.webhooks.representation import delivery_item, event_item
+from broker.webhooks.representation import DeliveryItem, EventItem
+
+operations = Operations()
 
 
-async def events(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    limit = parse_limit(request.query_params.get("limit"))
-    after = decode_position(request.query_params.get("after"))
-    rows = await list_events(request.app.state.database, tenant_id=tenant.id, after_sequence=after, limit=limit)
-    position = rows[-1].sequence if rows else after
-    return JSONResponse({"items": [event_item(row) for row in rows], "next": encode_position(position)})
+class FeedQuery(Query):
+    after: FeedPosition = 0
+    limit: Limit = DEFAULT_LIMIT
 
 
-async def event(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    row = await get_event(request.app.state.database, tenant_id=tenant.id, event_id=request.path_params["id"])
+class EventFeed(Item, title="EventFeed"):
+    items: list[EventItem]
+    next: str = Field(description="Always set: pass it back as `after` for newer events.")
+
+
+@operations.get("/events", "The event feed, in commit order")
+async def events(caller: Caller, query: FeedQuery) -> EventFeed:
+    rows = await list_events(
+        caller.services.database, tenant_id=caller.tenant.id, after_sequence=query.after, limit=query.limit
+    )
+    position = rows[-1].sequence if rows else query.after
+    return EventFeed(items=[EventItem.of(row) for row in rows], next=encode_position(position))
+
+
+@operations.get("/events/{id}", "One event", resource="event")
+async def event(caller: Caller, id: str) -> EventItem:
+    row = await get_event(caller.services.database, tenant_id=caller.tenant.id, event_id=id)
     if row is None:
-        raise not_found("event")
-    return JSONResponse(event_item(row))
+        raise NotFound("event")
+    return EventItem.of(row)
 
 
-async def replay(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
+@operations.post(
+    "/events/{id}/replay",
+    "Deliver an event again, now, with the same webhook-id",
+    resource="event",
+    status=202,
+    refusals=(409,),
+)
+async def replay(caller: Caller, id: str) -> DeliveryItem:
     try:
-        delivery = await replay_event(
-            request.app.state.database, event_id=request.path_params["id"], tenant_id=tenant.id
-        )
+        delivery = await replay_event(caller.services.database, event_id=id, tenant_id=caller.tenant.id)
     except UnknownEventError as error:
-        raise not_found("event") from error
+        raise NotFound("event") from error
     except ReplayError as error:
-        raise ApiProblem(409, "Conflict", str(error)) from error
-    return JSONResponse(delivery_item(delivery), status_code=202)
-
-
-routes = [
-    Route("/api/v1/events", events, methods=["GET"]),
-    Route("/api/v1/events/{id}", event, methods=["GET"]),
-    Route("/api/v1/events/{id}/replay", replay, methods=["POST"]),
-]
+        raise Conflict(str(error)) from error
+    return DeliveryItem.of(delivery)

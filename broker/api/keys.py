@@ -6,27 +6,24 @@ Rotating publishes a new key at once; it signs only once every cache of the JWKS
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from broker.api.operations import Caller, Operations
+from broker.api.pagination import Page
+from broker.key_rotation import SigningKeyItem
 
-from broker.api.auth import authenticated_tenant
-from broker.key_rotation import signing_key_item
-
-
-async def keys(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    rows = await request.app.state.key_rotation.keys(tenant.id)
-    return JSONResponse({"items": [signing_key_item(row) for row in rows], "next": None})
+operations = Operations()
 
 
-async def rotate(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    rotation = await request.app.state.key_rotation.start(tenant.id)
-    return JSONResponse({**signing_key_item(rotation.next_key), "started": rotation.started}, status_code=202)
+@operations.get("/keys", "The tenant's signing keys, as published in its JWKS")
+async def keys(caller: Caller) -> Page[SigningKeyItem]:
+    rows = await caller.services.key_rotation.keys(caller.tenant.id)
+    return Page[SigningKeyItem](items=[SigningKeyItem.of(row) for row in rows], next=None)
 
 
-routes = [
-    Route("/api/v1/keys", keys, methods=["GET"]),
-    Route("/api/v1/keys/rotate", rotate, methods=["POST"]),
-]
+@operations.post(
+    "/keys/rotate",
+    "Start a signing-key rotation: the new key is published now and signs from activates_at",
+    status=202,
+)
+async def rotate(caller: Caller) -> SigningKeyItem:
+    rotation = await caller.services.key_rotation.start(caller.tenant.id)
+    return SigningKeyItem.of(rotation.next_key, started=rotation.started)

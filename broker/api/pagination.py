@@ -1,4 +1,4 @@
-"""Opaque cursors over time-sortable ids."""
+"""Pages of items: opaque cursors over time-sortable ids, and the page every list answers."""
 
 from __future__ import annotations
 
@@ -6,13 +6,49 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from broker.api.problems import ApiProblem
+from pydantic import Field
+
+from broker.representation import Item
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-_ID = re.compile(r"^[a-z]{3}_[0-9a-z]{26}$")
+# Our ids (`new_id`): a three-letter kind, then 26 characters that sort by creation time.
+ID_PATTERN = r"^[a-z]{3}_[0-9a-z]{26}$"
+_BAD_CURSOR = "pass back the `next` value of the previous page unchanged"
+
+
+
+class _Identified(Protocol):
+    id: str
+
+
+Shown = TypeVar("Shown", bound=Item)
+Row = TypeVar("Row", bound=_Identified)
+
+
+class Page(Item, Generic[Shown]):
+    """A page of a list, oldest first; `next` is null on the last page."""
+
+    items: list[Shown]
+    next: str | None = Field(description="Pass it back as `?cursor=` for the next page; null on the last one.")
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        """`RegistrationPage` for a page of registrations: the OpenAPI schema's name."""
+        (shown,) = params
+        return f"{shown.model_config.get('title') or shown.__name__}Page"
+
+    @classmethod
+    def of(cls, rows: Sequence[Row], limit: int, show: Callable[[Row], Shown]) -> Self:
+        """The page of rows fetched with `limit + 1`: the first `limit` shown, and the next page's cursor."""
+        return cls(items=[show(row) for row in rows[:limit]], next=next_cursor(rows, limit))
+
+
+def is_id(value: str) -> bool:
+    """Whether the value can be one of our ids; anything else names nothing, so needs no lookup."""
+    return re.fullmatch(ID_PATTERN, value) is not None
 
 
 def encode_cursor(last_id: str) -> str:
@@ -20,23 +56,12 @@ def encode_cursor(last_id: str) -> str:
 
 
 def decode_cursor(cursor: str | None) -> str | None:
+    """The id after which the page starts; a cursor we did not make is a ValueError."""
     if not cursor:
         return None
-    try:
-        decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        decoded = ""
-    if not _ID.match(decoded):
-        raise ApiProblem(400, "Bad cursor", "Pass back the `next` value of the previous page unchanged.")
-    return decoded
-
-
-def parse_limit(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise ApiProblem(400, "Bad limit", f"`limit` must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(value)
+    if not is_id(_decoded(cursor)):
+        raise ValueError(_BAD_CURSOR)
+    return _decoded(cursor)
 
 
 def encode_position(sequence: int) -> str:
@@ -48,26 +73,20 @@ def decode_position(cursor: str | None) -> int:
     """The feed position a cursor names; no cursor is the start of the feed."""
     if not cursor:
         return 0
-    try:
-        decoded = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        decoded = ""
-    prefix, _, number = decoded.partition("_")
-    if prefix != "pos" or not number.isdigit():
-        raise ApiProblem(400, "Bad cursor", "Pass back the `next` value of the previous page unchanged.")
+    prefix, _, number = _decoded(cursor).partition("_")
+    # ASCII digits only: str.isdigit() also accepts superscripts such as "²", which int() refuses.
+    if prefix != "pos" or not re.fullmatch(r"[0-9]{1,18}", number):
+        raise ValueError(_BAD_CURSOR)
     return int(number)
 
 
-class _Identified(Protocol):
-    id: str
+def _decoded(cursor: str) -> str:
+    try:
+        return base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
 
 
-Row = TypeVar("Row", bound=_Identified)
-
-
-def page_of(rows: Sequence[Row], limit: int, render: Callable[[Row], dict[str, Any]]) -> dict[str, Any]:
-    """The answer for rows fetched with `limit + 1`: the first `limit` rendered, and the next page's cursor
-    (None when the extra row shows there is no next page)."""
-    shown = rows[:limit]
-    next_cursor = encode_cursor(shown[-1].id) if len(rows) > limit else None
-    return {"items": [render(row) for row in shown], "next": next_cursor}
+def next_cursor(rows: Sequence[_Identified], limit: int) -> str | None:
+    """For rows fetched with `limit + 1`: the next page's cursor, or None when no extra row came back."""
+    return encode_cursor(rows[limit - 1].id) if len(rows) > limit else None

@@ -1,50 +1,116 @@
-"""Reading API request input (query parameters, JSON bodies) into values, or a 400 problem naming the field."""
+"""Reading API request input (query parameters, JSON bodies) into typed values, or a 422 problem naming the
+field; and the types of the query parameters the list operations share."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from starlette.requests import Request
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
-from broker.api.problems import ApiProblem
+from broker.api.pagination import DEFAULT_LIMIT, ID_PATTERN, MAX_LIMIT, decode_cursor, decode_position
+from broker.api.problems import InvalidInput
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# Shown in each 422 problem: how many of the input's errors the detail lists.
+_ERRORS_SHOWN = 5
 
 
-def choice(request: Request, name: str, allowed: Iterable[str]) -> str | None:
-    value = request.query_params.get(name)
-    options = tuple(allowed)
-    if value is not None and value not in options:
-        raise ApiProblem(400, f"Bad {name}", f"`{name}` must be one of: {', '.join(options)}.")
-    return value
+class Query(BaseModel):
+    """Query parameters: strings read leniently into their types; names the operation does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-def timestamp(request: Request, name: str) -> datetime | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return None
+class Body(BaseModel):
+    """A JSON body, read strictly: a string where a list belongs is refused, not converted."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+def _rule(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A reader of one value as a pydantic validator: its ValueError becomes the field's error message."""
+
+    def validator(value: Any) -> Any:
+        try:
+            return read(value)
+        except ValueError as error:
+            raise PydanticCustomError("invalid_value", str(error)) from None
+
+    return validator
+
+
+def _in_utc(value: datetime) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise ApiProblem(
-            400, f"Bad {name}", f"`{name}` must be an ISO-8601 time with a zone, such as 2026-01-31T12:00:00Z."
-        )
-    return parsed.astimezone(UTC)
+        return value.astimezone(UTC)
+    except OverflowError as error:  # at the very edge of the calendar, a zone can move a time past it
+        raise ValueError("the time is out of range") from error
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object body."""
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")]
+Cursor = Annotated[
+    str | None,
+    AfterValidator(_rule(decode_cursor)),
+    Field(description="The `next` value of the previous page, passed back unchanged."),
+]
+# The feed's cursor names a position; it is an opaque string to the caller.
+FeedPosition = Annotated[
+    int,
+    BeforeValidator(_rule(decode_position)),
+    WithJsonSchema({"type": "string"}),
+    Field(description="The `next` value of the previous call; omit it to start at the first event."),
+]
+Since = Annotated[AwareDatetime, AfterValidator(_rule(_in_utc))]
+# Free text compared with stored values; NUL is refused because PostgreSQL cannot hold it in text.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+class Paging(Query):
+    cursor: Cursor = None
+    limit: Limit = DEFAULT_LIMIT
+
+
+def read_query(model: type[Model], parameters: Mapping[str, str]) -> Model:
     try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ApiProblem(400, "Bad request body", "Send a JSON object with Content-Type: application/json.")
-    return body
+        return model.model_validate(dict(parameters))
+    except ValidationError as error:
+        raise _invalid("Invalid query parameter", error) from None
 
 
-def not_found(what: str) -> ApiProblem:
-    return ApiProblem(404, "Not found", f"No {what} with this id belongs to your tenant.")
+def read_body(model: type[Model], body: bytes) -> Model:
+    try:
+        # pydantic's parser refuses nesting past its depth limit as invalid JSON; no body can exhaust the stack.
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as error:
+        raise _invalid("Invalid request body", error) from None
+
+
+def _invalid(title: str, error: ValidationError) -> InvalidInput:
+    problems = error.errors(include_url=False, include_input=False)
+    named = [(_field_name(problem["loc"]), problem["msg"]) for problem in problems]
+    detail = "; ".join(f"{name}: {message}" if name else message for name, message in named[:_ERRORS_SHOWN])
+    if len(named) > _ERRORS_SHOWN:
+        detail += f"; and {len(named) - _ERRORS_SHOWN} more"
+    return InvalidInput(detail, title=title, field=named[0][0] or None)
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    """`("content_items", 0, "url")` → `content_items[0].url`."""
+    name = ""
+    for part in location:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name

@@ -1,68 +1,122 @@
-"""The pull API for registrations (/api/v1/registrations): list with filters, get, and status changes."""
+"""Registrations (/api/v1/registrations): list with filters, get, status changes, deployments, and what was
+exchanged with the platform.
+
+`/documents` are the documents of the registration as it stands (the platform's configuration, our request,
+the platform's answer; secret-looking URL values redacted). `/history` is every attempt that registered or
+updated it, oldest first, each with the documents of that exchange.
+"""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from pydantic import Field
 
-from broker.api.auth import authenticated_tenant
-from broker.api.pagination import decode_cursor, page_of, parse_limit
-from broker.api.params import choice, not_found, timestamp
-from broker.api.problems import ApiProblem
+from broker.api.operations import Caller, Operations
+from broker.api.pagination import Page
+from broker.api.params import Paging, Since, Text
+from broker.api.problems import Conflict, NotFound
+from broker.registration.attempts import registration_history
+from broker.registration.models import Registration, RegistrationStatus
 from broker.registration.queries import RegistrationFilter, get_registration, list_registrations
-from broker.registration.representation import registration_item
+from broker.registration.representation import (
+    AttemptItem,
+    DeploymentItem,
+    RegistrationDocuments,
+    RegistrationItem,
+)
 from broker.registration.status import StatusChangeError, UnknownRegistrationError, change_status
+from broker.representation import Item
 
-STATUSES = ("active", "pending", "disabled")
+operations = Operations()
+ONE = {"resource": "registration"}
 
 
-async def registrations(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    limit = parse_limit(request.query_params.get("limit"))
-    after = decode_cursor(request.query_params.get("cursor"))
+class RegistrationQuery(Paging):
+    status: RegistrationStatus | None = Field(default=None, description="Only this status.")
+    product_family_code: Text | None = Field(default=None, description="Only this platform, e.g. moodle or canvas.")
+    updated_since: Since | None = Field(default=None, description="Only those updated at or after this time.")
+
+
+class RegistrationHistory(Item, title="RegistrationHistory"):
+    items: list[AttemptItem]
+
+
+@operations.get("/registrations", "List registrations, oldest first")
+async def registrations(caller: Caller, query: RegistrationQuery) -> Page[RegistrationItem]:
     filters = RegistrationFilter(
-        status=choice(request, "status", STATUSES),
-        product_family_code=request.query_params.get("product_family_code"),
-        updated_since=timestamp(request, "updated_since"),
+        status=query.status, product_family_code=query.product_family_code, updated_since=query.updated_since
     )
     rows = await list_registrations(
-        request.app.state.database, tenant_id=tenant.id, after_id=after, limit=limit + 1, filters=filters
+        caller.services.database,
+        tenant_id=caller.tenant.id,
+        after_id=query.cursor,
+        limit=query.limit + 1,
+        filters=filters,
     )
-    return JSONResponse(page_of(rows, limit, registration_item))
+    return Page[RegistrationItem].of(rows, query.limit, RegistrationItem.of)
 
 
-async def registration(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    row = await get_registration(
-        request.app.state.database, tenant_id=tenant.id, registration_id=request.path_params["id"]
-    )
+@operations.get("/registrations/{id}", "One registration", **ONE)
+async def registration(caller: Caller, id: str) -> RegistrationItem:
+    return RegistrationItem.of(await _registration(caller, id))
+
+
+@operations.get("/registrations/{id}/deployments", "A registration's deployments", **ONE)
+async def deployments(caller: Caller, id: str) -> Page[DeploymentItem]:
+    row = await _registration(caller, id)
+    # A registration has a handful of deployments, so they come in one page.
+    return Page[DeploymentItem](items=[DeploymentItem.of(item) for item in row.deployments], next=None)
+
+
+@operations.get(
+    "/registrations/{id}/documents",
+    "The documents of a registration as it stands: platform configuration, request, answer",
+    **ONE,
+)
+async def documents(caller: Caller, id: str) -> RegistrationDocuments:
+    return RegistrationDocuments.of(await _registration(caller, id))
+
+
+@operations.get(
+    "/registrations/{id}/history",
+    "Every attempt that registered or updated this registration, oldest first, with its documents",
+    **ONE,
+)
+async def history(caller: Caller, id: str) -> RegistrationHistory:
+    row = await _registration(caller, id)
+    attempts = await registration_history(caller.services.database, registration_id=row.id)
+    return RegistrationHistory(items=[AttemptItem.of(attempt) for attempt in attempts])
+
+
+async def _registration(caller: Caller, registration_id: str) -> Registration:
+    row = await get_registration(caller.services.database, tenant_id=caller.tenant.id, registration_id=registration_id)
     if row is None:
-        raise not_found("registration")
-    return JSONResponse(registration_item(row))
+        raise NotFound("registration")
+    return row
 
 
-def _status_change(action: str) -> Route:
-    async def endpoint(request: Request) -> Response:
-        tenant = await authenticated_tenant(request)
-        try:
-            row = await change_status(
-                request.app.state.database, request.path_params["id"], action, tenant_id=tenant.id
-            )
-        except UnknownRegistrationError as error:
-            raise not_found("registration") from error
-        except StatusChangeError as error:
-            raise ApiProblem(409, "Conflict", str(error)) from error
-        return JSONResponse(registration_item(row))
-
-    endpoint.__name__ = f"{action}_registration"
-    return Route(f"/api/v1/registrations/{{id}}/{action}", endpoint, methods=["POST"])
+async def _change_status(caller: Caller, registration_id: str, action: str) -> RegistrationItem:
+    try:
+        row = await change_status(caller.services.database, registration_id, action, tenant_id=caller.tenant.id)
+    except UnknownRegistrationError as error:
+        raise NotFound("registration") from error
+    except StatusChangeError as error:
+        raise Conflict(str(error)) from error
+    return RegistrationItem.of(row)
 
 
-routes = [
-    Route("/api/v1/registrations", registrations, methods=["GET"]),
-    Route("/api/v1/registrations/{id}", registration, methods=["GET"]),
-    _status_change("activate"),
-    _status_change("disable"),
-    _status_change("enable"),
-]
+CHANGE = {**ONE, "refusals": (409,)}
+
+
+@operations.post("/registrations/{id}/activate", "Activate a registration: pending → active", **CHANGE)
+async def activate_registration(caller: Caller, id: str) -> RegistrationItem:
+    return await _change_status(caller, id, "activate")
+
+
+@operations.post("/registrations/{id}/disable", "Disable a registration: launches are refused", **CHANGE)
+async def disable_registration(caller: Caller, id: str) -> RegistrationItem:
+    return await _change_status(caller, id, "disable")
+
+
+@operations.post("/registrations/{id}/enable", "Enable a registration: disabled → active", **CHANGE)
+async def enable_registration(caller: Caller, id: str) -> RegistrationItem:
+    return await _change_status(caller, id, "enable")

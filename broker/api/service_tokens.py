@@ -2,51 +2,66 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from typing import Annotated
 
-from broker.api.auth import authenticated_tenant
-from broker.api.params import json_object
-from broker.registration.representation import registration_item
-from broker.tokens.service import TokenService
+from pydantic import Field, StringConstraints
+
+from broker.api.operations import NO_STORE, Caller, Operations
+from broker.api.params import Body
+from broker.registration.representation import RegistrationItem
+from broker.representation import Item
+from broker.tokens.service import MAX_SCOPE_LENGTH, MAX_SCOPES
+
+operations = Operations()
+PLATFORM_REFUSALS = (403, 409, 502, 504)
+
+Scope = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SCOPE_LENGTH, pattern=r"^\S+$")]
 
 
-async def token(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    body = await json_object(request)
+class TokenRequest(Body):
+    scopes: list[Scope] = Field(min_length=1, max_length=MAX_SCOPES, description="The scopes the token is for.")
+
+
+class AccessToken(Item, title="AccessToken"):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class Verification(Item, title="Verification"):
+    verified: bool
+    scope: str
+    registration: RegistrationItem
+
+
+@operations.post(
+    "/registrations/{id}/token",
+    "A service token from the platform for these scopes (cached until shortly before it expires)",
+    resource="registration",
+    refusals=(400, *PLATFORM_REFUSALS),
+    headers=NO_STORE,
+)
+async def token(caller: Caller, id: str, body: TokenRequest) -> AccessToken:
     # A TokenRefused is a Refusal, answered as problem details JSON.
-    granted = await _service(request).token(tenant, request.path_params["id"], body.get("scopes"))
-    return JSONResponse(
-        {
-            "access_token": granted.access_token,
-            "token_type": granted.token_type,
-            "expires_in": granted.expires_in,
-            "scope": granted.scope,
-        },
-        headers={"Cache-Control": "no-store"},
+    granted = await caller.services.tokens.token(caller.tenant, id, list(body.scopes))
+    return AccessToken(
+        access_token=granted.access_token,
+        token_type=granted.token_type,
+        expires_in=granted.expires_in,
+        scope=granted.scope,
     )
 
 
-async def verify(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    verification = await _service(request).verify(tenant, request.path_params["id"])
+@operations.post(
+    "/registrations/{id}/verify",
+    "Prove the registration works: a fresh token grant with every scope the platform granted",
+    resource="registration",
+    refusals=PLATFORM_REFUSALS,
+)
+async def verify(caller: Caller, id: str) -> Verification:
+    verification = await caller.services.tokens.verify(caller.tenant, id)
     # The proof is that a token was granted; the token itself is not handed out here.
-    return JSONResponse(
-        {
-            "verified": True,
-            "scope": verification.token.scope,
-            "registration": registration_item(verification.registration),
-        }
+    return Verification(
+        verified=True, scope=verification.token.scope, registration=RegistrationItem.of(verification.registration)
     )
-
-
-def _service(request: Request) -> TokenService:
-    service: TokenService = request.app.state.tokens
-    return service
-
-
-routes = [
-    Route("/api/v1/registrations/{id}/token", token, methods=["POST"]),
-    Route("/api/v1/registrations/{id}/verify", verify, methods=["POST"]),
-]

@@ -6,62 +6,40 @@ beside the new one until `previous_secret_expires_at`.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from broker.api.operations import Caller, Operations
+from broker.api.params import Body
+from broker.api.problems import InvalidInput
+from tenants.representation import WebhookEndpointItem
+from tenants.services import TenantError
 
-from broker.api.auth import authenticated_tenant
-from broker.api.params import json_object
-from broker.api.problems import ApiProblem
-from broker.database import json_time, utcnow
-from tenants.models import Tenant
-from tenants.services import TenantError, WebhookEndpoint
+operations = Operations()
 
 
-def endpoint_item(tenant: Tenant) -> dict[str, Any]:
-    expires = tenant.webhook_secret_previous_expires_at
-    return {
-        "url": tenant.webhook_url,
-        "secret_set": tenant.webhook_secret_encrypted is not None,
-        "previous_secret_expires_at": json_time(expires) if expires and expires > utcnow() else None,
-    }
+class WebhookUrl(Body):
+    url: str | None = Field(default=None, description="An https URL; null (or left out) stops webhooks.")
 
 
-def _with_secret(endpoint: WebhookEndpoint) -> dict[str, Any]:
-    item = endpoint_item(endpoint.tenant)
-    if endpoint.secret:
-        item["secret"] = endpoint.secret
-    return item
+@operations.get("/webhook", "The webhook endpoint")
+async def webhook(caller: Caller) -> WebhookEndpointItem:
+    return WebhookEndpointItem.of(caller.tenant)
 
 
-async def webhook(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    return JSONResponse(endpoint_item(tenant))
-
-
-async def set_webhook(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    body = await json_object(request)
-    url = body.get("url")
-    if url is not None and not isinstance(url, str):
-        raise ApiProblem(422, "Invalid webhook_url", "`url` must be an https URL, or null to stop webhooks.")
+@operations.put(
+    "/webhook", "Set the webhook URL (null stops webhooks); the first URL comes with a secret, shown once"
+)
+async def set_webhook(caller: Caller, body: WebhookUrl) -> WebhookEndpointItem:
     try:
-        endpoint = await request.app.state.tenants.set_webhook_url(tenant.id, url)
+        endpoint = await caller.services.tenants.set_webhook_url(caller.tenant.id, body.url)
     except TenantError as error:
-        raise ApiProblem(422, f"Invalid {error.field}", error.reason) from error
-    return JSONResponse(_with_secret(endpoint))
+        raise InvalidInput(error.reason, title=f"Invalid {error.field}", field=error.field) from error
+    return WebhookEndpointItem.made(endpoint)
 
 
-async def rotate_secret(request: Request) -> Response:
-    tenant = await authenticated_tenant(request)
-    endpoint = await request.app.state.tenants.rotate_webhook_secret(tenant.id)
-    return JSONResponse(_with_secret(endpoint))
-
-
-routes = [
-    Route("/api/v1/webhook", webhook, methods=["GET"]),
-    Route("/api/v1/webhook", set_webhook, methods=["PUT"]),
-    Route("/api/v1/webhook/rotate-secret", rotate_secret, methods=["POST"]),
-]
+@operations.post(
+    "/webhook/rotate-secret",
+    "A new webhook secret, shown once; the previous one signs too until previous_secret_expires_at",
+)
+async def rotate_secret(caller: Caller) -> WebhookEndpointItem:
+    return WebhookEndpointItem.made(await caller.services.tenants.rotate_webhook_secret(caller.tenant.id))

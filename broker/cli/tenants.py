@@ -11,8 +11,7 @@ from broker.cli.base import Failure, json_option, show, tenant_id_of, with_servi
 from broker.key_rotation import signing_key_item
 from broker.services import Services
 from broker.settings import Settings
-from tenants.api_keys import api_key_item
-from tenants.representation import tenant_item, tenant_settings_item
+from tenants.representation import api_key_item, tenant_item, tenant_settings_item
 from tenants.services import CreatedTenant
 
 

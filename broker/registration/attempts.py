@@ -7,14 +7,13 @@ database; the platform's raw answer is shown with secret-looking fields redacted
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.database import Database, json_time, utcnow
-from broker.redaction import redact_secret_fields, redact_url
+from broker.database import Database, utcnow
+from broker.redaction import redact_url
 from broker.registration import errors
 from broker.registration.models import AttemptStatus, RegistrationAttempt
 
@@ -115,33 +114,3 @@ async def get_attempt(database: Database, *, tenant_id: str, attempt_id: str) ->
                 RegistrationAttempt.id == attempt_id, RegistrationAttempt.tenant_id == tenant_id
             )
         )
-
-
-def attempt_item(attempt: RegistrationAttempt) -> dict[str, Any]:
-    return {
-        "id": attempt.id,
-        "status": attempt.status,
-        "openid_configuration_url": attempt.openid_configuration_url,
-        "issuer": attempt.issuer,
-        "product_family_code": attempt.product_family_code,
-        "platform_profile": attempt.platform_profile,
-        "registration_id": attempt.registration_id,
-        "error_code": attempt.error_code,
-        "error_detail": attempt.error_detail,
-        "platform_configuration": attempt.platform_configuration,
-        "registration_request": attempt.registration_request,
-        "response_status": attempt.response_status,
-        "response_body": _redacted_body(attempt.response_body),
-        "created_at": json_time(attempt.created_at),
-        "updated_at": json_time(attempt.updated_at),
-    }
-
-
-def _redacted_body(body: str | None) -> str | None:
-    if not body:
-        return body
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return body  # not JSON (Moodle answers errors in plain text): shown as the platform sent it
-    return json.dumps(redact_secret_fields(document))

@@ -1,52 +1,176 @@
-"""A registration as the API, the CLI and webhooks show it (the external contract's item)."""
+"""A registration, its deployments and its attempts as the API, the CLI and webhooks show them (the external
+contract's items)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
 from typing import Any
 
-from broker.registration.models import Deployment, Registration
+from pydantic import Field
+from pydantic_core import from_json
+
+from broker.redaction import redact_secret_fields
+from broker.registration.models import (
+    AttemptStatus,
+    Deployment,
+    DeploymentSource,
+    Registration,
+    RegistrationAttempt,
+    RegistrationStatus,
+)
+from broker.representation import Document, Item, Timestamp
+
+
+class RegistrationItem(Item, title="Registration"):
+    id: str
+    issuer: str
+    client_id: str
+    deployment_ids: list[str]
+    jwks_uri: str
+    token_endpoint: str | None
+    authorization_endpoint: str | None
+    authorization_server: str | None
+    registration_endpoint: str
+    product_family_code: str | None
+    platform_version: str | None
+    status: RegistrationStatus
+    scopes_requested: list[str]
+    scopes_granted: list[str]
+    scopes_missing: list[str]
+    scopes_narrowed: bool = Field(
+        description="The platform granted less than was asked when it registered the tool "
+        "(Canvas admins can narrow scopes)."
+    )
+    platform_profile: str | None = Field(
+        description="The platform profile that shaped the registration: generic, moodle, canvas, blackboard, "
+        "brightspace, sakai or schoology."
+    )
+    adaptations: list[str] = Field(description="What the profile changed, and what the LMS admin left out.")
+    verified_at: Timestamp | None
+    launched_at: Timestamp | None
+    scope_drift: dict[str, Any] | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, registration: Registration) -> RegistrationItem:
+        granted = list(registration.scopes_granted)
+        missing = [scope for scope in registration.scopes_requested if scope not in granted]
+        return cls(
+            id=registration.id,
+            issuer=registration.issuer,
+            client_id=registration.client_id,
+            deployment_ids=[deployment.deployment_id for deployment in registration.deployments],
+            jwks_uri=registration.jwks_uri,
+            token_endpoint=registration.token_endpoint,
+            authorization_endpoint=registration.authorization_endpoint,
+            authorization_server=registration.authorization_server,
+            registration_endpoint=registration.registration_endpoint,
+            product_family_code=registration.product_family_code,
+            platform_version=registration.platform_version,
+            status=RegistrationStatus(registration.status),
+            scopes_requested=list(registration.scopes_requested),
+            scopes_granted=granted,
+            scopes_missing=missing,
+            scopes_narrowed=bool(missing),
+            platform_profile=registration.platform_profile,
+            adaptations=list(registration.adaptations or []),
+            verified_at=registration.verified_at,
+            launched_at=registration.launched_at,
+            scope_drift=registration.scope_drift,
+            created_at=registration.created_at,
+            updated_at=registration.updated_at,
+        )
+
+
+class DeploymentItem(Item, title="Deployment"):
+    """A deployment of a registration; `source` says whether registration or a first launch brought it."""
+
+    deployment_id: str
+    source: DeploymentSource
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> DeploymentItem:
+        return cls(
+            deployment_id=deployment.deployment_id,
+            source=DeploymentSource(deployment.source),
+            created_at=deployment.created_at,
+        )
+
+
+class RegistrationDocuments(Item, title="RegistrationDocuments"):
+    """The documents of a registration as it stands; secret-looking URL values were redacted when stored."""
+
+    platform_profile: str | None
+    adaptations: list[str]
+    platform_configuration: Document = Field(description="The platform's OpenID configuration.")
+    registration_request: Document = Field(description="The registration request as sent.")
+    registration_response: Document = Field(description="The platform's answer.")
+
+    @classmethod
+    def of(cls, registration: Registration) -> RegistrationDocuments:
+        return cls(
+            platform_profile=registration.platform_profile,
+            adaptations=list(registration.adaptations or []),
+            platform_configuration=registration.platform_configuration,
+            registration_request=registration.registration_request,
+            registration_response=registration.registration_response,
+        )
+
+
+class AttemptItem(Item, title="RegistrationAttempt"):
+    """A registration attempt, failed ones included, with the documents exchanged. Its `id` is the reference
+    the LMS admin saw on a failure page."""
+
+    id: str
+    status: AttemptStatus
+    openid_configuration_url: str
+    issuer: str | None
+    product_family_code: str | None
+    platform_profile: str | None
+    registration_id: str | None
+    error_code: str | None
+    error_detail: str | None
+    platform_configuration: Document | None
+    registration_request: Document | None
+    response_status: int | None
+    response_body: str | None = Field(description="The platform's answer, secret-looking fields redacted.")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, attempt: RegistrationAttempt) -> AttemptItem:
+        return cls(
+            id=attempt.id,
+            status=AttemptStatus(attempt.status),
+            openid_configuration_url=attempt.openid_configuration_url,
+            issuer=attempt.issuer,
+            product_family_code=attempt.product_family_code,
+            platform_profile=attempt.platform_profile,
+            registration_id=attempt.registration_id,
+            error_code=attempt.error_code,
+            error_detail=attempt.error_detail,
+            platform_configuration=attempt.platform_configuration,
+            registration_request=attempt.registration_request,
+            response_status=attempt.response_status,
+            response_body=_redacted_body(attempt.response_body),
+            created_at=attempt.created_at,
+            updated_at=attempt.updated_at,
+        )
 
 
 def registration_item(registration: Registration) -> dict[str, Any]:
-    granted = list(registration.scopes_granted)
-    missing = [scope for scope in registration.scopes_requested if scope not in granted]
-    return {
-        "id": registration.id,
-        "issuer": registration.issuer,
-        "client_id": registration.client_id,
-        "deployment_ids": [deployment.deployment_id for deployment in registration.deployments],
-        "jwks_uri": registration.jwks_uri,
-        "token_endpoint": registration.token_endpoint,
-        "authorization_endpoint": registration.authorization_endpoint,
-        "authorization_server": registration.authorization_server,
-        "registration_endpoint": registration.registration_endpoint,
-        "product_family_code": registration.product_family_code,
-        "platform_version": registration.platform_version,
-        "status": registration.status,
-        "scopes_requested": list(registration.scopes_requested),
-        "scopes_granted": granted,
-        "scopes_missing": missing,
-        # The platform granted less than was asked when it registered the tool (Canvas admins can narrow scopes).
-        "scopes_narrowed": bool(missing),
-        "platform_profile": registration.platform_profile,
-        "adaptations": list(registration.adaptations or []),
-        "verified_at": _timestamp(registration.verified_at),
-        "launched_at": _timestamp(registration.launched_at),
-        "scope_drift": registration.scope_drift,
-        "created_at": _timestamp(registration.created_at),
-        "updated_at": _timestamp(registration.updated_at),
-    }
+    """The registration as webhooks send it and the CLI prints it."""
+    return RegistrationItem.of(registration).plain()
 
 
-def deployment_item(deployment: Deployment) -> dict[str, Any]:
-    """A deployment of a registration; `source` says whether registration or a first launch brought it."""
-    return {
-        "deployment_id": deployment.deployment_id,
-        "source": deployment.source,
-        "created_at": _timestamp(deployment.created_at),
-    }
-
-
-def _timestamp(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+def _redacted_body(body: str | None) -> str | None:
+    if not body:
+        return body
+    try:
+        # pydantic's parser refuses nesting past its limit with a ValueError, where json.loads would recurse.
+        document = from_json(body)
+    except ValueError:
+        return body  # not JSON (Moodle answers errors in plain text), or too deep to read: shown as sent
+    return json.dumps(redact_secret_fields(document))

@@ -90,7 +90,7 @@ async def test_api_patch_refuses_bad_values_with_a_problem_naming_the_field(
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in response.json()["detail"]
     response = await http.patch(broker.url("/api/v1/tenant"), headers=headers, content=b"[1]")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert (await http.get(broker.url("/api/v1/tenant"))).status_code == 401
     unchanged = (await http.get(broker.url("/api/v1/tenant"), headers=headers)).json()
     assert unchanged["activation_policy"] == "active"

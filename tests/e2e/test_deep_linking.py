@@ -84,5 +84,5 @@ async def test_a_launch_token_of_another_tenant_or_altered_is_refused(
         )
     assert foreign.status_code == 400 and "launch_token" in foreign.json()["detail"]
     assert altered.status_code == 400
-    assert missing.status_code == 400
+    assert missing.status_code == 422 and missing.json()["field"] == "launch_token"
     assert unauthenticated.status_code == 401

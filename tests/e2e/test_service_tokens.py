@@ -104,12 +104,12 @@ async def test_a_platform_refusal_is_a_502_with_its_words(
 
 
 @pytest.mark.parametrize("scopes", [None, [], "a b", [""], ["has space"], [1]])
-async def test_bad_scopes_are_a_400(
+async def test_bad_scopes_are_a_422_naming_them(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services, scopes: object
 ) -> None:
     async with registered(http, broker, services) as setup:
         answer = await ask(http, broker, setup, scopes)
-    assert answer.status_code == 400
+    assert answer.status_code == 422 and answer.json()["field"].startswith("scopes")
     assert not setup.platform.token_requests
 
 

@@ -32,9 +32,12 @@ class ApiClient:
         return response.json()
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def assert_problem(response: httpx.Response, status: int, *, field: str | None = None) -> dict[str, Any]:
+    """A problem details answer with this status, naming `field` when given, and saying what to do."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["status"] == status and body["title"] and body["detail"] and body["next_step"]
+    if field is not None:
+        assert body["field"] == field, body
     return body

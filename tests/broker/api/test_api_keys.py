@@ -62,8 +62,9 @@ async def test_a_key_needs_a_name(
     assert_problem(await ApiClient(http, broker, tenant.api_key).post("/api/v1/api-keys", json=body), 422)
 
 
-async def test_a_body_that_is_not_json_is_a_400_problem(
-    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant
+@pytest.mark.parametrize("body", [b"name=x", b"[1]", b'{"name": "x"', b"\xff"])
+async def test_a_body_that_is_not_a_json_object_is_a_422_problem(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant, body: bytes
 ) -> None:
     api = ApiClient(http, broker, tenant.api_key)
-    assert_problem(await api.post("/api/v1/api-keys", content=b"name=x"), 400)
+    assert_problem(await api.post("/api/v1/api-keys", content=body), 422)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from broker.registration.models import Registration, RegistrationAttempt
 from broker.services import Services
 from tests.broker.api.support import ApiClient, assert_problem
 from tests.conftest import RunningBroker, unique_slug
@@ -47,3 +49,37 @@ async def test_attempts_of_another_tenant_stay_hidden(
     api = ApiClient(http, broker, stranger.api_key)
     assert (await api.json("GET", "/api/v1/registration-attempts"))["items"] == []
     assert_problem(await api.get(f"/api/v1/registration-attempts/{attempt['id']}"), 404)
+
+
+async def test_a_deeply_nested_platform_answer_never_breaks_the_listing_or_the_history(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    created = await services.tenants.create(unique_slug("deep"), "Deep Tool")
+    with GenericEmulator.running() as platform:
+        await register(http, broker.url(f"/t/{created.tenant.slug}/lti/register"), platform)
+    api = ApiClient(http, broker, created.api_key)
+    (attempt,) = (await api.json("GET", "/api/v1/registration-attempts"))["items"]
+    deep_text = "[" * 3000 + "]" * 3000
+    deep_document: dict[str, object] = {}
+    for _ in range(900):
+        deep_document = {"a": deep_document}
+    async with services.database.transaction() as session:
+        await session.execute(
+            update(RegistrationAttempt)
+            .where(RegistrationAttempt.id == attempt["id"])
+            .values(response_body=deep_text, platform_configuration=deep_document)
+        )
+        await session.execute(
+            update(Registration)
+            .where(Registration.id == attempt["registration_id"])
+            .values(registration_response=deep_document)
+        )
+
+    (shown,) = (await api.json("GET", "/api/v1/registration-attempts"))["items"]
+    assert shown["id"] == attempt["id"] and shown["registration_request"] == attempt["registration_request"]
+    assert "not shown" in shown["platform_configuration"]["not_shown"]
+    assert await api.json("GET", f"/api/v1/registration-attempts/{attempt['id']}") == shown
+    (in_history,) = (await api.json("GET", f"/api/v1/registrations/{attempt['registration_id']}/history"))["items"]
+    assert in_history == shown
+    documents = await api.json("GET", f"/api/v1/registrations/{attempt['registration_id']}/documents")
+    assert "not shown" in documents["registration_response"]["not_shown"]

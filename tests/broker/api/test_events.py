@@ -40,10 +40,11 @@ async def test_the_feed_pages_in_order_and_next_always_resumes(
 
 
 @pytest.mark.parametrize("cursor", ["%%%", "cmVnXzAx", "bm90LWEtcG9z"])
-async def test_a_bad_feed_cursor_is_a_400_problem(
+async def test_a_bad_feed_cursor_is_a_422_problem_naming_it(
     http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant, cursor: str
 ) -> None:
-    assert_problem(await ApiClient(http, broker, tenant.api_key).get(f"/api/v1/events?after={cursor}"), 400)
+    answer = await ApiClient(http, broker, tenant.api_key).get(f"/api/v1/events?after={cursor}")
+    assert_problem(answer, 422, field="after")
 
 
 async def test_events_and_deliveries_of_another_tenant_stay_hidden(

@@ -53,9 +53,25 @@ async def test_filters_by_status_platform_and_update_time(
     assert await ids(f"status=active&product_family_code=moodle&updated_since={since}") == [third]
 
 
-@pytest.mark.parametrize("query", ["status=gone", "updated_since=yesterday", "updated_since=2026-01-01T00:00:00"])
-async def test_bad_filters_are_400_problems(api: ApiClient, query: str) -> None:
-    assert_problem(await api.get(f"/api/v1/registrations?{query}"), 400)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=gone",
+        "updated_since=yesterday",
+        "updated_since=2026-01-01T00:00:00",
+        # At the edges of the calendar, a zone moves these times past it.
+        "updated_since=9999-12-31T23:59:59-23:59",
+        "updated_since=0001-01-01T00:00:00%2B23:59",
+        "updated_since=99999-01-01T00:00:00Z",
+        "product_family_code=moo%00dle",
+    ],
+)
+async def test_bad_filters_are_422_problems_naming_the_parameter(api: ApiClient, query: str) -> None:
+    assert_problem(await api.get(f"/api/v1/registrations?{query}"), 422, field=query.partition("=")[0])
+
+
+async def test_the_latest_time_in_utc_is_a_filter_like_any_other(api: ApiClient) -> None:
+    assert (await api.json("GET", "/api/v1/registrations?updated_since=9999-12-31T23:59:59Z"))["items"] == []
 
 
 async def test_activate_disable_and_enable_change_the_status_and_announce_it(
