@@ -27,7 +27,7 @@ from tests.emulators.tool import ToolEmulator
 READERS = 4
 KEYS_PER_READER = 6  # each key's first use of a minute records it: a write inside an API read
 WRITERS = 2
-CLI_LISTINGS = 2
+CLI_LISTINGS = 1
 MAX_ROUNDS = 400  # per reader or writer; the CLI listings end the run well before
 RUN_LIMIT_S = 90.0
 
