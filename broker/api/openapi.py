@@ -33,7 +33,7 @@ REFUSALS = {
 class _Generator(GenerateJsonSchema):
     """Property titles would only repeat the property names."""
 
-    def field_title_should_be_set(self, schema: CoreSchema) -> bool:  # type: ignore[override]
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
         return False
 
 

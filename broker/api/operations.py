@@ -44,7 +44,7 @@ class Operation:
     handler: Handler
     answer: Any  # the type the handler returns, serialised as the answer's body
     query: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
+    body: Any = None  # a `Body` model, or a TypedDict
     path_parameters: tuple[str, ...] = ()
     resource: str = "item"  # what a path's id names, for the 404 of an id that cannot be one
     status: int = 200

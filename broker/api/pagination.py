@@ -35,7 +35,7 @@ class Page(Item, Generic[Shown]):
     next: str | None = Field(description="Pass it back as `?cursor=` for the next page; null on the last one.")
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
         """`RegistrationPage` for a page of registrations: the OpenAPI schema's name."""
         (shown,) = params
         return f"{shown.model_config.get('title') or shown.__name__}Page"

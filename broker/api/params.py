@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     WithJsonSchema,
 )
@@ -23,7 +25,7 @@ from pydantic_core import PydanticCustomError
 from broker.api.pagination import DEFAULT_LIMIT, ID_PATTERN, MAX_LIMIT, decode_cursor, decode_position
 from broker.api.problems import InvalidInput
 
-Model = TypeVar("Model", bound=BaseModel)
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
 # Shown in each 422 problem: how many of the input's errors the detail lists.
 _ERRORS_SHOWN = 5
@@ -84,19 +86,25 @@ class Paging(Query):
     limit: Limit = DEFAULT_LIMIT
 
 
-def read_query(model: type[Model], parameters: Mapping[str, str]) -> Model:
+def read_query(model: type[QueryModel], parameters: Mapping[str, str]) -> QueryModel:
     try:
         return model.model_validate(dict(parameters))
     except ValidationError as error:
         raise _invalid("Invalid query parameter", error) from None
 
 
-def read_body(model: type[Model], body: bytes) -> Model:
+def read_body(shape: Any, body: bytes) -> Any:
+    """The body read as `shape` (a `Body` model, or a TypedDict where a key left out differs from a null)."""
     try:
         # pydantic's parser refuses nesting past its depth limit as invalid JSON; no body can exhaust the stack.
-        return model.model_validate_json(body or b"{}")
+        return _reader(shape).validate_json(body or b"{}")
     except ValidationError as error:
         raise _invalid("Invalid request body", error) from None
+
+
+@cache
+def _reader(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
 
 
 def _invalid(title: str, error: ValidationError) -> InvalidInput:

@@ -6,12 +6,12 @@ the whole configuration (keys left out take their defaults). A bad value is a 42
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from typing_extensions on Python 3.11
 
 from broker.api.operations import Caller, Operations
-from broker.api.params import Body
 from broker.api.problems import InvalidInput
 from tenants.models import ActivationPolicy
 from tenants.representation import TenantSettingsItem
@@ -20,18 +20,16 @@ from tenants.services import TenantError
 operations = Operations()
 
 
-class TenantChanges(Body):
-    """The settings to change; any left out stay as they are."""
+@with_config(ConfigDict(extra="forbid", strict=True))
+class TenantChanges(TypedDict, total=False):
+    """The settings to change; any left out stay as they are (only `tool_url` may be null: no tool URL)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    # Left out, a setting is unchanged; only `tool_url` may be null (no tool URL).
-    name: str = Field(default=None)
-    tool_url: str | None = None
-    tool_configuration: dict[str, Any] = Field(default=None, description="Messages, scopes, claims, URIs, contacts.")
-    review_registrations: bool = Field(default=None, description="false: one-click registration.")
-    activation_policy: ActivationPolicy = Field(default=None)
-    accept_new_deployments: bool = Field(default=None)
+    name: str
+    tool_url: str | None
+    tool_configuration: Annotated[dict[str, Any], Field(description="Messages, scopes, claims, URIs, contacts.")]
+    review_registrations: Annotated[bool, Field(description="false: one-click registration.")]
+    activation_policy: ActivationPolicy
+    accept_new_deployments: bool
 
 
 @operations.get("/tenant", "The tenant's settings and tool configuration")
@@ -42,7 +40,7 @@ async def read_settings(caller: Caller) -> TenantSettingsItem:
 @operations.patch("/tenant", "Change some settings; tool_configuration replaces the whole configuration")
 async def change_settings(caller: Caller, body: TenantChanges) -> TenantSettingsItem:
     try:
-        tenant = await caller.services.tenants.update(caller.tenant.id, body.model_dump(exclude_unset=True))
+        tenant = await caller.services.tenants.update(caller.tenant.id, body)
     except TenantError as error:
         raise InvalidInput(f"{error.field}: {error.reason}.", field=error.field) from error
     return TenantSettingsItem.of(caller.services.settings, tenant)
