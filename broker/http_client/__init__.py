@@ -1,8 +1,9 @@
 """The one guarded outbound HTTP client: every request the broker makes to a platform or a tenant goes here.
 
 It refuses non-https URLs and hosts that resolve to internal addresses (before the request and again at
-connect time, against DNS rebinding), follows redirects itself, and bounds time and response size.
-Address policy in `addresses`, the guarded network layer in `transport`, the client in `client`.
+connect time, against DNS rebinding), follows redirects itself, and bounds time and response size (decoded,
+as it streams). Each call names its purpose, which has its own connection pool (`limits`). Address policy in
+`addresses`, the guarded network layer in `transport`, bodies in `bodies`, the client in `client`.
 """
 
 from broker.http_client.addresses import Resolver, check_url_is_public
@@ -16,15 +17,18 @@ from broker.http_client.errors import (
     TooManyRedirectsError,
     UnsafeURLError,
 )
+from broker.http_client.limits import KeyedLimiter, Purpose
 from broker.http_client.responses import OutboundResponse
 
 __all__ = [
     "GuardedClient",
     "InvalidJSONError",
+    "KeyedLimiter",
     "OutboundConnectionError",
     "OutboundError",
     "OutboundResponse",
     "OutboundTimeoutError",
+    "Purpose",
     "Resolver",
     "ResponseTooLargeError",
     "TooManyRedirectsError",

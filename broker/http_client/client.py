@@ -10,10 +10,8 @@ import contextlib
 import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from http.cookiejar import Cookie, CookieJar, CookiePolicy
 from types import TracebackType
 from typing import Any, Self
-from urllib.request import Request as UrllibRequest
 
 import httpx
 
@@ -25,13 +23,14 @@ from broker.http_client.addresses import (
     port_of,
     system_resolver,
 )
+from broker.http_client.bodies import ACCEPT_ENCODING, read_body
 from broker.http_client.errors import (
     OutboundConnectionError,
     OutboundTimeoutError,
-    ResponseTooLargeError,
     TooManyRedirectsError,
     UnsafeURLError,
 )
+from broker.http_client.limits import Purpose
 from broker.http_client.responses import OutboundResponse
 from broker.http_client.transport import GuardedTransport
 
@@ -41,7 +40,7 @@ _BODY_HEADERS = ("content-type", "content-length", "transfer-encoding")
 
 
 class GuardedClient:
-    """Sends outbound requests through one pooled connection pool, refusing anything unsafe.
+    """Sends outbound requests, refusing anything unsafe; each call names its purpose, which picks its pool.
 
     `allow_insecure` (BROKER_ALLOW_INSECURE_PLATFORMS) also allows http:// and loopback/private addresses.
     `transport` replaces the guarded network layer (tests); URL and address checks still run first.
@@ -69,14 +68,13 @@ class GuardedClient:
         self._max_response_bytes = max_response_bytes
         self._max_redirects = max_redirects
         self._resolver = resolver or system_resolver
-        self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=allow_insecure, resolver=self._resolver),
-            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout),
-            follow_redirects=False,
-            trust_env=False,
-            # A shared cookie jar would carry one platform's (or tenant's) cookies into later calls.
-            cookies=CookieJar(policy=_NoCookies()),
-        )
+        # The transport directly, not an httpx.AsyncClient: redirects are followed here and cookies never kept
+        # (a shared jar would carry one platform's or tenant's cookies into later calls), and httpx's own
+        # redirect bookkeeping would parse a hostile Location header before the checks below see it.
+        self._transport = transport or GuardedTransport(allow_private=allow_insecure, resolver=self._resolver)
+        self._timeouts = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        ).as_dict()
 
     async def __aenter__(self) -> Self:
         return self
@@ -90,24 +88,27 @@ class GuardedClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
-    async def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> OutboundResponse:
-        return await self.request("GET", url, headers=headers)
+    async def get(self, url: str, *, purpose: Purpose, headers: Mapping[str, str] | None = None) -> OutboundResponse:
+        return await self.request("GET", url, purpose=purpose, headers=headers)
 
-    async def post_json(self, url: str, body: Any, *, headers: Mapping[str, str] | None = None) -> OutboundResponse:
-        return await self.request("POST", url, headers=headers, json=body)
+    async def post_json(
+        self, url: str, body: Any, *, purpose: Purpose, headers: Mapping[str, str] | None = None
+    ) -> OutboundResponse:
+        return await self.request("POST", url, purpose=purpose, headers=headers, json=body)
 
     async def post_form(
-        self, url: str, data: Mapping[str, str], *, headers: Mapping[str, str] | None = None
+        self, url: str, data: Mapping[str, str], *, purpose: Purpose, headers: Mapping[str, str] | None = None
     ) -> OutboundResponse:
-        return await self.request("POST", url, headers=headers, data=data)
+        return await self.request("POST", url, purpose=purpose, headers=headers, data=data)
 
     async def request(
         self,
         method: str,
         url: str,
         *,
+        purpose: Purpose,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
@@ -125,7 +126,7 @@ class GuardedClient:
         follow = method == "GET" if follow_redirects is None else follow_redirects
         try:
             async with asyncio.timeout(self._total_timeout):
-                return await self._send_following(hop, follow)
+                return await self._send_following(hop, follow, purpose)
         except TimeoutError as exc:
             raise OutboundTimeoutError(url, f"no complete answer within {self._total_timeout:g} s") from exc
 
@@ -133,42 +134,36 @@ class GuardedClient:
         merged = httpx.Headers(headers)
         merged["User-Agent"] = self._user_agent
         merged.setdefault("Accept", "application/json")
+        merged["Accept-Encoding"] = ACCEPT_ENCODING
         return merged
 
-    async def _send_following(self, hop: _Hop, follow: bool) -> OutboundResponse:
+    async def _send_following(self, hop: _Hop, follow: bool, purpose: Purpose) -> OutboundResponse:
         for _ in range(self._max_redirects + 1):
-            response = await self._send(hop)
+            response = await self._send(hop, purpose)
             if not (follow and response.is_redirect):
                 return response
             hop = _redirected(hop, response)
         raise TooManyRedirectsError(str(hop.url), f"more than {self._max_redirects} redirects")
 
-    async def _send(self, hop: _Hop) -> OutboundResponse:
+    async def _send(self, hop: _Hop, purpose: Purpose) -> OutboundResponse:
         await self._check_url(hop.url)
-        request = self._client.build_request(
-            hop.method, hop.url, headers=hop.headers, json=hop.json, data=hop.data, content=hop.content
+        request = httpx.Request(
+            hop.method,
+            hop.url,
+            headers=hop.headers,
+            json=hop.json,
+            data=hop.data,
+            content=hop.content,
+            extensions={"purpose": purpose, "timeout": self._timeouts},
         )
         with _translate_errors(str(hop.url)):
-            response = await self._client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
+            response.request = request
             try:
-                content = await self._read_capped(response)
+                content = await read_body(response, limit=self._max_response_bytes)
             finally:
                 await response.aclose()
         return OutboundResponse(str(response.url), response.status_code, response.headers, content)
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_response_bytes:
-            raise self._too_large(response)
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > self._max_response_bytes:
-                raise self._too_large(response)
-        return bytes(body)
-
-    def _too_large(self, response: httpx.Response) -> ResponseTooLargeError:
-        return ResponseTooLargeError(str(response.url), f"the response is larger than {self._max_response_bytes} bytes")
 
     async def _check_url(self, url: httpx.URL) -> None:
         await check_url_allowed(url, allow_insecure=self._allow_insecure, resolver=self._resolver)
@@ -188,9 +183,12 @@ class _Hop:
 
 def _redirected(hop: _Hop, response: OutboundResponse) -> _Hop:
     try:
-        url = hop.url.join(response.headers["location"])
-    except httpx.InvalidURL as exc:
+        url = parse_url(str(hop.url.join(response.headers["location"])))
+    except (httpx.InvalidURL, UnsafeURLError) as exc:
         raise UnsafeURLError(str(hop.url), "the redirect location is not a valid URL") from exc
+    if url.scheme not in ("http", "https"):
+        # Checked here too, before anything reads the new URL's origin (a file: URL has no port).
+        raise UnsafeURLError(str(hop.url), f"the server redirected to a {url.scheme}: URL, which is refused")
     headers = httpx.Headers(hop.headers)
     if _origin(url) != _origin(hop.url):
         for name in _ORIGIN_BOUND_HEADERS:
@@ -231,7 +229,9 @@ def _translate_errors(url: str) -> Iterator[None]:
 
 
 def _timeout_reason(exc: httpx.TimeoutException) -> str:
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a free connection: too many requests are under way"
+    if isinstance(exc, httpx.ConnectTimeout):
         return "timed out connecting to the server"
     return "timed out waiting for the server"
 
@@ -244,23 +244,3 @@ def _connect_reason(exc: httpx.ConnectError) -> str:
         cause = cause.__cause__ or cause.__context__
     # httpcore's messages come from the OS (refused, unreachable, unresolved): no request data in them.
     return f"could not connect: {exc}" if str(exc) else "could not connect"
-
-
-class _NoCookies(CookiePolicy):
-    """Neither stores nor sends cookies."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = True
-
-    def set_ok(self, cookie: Cookie, request: UrllibRequest) -> bool:
-        return False
-
-    def return_ok(self, cookie: Cookie, request: UrllibRequest) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: UrllibRequest) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: UrllibRequest) -> bool:
-        return False

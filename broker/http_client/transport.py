@@ -1,20 +1,17 @@
-"""The guarded network layer: an httpcore pool whose TCP connects go only to addresses the policy allows."""
+"""The guarded network layer: httpcore pools whose TCP connects go only to addresses the policy allows."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 
 import httpcore
 import httpx
 
 from broker.http_client.addresses import IPAddress, Resolver, resolve_checked
-
-_MAX_CONNECTIONS = 100
-_MAX_KEEPALIVE_CONNECTIONS = 20
-_KEEPALIVE_EXPIRY = 5.0
+from broker.http_client.limits import POOL_LIMITS, KeyedLimiter, PoolLimits, Purpose
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -75,48 +72,88 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool that uses the guarded network backend."""
+    """An httpx transport over one httpcore pool per purpose, all using the guarded network backend.
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
-            max_connections=_MAX_CONNECTIONS,
-            max_keepalive_connections=_MAX_KEEPALIVE_CONNECTIONS,
-            keepalive_expiry=_KEEPALIVE_EXPIRY,
-            network_backend=GuardedNetworkBackend(allow_private=allow_private, resolver=resolver),
-        )
+    A request names its purpose in `request.extensions["purpose"]`; within that purpose's pool, each
+    destination (scheme, host, port) has at most its share of requests under way, and the rest wait for a
+    place no longer than the pool timeout.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolver: Resolver,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: Mapping[Purpose, PoolLimits] = POOL_LIMITS,
+    ) -> None:
+        backend = GuardedNetworkBackend(allow_private=allow_private, resolver=resolver)
+        context = ssl_context or httpx.create_ssl_context()
+        self._pools = {purpose: _PurposePool(pool_limits, context, backend) for purpose, pool_limits in limits.items()}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _map_httpcore_errors():
-            core_response = await self._pool.handle_async_request(core_request)
-        assert isinstance(core_response.stream, AsyncIterable)
-        return httpx.Response(
-            status_code=core_response.status,
-            headers=core_response.headers,
-            stream=_ResponseStream(core_response.stream),
-            extensions=core_response.extensions,
-        )
+        pool = self._pools[Purpose(request.extensions["purpose"])]
+        destination = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        try:
+            await pool.destinations.acquire(destination, timeout=request.extensions["timeout"].get("pool"))
+        except TimeoutError as exc:
+            raise httpx.PoolTimeout(f"too many requests to {request.url.host} are under way") from exc
+        try:
+            response = await _send(pool.connections, request)
+        except BaseException:
+            pool.destinations.release(destination)
+            raise
+        # The place is held until the answer is read or dropped: the connection is busy until then.
+        assert isinstance(response.stream, _ResponseStream)
+        response.stream.on_close = lambda: pool.destinations.release(destination)
+        return response
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        for pool in self._pools.values():
+            await pool.connections.aclose()
+
+
+class _PurposePool:
+    def __init__(self, limits: PoolLimits, ssl_context: ssl.SSLContext, backend: GuardedNetworkBackend) -> None:
+        self.connections = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.connections,
+            max_keepalive_connections=limits.keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+        self.destinations = KeyedLimiter(limits.per_destination)
+
+
+async def _send(pool: httpcore.AsyncConnectionPool, request: httpx.Request) -> httpx.Response:
+    assert isinstance(request.stream, httpx.AsyncByteStream)
+    core_request = httpcore.Request(
+        method=request.method,
+        url=httpcore.URL(
+            scheme=request.url.raw_scheme,
+            host=request.url.raw_host,
+            port=request.url.port,
+            target=request.url.raw_path,
+        ),
+        headers=request.headers.raw,
+        content=request.stream,
+        extensions=request.extensions,
+    )
+    with _map_httpcore_errors():
+        core_response = await pool.handle_async_request(core_request)
+    assert isinstance(core_response.stream, AsyncIterable)
+    return httpx.Response(
+        status_code=core_response.status,
+        headers=core_response.headers,
+        stream=_ResponseStream(core_response.stream),
+        extensions=core_response.extensions,
+    )
 
 
 class _ResponseStream(httpx.AsyncByteStream):
     def __init__(self, stream: AsyncIterable[bytes]) -> None:
         self._stream = stream
+        self.on_close: Callable[[], None] | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _map_httpcore_errors():
@@ -124,9 +161,14 @@ class _ResponseStream(httpx.AsyncByteStream):
                 yield part
 
     async def aclose(self) -> None:
-        close = getattr(self._stream, "aclose", None)
-        if close is not None:
-            await close()
+        try:
+            close = getattr(self._stream, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            on_close, self.on_close = self.on_close, None
+            if on_close is not None:
+                on_close()
 
 
 # Most specific first: the first match wins.

@@ -17,7 +17,7 @@ from typing import Any
 from jwcrypto import jwk
 from jwcrypto.common import JWException
 
-from broker.http_client import GuardedClient, OutboundError
+from broker.http_client import GuardedClient, OutboundError, Purpose
 from broker.redaction import redact_url
 
 logger = logging.getLogger("broker.launch")
@@ -118,7 +118,9 @@ class PlatformKeys:
         if failure is not None and now - failure[0] < FAILURE_BACKOFF:
             return self._stale_or_raise(stale, now, failure[1])
         try:
-            response = await self._client.get(jwks_uri, headers={"Accept": "application/json"})
+            response = await self._client.get(
+                jwks_uri, purpose=Purpose.PLATFORM_KEYS, headers={"Accept": "application/json"}
+            )
             if not response.is_success:
                 raise PlatformKeysError(f"the key set endpoint answered HTTP {response.status_code}")
             keys = parse_key_set(response.json())

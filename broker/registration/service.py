@@ -23,6 +23,7 @@ from broker.http_client import (
     OutboundError,
     OutboundResponse,
     OutboundTimeoutError,
+    Purpose,
     UnsafeURLError,
 )
 from broker.redaction import redact_document, redact_url
@@ -198,7 +199,8 @@ class RegistrationService:
         # header is sent too because the spec's examples and other platforms accept it.
         headers = _bearer(initiation.registration_token)
         response = await self._call(
-            "configuration", self.client.get(initiation.openid_configuration, headers=headers)
+            "configuration",
+            self.client.get(initiation.openid_configuration, purpose=Purpose.REGISTRATION, headers=headers),
         )
         if not response.is_success:
             # Platforms that tie the configuration to the one-time token (Canvas, Brightspace) answer 401/403
@@ -235,7 +237,10 @@ class RegistrationService:
             response = await self._call(
                 "registration",
                 self.client.post_json(
-                    platform.registration_endpoint, body, headers=_bearer(registration_token)
+                    platform.registration_endpoint,
+                    body,
+                    purpose=Purpose.REGISTRATION,
+                    headers=_bearer(registration_token),
                 ),
             )
             await attempts.update_attempt(

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from broker.database import Database, utcnow
-from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError
+from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError, Purpose
 from broker.registration.models import Registration, RegistrationStatus
 from broker.registration.profiles.selection import profile_named
 from broker.sealed_state import StateError, StateSealer
@@ -174,7 +174,10 @@ class TokenService:
         )
         try:
             response = await self.client.post_form(
-                token_endpoint, token_request_form(assertion, scopes), headers={"Accept": "application/json"}
+                token_endpoint,
+                token_request_form(assertion, scopes),
+                purpose=Purpose.SERVICE_TOKENS,
+                headers={"Accept": "application/json"},
             )
             token = parse_token_response(
                 response.status_code, response.content, response.headers.get("content-type"), requested_scopes=scopes

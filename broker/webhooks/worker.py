@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, new_id, utcnow
-from broker.http_client import GuardedClient, OutboundError
+from broker.http_client import GuardedClient, OutboundError, Purpose
 from broker.settings import Settings
 from broker.webhooks.models import AttemptOutcome, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 from broker.webhooks.signer import signed_headers
@@ -171,7 +171,9 @@ class DeliveryWorker:
         headers = signed_headers(event.id, int(time.time()), body, signing_secrets)
         headers["Content-Type"] = "application/json"
         try:
-            answer = await self.client.request("POST", url, headers=headers, content=body)
+            answer = await self.client.request(
+                "POST", url, purpose=Purpose.WEBHOOKS, headers=headers, content=body
+            )
         except OutboundError as error:
             return Response(error=error.reason)
         return Response(status_code=answer.status_code, body=answer.text[:MAX_RESPONSE_BODY])

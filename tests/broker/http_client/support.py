@@ -7,7 +7,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,18 @@ class RebindingDNS:
         return self.answers.pop(0) if self.answers else ["127.0.0.1"]
 
 
+class Chunked(httpx.AsyncByteStream):
+    """A body sent as the network would, a piece at a time (an in-memory body would be decoded at once)."""
+
+    def __init__(self, content: bytes, size: int = 65_536) -> None:
+        self.content = content
+        self.size = size
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.content), self.size):
+            yield self.content[start : start + self.size]
+
+
 PLATFORM_DNS = {"platform.test": [PUBLIC_IP], "other.test": [OTHER_PUBLIC_IP]}
 
 
@@ -89,7 +101,18 @@ def platform_app(hits: list[str]) -> Starlette:
         hits.append(request.url.path)
         return RedirectResponse("/config", status_code=302)
 
-    return Starlette(routes=[Route("/config", config), Route("/slow", slow), Route("/moved", moved)])
+    async def token(request: Request) -> Response:
+        hits.append(request.url.path)
+        return JSONResponse({"access_token": "granted", "token_type": "Bearer", "expires_in": 3600})
+
+    return Starlette(
+        routes=[
+            Route("/config", config),
+            Route("/slow", slow),
+            Route("/moved", moved),
+            Route("/token", token, methods=["POST"]),
+        ]
+    )
 
 
 @contextlib.contextmanager
@@ -125,3 +148,41 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass
+class SilentServer:
+    """A platform that accepts connections and reads requests, but answers none until released."""
+
+    port: int
+    connections: list[asyncio.StreamWriter]
+    release: asyncio.Event
+
+    def url(self, path: str, host: str) -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+@contextlib.asynccontextmanager
+async def silent_server() -> AsyncIterator[SilentServer]:
+    connections: list[asyncio.StreamWriter] = []
+    release = asyncio.Event()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield SilentServer(server.sockets[0].getsockname()[1], connections, release)
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def eventually(condition: Callable[[], bool], *, seconds: float = 10.0) -> None:
+    """Wait until `condition()` holds; a TimeoutError after `seconds` fails the test."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 (a plain condition, with no event to wait on)
+            await asyncio.sleep(0.01)

@@ -10,6 +10,7 @@ from broker.http_client import (
     GuardedClient,
     OutboundConnectionError,
     OutboundTimeoutError,
+    Purpose,
     UnsafeURLError,
 )
 from tests.broker.http_client.support import (
@@ -40,7 +41,7 @@ async def test_refuses_anything_but_an_absolute_https_url_without_credentials(
     router.route().respond(200, json={})
 
     with pytest.raises(UnsafeURLError):
-        await client.get(url)
+        await client.get(url, purpose=Purpose.REGISTRATION)
 
     assert not router.calls
 
@@ -51,7 +52,7 @@ async def test_insecure_mode_still_refuses_other_schemes(router: respx.Router, u
 
     async with mocked_client(router, allow_insecure=True) as client:
         with pytest.raises(UnsafeURLError):
-            await client.get(url)
+            await client.get(url, purpose=Purpose.REGISTRATION)
 
     assert not router.calls
 
@@ -62,7 +63,7 @@ async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(route
 
     async with mocked_client(router, allow_insecure=True) as client:
         with pytest.raises(UnsafeURLError):
-            await client.get(f"http://{host}/latest/meta-data/")
+            await client.get(f"http://{host}/latest/meta-data/", purpose=Purpose.REGISTRATION)
 
     assert not router.calls
 
@@ -94,7 +95,7 @@ async def test_refuses_blocked_addresses_before_any_request(
     router.route().respond(200, json={})
 
     with pytest.raises(UnsafeURLError) as caught:
-        await client.get(f"https://{host}/.well-known/openid-configuration")
+        await client.get(f"https://{host}/.well-known/openid-configuration", purpose=Purpose.REGISTRATION)
 
     assert kind in caught.value.reason
     assert not router.calls
@@ -106,7 +107,7 @@ async def test_refuses_a_name_when_any_of_its_addresses_is_blocked(router: respx
 
     async with mocked_client(router, resolver=dns) as client:
         with pytest.raises(UnsafeURLError) as caught:
-            await client.get("https://mixed.test/config")
+            await client.get("https://mixed.test/config", purpose=Purpose.REGISTRATION)
 
     assert "10.0.0.7" in caught.value.reason
     assert not router.calls
@@ -119,7 +120,7 @@ async def test_refuses_numeric_host_spellings_of_loopback(router: respx.Router, 
     # The system resolver turns these inet_aton spellings into 127.0.0.1 without any network.
     async with mocked_client(router, resolver=None) as client:
         with pytest.raises(UnsafeURLError):
-            await client.get(f"https://{host}/config")
+            await client.get(f"https://{host}/config", purpose=Purpose.REGISTRATION)
 
     assert not router.calls
 
@@ -128,7 +129,7 @@ async def test_an_unresolvable_host_is_a_connection_error(router: respx.Router, 
     router.route().respond(200, json={})
 
     with pytest.raises(OutboundConnectionError) as caught:
-        await client.get("https://nowhere.test/config")
+        await client.get("https://nowhere.test/config", purpose=Purpose.REGISTRATION)
 
     assert "nowhere.test" in caught.value.reason
     assert not router.calls
@@ -137,7 +138,7 @@ async def test_an_unresolvable_host_is_a_connection_error(router: respx.Router, 
 async def test_a_public_host_is_fetched(router: respx.Router, client: GuardedClient) -> None:
     router.get("https://platform.test/config").respond(200, json={"issuer": "https://platform.test"})
 
-    response = await client.get("https://platform.test/config")
+    response = await client.get("https://platform.test/config", purpose=Purpose.REGISTRATION)
 
     assert response.is_success
     assert response.json() == {"issuer": "https://platform.test"}
@@ -149,10 +150,11 @@ async def test_error_messages_leave_out_query_strings_and_headers(router: respx.
 
     async with mocked_client(router) as client:
         with pytest.raises(UnsafeURLError) as blocked:
-            await client.get("https://10.0.0.1/register?registration_token=SECRET-TOKEN")
+            await client.get("https://10.0.0.1/register?registration_token=SECRET-TOKEN", purpose=Purpose.REGISTRATION)
         with pytest.raises(OutboundTimeoutError) as timed_out:
             await client.get(
                 "https://platform.test/slow?registration_token=SECRET-TOKEN",
+                purpose=Purpose.REGISTRATION,
                 headers={"Authorization": "Bearer SECRET-TOKEN"},
             )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -19,9 +21,11 @@ from broker.http_client import (
     GuardedClient,
     OutboundConnectionError,
     OutboundTimeoutError,
+    Purpose,
     UnsafeURLError,
 )
 from broker.http_client.addresses import BlockedAddressError
+from broker.http_client.limits import POOL_LIMITS, PoolLimits
 from broker.http_client.transport import GuardedNetworkBackend, GuardedTransport
 from tests.broker.http_client.support import (
     USER_AGENT,
@@ -29,13 +33,15 @@ from tests.broker.http_client.support import (
     LiveServer,
     RebindingDNS,
     closed_port,
+    eventually,
     serving,
+    silent_server,
 )
 
 
 async def test_insecure_mode_reaches_a_loopback_http_server(live_server: LiveServer) -> None:
     async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
-        response = await client.get(live_server.url("/moved"))
+        response = await client.get(live_server.url("/moved"), purpose=Purpose.REGISTRATION)
 
     assert response.status_code == 200
     assert response.url == live_server.url("/config")
@@ -44,8 +50,8 @@ async def test_insecure_mode_reaches_a_loopback_http_server(live_server: LiveSer
 
 async def test_connections_are_kept_alive_between_calls(live_server: LiveServer) -> None:
     async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
-        first = await client.get(live_server.url("/config"))
-        second = await client.get(live_server.url("/config"))
+        first = await client.get(live_server.url("/config"), purpose=Purpose.REGISTRATION)
+        second = await client.get(live_server.url("/config"), purpose=Purpose.REGISTRATION)
 
     assert first.json()["client_port"] == second.json()["client_port"]
 
@@ -56,7 +62,7 @@ async def test_secure_mode_refuses_the_same_loopback_server(live_server: LiveSer
     async with GuardedClient(user_agent=USER_AGENT) as client:
         for scheme in ("http", "https"):
             with pytest.raises(UnsafeURLError):
-                await client.get(live_server.url("/config", scheme=scheme))
+                await client.get(live_server.url("/config", scheme=scheme), purpose=Purpose.REGISTRATION)
 
     assert len(live_server.hits) == before
 
@@ -66,7 +72,9 @@ async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) 
 
     async with GuardedClient(user_agent=USER_AGENT, resolver=RebindingDNS()) as client:
         with pytest.raises(UnsafeURLError) as caught:
-            await client.get(live_server.url("/config", scheme="https", host="rebind.test"))
+            await client.get(
+                live_server.url("/config", scheme="https", host="rebind.test"), purpose=Purpose.REGISTRATION
+            )
 
     assert "127.0.0.1" in caught.value.reason
     assert len(live_server.hits) == before
@@ -94,7 +102,7 @@ async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveSer
     dns = FakeDNS({"dual.test": ["127.0.0.2", "127.0.0.1"]})
 
     async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns) as client:
-        response = await client.get(live_server.url("/config", host="dual.test"))
+        response = await client.get(live_server.url("/config", host="dual.test"), purpose=Purpose.REGISTRATION)
 
     assert response.status_code == 200
 
@@ -103,7 +111,7 @@ async def test_a_slow_server_is_a_timeout(live_server: LiveServer) -> None:
     async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, read_timeout=0.2) as client:
         started = time.monotonic()
         with pytest.raises(OutboundTimeoutError):
-            await client.get(live_server.url("/slow"))
+            await client.get(live_server.url("/slow"), purpose=Purpose.REGISTRATION)
 
     assert time.monotonic() - started < 0.9
 
@@ -111,7 +119,7 @@ async def test_a_slow_server_is_a_timeout(live_server: LiveServer) -> None:
 async def test_a_refused_connection_is_a_connection_error() -> None:
     async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
         with pytest.raises(OutboundConnectionError):
-            await client.get(f"http://127.0.0.1:{closed_port()}/config")
+            await client.get(f"http://127.0.0.1:{closed_port()}/config", purpose=Purpose.REGISTRATION)
 
 
 # --- TLS through the guarded network layer: connect to a checked IP, verify the hostname ---
@@ -179,7 +187,9 @@ async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address
     tls_server: LiveServer, pki: Pki
 ) -> None:
     async with tls_client(pki) as client:
-        response = await client.get(tls_server.url("/config", scheme="https", host="platform.test"))
+        response = await client.get(
+            tls_server.url("/config", scheme="https", host="platform.test"), purpose=Purpose.REGISTRATION
+        )
 
     assert response.json()["user_agent"] == USER_AGENT
 
@@ -187,6 +197,106 @@ async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address
 async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, pki: Pki) -> None:
     async with tls_client(pki) as client:
         with pytest.raises(OutboundConnectionError) as caught:
-            await client.get(tls_server.url("/config", scheme="https", host="127.0.0.1"))
+            await client.get(tls_server.url("/config", scheme="https", host="127.0.0.1"), purpose=Purpose.REGISTRATION)
 
     assert "TLS" in caught.value.reason
+
+
+# --- A pool per purpose, a share of it per destination ---
+
+
+async def test_slow_anonymous_registration_fetches_cannot_starve_a_tenants_token_request(
+    live_server: LiveServer,
+) -> None:
+    # 105 registration fetches to a platform that never answers held all 100 connections of the one shared
+    # pool, and the token request timed out waiting for a connection.
+    share = POOL_LIMITS[Purpose.REGISTRATION].per_destination
+    dns = FakeDNS({"slow.test": ["127.0.0.1"], "lms.test": ["127.0.0.1"]})
+    client = GuardedClient(
+        user_agent=USER_AGENT, allow_insecure=True, resolver=dns, connect_timeout=0.5, total_timeout=30, read_timeout=30
+    )
+    async with silent_server() as slow, client:
+        fetches = [
+            asyncio.create_task(client.get(slow.url("/config", host="slow.test"), purpose=Purpose.REGISTRATION))
+            for _ in range(105)
+        ]
+        await eventually(lambda: len(slow.connections) >= share)
+
+        token = await client.post_form(
+            live_server.url("/token", host="lms.test"),
+            {"grant_type": "client_credentials"},
+            purpose=Purpose.SERVICE_TOKENS,
+        )
+        # Another platform's registration is not held up either: the slow one has only its share.
+        other = await client.get(live_server.url("/config", host="lms.test"), purpose=Purpose.REGISTRATION)
+        held = len(slow.connections)
+        # The fetches past the slow platform's share give up waiting for a place; the others hold theirs.
+        await eventually(lambda: sum(fetch.done() for fetch in fetches) == 105 - share)
+        waited = [fetch.exception() for fetch in fetches if fetch.done()]
+        holding = [fetch for fetch in fetches if not fetch.done()]
+        slow.release.set()
+        outcomes = await asyncio.gather(*holding, return_exceptions=True)
+
+    assert token.json()["access_token"] == "granted"
+    assert other.status_code == 200
+    assert held == share
+    assert all(isinstance(error, OutboundTimeoutError) for error in waited)
+    assert {error.reason for error in waited if isinstance(error, OutboundTimeoutError)} == {
+        "timed out waiting for a free connection: too many requests are under way"
+    }
+    assert len(outcomes) == share
+    assert all(isinstance(outcome, OutboundConnectionError) for outcome in outcomes)
+
+
+def single_connection_client(**options: Any) -> GuardedClient:
+    transport = GuardedTransport(
+        allow_private=True,
+        resolver=FakeDNS(),
+        limits={
+            Purpose.REGISTRATION: PoolLimits(
+                connections=1, per_destination=1, keepalive_connections=1, keepalive_expiry=5
+            )
+        },
+    )
+    return GuardedClient(
+        user_agent=USER_AGENT, allow_insecure=True, transport=transport, connect_timeout=0.25, **options
+    )
+
+
+async def test_a_destinations_place_is_given_back_once_the_answer_is_read(live_server: LiveServer) -> None:
+    async with single_connection_client() as client:
+        for _ in range(3):
+            response = await client.get(live_server.url("/config"), purpose=Purpose.REGISTRATION)
+            assert response.status_code == 200
+
+
+async def test_a_destinations_place_is_given_back_when_the_request_fails(live_server: LiveServer) -> None:
+    async with single_connection_client() as client:
+        for _ in range(2):
+            with pytest.raises(OutboundConnectionError):
+                await client.get(f"http://127.0.0.1:{closed_port()}/config", purpose=Purpose.REGISTRATION)
+        response = await client.get(live_server.url("/config"), purpose=Purpose.REGISTRATION)
+
+    assert response.status_code == 200
+
+
+async def test_a_destinations_place_is_given_back_when_the_caller_gives_up() -> None:
+    async with silent_server() as slow, single_connection_client(total_timeout=1.0) as client:
+        outcomes = []
+        for _ in range(2):
+            with pytest.raises(OutboundTimeoutError) as caught:
+                await client.get(slow.url("/config", host="127.0.0.1"), purpose=Purpose.REGISTRATION)
+            outcomes.append(caught.value.reason)
+
+    # Both gave up waiting for the server's answer; the second never waited behind the abandoned first.
+    assert outcomes == ["no complete answer within 1 s"] * 2
+    assert len(slow.connections) == 2
+
+
+async def test_connections_are_kept_alive_per_purpose(live_server: LiveServer) -> None:
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+        keys = [await client.get(live_server.url("/config"), purpose=Purpose.PLATFORM_KEYS) for _ in range(2)]
+        token = await client.get(live_server.url("/config"), purpose=Purpose.SERVICE_TOKENS)
+
+    assert keys[0].json()["client_port"] == keys[1].json()["client_port"]
+    assert token.json()["client_port"] != keys[0].json()["client_port"]

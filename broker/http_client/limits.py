@@ -1,0 +1,118 @@
+"""How many outbound requests may be under way at once: a pool per purpose, and a share of it per destination.
+
+Anonymous callers can make the broker fetch from hosts they choose. With one shared pool, a hundred slow
+registration fetches held every connection and a tenant's token request timed out waiting for one. Each
+purpose now has its own pool, and each destination (scheme, host, port) at most a share of it, so a slow
+host delays only the requests sent to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Hashable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Purpose(StrEnum):
+    """What an outbound request is for; each purpose has its own connection pool."""
+
+    REGISTRATION = "registration"
+    """A platform's configuration and registration endpoint, for anyone who opens a registration URL."""
+    PLATFORM_KEYS = "platform_keys"
+    """A platform's JWKS, to verify launches."""
+    SERVICE_TOKENS = "service_tokens"
+    """A platform's token endpoint, for a tenant's service token or a Verify."""
+    WEBHOOKS = "webhooks"
+    """A delivery to a tenant's webhook endpoint."""
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    connections: int
+    """Connections open at once for the purpose, over all destinations."""
+    per_destination: int
+    """Requests under way at once to one destination; more wait for a place, up to the pool timeout.
+    A destination shares its purpose's pool with the others: all of it when equal to `connections`."""
+    keepalive_connections: int
+    keepalive_expiry: float
+    """Seconds an idle connection is kept for the next request to the same host."""
+
+
+POOL_LIMITS: Mapping[Purpose, PoolLimits] = MappingProxyType(
+    {
+        # Anonymous and one-off: the configuration and the registration POST go to one host a few seconds apart.
+        Purpose.REGISTRATION: PoolLimits(
+            connections=40, per_destination=8, keepalive_connections=8, keepalive_expiry=5.0
+        ),
+        # Cached per platform and refetched rarely; a platform's launches share a few connections.
+        Purpose.PLATFORM_KEYS: PoolLimits(
+            connections=40, per_destination=4, keepalive_connections=20, keepalive_expiry=30.0
+        ),
+        # One token endpoint serves every institution of a hosted LMS (Canvas's is one host), so its share is
+        # wide; a slow or hostile one (the anonymous Verify button can name it) still leaves most of the pool.
+        Purpose.SERVICE_TOKENS: PoolLimits(
+            connections=100, per_destination=25, keepalive_connections=20, keepalive_expiry=30.0
+        ),
+        # No share below the pool: the delivery worker bounds its own concurrency (a batch at a time, which
+        # waits for its slowest delivery anyway), and a tighter share only made a burst to one endpoint
+        # time out in the queue. The pool of its own keeps deliveries from starving the other purposes.
+        Purpose.WEBHOOKS: PoolLimits(
+            connections=60, per_destination=60, keepalive_connections=20, keepalive_expiry=30.0
+        ),
+    }
+)
+
+
+@dataclass
+class _Slot:
+    semaphore: asyncio.Semaphore
+    users: int = field(default=0)
+
+
+class KeyedLimiter:
+    """At most `limit` holders of each key at once; others wait their turn. Keys nobody holds or awaits
+    take no memory, so keys may come from anyone (a host, a tenant, a client address)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._limit = limit
+        self._slots: dict[Hashable, _Slot] = {}
+
+    async def acquire(self, key: Hashable, *, timeout: float | None) -> None:  # noqa: ASYNC109
+        """Take a place for `key`, waiting at most `timeout` seconds (0: not at all); raises TimeoutError."""
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot(asyncio.Semaphore(self._limit))
+        slot.users += 1
+        try:
+            async with asyncio.timeout(timeout):
+                await slot.semaphore.acquire()
+        except BaseException:
+            self._leave(key, slot)
+            raise
+
+    def release(self, key: Hashable) -> None:
+        slot = self._slots[key]
+        slot.semaphore.release()
+        self._leave(key, slot)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable, *, timeout: float | None) -> AsyncIterator[None]:  # noqa: ASYNC109
+        await self.acquire(key, timeout=timeout)
+        try:
+            yield
+        finally:
+            self.release(key)
+
+    def __len__(self) -> int:
+        """How many keys are held or awaited."""
+        return len(self._slots)
+
+    def _leave(self, key: Hashable, slot: _Slot) -> None:
+        slot.users -= 1
+        if slot.users == 0:
+            del self._slots[key]

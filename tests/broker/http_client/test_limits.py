@@ -1,0 +1,78 @@
+"""The keyed limiter: at most N holders per key, the others wait their turn, idle keys are forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from broker.http_client import KeyedLimiter
+from broker.http_client.limits import POOL_LIMITS, Purpose
+
+
+async def settle() -> None:
+    """Let every task that can run, run."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_key_has_at_most_limit_holders_and_the_next_one_waits_its_turn() -> None:
+    limiter = KeyedLimiter(2)
+    await limiter.acquire("a", timeout=0)
+    await limiter.acquire("a", timeout=0)
+
+    waiting = asyncio.create_task(limiter.acquire("a", timeout=None))
+    await settle()
+    assert not waiting.done()
+
+    limiter.release("a")
+    await waiting
+    assert len(limiter) == 1
+
+
+async def test_keys_do_not_share_places() -> None:
+    limiter = KeyedLimiter(1)
+    await limiter.acquire("a", timeout=0)
+
+    await limiter.acquire("b", timeout=0)
+
+    with pytest.raises(TimeoutError):
+        await limiter.acquire("a", timeout=0)
+
+
+async def test_a_waiter_that_gives_up_leaves_nothing_behind() -> None:
+    limiter = KeyedLimiter(1)
+    await limiter.acquire("a", timeout=0)
+
+    with pytest.raises(TimeoutError):
+        await limiter.acquire("a", timeout=0.01)
+    limiter.release("a")
+
+    assert len(limiter) == 0
+
+
+async def test_hold_gives_the_place_back_when_the_block_fails() -> None:
+    limiter = KeyedLimiter(1)
+
+    with pytest.raises(RuntimeError):
+        async with limiter.hold(("tenant", "198.51.100.7"), timeout=0):
+            raise RuntimeError("boom")
+
+    assert len(limiter) == 0
+    async with limiter.hold(("tenant", "198.51.100.7"), timeout=0):
+        pass
+
+
+def test_a_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        KeyedLimiter(0)
+
+
+def test_every_purpose_has_limits_within_its_pool() -> None:
+    assert set(POOL_LIMITS) == set(Purpose)
+    # Anonymous callers choose these hosts: one of them must never hold the whole pool.
+    for purpose in (Purpose.REGISTRATION, Purpose.PLATFORM_KEYS, Purpose.SERVICE_TOKENS):
+        assert POOL_LIMITS[purpose].per_destination < POOL_LIMITS[purpose].connections
+    for limits in POOL_LIMITS.values():
+        assert 1 <= limits.per_destination <= limits.connections
+        assert limits.keepalive_connections <= limits.connections
