@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -21,8 +22,8 @@ Resolver = Callable[[str, int], Awaitable[Iterable[str]]]
 """Resolves (host, port) to IP address strings; raises OSError when the name does not resolve."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
-_NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+", re.IGNORECASE)
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
 
 
 class BlockedAddressError(Exception):
@@ -45,6 +46,8 @@ async def check_url_allowed(url: httpx.URL, *, allow_insecure: bool, resolver: R
         raise UnsafeURLError(str(url), "the URL has no host")
     if url.userinfo:
         raise UnsafeURLError(str(url), "credentials in the URL are not accepted")
+    if not 0 < port_of(url) < 65536:
+        raise UnsafeURLError(str(url), "the URL's port is out of range")
     try:
         # The ASCII (IDNA) form is what DNS and the connection pool see.
         host = url.raw_host.decode("ascii")
@@ -58,7 +61,10 @@ async def check_url_allowed(url: httpx.URL, *, allow_insecure: bool, resolver: R
 def parse_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        # The host is decoded from IDNA on first use; a malformed A-label (xn--) fails only then.
+        parsed.host  # noqa: B018
+    # ValueError: the IDNA codec's own errors are not InvalidURL.
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise UnsafeURLError(url, "the URL is not valid") from exc
     if not parsed.is_absolute_url:
         raise UnsafeURLError(url, "the URL must be absolute")
@@ -66,7 +72,7 @@ def parse_url(url: str) -> httpx.URL:
 
 
 def port_of(url: httpx.URL) -> int:
-    return url.port or _DEFAULT_PORTS[url.scheme]
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -76,7 +82,9 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 async def resolve_checked(host: str, port: int, resolver: Resolver, *, allow_private: bool) -> list[IPAddress]:
     """The host's addresses, each one checked; raises BlockedAddressError, or OSError if unresolved."""
-    literal = _ip_literal(host)
+    literal = _literal_address(host)
+    if literal is None:
+        _check_host_name(host)
     addresses = [literal] if literal is not None else await _resolve(host, port, resolver)
     for address in addresses:
         problem = _address_problem(address, allow_private=allow_private)
@@ -88,15 +96,63 @@ async def resolve_checked(host: str, port: int, resolver: Resolver, *, allow_pri
     return addresses
 
 
-def _ip_literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
+def _literal_address(host: str) -> IPAddress | None:
+    """The address a host written as one stands for, or None for a name.
+
+    IPv4 is read as browsers and inet_aton read it (127.1, 0x7f.0.0.1, 0177.0.0.1, 2130706433, a trailing
+    dot), so no spelling of an address reaches the resolver as if it were a name.
+    """
+    if ":" in host:
+        try:
+            # httpx keeps a zone id percent-encoded (fe80::1%25eth0); the address is checked with it.
+            return ipaddress.IPv6Address(host.replace("%25", "%", 1))
+        except ValueError:
+            raise BlockedAddressError(f"{host} is not a valid IPv6 address") from None
+    labels = host.split(".")
+    if len(labels) > 1 and not labels[-1]:
+        labels.pop()
+    if not _NUMERIC_LABEL.fullmatch(labels[-1]):
         return None
+    try:
+        return _ipv4_from_numbers(labels)
+    except ValueError:
+        raise BlockedAddressError(f"{host} is not a valid IPv4 address") from None
+
+
+def _ipv4_from_numbers(labels: list[str]) -> ipaddress.IPv4Address:
+    if len(labels) > 4 or not all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
+        raise ValueError("not an IPv4 address")
+    *leading, last = [_ipv4_number(label) for label in labels]
+    # The last number fills the bytes the others leave: 127.1 is 127.0.0.1.
+    if any(number > 255 for number in leading) or last >= 256 ** (4 - len(leading)):
+        raise ValueError("an IPv4 number is out of range")
+    value = last
+    for position, number in enumerate(leading):
+        value += number << (8 * (3 - position))
+    return ipaddress.IPv4Address(value)
+
+
+def _ipv4_number(label: str) -> int:
+    if label[:2].lower() == "0x":
+        return int(label[2:] or "0", 16)
+    if len(label) > 1 and label.startswith("0"):
+        return int(label, 8)
+    return int(label)
+
+
+def _check_host_name(host: str) -> None:
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise BlockedAddressError(f"the host name {host!r} is not valid")
 
 
 async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
-    addresses = [ipaddress.ip_address(found) for found in await resolver(host, port)]
+    addresses: list[IPAddress] = []
+    for found in await resolver(host, port):
+        try:
+            addresses.append(ipaddress.ip_address(found))
+        except ValueError as exc:
+            raise OSError(f"{host} resolved to something that is not an IP address") from exc
     if not addresses:
         raise OSError(f"no address for {host}")
     return list(dict.fromkeys(addresses))
@@ -104,6 +160,8 @@ async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
 
 def _address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why the broker must not connect to this address, or None."""
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        return "scoped to a network interface (a zone id)"
     # The embedded IPv4 address first: it is where the connection really goes, so it names the problem.
     for candidate in (*_embedded_ipv4(address), address):
         problem = _range_problem(candidate, allow_private=allow_private)
@@ -113,11 +171,11 @@ def _address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
 
 
 def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
-    # These IPv6 forms reach the embedded IPv4 address, so it must pass the same checks.
+    # These IPv6 forms reach (or once reached) the embedded IPv4 address, so it must pass the same checks.
     if isinstance(address, ipaddress.IPv4Address):
         return []
     embedded = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
-    if address in _NAT64_PREFIX:
+    if any(address in prefix for prefix in _LOW_32_BITS_PREFIXES) and int(address) > 1:
         embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return [candidate for candidate in embedded if candidate is not None]
 
@@ -131,16 +189,61 @@ def _range_problem(address: IPAddress, *, allow_private: bool) -> str | None:
         return "a multicast address"
     if address.is_unspecified:
         return "an unspecified address"
+    if address == _BROADCAST:
+        return "the broadcast address"
     if allow_private:
         return None
-    if address.is_loopback:
-        return "a loopback address"
-    if address in _SHARED_ADDRESS_SPACE:
-        return "a shared (carrier-grade NAT) address"
-    if address.is_reserved:
-        return "a reserved address"
-    if address.is_private:
-        return "a private address"
+    denied = _DENIED_IPV4 if isinstance(address, ipaddress.IPv4Address) else _DENIED_IPV6
+    for network, kind in denied:
+        if address in network:
+            return kind
+    # Whatever the list above misses and the registry marks as not global (new assignments included).
     if not address.is_global:
         return "not a public address"
     return None
+
+
+def _networks(*entries: tuple[str, str]) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]:
+    return tuple((ipaddress.ip_network(network), kind) for network, kind in entries)
+
+
+# Special-purpose ranges (the IANA registries, RFC 6890 and its updates). Python's is_global lags the
+# registries and calls some of these global (192.0.0.8, 192.88.99.0/24, fec0::/10, 3fff::/20), so the
+# list is explicit; is_global still catches what it adds later.
+_DENIED_IPV4 = _networks(
+    ("0.0.0.0/8", "a 'this network' address"),
+    ("10.0.0.0/8", "a private address"),
+    ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+    ("127.0.0.0/8", "a loopback address"),
+    ("172.16.0.0/12", "a private address"),
+    ("192.0.0.0/24", "an IETF protocol assignment address"),
+    ("192.0.2.0/24", "a documentation address"),
+    ("192.31.196.0/24", "an AS112 DNS address"),
+    ("192.52.193.0/24", "an AMT relay address"),
+    ("192.88.99.0/24", "a 6to4 relay anycast address"),
+    ("192.168.0.0/16", "a private address"),
+    ("192.175.48.0/24", "an AS112 DNS address"),
+    ("198.18.0.0/15", "a benchmarking address"),
+    ("198.51.100.0/24", "a documentation address"),
+    ("203.0.113.0/24", "a documentation address"),
+    ("240.0.0.0/4", "a reserved address"),
+)
+_DENIED_IPV6 = _networks(
+    ("::1/128", "a loopback address"),
+    ("::ffff:0:0/96", "an IPv4-mapped address"),
+    ("::ffff:0:0:0/96", "an IPv4-translated address"),
+    ("::/96", "an IPv4-compatible address"),
+    ("64:ff9b:1::/48", "a local-use NAT64 address"),
+    ("100::/64", "a discard-only address"),
+    ("2001::/32", "a Teredo address"),
+    ("2001::/23", "an IETF protocol assignment address"),
+    ("2001:db8::/32", "a documentation address"),
+    ("2002::/16", "a 6to4 address"),
+    ("3fff::/20", "a documentation address"),
+    ("5f00::/16", "a segment routing address"),
+    ("fc00::/7", "a private (unique local) address"),
+    ("fec0::/10", "a site-local address"),
+)
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+# IPv6 forms whose low 32 bits are the IPv4 address they lead to: NAT64, IPv4-compatible, IPv4-translated.
+_LOW_32_BITS_PREFIXES = tuple(ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96"))

@@ -128,7 +128,10 @@ class LaunchService:
 
     def _check_target(self, slug: str, target_link_uri: str) -> None:
         # Only this tenant's launch URL: anything else would make the login an open redirect.
-        target = urlsplit(target_link_uri)._replace(query="", fragment="").geturl()
+        try:
+            target = urlsplit(target_link_uri)._replace(query="", fragment="").geturl()
+        except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
+            target = None
         if target != self.launch_url(slug):
             raise errors.BadLoginRequest(
                 f"target_link_uri {target_link_uri!r} is not this tool's launch URL {self.launch_url(slug)!r}.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from broker.lti import PLATFORM_CONFIGURATION_KEY
 from broker.refusals import FieldError
@@ -119,8 +119,8 @@ def _issuer(document: Mapping[str, Any], schemes: set[str]) -> str:
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         raise PlatformConfigurationError("issuer", "is missing")
-    parts = urlsplit(issuer)
-    if parts.scheme not in schemes or not parts.hostname:
+    parts = _split(issuer)
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise PlatformConfigurationError("issuer", "must be an absolute https URL")
     if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
         raise PlatformConfigurationError("issuer", "must not have a query or a fragment")
@@ -144,10 +144,17 @@ def _endpoint(document: Mapping[str, Any], name: str, schemes: set[str]) -> str:
     value = document.get(name)
     if not isinstance(value, str) or not value:
         raise PlatformConfigurationError(name, "is missing")
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname or parts.fragment:
+    parts = _split(value)
+    if parts is None or parts.scheme not in schemes or not parts.hostname or parts.fragment:
         raise PlatformConfigurationError(name, "must be an absolute https URL without a fragment")
     return value
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
+        return None
 
 
 def _optional_string(document: Mapping[str, Any], name: str) -> str | None:

@@ -90,8 +90,11 @@ def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
         raise errors.InitiationError(
             "The openid_configuration parameter is missing.", field="openid_configuration"
         )
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         raise errors.InitiationError(
             "The openid_configuration parameter must be an absolute http(s) URL.",
             field="openid_configuration",

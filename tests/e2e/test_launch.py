@@ -187,12 +187,17 @@ async def test_login_without_client_id_works_alone_and_is_refused_when_ambiguous
     assert_refused(ambiguous.login, 400, "did not send client_id", caplog)
 
 
-async def test_login_with_a_foreign_target_link_uri_is_refused(
-    http: httpx.AsyncClient, broker: RunningBroker, services: Services, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("target", ["https://phish.example/steal", "https://[::1"])
+async def test_login_with_a_foreign_or_malformed_target_link_uri_is_refused(
+    http: httpx.AsyncClient,
+    broker: RunningBroker,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+    target: str,
 ) -> None:
     caplog.set_level(logging.WARNING, logger=LAUNCH_LOGGER)
     async with registered(http, broker, services) as setup:
-        started = await start(http, setup.platform, target_link_uri="https://phish.example/steal")
+        started = await start(http, setup.platform, target_link_uri=target)
     assert_refused(started.login, 400, "not this tool&#39;s launch URL", caplog)
 
 

@@ -66,7 +66,10 @@ def _urls(request: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 def _https_or_local(url: Any, allow_insecure: bool) -> bool:
     # Insecure (development) mode lets a local broker register with a local Brightspace over http.
-    parts = urlsplit(str(url))
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
+        return False
     return parts.scheme == "https" or (allow_insecure and parts.scheme == "http" and _is_local(parts.hostname))
 
 

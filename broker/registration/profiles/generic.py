@@ -51,7 +51,10 @@ def is_http_url(value: Any) -> bool:
     """An absolute http(s) URL with a host, no fragment and no whitespace."""
     if not isinstance(value, str) or not value or any(character.isspace() for character in value):
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
+        return False
     return parts.scheme in {"http", "https"} and bool(parts.hostname) and not parts.fragment
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 import pytest
 import respx
@@ -13,6 +15,7 @@ from broker.http_client import (
     Purpose,
     UnsafeURLError,
 )
+from tests.broker.http_client.ssrf import ALWAYS_REFUSED, SSRF_TABLE
 from tests.broker.http_client.support import (
     PUBLIC_IP,
     FakeDNS,
@@ -114,14 +117,15 @@ async def test_refuses_a_name_when_any_of_its_addresses_is_blocked(router: respx
 
 
 @pytest.mark.parametrize("host", ["2130706433", "127.1", "0x7f.0.0.1"])
-async def test_refuses_numeric_host_spellings_of_loopback(router: respx.Router, host: str) -> None:
+async def test_numeric_host_spellings_are_read_as_addresses_never_resolved(router: respx.Router, host: str) -> None:
     router.route().respond(200, json={})
 
-    # The system resolver turns these inet_aton spellings into 127.0.0.1 without any network.
-    async with mocked_client(router, resolver=None) as client:
-        with pytest.raises(UnsafeURLError):
+    # A resolver that knows no name: the address comes from the spelling itself, as browsers read it.
+    async with mocked_client(router, resolver=FakeDNS()) as client:
+        with pytest.raises(UnsafeURLError) as caught:
             await client.get(f"https://{host}/config", purpose=Purpose.REGISTRATION)
 
+    assert "loopback" in caught.value.reason
     assert not router.calls
 
 
@@ -162,3 +166,109 @@ async def test_error_messages_leave_out_query_strings_and_headers(router: respx.
         assert "SECRET-TOKEN" not in str(error)
         assert "SECRET-TOKEN" not in error.url
         assert "registration_token" not in error.url
+
+
+# --- The SSRF table: every spelling of an internal address, as a URL, behind a name, after a redirect ---
+
+
+@pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
+async def test_every_spelling_of_an_internal_address_is_refused_before_any_request(
+    router: respx.Router, host: str, address: str, kind: str
+) -> None:
+    router.route().respond(200, json={})
+
+    for insecure in (False, True):
+        async with mocked_client(router, allow_insecure=insecure) as client:
+            if insecure and kind not in ALWAYS_REFUSED:
+                continue
+            with pytest.raises(UnsafeURLError) as caught:
+                await client.get(f"https://{host}/config", purpose=Purpose.REGISTRATION)
+            assert kind in caught.value.reason
+
+    assert not router.calls
+
+
+@pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
+async def test_a_name_that_resolves_to_an_internal_address_is_refused(
+    router: respx.Router, host: str, address: str, kind: str
+) -> None:
+    router.route().respond(200, json={})
+    dns = FakeDNS({"innocent.test": [address], "innocent.test.": [address]})
+
+    async with mocked_client(router, resolver=dns) as client:
+        for name in ("innocent.test", "innocent.test.", "INNOCENT.test"):
+            with pytest.raises((UnsafeURLError, OutboundConnectionError)) as caught:
+                await client.get(f"https://{name}/config", purpose=Purpose.REGISTRATION)
+            if name != "INNOCENT.test":  # httpx lowercases the host; the fake resolver has no other case
+                resolved = ipaddress.ip_address(address)
+                assert f"resolves to {resolved}" in caught.value.reason and kind in caught.value.reason
+
+    assert not router.calls
+
+
+# A Location header is ASCII: the ideographic full stops cannot be sent in one.
+@pytest.mark.parametrize(("host", "address", "kind"), [row for row in SSRF_TABLE if row[0].isascii()])
+async def test_a_redirect_to_an_internal_address_is_refused(
+    router: respx.Router, client: GuardedClient, host: str, address: str, kind: str
+) -> None:
+    router.get("https://platform.test/start").respond(302, headers={"Location": f"https://{host}/latest/meta-data"})
+
+    with pytest.raises(UnsafeURLError) as caught:
+        await client.get("https://platform.test/start", purpose=Purpose.REGISTRATION)
+
+    assert kind in caught.value.reason
+    assert len(router.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://platform.test@127.0.0.1/config", "credentials"),
+        ("https://platform.test:443@127.0.0.1/config", "credentials"),
+        ("https://platform.test\\@127.0.0.1/config", "credentials"),
+        ("https://127.0.0.1%2f@platform.test/config", "credentials"),
+        ("https://127.0.0.1#@platform.test/config", "loopback"),
+        ("https://127.0.0.1?@platform.test/config", "loopback"),
+        ("https://127.0.0.1\\.platform.test/config", "not valid"),
+        ("https://[::1", "not valid"),
+        ("https://[::1]x/config", "not valid"),
+        ("https://[zz::1]/config", "not valid"),
+        ("https://[::1]:99999/config", "port is out of range"),
+        ("https://platform.test:0/config", "port is out of range"),
+        ("https://xn--/config", "not valid"),
+        ("https://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/config", "not valid"),
+        ("https://exa mple.test/config", "not valid"),
+        ("https://exa%00mple.test/config", "not valid"),
+        ("https://platform..test/config", "not valid"),
+        ("https://-platform.test/config", "not valid"),
+        ("https://" + "a" * 64 + ".test/config", "not valid"),
+        ("https://1.2.3.4.5/config", "not a valid IPv4"),
+        ("https://platform.123/config", "not a valid IPv4"),
+        ("https://256.1/config", "not a valid IPv4"),
+        ("https://4294967296/config", "not a valid IPv4"),
+        ("https://0177.0.0.1/config", "not valid"),
+        ("https://127.000.000.001/config", "not valid"),
+        ("https:platform.test/config", "absolute"),
+        ("//platform.test/config", "absolute"),
+    ],
+)
+async def test_malformed_urls_and_userinfo_tricks_are_clear_refusals(
+    router: respx.Router, client: GuardedClient, url: str, reason: str
+) -> None:
+    router.route().respond(200, json={})
+
+    with pytest.raises(UnsafeURLError) as caught:
+        await client.get(url, purpose=Purpose.REGISTRATION)
+
+    assert reason in caught.value.reason
+    assert not router.calls
+
+
+async def test_a_resolver_answer_that_is_not_an_address_is_a_connection_error(router: respx.Router) -> None:
+    router.route().respond(200, json={})
+
+    async with mocked_client(router, resolver=FakeDNS({"odd.test": ["not-an-address"]})) as client:
+        with pytest.raises(OutboundConnectionError):
+            await client.get("https://odd.test/config", purpose=Purpose.REGISTRATION)
+
+    assert not router.calls

@@ -299,6 +299,7 @@ def test_a_user_agent_is_required() -> None:
         "ftp://platform.test/x",
         "javascript:alert(1)",
         "http://[::1",
+        "https://xn--/x",
     ],
 )
 async def test_a_redirect_to_another_scheme_or_a_malformed_url_is_refused(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +28,7 @@ from broker.http_client import (
 from broker.http_client.addresses import BlockedAddressError
 from broker.http_client.limits import POOL_LIMITS, PoolLimits
 from broker.http_client.transport import GuardedNetworkBackend, GuardedTransport
+from tests.broker.http_client.ssrf import SSRF_TABLE
 from tests.broker.http_client.support import (
     USER_AGENT,
     FakeDNS,
@@ -88,6 +90,18 @@ async def test_the_connect_time_guard_refuses_loopback_on_its_own(live_server: L
         await guarded.connect_tcp("127.0.0.1", live_server.port, timeout=1)
     stream = await relaxed.connect_tcp("127.0.0.1", live_server.port, timeout=1)
     await stream.aclose()
+
+
+@pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
+async def test_the_connect_time_guard_refuses_every_internal_address(host: str, address: str, kind: str) -> None:
+    # What a rebinding name resolves to by the time of the connect, and the literal host as httpcore passes it.
+    guard = GuardedNetworkBackend(allow_private=False, resolver=FakeDNS({"rebound.test": [address]}))
+    literal = httpx.URL(f"https://{host}/").raw_host.decode("ascii")
+
+    for name in ("rebound.test", literal):
+        with pytest.raises(BlockedAddressError) as caught:
+            await guard.connect_tcp(name, 443, timeout=1)
+        assert kind in caught.value.reason
 
 
 async def test_the_connect_time_guard_keeps_cloud_metadata_out_even_in_insecure_mode() -> None:
