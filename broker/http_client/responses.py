@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import json
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
 import httpx
 
+from broker import untrusted_json
 from broker.http_client.errors import InvalidJSONError
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -34,7 +34,7 @@ class OutboundResponse:
         if media_type is not None and not _is_json_media_type(media_type):
             raise InvalidJSONError(self.url, f"expected a JSON response, got {media_type}")
         try:
-            return json.loads(self.content)
+            return untrusted_json.loads(self.content)
         except ValueError as exc:
             raise InvalidJSONError(self.url, f"the response is not valid JSON: {exc}") from exc
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from broker import untrusted_json
 from broker.lti import TOOL_CONFIGURATION_KEY
 
 MAX_ERROR_TEXT = 2048
@@ -34,7 +35,7 @@ def parse_registration_response(status_code: int, body: bytes) -> RegistrationRe
     if not 200 <= status_code < 300:
         raise RegistrationResponseError(status_code, platform_error_text(body))
     try:
-        document = json.loads(body)
+        document = untrusted_json.loads(body)
     except ValueError as error:
         raise RegistrationResponseError(status_code, "the platform's answer is not JSON") from error
     if not isinstance(document, dict):
@@ -80,7 +81,7 @@ def platform_error_text(body: bytes) -> str:
     """The platform's own words, whatever its format: RFC 7591, Canvas's shapes, or plain text."""
     text = body[: MAX_ERROR_TEXT * 2].decode("utf-8", errors="replace").strip()
     try:
-        document = json.loads(text)
+        document = untrusted_json.loads(text)
     except ValueError:
         return _clip(text) or "(the platform gave no explanation)"
     return _clip(_json_error_text(document) or text)

@@ -3,13 +3,13 @@
 Building the assertion and the form and reading the answer are pure; the guarded client does the POST.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jwcrypto import jwk
 
+from broker import untrusted_json
 from broker.launch import jose
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -105,7 +105,7 @@ def _refusal(status_code: int, body: bytes) -> TokenGrantError:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
-        document = json.loads(body)
+        document = untrusted_json.loads(body)
     except ValueError:
         return None
     return document if isinstance(document, dict) else None

@@ -53,3 +53,13 @@ def test_is_success_is_2xx_only() -> None:
     statuses = {200: True, 204: True, 299: True, 199: False, 301: False, 404: False, 500: False}
     for status, success in statuses.items():
         assert OutboundResponse("https://p.test/", status, httpx.Headers(), b"").is_success is success
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 1500 + b"]" * 1500, b'{"keys": ' + b"[" * 100 + b"]" * 100 + b"}", b'{"exp": NaN}', b"Infinity"],
+    ids=["recursion", "deep-member", "nan", "infinity"],
+)
+def test_json_refuses_hostile_documents_as_invalid_json(content: bytes) -> None:
+    with pytest.raises(InvalidJSONError):
+        response(content, "application/json").json()

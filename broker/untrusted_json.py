@@ -1,0 +1,59 @@
+"""JSON from outside the broker (platforms, tenants, callers), read with limits that a hostile document cannot pass.
+
+`json.loads` nests Python calls per nesting level: a few kilobytes of brackets raise RecursionError (a 500),
+and a document nested just below that breaks whatever walks it later (storing, redacting, rendering).
+`loads` refuses both, and the non-standard constants NaN and Infinity, as ValueError like any bad JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_DEPTH = 64
+"""Deeper than any LTI document, JWKS or token answer needs, far below Python's recursion limit."""
+
+
+class UntrustedJSONError(ValueError):
+    """The document is not JSON the broker accepts."""
+
+
+def loads(document: str | bytes | bytearray) -> Any:
+    """The parsed document, or UntrustedJSONError (a ValueError) if it is invalid, nested deeper than
+    MAX_DEPTH, or uses NaN or Infinity."""
+    try:
+        value = json.loads(document, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise UntrustedJSONError(f"the JSON is nested more than {MAX_DEPTH} levels deep") from exc
+    except ValueError as exc:
+        raise UntrustedJSONError(str(exc)) from exc
+    if _may_be_deep(document) and _depth(value) > MAX_DEPTH:
+        raise UntrustedJSONError(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise UntrustedJSONError(f"{name} is not a JSON value")
+
+
+def _may_be_deep(document: str | bytes | bytearray) -> bool:
+    # Counting openers is cheap and settles almost every real document without walking it.
+    if isinstance(document, str):
+        return document.count("[") + document.count("{") > MAX_DEPTH
+    return document.count(b"[") + document.count(b"{") > MAX_DEPTH
+
+
+def _depth(value: Any) -> int:
+    """The nesting depth of arrays and objects, walked without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        pending.extend((child, depth + 1) for child in children)
+    return deepest

@@ -1,0 +1,53 @@
+"""JSON from outside: any input gives a value or a ValueError, never RecursionError or NaN."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from broker import untrusted_json
+from broker.untrusted_json import MAX_DEPTH, UntrustedJSONError
+
+
+def nested(depth: int, opener: str = "[", closer: str = "]") -> str:
+    return opener * depth + closer * depth
+
+
+def nested_objects(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    "document",
+    [nested(1500), nested_objects(1500), nested(100_000), nested(MAX_DEPTH + 1), nested_objects(MAX_DEPTH + 1)],
+    ids=["3-KB-arrays", "objects", "100-KB", "one-past-the-limit", "objects-one-past"],
+)
+def test_deep_nesting_is_a_value_error(document: str) -> None:
+    with pytest.raises(UntrustedJSONError, match="nested more than"):
+        untrusted_json.loads(document)
+    with pytest.raises(ValueError, match="nested more than"):
+        untrusted_json.loads(document.encode())
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    assert untrusted_json.loads(nested(MAX_DEPTH)) == json.loads(nested(MAX_DEPTH))
+    assert untrusted_json.loads(nested_objects(MAX_DEPTH).encode()) == json.loads(nested_objects(MAX_DEPTH))
+
+
+def test_many_shallow_containers_are_read() -> None:
+    document = json.dumps({"keys": [{"kid": str(n), "alg": ["RS256"]} for n in range(500)]})
+
+    assert len(untrusted_json.loads(document)["keys"]) == 500
+
+
+@pytest.mark.parametrize("document", ["NaN", '{"exp": Infinity}', "[-Infinity]"])
+def test_non_standard_constants_are_refused(document: str) -> None:
+    with pytest.raises(UntrustedJSONError, match="not a JSON value"):
+        untrusted_json.loads(document)
+
+
+@pytest.mark.parametrize("document", ["", "{", "[1,]", b"\xff\xfe", "1" * 5000])
+def test_invalid_json_is_a_value_error(document: str | bytes) -> None:
+    with pytest.raises(ValueError):
+        untrusted_json.loads(document)
