@@ -23,6 +23,7 @@ from broker.launch.deep_linking_service import DeepLinkingService
 from broker.launch.directory import LaunchDirectory
 from broker.launch.platform_keys import PlatformKeys
 from broker.launch.service import LaunchService
+from broker.mail import Mailer
 from broker.middleware import SecurityHeadersMiddleware
 from broker.rate_limit import RateLimiter
 from broker.refusals import Refusal, refusal_page
@@ -31,6 +32,7 @@ from broker.registration.service import RegistrationService
 from broker.services import Services
 from broker.settings import Settings
 from broker.tokens.service import TokenService
+from tenants.accounts.service import AccountService
 from tenants.api_keys import ApiKeyService
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing
@@ -55,13 +57,15 @@ def create_services(settings: Settings) -> Services:
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
     directory = LaunchDirectory(database)
+    tenants = TenantService(database, settings, secret_box, key_ring)
+    mailer = Mailer(settings, database)
     return Services(
         settings=settings,
         database=database,
         client=client,
         secret_box=secret_box,
         key_ring=key_ring,
-        tenants=TenantService(database, settings, secret_box, key_ring),
+        tenants=tenants,
         registrations=RegistrationService(database, settings, client),
         launches=LaunchService(database, settings, key_ring, PlatformKeys(client), directory),
         deep_linking=DeepLinkingService(settings, key_ring, directory),
@@ -69,6 +73,8 @@ def create_services(settings: Settings) -> Services:
         api_keys=ApiKeyService(database),
         key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
         rate_limiter=RateLimiter(settings.api_rate_limit),
+        mailer=mailer,
+        accounts=AccountService(database, settings, mailer, tenants),
     )
 
 

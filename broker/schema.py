@@ -2,17 +2,25 @@
 
 from broker.database import Base
 from broker.launch.models import LaunchState
+from broker.mail import DevelopmentMail
 from broker.registration.models import Deployment, Registration, RegistrationAttempt
 from broker.tokens.models import PlatformToken
 from broker.webhooks.models import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
+from tenants.accounts.models import Account, AccountLink, AuditEvent, ConsoleSession, Membership
 from tenants.models import ApiKey, SigningKey, Tenant
 
 metadata = Base.metadata
 
 __all__ = [
+    "Account",
+    "AccountLink",
     "ApiKey",
+    "AuditEvent",
+    "ConsoleSession",
     "Deployment",
+    "DevelopmentMail",
     "LaunchState",
+    "Membership",
     "OutboxEvent",
     "PlatformToken",
     "Registration",

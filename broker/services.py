@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from broker.key_rotation import KeyRotationService
     from broker.launch.deep_linking_service import DeepLinkingService
     from broker.launch.service import LaunchService
+    from broker.mail import Mailer
     from broker.rate_limit import RateLimiter
     from broker.registration.service import RegistrationService
     from broker.settings import Settings
     from broker.tokens.service import TokenService
+    from tenants.accounts.service import AccountService
     from tenants.api_keys import ApiKeyService
     from tenants.encryption import SecretBox
     from tenants.keys import KeyRing
@@ -43,6 +45,8 @@ class Services:
     api_keys: ApiKeyService
     key_rotation: KeyRotationService
     rate_limiter: RateLimiter
+    mailer: Mailer
+    accounts: AccountService
 
     async def close(self) -> None:
         await self.client.aclose()

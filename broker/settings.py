@@ -50,11 +50,21 @@ class Settings:
     run_worker: bool = True
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT  # requests per minute per API key
     key_rotation_days: int = 0  # rotate every tenant's signing key this often; 0: only when asked
+    # Account mail (verification, password reset, invitations) goes over SMTP; without a server, development
+    # keeps it in the operator console's outbox and production refuses to start.
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = ""
 
     @property
     def domain(self) -> str:
         """Host and port of the public base URL: the `domain` the broker registers with platforms."""
         return urlsplit(self.base_url).netloc
+
+    @property
+    def mail_sender(self) -> str:
+        """BROKER_MAIL_FROM, or no-reply at the base URL's host name."""
+        host = urlsplit(self.base_url).hostname or "localhost"
+        return self.mail_from or f"lti-broker <no-reply@{'localhost' if host.replace('.', '').isdigit() else host}>"
 
     @property
     def is_production(self) -> bool:
@@ -78,6 +88,8 @@ class Settings:
             run_worker=_flag(env.get("BROKER_RUN_WORKER", "").strip() or "1"),
             api_rate_limit=_whole_number(env, "BROKER_API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT, minimum=1),
             key_rotation_days=_whole_number(env, "BROKER_KEY_ROTATION_DAYS", 0, minimum=0),
+            smtp_url=_smtp_url(env.get("BROKER_SMTP_URL", ""), environment),
+            mail_from=env.get("BROKER_MAIL_FROM", "").strip(),
         )
 
 
@@ -129,6 +141,21 @@ def _retry_delays(value: str) -> tuple[int, ...]:
             "BROKER_WEBHOOK_RETRY_DELAYS must be comma-separated non-negative seconds, such as 5,300,1800."
         )
     return delays
+
+
+def _smtp_url(value: str, environment: str) -> str:
+    url = value.strip()
+    if url and (urlsplit(url).scheme not in {"smtp", "smtps"} or not urlsplit(url).hostname):
+        raise SettingsError(
+            "BROKER_SMTP_URL must look like smtp://user:password@mail.example.com:587 (STARTTLS when offered) "
+            "or smtps://user:password@mail.example.com:465."
+        )
+    if not url and environment == "production":
+        raise SettingsError(
+            "BROKER_SMTP_URL is not set. In production it is required: sign-up, password resets and invitations "
+            "send mail. Set it to smtp://user:password@mail.example.com:587 (or smtps://…)."
+        )
+    return url
 
 
 def _secret_key(value: str, environment: str) -> str:

@@ -7,7 +7,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,11 @@ from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tena
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
+# Slugs that name (or may one day name) the broker's own paths and hosts (`<slug>.BROKER_TENANT_DOMAIN`).
+RESERVED_SLUGS = frozenset(
+    {"admin", "api", "app", "assets", "console", "docs", "help", "login", "logout", "mail", "signup", "static",
+     "status", "support", "t", "www"}
+)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 # What `update` may change; the webhook URL and secret have their own methods.
 SETTINGS = (
@@ -80,7 +85,10 @@ class TenantService:
         tool_url: str | None = None,
         webhook_url: str | None = None,
         tool_configuration: dict[str, Any] | None = None,
+        also: Callable[[AsyncSession, Tenant], Awaitable[None]] | None = None,
     ) -> CreatedTenant:
+        """A new tenant with its signing key and an API key; `also` adds rows (its first account) that
+        commit with it or not at all."""
         slug = validate_slug(slug)
         name = _validate_name(name)
         configuration = _validate_tool_configuration(tool_configuration)
@@ -103,6 +111,8 @@ class TenantService:
                 await session.flush()
                 session.add(ApiKey(tenant_id=tenant.id, prefix=api_key.prefix, digest=api_key.digest))
                 session.add(_signing_key_row(tenant.id, signing_key, self.secret_box))
+                if also is not None:
+                    await also(session, tenant)
         except IntegrityError as error:
             raise TenantError("slug", f"{slug!r} is taken; choose another") from error
         self.key_ring.invalidate(slug)
@@ -236,6 +246,8 @@ async def lock_tenant(session: AsyncSession, tenant_id: str) -> Tenant:
 def validate_slug(slug: str) -> str:
     if not SLUG_PATTERN.match(slug or ""):
         raise TenantError("slug", "must be 3 to 40 characters of lowercase letters, digits and hyphens")
+    if slug in RESERVED_SLUGS:
+        raise TenantError("slug", f"{slug!r} is reserved for the broker's own pages; choose another")
     return slug
 
 

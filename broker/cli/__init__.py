@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from broker.cli.base import cli
+from broker.cli.operators import operators
 from broker.cli.registrations import registrations
 from broker.cli.running import db, demo, serve
 from broker.cli.tenants import api_keys, keys, tenants
 from broker.cli.webhooks import events, webhooks
 from broker.logs import configure_logging
 
-for _command in (db, serve, demo, tenants, registrations, webhooks, events, keys, api_keys):
+for _command in (db, serve, demo, tenants, registrations, webhooks, events, keys, api_keys, operators):
     cli.add_command(_command)
 
 

@@ -128,6 +128,7 @@ COMMANDS = {
     ("api-keys", "create"): {"--tenant", "--name", "--json"},
     ("api-keys", "list"): {"--tenant", "--json"},
     ("api-keys", "revoke"): {"--json"},
+    ("operators", "create"): {"--json"},
 }
 
 
