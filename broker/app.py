@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+import admin_ui.routes
 from broker import background, demo_tool, jwks
 from broker.api.app import api_mount
 from broker.database import Database
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *registration_routes.routes,
         *launch_routes.routes,
         api_mount(),
+        *admin_ui.routes.routes(settings),
     ]
     if not settings.is_production:
         routes.extend(demo_tool.routes)

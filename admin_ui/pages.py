@@ -1,0 +1,85 @@
+"""Rendering console pages: the admin UI's Jinja2 environment (autoescaping everything), its static files
+(addressed by content hash), and the headers every console page carries: a CSP with no inline script or style,
+`frame-ancestors 'none'`, and no caching.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+STATIC_DIRECTORY = Path(__file__).parent / "static"
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@cache
+def _digest(name: str) -> bytes:
+    return hashlib.sha256((STATIC_DIRECTORY / name).read_bytes()).digest()
+
+
+def static_url(name: str) -> str:
+    """The file's URL with its content hash, so a browser never keeps a stale copy after an upgrade."""
+    return f"/static/{name}?v={_digest(name).hex()[:12]}"
+
+
+def integrity(name: str) -> str:
+    """Subresource integrity of a static file; for scripts it is also their CSP hash."""
+    return "sha256-" + base64.b64encode(_digest(name)).decode()
+
+
+SCRIPTS = ("console.js",)
+
+
+@cache
+def content_security_policy() -> str:
+    # Scripts run only if their hash is listed here (and in their tag's `integrity`), so no injected or changed
+    # script can run; styles come from our own static files only. Logos are shown from their https URLs.
+    scripts = " ".join(f"'{integrity(name)}'" for name in SCRIPTS)
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' https: data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+_environment.globals.update(static_url=static_url, integrity=integrity)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    user = request.scope.get("user")
+    values = {
+        "request": request,
+        "account": getattr(user, "account", None),
+        # Only pages with a form call it; asgi-csrf then sets its cookie.
+        "csrf_token": request.scope.get("csrftoken", lambda: ""),
+        **(context or {}),
+    }
+    response = HTMLResponse(_environment.get_template(template).render(values), status_code=status_code)
+    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refusal(
+    request: Request, *, status_code: int, title: str, detail: str, next_step: str, field: str | None = None
+) -> HTMLResponse:
+    """The page for a refused console request: what went wrong, which field, what to do."""
+    context = {"title": title, "detail": detail, "next_step": next_step, "field": field}
+    return render(request, "refusal.html", context, status_code=status_code)
