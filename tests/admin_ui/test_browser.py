@@ -1,0 +1,137 @@
+"""The consoles in Chromium (Playwright): a vendor signs up, confirms the address from a mail received by a real
+SMTP server, signs in, copies the registration URL and invites a colleague; an operator signs in. Each page is
+checked with axe (no serious or critical violations) and saved as a screenshot in tests/screenshots/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from broker.app import Services
+from tests.admin_ui.conftest import PASSWORD, unique_email
+from tests.conftest import RunningBroker, unique_slug
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.smtp import Mailbox, link_in
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+SERIOUS = {"serious", "critical"}
+_axe = Axe()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def context(chromium: Browser, console_broker: RunningBroker) -> AsyncIterator[BrowserContext]:
+    context = await chromium.new_context(base_url=console_broker.base_url)
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console_broker.base_url)
+    yield context
+    await context.close()
+
+
+async def check_page(page: Page, name: str) -> None:
+    """No serious or critical accessibility violation; the page saved as a screenshot."""
+    results = await _axe.run(page)
+    serious = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']}"
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    assert not serious, f"{name}: {serious}"
+
+
+def watch_csp(page: Page) -> list[str]:
+    """Messages of the page's console about the Content-Security-Policy (a blocked script or style)."""
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security" in message.text else None)
+    return blocked
+
+
+async def test_a_vendor_signs_up_confirms_signs_in_copies_the_url_and_invites(
+    context: BrowserContext, console_broker: RunningBroker, mailbox: Mailbox
+) -> None:
+    page = await context.new_page()
+    blocked = watch_csp(page)
+    await page.goto("/")
+    await check_page(page, "front")
+
+    await page.get_by_role("link", name="Sign up: create your tool's tenant").click()
+    email, slug = unique_email(), unique_slug("web")
+    await page.get_by_label("Tool name").fill("Acme <Quiz>")
+    await page.get_by_label("Tenant address").fill("admin")
+    await page.get_by_label("Your e-mail address").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create the tenant").click()
+    await page.locator("#slug-error").wait_for()
+    assert "reserved" in (await page.locator("#slug-error").text_content() or "")
+    await check_page(page, "signup-errors")
+    await page.get_by_label("Tenant address").fill(slug)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create the tenant").click()
+    await page.get_by_role("heading", name="Check your inbox").wait_for()
+    assert (await page.locator("#api-key").text_content() or "").startswith("lbk_")
+    await check_page(page, "signup-done")
+
+    link = link_in(await mailbox.async_wait_for(email, "Confirm"), "/verify-email")
+    await page.goto(link)
+    await check_page(page, "verify-email")
+    await page.get_by_role("button", name="Confirm my address").click()
+    await page.get_by_role("heading", name="Your e-mail address is confirmed").wait_for()
+
+    await page.get_by_role("link", name="Sign in").first.click()
+    await check_page(page, "sign-in")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"**/console/{slug}/")
+    await check_page(page, "console-overview")
+    assert await page.get_by_role("heading", name="Acme <Quiz>", level=1).is_visible()
+
+    registration_url = console_broker.url(f"/t/{slug}/lti/register")
+    assert await page.locator("#registration-url").input_value() == registration_url
+    await page.get_by_role("button", name="Copy").click()
+    await page.locator("#registration-url-status").filter(has_text="Copied.").wait_for()
+    assert await page.evaluate("navigator.clipboard.readText()") == registration_url
+
+    await page.get_by_role("link", name="Members").click()
+    colleague = unique_email("bob")
+    await page.get_by_label("Their e-mail address").fill(colleague)
+    await page.get_by_label("Role").select_option("member")
+    await page.get_by_role("button", name="Send the invitation").click()
+    await page.locator("#message").filter(has_text=colleague).wait_for()
+    await check_page(page, "console-members")
+    assert "/invitations/accept" in link_in(await mailbox.async_wait_for(colleague, "invited"), "/invitations/accept")
+
+    await page.get_by_role("link", name="Your account").click()
+    await check_page(page, "account")
+    await page.get_by_role("button", name=f"Sign out {email}").click()
+    await page.get_by_role("link", name="Sign up: create your tool's tenant").wait_for()
+    assert blocked == []
+
+
+async def test_an_operator_signs_in(context: BrowserContext, services: Services) -> None:
+    email = unique_email("op")
+    await services.accounts.create_operator(email, PASSWORD)
+    page = await context.new_page()
+    await page.goto("/admin/")
+    await page.wait_for_url("**/admin/login?next=*")
+    await check_page(page, "operator-sign-in")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("heading", name="Operator console").wait_for()
+    await check_page(page, "operator-console")
+    await page.get_by_role("link", name="Mail outbox").first.click()
+    await check_page(page, "operator-mail")
