@@ -12,49 +12,52 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from admin_ui.forms import client_address, form_values
-from admin_ui.pages import refusal, render
+from admin_ui.pages import refusal_page, render
+from broker.refusals import Refusal
 from broker.services import services
 from broker.settings import settings_of
 from tenants.accounts.audit import Actor
 from tenants.accounts.service import AccountError, NotAllowed, Role, TenantRole
 
+
+class NotYourTenant(Refusal):
+    # The same answer whether the tenant exists or not: nobody learns of tenants they are not a member of.
+    status_code = 404
+    title = "No such tenant in your account"
+    next_step = "Open your console to see the tenants you belong to; an owner can invite you to theirs."
+
+
+class OwnersOnly(Refusal):
+    status_code = 403
+    title = "Only owners can do this"
+    next_step = "Ask one of the tenant's owners (see Members) to do it, or to make you an owner."
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"You are a member of this tenant; {what} is for its owners.")
+
+
 TenantPage = Callable[[Request, TenantRole], Awaitable[Response]]
 
 
 def tenant_page(endpoint: TenantPage) -> Callable[[Request], Awaitable[Response]]:
-    """A page of the tenant named by the URL's `{slug}`, for its members only; the endpoint gets the membership."""
+    """A page of the tenant named by the URL's `{slug}`, for its members only; the endpoint gets the membership.
+    A Refusal it raises is shown in the consoles' layout."""
 
     @requires("vendor", redirect="login")
     @functools.wraps(endpoint)
     async def page(request: Request) -> Response:
         try:
-            membership = await services(request).accounts.role_in(request.user.account.id, request.path_params["slug"])
-        except NotAllowed:
-            return _not_yours(request)
-        return await endpoint(request, membership)
+            try:
+                membership = await services(request).accounts.role_in(
+                    request.user.account.id, request.path_params["slug"]
+                )
+            except NotAllowed as error:
+                raise NotYourTenant("You are not a member of a tenant with this address.") from error
+            return await endpoint(request, membership)
+        except Refusal as refusal:
+            return refusal_page(request, refusal)
 
     return page
-
-
-def _not_yours(request: Request) -> Response:
-    # The same answer whether the tenant exists or not: nobody learns of tenants they are not a member of.
-    return refusal(
-        request,
-        status_code=404,
-        title="No such tenant in your account",
-        detail="You are not a member of a tenant with this address.",
-        next_step="Open your console to see the tenants you belong to; an owner can invite you to theirs.",
-    )
-
-
-def _owners_only(request: Request, what: str) -> Response:
-    return refusal(
-        request,
-        status_code=403,
-        title="Only owners can do this",
-        detail=f"You are a member of this tenant; {what} is for its owners.",
-        next_step="Ask one of the tenant's owners (see Members) to do it, or to make you an owner.",
-    )
 
 
 def _context(membership: TenantRole, title: str, **values: Any) -> dict[str, Any]:
@@ -85,7 +88,7 @@ async def members(request: Request, membership: TenantRole) -> Response:
     status_code = 200
     if request.method == "POST":
         if membership.role is not Role.OWNER:
-            return _owners_only(request, "inviting people")
+            raise OwnersOnly("inviting people")
         values = await form_values(request, "email", "role")
         try:
             actor = Actor(request.user.account, client_address(request))
@@ -93,8 +96,8 @@ async def members(request: Request, membership: TenantRole) -> Response:
             invited, values = values["email"].strip().lower(), {}
         except AccountError as error:
             errors, status_code = error.errors, 400
-        except NotAllowed:
-            return _owners_only(request, "inviting people")
+        except NotAllowed as error:
+            raise OwnersOnly("inviting people") from error
     context = _context(
         membership, f"Members of {membership.tenant.name}", members=await accounts.members(membership.tenant.id),
         errors=errors, values=values, invited=invited, mail_error=mail_error,

@@ -15,6 +15,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from broker.refusals import FALLBACK_NEXT_STEP, Refusal
+
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
 _environment = jinja2.Environment(
@@ -77,9 +79,14 @@ def render(
     return response
 
 
-def refusal(
-    request: Request, *, status_code: int, title: str, detail: str, next_step: str, field: str | None = None
-) -> HTMLResponse:
-    """The page for a refused console request: what went wrong, which field, what to do."""
-    context = {"title": title, "detail": detail, "next_step": next_step, "field": field}
-    return render(request, "refusal.html", context, status_code=status_code)
+def refusal_page(request: Request, refusal: Refusal) -> HTMLResponse:
+    """A refused console request, in the consoles' layout: what went wrong, which field, what to do."""
+    context = {
+        "title": refusal.title,
+        "detail": refusal.detail,
+        "next_step": refusal.next_step or FALLBACK_NEXT_STEP,
+        "field": refusal.field,
+    }
+    response = render(request, "refusal.html", context, status_code=refusal.status_code)
+    response.headers.update(refusal.headers)
+    return response

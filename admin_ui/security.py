@@ -20,7 +20,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from admin_ui.pages import refusal
+from admin_ui.pages import refusal_page
+from broker.refusals import Refusal
 from broker.services import services
 from broker.settings import Settings, settings_of
 from tenants.accounts.models import Account
@@ -133,15 +134,21 @@ class _TooLarge(Exception):
     pass
 
 
+class FormTooLarge(Refusal):
+    status_code = 413
+    title = "This form is too large"
+    next_step = "Go back and shorten what you entered."
+
+
+class FormForged(Refusal):
+    status_code = 403
+    title = "This form has expired or came from another site"
+    next_step = "Go back, reload the page, and submit the form again."
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = refusal(
-        Request(scope),
-        status_code=413,
-        title="This form is too large",
-        detail=f"The consoles take forms of at most {MAX_FORM_BYTES // 1024} KiB.",
-        next_step="Go back and shorten what you entered.",
-    )
-    await response(scope, receive, send)
+    refusal = FormTooLarge(f"The consoles take forms of at most {MAX_FORM_BYTES // 1024} KiB.")
+    await refusal_page(Request(scope), refusal)(scope, receive, send)
 
 
 class _EveryPath:
@@ -153,12 +160,8 @@ class _EveryPath:
 
 
 async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
-    response = refusal(
-        Request(scope),
-        status_code=403,
-        title="This form has expired or came from another site",
-        detail="The form's security token is missing or does not match this browser's.",
-        next_step="Go back, reload the page, and submit the form again.",
+    response = refusal_page(
+        Request(scope), FormForged("The form's security token is missing or does not match this browser's.")
     )
 
     async def no_body() -> Message:

@@ -17,6 +17,7 @@ async def test_another_tenants_console_is_not_found(
     for path in (f"/console/{theirs.slug}/", f"/console/{theirs.slug}/members", "/console/no-such-tenant/"):
         page = await browser.get(path)
         assert page.status_code == 404 and "No such tenant in your account" in page.text
+        assert "console.css" in page.text, "shown in the consoles' layout"
         assert "Their Tool" not in page.text
     invite = await browser.post(f"/console/{theirs.slug}/members", {"email": unique_email(), "role": "owner"})
     assert invite.status_code == 404
