@@ -165,6 +165,11 @@ def registration_item(registration: Registration) -> dict[str, Any]:
     return RegistrationItem.of(registration).plain()
 
 
+def attempt_item(attempt: RegistrationAttempt) -> dict[str, Any]:
+    """The attempt as the API shows it, as plain JSON values (for the consoles)."""
+    return AttemptItem.of(attempt).plain()
+
+
 def _redacted_body(body: str | None) -> str | None:
     if not body:
         return body

@@ -1,0 +1,53 @@
+"""The console's home: the tenants of an account, a tenant's registration URL (and where each LMS takes it),
+and its members and invitations."""
+
+from __future__ import annotations
+
+from starlette.authentication import requires
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from admin_ui.console.platforms import PASTE_HERE
+from admin_ui.console.tenant import actor, page_context, require_owner, tenant_page
+from admin_ui.forms import form_values
+from admin_ui.pages import render
+from broker.services import services
+from broker.settings import settings_of
+from tenants.accounts.service import AccountError, TenantRole
+
+
+@requires("vendor", redirect="login")
+async def index(request: Request) -> Response:
+    memberships = await services(request).accounts.memberships(request.user.account.id)
+    if len(memberships) == 1:
+        return RedirectResponse(f"/console/{memberships[0].tenant.slug}/", status_code=303)
+    return render(request, "console/index.html", {"title": "Your tenants", "memberships": memberships})
+
+
+@tenant_page
+async def overview(request: Request, membership: TenantRole) -> Response:
+    registration_url = settings_of(request).tenant_url(membership.tenant.slug, "/lti/register")
+    context = page_context(membership, membership.tenant.name, registration_url=registration_url, lms=PASTE_HERE)
+    return render(request, "console/overview.html", context)
+
+
+@tenant_page
+async def members(request: Request, membership: TenantRole) -> Response:
+    accounts = services(request).accounts
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    invited = mail_error = None
+    status_code = 200
+    if request.method == "POST":
+        require_owner(membership, "inviting people")
+        values = await form_values(request, "email", "role")
+        try:
+            mail_error = await accounts.invite(actor(request), membership.tenant.id, values["email"], values["role"])
+            invited, values = values["email"].strip().lower(), {}
+        except AccountError as error:
+            errors, status_code = error.errors, 400
+    context = page_context(
+        membership, f"Members of {membership.tenant.name}", members=await accounts.members(membership.tenant.id),
+        errors=errors, values=values, invited=invited, mail_error=mail_error,
+    )  # fmt: skip
+    return render(request, "console/members.html", context, status_code=status_code)
