@@ -45,6 +45,8 @@ class Tenant(Base):
     review_registrations: Mapped[bool] = mapped_column(default=True)
     activation_policy: Mapped[str] = mapped_column(String(20), default=ActivationPolicy.ACTIVE)
     accept_new_deployments: Mapped[bool] = mapped_column(default=True)
+    # Set by an operator: registration, launch and API requests are refused until it is cleared; nothing is deleted.
+    suspended_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

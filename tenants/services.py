@@ -122,6 +122,24 @@ class TenantService:
         async with self.database.session() as session:
             return list((await session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.id))).all())
 
+    async def search(self, text: str, limit: int = 100) -> list[Tenant]:
+        """Tenants whose slug or name contains the text (any case), newest first."""
+        query = select(Tenant).order_by(Tenant.created_at.desc(), Tenant.id.desc()).limit(limit)
+        if text := text.strip():
+            query = query.where(
+                Tenant.slug.icontains(text, autoescape=True) | Tenant.name.icontains(text, autoescape=True)
+            )
+        async with self.database.session() as session:
+            return list((await session.scalars(query)).all())
+
+    async def set_suspended(self, tenant_id: str, suspended: bool) -> Tenant:
+        """Suspends (or resumes) the tenant: its registration, launch and API requests are refused meanwhile."""
+        async with self.database.transaction() as session:
+            tenant = await lock_tenant(session, tenant_id)
+            if suspended != (tenant.suspended_at is not None):
+                tenant.suspended_at = utcnow() if suspended else None
+        return tenant
+
     async def get_by_slug(self, slug: str) -> Tenant | None:
         async with self.database.session() as session:
             return await session.scalar(select(Tenant).where(Tenant.slug == slug))

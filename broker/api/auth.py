@@ -6,7 +6,7 @@ import math
 
 from starlette.requests import Request
 
-from broker.api.problems import TooManyRequests, Unauthorized
+from broker.api.problems import TenantSuspended, TooManyRequests, Unauthorized
 from broker.services import services
 from tenants.api_keys import digest_api_key
 from tenants.models import Tenant
@@ -36,4 +36,6 @@ async def authenticated_tenant(request: Request) -> Tenant:
             "The API key is unknown or revoked; create a new one with `broker api-keys create` or ask your operator."
         )
     limits.succeeded(digest)
+    if tenant.suspended_at is not None:
+        raise TenantSuspended("The broker's operator has suspended this tenant; nothing is deleted.")
     return tenant

@@ -45,6 +45,12 @@ class Unauthorized(Refusal):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="lti-broker"'})
 
 
+class TenantSuspended(Refusal):
+    status_code = 403
+    title = "Tenant suspended"
+    next_step = "Contact the broker's operator to have the tenant resumed."
+
+
 class TooManyRequests(Refusal):
     status_code = 429
     title = "Too many requests"

@@ -30,6 +30,7 @@ class TenantView:
     name: str
     tool_url: str | None
     accept_new_deployments: bool
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ class LaunchDirectory:
                 row = await session.scalar(select(Tenant).where(Tenant.slug == slug))
             if row is None:
                 return None
-            view = TenantView(row.id, row.slug, row.name, row.tool_url, row.accept_new_deployments)
+            view = TenantView(
+                row.id, row.slug, row.name, row.tool_url, row.accept_new_deployments, row.suspended_at is not None
+            )
             self._tenants.put(slug, view)
         return view
 

@@ -23,6 +23,12 @@ class UnknownTool(LaunchRefused):
     next_step = "Check the tool's launch URL with its vendor; it may have been mistyped."
 
 
+class ToolSuspended(LaunchRefused):
+    status_code = 403
+    title = "This tool is suspended"
+    next_step = "The tool cannot be opened for now; ask the tool's vendor when it will be back."
+
+
 class ToolNotReady(LaunchRefused):
     status_code = 409
     title = "This tool is not ready for launches"

@@ -329,6 +329,8 @@ class LaunchService:
         tenant = await self.directory.tenant(slug)
         if tenant is None:
             raise errors.UnknownTool("There is no tool at this launch URL.")
+        if tenant.suspended:
+            raise errors.ToolSuspended("The broker's operator has suspended this tool.")
         _tool_url(tenant)
         return tenant
 

@@ -16,6 +16,7 @@ from broker.database import Database, utcnow
 from broker.redaction import redact_url
 from broker.registration import errors
 from broker.registration.models import AttemptStatus, RegistrationAttempt
+from tenants.models import Tenant
 
 STATUSES = tuple(AttemptStatus)
 MAX_ERROR_DETAIL = 4000
@@ -98,6 +99,21 @@ async def list_attempts(
         query = query.where(RegistrationAttempt.id > after_id)
     async with database.session() as session:
         return list((await session.scalars(query.order_by(RegistrationAttempt.id).limit(limit))).all())
+
+
+async def recent_attempts(
+    database: Database, *, status: str | None = None, limit: int
+) -> list[tuple[RegistrationAttempt, str]]:
+    """The latest attempts across every tenant, newest first, each with its tenant's slug (for the operator)."""
+    query = (
+        select(RegistrationAttempt, Tenant.slug)
+        .join(Tenant, Tenant.id == RegistrationAttempt.tenant_id)
+        .order_by(RegistrationAttempt.created_at.desc(), RegistrationAttempt.id.desc())
+    )
+    if status is not None:
+        query = query.where(RegistrationAttempt.status == status)
+    async with database.session() as session:
+        return [(attempt, slug) for attempt, slug in (await session.execute(query.limit(limit))).all()]
 
 
 async def registration_history(database: Database, *, registration_id: str) -> list[RegistrationAttempt]:

@@ -21,6 +21,12 @@ class UnknownTenantError(RegistrationError):
     next_step = "Check the registration URL with the tool's vendor; it may have been mistyped."
 
 
+class TenantSuspendedError(RegistrationError):
+    status_code = 403
+    title = "This tool is suspended"
+    next_step = "The tool cannot be registered for now; ask the tool's vendor when it will be back."
+
+
 class InitiationError(RegistrationError):
     title = "The registration request is incomplete"
     next_step = (

@@ -51,6 +51,8 @@ async def _tenant(request: Request) -> Tenant:
     tenant = await services(request).tenants.get_by_slug(request.path_params["slug"])
     if tenant is None:
         raise errors.UnknownTenantError("There is no tool at this registration URL.")
+    if tenant.suspended_at is not None:
+        raise errors.TenantSuspendedError("The broker's operator has suspended this tool.")
     return tenant
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from broker.database import Database, utcnow
@@ -16,6 +19,26 @@ class ReplayError(Exception):
 
 class UnknownEventError(ReplayError):
     pass
+
+
+@dataclass(frozen=True)
+class OutboxDepth:
+    pending: int  # deliveries not yet delivered (nor given up)
+    oldest_pending_event_at: datetime | None  # when the oldest of their events happened
+
+
+async def outbox_depth(database: Database) -> OutboxDepth:
+    """How far webhook delivery is behind, across every tenant (for the operator)."""
+    query = (
+        select(func.count(WebhookDelivery.id), func.min(OutboxEvent.created_at))
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.status == "pending")
+    )
+    async with database.session() as session:
+        count, oldest = (await session.execute(query)).one()
+    if oldest is not None and oldest.tzinfo is None:  # an aggregate loses the column type's time zone on SQLite
+        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=UTC)
+    return OutboxDepth(count, oldest)
 
 
 async def list_events(database: Database, *, tenant_id: str, after_sequence: int, limit: int) -> list[OutboxEvent]:

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from broker.app import Services
-from tests.admin_ui.conftest import CSRF_COOKIE, PASSWORD, Browser, unique_email
+from tests.admin_ui.conftest import CSRF_COOKIE, PASSWORD, Browser, signed_in_owner, unique_email
 from tests.conftest import RunningBroker, unique_slug
+from tests.smtp import Mailbox
 
 
 @pytest.fixture
@@ -43,3 +44,49 @@ async def test_vendors_cannot_open_the_operator_console(
     page = await visitor.get("/admin/mail")
     assert page.status_code == 303 and "/admin/login?next=" in page.headers["location"]
     assert CSRF_COOKIE not in visitor.client.cookies
+
+
+async def test_an_operator_suspends_and_resumes_a_tenant_and_nothing_is_deleted(
+    browser: Browser, mailbox: Mailbox, services: Services, http: httpx.AsyncClient
+) -> None:
+    owner = await signed_in_owner(browser, mailbox, name="<i>Suspect</i> Tool")
+    failed = await http.get(
+        browser.broker.url(f"/t/{owner.slug}/lti/register?openid_configuration=http://127.0.0.1:9/nothing-here")
+    )
+    assert failed.status_code >= 400
+    operator = Browser(httpx.AsyncClient(timeout=20), browser.broker)
+    email = unique_email("op")
+    await services.accounts.create_operator(email, PASSWORD)
+    assert (await operator.post("/admin/login", {"email": email, "password": PASSWORD})).status_code == 303
+
+    found = await operator.get("/admin/?q=suspect")
+    assert found.status_code == 200 and owner.slug in found.text and "<i>Suspect</i>" not in found.text
+    assert "deliveries pending" in found.text
+    front = await operator.get("/admin/")
+    assert f"<code>{owner.slug}</code></td><td>" in front.text.split("Recent failed registration attempts")[1]
+
+    assert (await operator.post(f"/admin/tenants/{owner.slug}/suspend", {})).status_code == 303
+    bearer = {"Authorization": f"Bearer {owner.api_key}"}
+    api = await http.get(browser.broker.url("/api/v1/registrations"), headers=bearer)
+    assert api.status_code == 403 and api.json()["title"] == "Tenant suspended"
+    register = await http.get(
+        browser.broker.url(f"/t/{owner.slug}/lti/register?openid_configuration=https://lms.example/x")
+    )
+    assert register.status_code == 403 and "This tool is suspended" in register.text
+    launch = await http.get(browser.broker.url(f"/t/{owner.slug}/lti/login?iss=https://lms.example&login_hint=x"))
+    assert launch.status_code == 403 and "This tool is suspended" in launch.text
+    assert "suspended since" in (await operator.get(f"/admin/?q={owner.slug}")).text
+    assert (await browser.get(f"/console/{owner.slug}/")).status_code == 200, "the vendor still sees its console"
+
+    assert (await operator.post(f"/admin/tenants/{owner.slug}/resume", {})).status_code == 303
+    api = await http.get(browser.broker.url("/api/v1/registrations"), headers=bearer)
+    assert api.status_code == 200
+    audit = await browser.get(f"/console/{owner.slug}/audit")
+    assert "tenant.suspended" in audit.text and "tenant.resumed" in audit.text
+    await operator.client.aclose()
+
+
+async def test_only_operators_suspend(browser: Browser, mailbox: Mailbox) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    answer = await browser.post(f"/admin/tenants/{owner.slug}/suspend", {})
+    assert answer.status_code == 303 and "/admin/login" in answer.headers["location"]
