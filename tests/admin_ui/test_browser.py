@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
@@ -15,8 +16,11 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from broker.app import Services
 from tests.admin_ui.conftest import PASSWORD, unique_email
 from tests.conftest import RunningBroker, unique_slug
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS, close_message, lms_origin
+from tests.emulators import MoodleEmulator
 from tests.smtp import Mailbox, link_in
+
+__all__ = ["lms_origin"]
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 SERIOUS = {"serious", "critical"}
@@ -135,3 +139,92 @@ async def test_an_operator_signs_in(context: BrowserContext, services: Services)
     await check_page(page, "operator-console")
     await page.get_by_role("link", name="Mail outbox").first.click()
     await check_page(page, "operator-mail")
+
+
+async def sign_up_and_in(page: Page, mailbox: Mailbox, name: str) -> tuple[str, str]:
+    """Signs up through the pages, confirms the address from the mail, signs in; the e-mail and slug."""
+    email, slug = unique_email(), unique_slug("web")
+    await page.goto("/signup")
+    await page.get_by_label("Tool name").fill(name)
+    await page.get_by_label("Tenant address").fill(slug)
+    await page.get_by_label("Your e-mail address").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create the tenant").click()
+    await page.get_by_role("heading", name="Check your inbox").wait_for()
+    await page.goto(link_in(await mailbox.async_wait_for(email, "Confirm"), "/verify-email"))
+    await page.get_by_role("button", name="Confirm my address").click()
+    await page.goto("/login")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"**/console/{slug}/")
+    return email, slug
+
+
+async def test_from_sign_up_to_a_registration_then_keys_webhooks_and_suspension(
+    chromium: Browser, context: BrowserContext, console_broker: RunningBroker, mailbox: Mailbox, services: Services,
+    lms_origin: str,
+) -> None:  # fmt: skip
+    page = await context.new_page()
+    blocked = watch_csp(page)
+    _, slug = await sign_up_and_in(page, mailbox, "Whole Product Tool")
+
+    await page.get_by_role("link", name="Webhooks").click()
+    await page.get_by_label("Webhook URL").fill("https://hooks.example/lti")
+    await page.get_by_role("button", name="Save").click()
+    assert (await page.locator("#webhook-secret").text_content() or "").startswith("whsec_")
+
+    await page.get_by_role("link", name="Overview").click()
+    await page.get_by_role("button", name="Copy").click()
+    await page.locator("#registration-url-status").filter(has_text="Copied.").wait_for()
+    registration_url = await page.evaluate("navigator.clipboard.readText()")
+    assert registration_url == console_broker.url(f"/t/{slug}/lti/register")
+
+    with MoodleEmulator.running() as moodle:
+        lms = await context.new_page()
+        await lms.goto(f"{lms_origin}/?mode=iframe&target={quote(moodle.initiation_url(registration_url), safe='')}")
+        frame = lms.frame_locator("#tool")
+        await frame.locator("#register").click(timeout=15_000)
+        await frame.locator("#client-id").wait_for(timeout=15_000)
+        assert await close_message(lms) == {"subject": "org.imsglobal.lti.close", "origin": console_broker.base_url}
+        await lms.close()
+
+    await page.get_by_role("link", name="Registrations").click()
+    await check_page(page, "console-registrations")
+    await page.locator(f"a[href^='/console/{slug}/registrations/reg_']").first.click()
+    assert await page.locator("#status").text_content() == "active"
+    await check_page(page, "console-registration")
+
+    await page.get_by_role("link", name="Signing keys").click()
+    await page.get_by_role("button", name="Rotate the signing key").click()
+    await page.locator("#message").filter(has_text="starts signing at").wait_for()
+    await check_page(page, "console-signing-keys")
+
+    await page.get_by_role("link", name="Webhooks").click()
+    await page.get_by_role("heading", name="registration.created: pending").wait_for()
+    await page.get_by_role("button", name="Replay event").first.click()
+    await page.locator("#message").filter(has_text="queued for delivery again").wait_for()
+    await check_page(page, "console-webhooks")
+
+    for name in ("API keys", "Attempts", "Audit log"):
+        await page.get_by_role("link", name=name, exact=True).click()
+        await check_page(page, "console-" + name.lower().replace(" ", "-"))
+    assert blocked == []
+
+    operator_email = unique_email("op")
+    await services.accounts.create_operator(operator_email, PASSWORD)
+    operator_context = await chromium.new_context(base_url=console_broker.base_url)
+    operator = await operator_context.new_page()
+    await operator.goto("/admin/login")
+    await operator.get_by_label("E-mail address").fill(operator_email)
+    await operator.get_by_label("Password").fill(PASSWORD)
+    await operator.get_by_role("button", name="Sign in").click()
+    await operator.get_by_label("Find a tenant by slug or name").fill(slug)
+    await operator.get_by_role("button", name="Search").click()
+    await operator.get_by_role("button", name=f"Suspend {slug}").click()
+    await operator.get_by_role("button", name=f"Resume {slug}").wait_for()
+    await check_page(operator, "operator-tenants")
+    suspended = await operator.goto(registration_url + "?openid_configuration=https://lms.example/x")
+    assert suspended is not None and suspended.status == 403
+    assert await operator.get_by_role("heading", name="This tool is suspended").is_visible()
+    await operator_context.close()
