@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from admin_ui.console import audit, credentials, overview, registrations, webhooks
+from admin_ui.console import audit, credentials, overview, registrations, tool, webhooks
 
 routes = [
     Route("/console/", overview.index, methods=["GET"], name="console"),
@@ -26,4 +26,6 @@ routes = [
     Route("/console/{slug}/signing-keys", credentials.signing_keys, methods=["GET"]),
     Route("/console/{slug}/signing-keys/rotate", credentials.rotate_signing_key, methods=["POST"]),
     Route("/console/{slug}/audit", audit.audit_log, methods=["GET"]),
+    Route("/console/{slug}/tool", tool.tool, methods=["GET"]),
+    Route("/console/{slug}/tool", tool.save_tool, methods=["POST"]),
 ]

@@ -169,6 +169,13 @@ async def test_from_sign_up_to_a_registration_then_keys_webhooks_and_suspension(
     blocked = watch_csp(page)
     _, slug = await sign_up_and_in(page, mailbox, "Whole Product Tool")
 
+    await page.get_by_role("link", name="Tool configuration").click()
+    await page.get_by_label("Description").fill("Quizzes <b>for</b> everyone")
+    await page.get_by_label("Launch URL").fill("https://quiz.example/lti")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.locator("#message").filter(has_text="Saved.").wait_for()
+    await check_page(page, "console-tool")
+
     await page.get_by_role("link", name="Webhooks").click()
     await page.get_by_label("Webhook URL").fill("https://hooks.example/lti")
     await page.get_by_role("button", name="Save").click()

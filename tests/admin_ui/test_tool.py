@@ -1,0 +1,108 @@
+"""The tool configuration editor: every field checked by the API's own validator with its error beside it,
+nothing saved half-way, and a preview of the exact registration request per platform profile."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import httpx
+
+from broker.app import Services
+from tests.admin_ui.conftest import Browser, signed_in_owner
+from tests.conftest import RunningBroker
+from tests.smtp import Mailbox
+
+PAYLOAD = '<script>alert("x")</script>'
+LMS = ("Moodle", "Canvas", "Blackboard Learn", "Brightspace", "Sakai", "Schoology")
+
+
+def form(**changes: str | list[str]) -> dict[str, str | list[str]]:
+    values: dict[str, str | list[str]] = {
+        "name": "Acme Quiz", "tool_url": "https://quiz.example/lti", "description": "", "logo_uri": "",
+        "client_uri": "", "tos_uri": "", "policy_uri": "", "contacts": "", "translations": "", "other_scopes": "",
+        "scopes": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"], "claims": ["sub", "name"],
+        "messages": json.dumps([{"type": "LtiResourceLinkRequest", "label": "Quiz"}]), "custom_parameters": "",
+        "action": "save",
+    }  # fmt: skip
+    values.update(changes)
+    return values
+
+
+async def post(browser: Browser, slug: str, data: dict[str, str | list[str]]) -> httpx.Response:
+    token = browser.client.cookies["broker_csrf"]
+    return await browser.client.post(browser.broker.url(f"/console/{slug}/tool"), data={"csrftoken": token, **data})
+
+
+async def test_the_editor_shows_the_request_each_platform_would_get(browser: Browser, mailbox: Mailbox) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    page = await browser.get(f"/console/{owner.slug}/tool")
+    assert page.status_code == 200
+    for lms in LMS:
+        assert f">{lms} <span" in page.text
+    assert "initiate_login_uri" in page.text and f"/t/{owner.slug}/lti/login" in page.text
+    assert "Canvas privacy level public" in page.text, "what a profile adapted is shown with the request"
+
+
+async def test_every_bad_field_is_named_beside_it_and_nothing_is_saved(
+    browser: Browser, mailbox: Mailbox, services: Services
+) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    before = await services.tenants.get_by_slug(owner.slug)
+    assert before is not None
+    bad = form(
+        logo_uri="javascript:alert(1)", contacts="not-an-address", translations="no colon here",
+        other_scopes="openid", messages="[{not json", custom_parameters="novalue", claims=["sub"],
+        description="x" * 2001,
+    )  # fmt: skip
+    page = await post(browser, owner.slug, bad)
+    assert page.status_code == 400
+    for field in ("logo_uri", "contacts", "translations", "other_scopes", "messages", "custom_parameters",
+                  "description"):  # fmt: skip
+        assert f'id="{field}-error"' in page.text, field
+    wrong_type = await post(browser, owner.slug, form(messages=json.dumps([{"type": "LtiNothing"}])))
+    assert wrong_type.status_code == 400 and "messages[0].type: must be one of" in html.unescape(wrong_type.text)
+    no_name = await post(browser, owner.slug, form(name=" "))
+    assert no_name.status_code == 400 and 'id="name-error"' in no_name.text
+    after = await services.tenants.get_by_slug(owner.slug)
+    assert after is not None and after.tool_configuration == before.tool_configuration and after.name == before.name
+
+
+async def test_the_editor_and_the_api_refuse_alike(
+    browser: Browser, mailbox: Mailbox, http: httpx.AsyncClient, console_broker: RunningBroker
+) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    messages = [{"type": "LtiResourceLinkRequest", "placements": "not a list"}]
+    page = await post(browser, owner.slug, form(messages=json.dumps(messages)))
+    api = await http.patch(
+        console_broker.url("/api/v1/tenant"), json={"tool_configuration": {"messages": messages}},
+        headers={"Authorization": f"Bearer {owner.api_key}"},
+    )  # fmt: skip
+    assert api.status_code == 422
+    reason = api.json()["detail"].removeprefix("tool_configuration.").rstrip(".")
+    assert reason == "messages[0].placements: must be a list of non-empty strings"
+    assert reason in html.unescape(page.text)
+
+
+async def test_preview_saves_nothing_and_save_keeps_everything_escaped(
+    browser: Browser, mailbox: Mailbox, services: Services
+) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    changed = form(name=f"Quiz {PAYLOAD}", description=PAYLOAD, translations="fr: Quiz Acme",
+                   custom_parameters="user=$User.id", contacts="help@quiz.example")  # fmt: skip
+    preview = await post(browser, owner.slug, {**changed, "action": "preview"})
+    assert preview.status_code == 200 and "nothing is saved yet" in preview.text
+    assert PAYLOAD not in preview.text and "&#34;client_name&#34;: &#34;Quiz &lt;script&gt;" in preview.text
+    tenant = await services.tenants.get_by_slug(owner.slug)
+    assert tenant is not None and tenant.name == "Acme Quiz"
+
+    saved = await post(browser, owner.slug, changed)
+    assert saved.status_code == 200 and "Saved." in saved.text and PAYLOAD not in saved.text
+    tenant = await services.tenants.get_by_slug(owner.slug)
+    assert tenant is not None and tenant.name == f"Quiz {PAYLOAD}" and tenant.tool_url == "https://quiz.example/lti"
+    configuration = tenant.tool_configuration
+    assert configuration["description"] == PAYLOAD and configuration["client_name_translations"] == {"fr": "Quiz Acme"}
+    assert configuration["custom_parameters"] == {"user": "$User.id"} and configuration["claims"] == ["sub", "name"]
+    assert configuration["scopes"] == ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]
+    shown = await browser.get(f"/console/{owner.slug}/tool")
+    assert "fr: Quiz Acme" in shown.text and "user=$User.id" in shown.text and PAYLOAD not in shown.text
