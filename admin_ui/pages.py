@@ -41,17 +41,20 @@ def integrity(name: str) -> str:
     return "sha256-" + base64.b64encode(_digest(name)).decode()
 
 
-SCRIPTS = ("console.js",)
-
-
 @cache
-def content_security_policy() -> str:
+def content_security_policy(
+    scripts: tuple[str, ...] = ("console.js",),
+    *,
+    frame_ancestors: str = "'none'",
+    frame_src: str = "'none'",
+    form_action: str = "'self'",
+) -> str:
     # Scripts run only if their hash is listed here (and in their tag's `integrity`), so no injected or changed
     # script can run; styles come from our own static files only. Logos are shown from their https URLs.
-    scripts = " ".join(f"'{integrity(name)}'" for name in SCRIPTS)
+    hashes = " ".join(f"'{integrity(name)}'" for name in scripts) or "'none'"
     return (
-        f"default-src 'none'; script-src {scripts}; style-src 'self'; img-src 'self' https: data:; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        f"default-src 'none'; script-src {hashes}; style-src 'self'; img-src 'self' https: data:; "
+        f"frame-src {frame_src}; form-action {form_action}; base-uri 'none'; frame-ancestors {frame_ancestors}"
     )
 
 
@@ -64,7 +67,12 @@ def render(
     context: dict[str, Any] | None = None,
     *,
     status_code: int = 200,
+    scripts: tuple[str, ...] = ("console.js",),
+    frame_ancestors: str = "'none'",
+    frame_src: str = "'none'",
+    form_action: str = "'self'",
 ) -> HTMLResponse:
+    """The page with the consoles' headers; pages of the demo LMS relax framing and form targets."""
     user = request.scope.get("user")
     values = {
         "request": request,
@@ -74,7 +82,9 @@ def render(
         **(context or {}),
     }
     response = HTMLResponse(_environment.get_template(template).render(values), status_code=status_code)
-    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        scripts, frame_ancestors=frame_ancestors, frame_src=frame_src, form_action=form_action
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Registration and launch pages are shown inside the LMS, so only they (and the demo tool that launches
-# reach in `make run`) may be framed.
-_FRAMABLE = re.compile(r"^(/t/[^/]+/lti/|/demo/tool$)")
+# Registration and launch pages are shown inside the LMS, so only they (and, in `make run`, the demo tool that
+# launches reach and the demo LMS's pages shown in its own frame) may be framed.
+_FRAMABLE = re.compile(r"^(/t/[^/]+/lti/|/demo/tool$|/demo/lms/)")
 # Public key sets are fetched by platforms' servers on every launch and never shown as a page, so framing and
 # referrer rules do not apply to them; each header costs the server about 2 microseconds to write.
 _KEY_SET_SUFFIX = "/.well-known/jwks.json"

@@ -51,3 +51,4 @@ async def demo(services: Services) -> None:
     click.echo(f"Registration URL: {base.tenant_url(tenant.slug, '/lti/register')}")
     click.echo(f"JWKS URL:         {base.tenant_url(tenant.slug, '/.well-known/jwks.json')}")
     click.echo(f"Launches go to:   {tenant.tool_url}")
+    click.echo(f"Try it in a browser, without an LMS: {base.base_url}/try")
