@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin_ui.console.tenant import actor, page_context, require_owner, tenant_page
+from admin_ui.console.tenant import NotInThisTenant, actor, page_context, require_owner, tenant_page
 from admin_ui.forms import form_values
 from admin_ui.pages import render
 from broker.key_rotation import signing_key_item
@@ -15,12 +15,6 @@ from broker.services import services
 from tenants.accounts.service import TenantRole
 from tenants.api_keys import ApiKeyError, LastApiKeyError, UnknownApiKeyError
 from tenants.representation import api_key_item
-
-
-class KeyNotFound(Refusal):
-    status_code = 404
-    title = "Not found in this tenant"
-    next_step = "Go back to the list of API keys; the key may belong to another tenant."
 
 
 class LastKey(Refusal):
@@ -66,7 +60,7 @@ async def revoke_api_key(request: Request, membership: TenantRole) -> Response:
     try:
         await services(request).api_keys.revoke(key_id, tenant_id=membership.tenant.id)
     except UnknownApiKeyError as error:
-        raise KeyNotFound("No API key with this id belongs to this tenant.") from error
+        raise NotInThisTenant("No API key with this id belongs to this tenant.") from error
     except LastApiKeyError as error:
         raise LastKey(str(error)) from error
     await services(request).accounts.audit.record(

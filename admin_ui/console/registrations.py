@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from admin_ui.console.tenant import actor, page_context, tenant_page
+from admin_ui.console.tenant import NotInThisTenant, actor, page_context, tenant_page
 from admin_ui.pages import render
 from broker.refusals import Refusal
 from broker.registration.attempts import get_attempt, list_attempts, registration_history
@@ -23,13 +23,6 @@ from tenants.accounts.audit import record as audit_record
 from tenants.accounts.service import TenantRole
 
 RECENT_ATTEMPTS = 50
-
-
-class NoSuchRecord(Refusal):
-    # Another tenant's registration or attempt is answered exactly like one that does not exist.
-    status_code = 404
-    title = "Not found in this tenant"
-    next_step = "Go back to the list; the link may be old, or belong to another tenant."
 
 
 class StatusUnchanged(Refusal):
@@ -48,7 +41,7 @@ async def _registration(request: Request, membership: TenantRole) -> Registratio
         services(request).database, tenant_id=membership.tenant.id, registration_id=request.path_params["id"]
     )
     if registration is None:
-        raise NoSuchRecord("No registration with this id belongs to this tenant.")
+        raise NotInThisTenant("No registration with this id belongs to this tenant.")
     return registration
 
 
@@ -86,12 +79,12 @@ async def registration(request: Request, membership: TenantRole) -> Response:
 async def change(request: Request, membership: TenantRole) -> Response:
     action = request.path_params["action"]
     if action not in TRANSITIONS:
-        raise NoSuchRecord(f"There is no action {action!r}; a registration can be activated, disabled or enabled.")
+        raise NotInThisTenant(f"There is no action {action!r}; a registration can be activated, disabled or enabled.")
     database = services(request).database
     try:
         row = await change_status(database, request.path_params["id"], action, tenant_id=membership.tenant.id)
     except UnknownRegistrationError as error:
-        raise NoSuchRecord("No registration with this id belongs to this tenant.") from error
+        raise NotInThisTenant("No registration with this id belongs to this tenant.") from error
     except StatusChangeError as error:
         raise StatusUnchanged(str(error)) from error
     async with database.transaction() as session:
@@ -126,7 +119,7 @@ async def attempt(request: Request, membership: TenantRole) -> Response:
         services(request).database, tenant_id=membership.tenant.id, attempt_id=request.path_params["id"]
     )
     if row is None:
-        raise NoSuchRecord("No registration attempt with this id belongs to this tenant.")
+        raise NotInThisTenant("No registration attempt with this id belongs to this tenant.")
     item = attempt_item(row)
     shown = documents(item, "platform_configuration", "registration_request", "response_body")
     context = page_context(membership, f"Registration attempt {row.id}", attempt=item, documents=shown)

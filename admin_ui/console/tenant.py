@@ -25,6 +25,13 @@ class NotYourTenant(Refusal):
     next_step = "Open your console to see the tenants you belong to; an owner can invite you to theirs."
 
 
+class NotInThisTenant(Refusal):
+    # Another tenant's registration, key or event is answered exactly like one that does not exist.
+    status_code = 404
+    title = "Not found in this tenant"
+    next_step = "Go back to the list; the link may be old, or belong to another tenant."
+
+
 class OwnersOnly(Refusal):
     status_code = 403
     title = "Only owners can do this"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin_ui.console.tenant import actor, page_context, require_owner, tenant_page
+from admin_ui.console.tenant import NotInThisTenant, actor, page_context, require_owner, tenant_page
 from admin_ui.forms import form_values
 from admin_ui.pages import render
 from broker.database import utcnow
@@ -18,12 +18,6 @@ from tenants.accounts.service import TenantRole
 from tenants.services import TenantError
 
 RECENT_DELIVERIES = 50
-
-
-class EventNotFound(Refusal):
-    status_code = 404
-    title = "Not found in this tenant"
-    next_step = "Go back to the deliveries; the event may belong to another tenant."
 
 
 class NotReplayed(Refusal):
@@ -82,7 +76,7 @@ async def replay(request: Request, membership: TenantRole) -> Response:
     try:
         delivery = await replay_event(services(request).database, event_id=event_id, tenant_id=membership.tenant.id)
     except UnknownEventError as error:
-        raise EventNotFound("No event with this id belongs to this tenant.") from error
+        raise NotInThisTenant("No event with this id belongs to this tenant.") from error
     except ReplayError as error:
         raise NotReplayed(str(error)) from error
     await services(request).accounts.audit.record(

@@ -11,8 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser as Chromium
+from playwright.async_api import async_playwright
 
 from tests.conftest import RunningBroker, _serve_broker, unique_slug
+from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
 from tests.smtp import Mailbox, link_in, mailbox
 
 __all__ = ["mailbox"]
@@ -25,6 +28,15 @@ CSRF_COOKIE = "broker_csrf"
 def console_broker(database_url: str, mailbox: Mailbox) -> Iterator[RunningBroker]:
     """The broker over loopback HTTP, sending its mail to the test's SMTP server."""
     yield from _serve_broker(database_url, smtp_url=mailbox.url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def chromium() -> AsyncIterator[Chromium]:
+    """Debian's Chromium, driven by Playwright."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        await browser.close()
 
 
 class Browser:

@@ -11,12 +11,12 @@ from urllib.parse import quote
 
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from broker.app import Services
 from tests.admin_ui.conftest import PASSWORD, unique_email
 from tests.conftest import RunningBroker, unique_slug
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS, close_message, lms_origin
+from tests.e2e.test_browser import close_message, lms_origin
 from tests.emulators import MoodleEmulator
 from tests.smtp import Mailbox, link_in
 
@@ -26,13 +26,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 SERIOUS = {"serious", "critical"}
 _axe = Axe()
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        await browser.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

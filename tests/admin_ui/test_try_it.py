@@ -3,24 +3,12 @@ Moodle does, the admin presses Register, the close message ends that step, and a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from broker.app import Services
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
 from tests.admin_ui.test_browser import check_page, watch_csp
 from tests.conftest import RunningBroker
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        await browser.close()
 
 
 async def test_a_newcomer_registers_and_launches_the_demo_tool_in_the_browser(
