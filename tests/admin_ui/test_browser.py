@@ -27,7 +27,6 @@ SERIOUS = {"serious", "critical"}
 _axe = Axe()
 
 
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def context(chromium: Browser, console_broker: RunningBroker) -> AsyncIterator[BrowserContext]:
     context = await chromium.new_context(base_url=console_broker.base_url)

@@ -98,3 +98,36 @@ async def _status(services: Services, registration_id: str) -> str:
         row = await session.get(Registration, registration_id)
     assert row is not None
     return row.status
+
+
+async def test_what_a_platform_sent_is_escaped_on_every_console_page(
+    browser: Browser, mailbox: Mailbox, services: Services
+) -> None:
+    from broker.registration.models import Deployment, Registration, RegistrationAttempt
+
+    payload = '<img src=x onerror="alert(1)">'
+    owner = await signed_in_owner(browser, mailbox)
+    tenant = await services.tenants.get_by_slug(owner.slug)
+    assert tenant is not None
+    async with services.database.transaction() as session:
+        registration = Registration(
+            tenant_id=tenant.id, issuer=f"https://lms.example/{payload}", client_id=payload, status="active",
+            product_family_code=payload, platform_version=payload, jwks_uri="https://lms.example/jwks",
+            registration_endpoint="https://lms.example/register", scopes_requested=[payload],
+            registration_request={"client_name": payload},
+            deployments=[Deployment(deployment_id=payload, source="registration")],
+        )  # fmt: skip
+        session.add(registration)
+        await session.flush()
+        session.add(
+            RegistrationAttempt(
+                tenant_id=tenant.id, status="failed", openid_configuration_url=f"https://lms.example/{payload}",
+                issuer=payload, error_code="platform_refused", error_detail=payload, registration_id=registration.id,
+                response_body=payload,
+            )
+        )  # fmt: skip
+        registration_id = registration.id
+    for path in ("registrations", f"registrations/{registration_id}", "attempts"):
+        page = await browser.get(f"/console/{owner.slug}/{path}")
+        assert page.status_code == 200, path
+        assert payload not in page.text and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page.text, path
