@@ -1,1 +1,2 @@
-"""Operator and tenant-admin pages. None yet: tenants are run with the `broker` CLI and the /api/v1 API."""
+"""The admin UI: the front page, account pages, the tenant console (`/console/`), the operator console
+(`/admin/`) and, outside production, the demo LMS of "try it without an LMS" (`/try`)."""

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from broker.app import Services
 from broker.database import utcnow
+from broker.services import Services
 from tenants.accounts.models import AccountLink
 from tenants.accounts.service import MAX_FAILED_SIGN_INS
 from tests.admin_ui.conftest import (

@@ -13,7 +13,7 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page
 
-from broker.app import Services
+from broker.services import Services
 from tests.admin_ui.conftest import PASSWORD, unique_email
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.test_browser import close_message, lms_origin

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from broker.app import Services
 from broker.registration.status import change_status
+from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.admin_ui.conftest import PASSWORD, Browser, Owner, path_of, signed_in_owner, token_of, unique_email
 from tests.broker.test_api import add_registrations

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from broker.app import Services
+from broker.services import Services
 from tests.admin_ui.conftest import CSRF_COOKIE, PASSWORD, Browser, signed_in_owner, unique_email
 from tests.conftest import RunningBroker, unique_slug
 from tests.smtp import Mailbox

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from broker.app import Services
+from broker.services import Services
 from tests.admin_ui.conftest import Browser, Owner, signed_in_owner
 from tests.conftest import RunningBroker
 from tests.e2e.flow import posts_close_message, register

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from broker.app import Services
+from broker.services import Services
 from tests.admin_ui.conftest import Browser, signed_in_owner
 from tests.conftest import RunningBroker
 from tests.smtp import Mailbox

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from playwright.async_api import Browser
 
-from broker.app import Services
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
+from broker.services import Services
 from tests.admin_ui.test_browser import check_page, watch_csp
 from tests.conftest import RunningBroker
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from broker.app import Services
 from broker.mail import Mail, Mailer, MailNotSent, smtp_server
+from broker.services import Services
 from broker.settings import Settings, SettingsError
 from tests.emulators.server import bind_loopback
 from tests.smtp import Mailbox, mailbox

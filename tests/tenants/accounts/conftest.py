@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest_asyncio
 
-from broker.app import Services
 from broker.mail import Mailer
+from broker.services import Services
 from tenants.accounts.service import AccountService
 from tests.smtp import Mailbox, mailbox
 

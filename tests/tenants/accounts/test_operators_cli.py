@@ -8,7 +8,7 @@ import secrets
 import subprocess
 import sys
 
-from broker.app import Services
+from broker.services import Services
 from tenants.accounts.service import Kind
 from tests.conftest import TEST_SECRET_KEY, RunningBroker
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from broker.app import Services
 from broker.database import utcnow
+from broker.services import Services
 from tenants.accounts.models import Account, AccountLink, AuditEvent, Membership
 from tenants.accounts.service import (
     MAX_FAILED_SIGN_INS,
