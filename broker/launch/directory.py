@@ -105,6 +105,19 @@ class LaunchDirectory:
             self._by_issuer.put((tenant_id, bare), views)
         return views
 
+    async def held_by_another_tenant(self, tenant_id: str, issuer: str, client_id: str) -> bool:
+        """Whether another tenant holds this platform client (read on the refusal path only, never cached)."""
+        bare = issuer.rstrip("/")
+        async with self._database.session() as session:
+            found = await session.scalar(
+                select(Registration.id).where(
+                    Registration.issuer.in_((bare, bare + "/")),
+                    Registration.client_id == client_id,
+                    Registration.tenant_id != tenant_id,
+                )
+            )
+        return found is not None
+
     async def registration(self, registration_id: str) -> RegistrationView | None:
         view = self._by_id.get(registration_id)
         if view is None:

@@ -48,6 +48,16 @@ class UnknownPlatform(LaunchRefused):
     )
 
 
+class RegistrationOfAnotherTool(LaunchRefused):
+    status_code = 409
+    title = "This LMS sent another tool's launch here"
+    next_step = (
+        "An LMS administrator should open this tool's entry in the LMS's tool list: it was most likely "
+        "overwritten when another tool was registered on the same domain. Register the original tool again "
+        "from its own registration URL, then open it again from your course."
+    )
+
+
 class RegistrationNotActive(LaunchRefused):
     status_code = 403
     title = "The tool is not active for this LMS yet"

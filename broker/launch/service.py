@@ -142,6 +142,8 @@ class LaunchService:
         candidates = await self.directory.registrations(tenant.id, request.iss)
         if request.client_id is not None:
             candidates = tuple(view for view in candidates if view.client_id == request.client_id)
+        if not candidates and request.client_id is not None:
+            await self._refuse_another_tools_client(tenant, request.iss, request.client_id)
         if not candidates:
             which = f"issuer {request.iss!r}" + (f" and client_id {request.client_id!r}" if request.client_id else "")
             raise errors.UnknownPlatform(
@@ -156,6 +158,15 @@ class LaunchService:
         registration = candidates[0]
         _check_active(registration)
         return registration
+
+    async def _refuse_another_tools_client(self, tenant: TenantView, issuer: str, client_id: str) -> None:
+        # A registration never moves between tenants, and neither does its launch: it is refused, not relayed.
+        if await self.directory.held_by_another_tenant(tenant.id, issuer, client_id):
+            raise errors.RegistrationOfAnotherTool(
+                f"This launch is for client_id {client_id!r} of {issuer!r}, a registration that belongs to "
+                f"another tool at this broker, not to {tenant.name}. The launch was not passed on.",
+                field="client_id",
+            )
 
     # ----------------------------------------------------------------- launch (the platform's form_post)
     async def launch(

@@ -89,6 +89,21 @@ async def finish_attempt(session: AsyncSession, attempt_id: str, registration_id
     )
 
 
+async def conflict_attempt(session: AsyncSession, attempt_id: str, error: errors.RegistrationError) -> None:
+    """Marks the attempt `conflict` inside the transaction that announces it to the registration's owner."""
+    error.reference = attempt_id
+    await session.execute(
+        update(RegistrationAttempt)
+        .where(RegistrationAttempt.id == attempt_id)
+        .values(
+            status=AttemptStatus.CONFLICT,
+            error_code=type(error).__name__,
+            error_detail=error.detail[:MAX_ERROR_DETAIL],
+            updated_at=utcnow(),
+        )
+    )
+
+
 async def list_attempts(
     database: Database, *, tenant_id: str, status: str | None = None, after_id: str | None = None, limit: int
 ) -> list[RegistrationAttempt]:

@@ -100,3 +100,14 @@ class StorageFailedError(RegistrationError):
         "Do not register again: send the reference below to the tool's vendor, who can recover the "
         "registration from our records."
     )
+
+
+class RegistrationConflictError(RegistrationError):
+    status_code = 409
+    title = "Your LMS updated another tool instead of adding this one"
+    next_step = (
+        "Nothing was saved for this tool, and the other tool's registration at the broker is unchanged, but "
+        "your LMS now holds this tool's settings under the other tool's entry. In your LMS's tool list, restore "
+        "that tool (register it again from its own registration URL), then register this tool as a new tool: "
+        "when the LMS offers to update an existing tool on the same domain, choose to add a new one."
+    )

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.database import Base, new_id, utcnow
@@ -20,13 +20,22 @@ class RegistrationStatus(StrEnum):
 
 
 class AttemptStatus(StrEnum):
-    """fetching -> reviewing (when the tenant reviews) -> submitting -> succeeded | failed."""
+    """fetching -> reviewing (when the tenant reviews) -> submitting -> succeeded | failed | conflict.
+
+    `conflict`: the platform answered with an (issuer, client_id) another tenant holds; nothing was stored.
+    """
 
     FETCHING = "fetching"
     REVIEWING = "reviewing"
     SUBMITTING = "submitting"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CONFLICT = "conflict"
+
+
+# One live registration per (issuer, client_id) across all tenants: a platform's client belongs to one tool.
+# Disabled rows are left out so that duplicates made before the rule existed can be kept, disabled.
+LIVE_REGISTRATION = text("status != 'disabled'")
 
 
 class DeploymentSource(StrEnum):
@@ -37,12 +46,23 @@ class DeploymentSource(StrEnum):
 
 
 class Registration(Base):
-    """One (tenant, issuer, client_id); never keyed on issuer alone: Canvas Cloud schools share one."""
+    """One (tenant, issuer, client_id); never keyed on issuer alone: Canvas Cloud schools share one.
+
+    An (issuer, client_id) never belongs to two tenants (see LIVE_REGISTRATION).
+    """
 
     __tablename__ = "registrations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "issuer", "client_id"),
         Index(None, "issuer", "client_id"),
+        Index(
+            "uq_registrations_live_client",
+            "issuer",
+            "client_id",
+            unique=True,
+            sqlite_where=LIVE_REGISTRATION,
+            postgresql_where=LIVE_REGISTRATION,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("reg"))

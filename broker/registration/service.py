@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
 from broker.http_client import (
@@ -272,10 +273,10 @@ class RegistrationService:
         """Registration, deployments, outbox event and attempt outcome commit together, or not at all."""
         try:
             try:
-                return await self._store_once(tenant, attempt_id, platform, plan, request, result)
+                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result)
             except IntegrityError:
-                # Another process stored the same (tenant, issuer, client_id) first: update it instead.
-                return await self._store_once(tenant, attempt_id, platform, plan, request, result)
+                # Another process stored the same (issuer, client_id) first: update it, or find the conflict.
+                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result)
         except SQLAlchemyError as error:
             logger.exception(
                 "storing registration failed after the platform accepted it (attempt %s)", attempt_id
@@ -286,6 +287,9 @@ class RegistrationService:
             )
             await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed")
             raise failure from error
+        if isinstance(stored, errors.RegistrationConflictError):
+            raise stored
+        return stored
 
     async def _store_once(
         self,
@@ -295,8 +299,11 @@ class RegistrationService:
         plan: RegistrationPlan,
         request: dict[str, Any],
         result: RegistrationResult,
-    ) -> Completed:
+    ) -> Completed | errors.RegistrationConflictError:
         async with self.database.transaction() as session:
+            conflict = await _claimed_elsewhere(session, tenant, attempt_id, platform.issuer, result.client_id)
+            if conflict is not None:
+                return conflict
             registration = await session.scalar(
                 select(Registration)
                 .where(
@@ -349,6 +356,42 @@ class RegistrationService:
             raise errors.PlatformUnavailableError(
                 f"The platform's {step} endpoint failed: {error.reason}."
             ) from error
+
+
+async def _claimed_elsewhere(
+    session: AsyncSession, tenant: Tenant, attempt_id: str, issuer: str, client_id: str
+) -> errors.RegistrationConflictError | None:
+    """A platform client belongs to one tenant. When the answer names another tenant's, nothing is stored: the
+    attempt is marked `conflict` and the owner hears of it, in this transaction; the refusal is returned.
+
+    Moodle answers this way when an admin accepts its offer to update the tool it found on the same domain.
+    """
+    bare = issuer.rstrip("/")
+    owned = await session.scalar(
+        select(Registration)
+        .where(
+            Registration.issuer.in_((bare, bare + "/")),
+            Registration.client_id == client_id,
+            Registration.tenant_id != tenant.id,
+        )
+        .order_by(Registration.created_at)
+    )
+    if owned is None:
+        return None
+    owner = await session.get(Tenant, owned.tenant_id)
+    conflict = errors.RegistrationConflictError(
+        f"Your LMS answered with client_id {client_id!r}, which belongs to another tool registered at this "
+        f"broker: it updated that tool's entry instead of adding {tenant.name}.",
+        field="client_id",
+    )
+    if owner is not None:
+        record_event(session, owner, EventType.REGISTRATION_CONFLICT, registration_item(owned))
+    await attempts.conflict_attempt(session, attempt_id, conflict)
+    logger.warning(
+        "registration conflict: attempt %s of tenant %s got client_id %r of registration %s",
+        attempt_id, tenant.id, client_id, owned.id,
+    )
+    return conflict
 
 
 def _bearer(token: str | None) -> dict[str, str]:

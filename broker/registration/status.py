@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
 from broker.registration.models import Registration, RegistrationStatus
@@ -58,6 +59,24 @@ def check_transition(current: str, action: str) -> Transition | None:
     return transition
 
 
+async def _check_client_is_free(session: AsyncSession, registration: Registration) -> None:
+    # A platform client belongs to one tenant: a registration disabled because another tenant holds its client
+    # (the upgrade that resolved such duplicates did that) stays disabled while that one is live.
+    holder = await session.scalar(
+        select(Registration.id).where(
+            Registration.issuer == registration.issuer,
+            Registration.client_id == registration.client_id,
+            Registration.id != registration.id,
+            Registration.status != RegistrationStatus.DISABLED,
+        )
+    )
+    if holder is not None:
+        raise StatusChangeError(
+            "cannot enable this registration: its LMS client (issuer and client_id) belongs to another tool's "
+            "live registration; register the tool again from the LMS instead"
+        )
+
+
 async def change_status(
     database: Database, registration_id: str, action: str, *, tenant_id: str | None = None
 ) -> Registration:
@@ -70,6 +89,8 @@ async def change_status(
         if registration is None:
             raise UnknownRegistrationError(f"no registration {registration_id!r}")
         transition = check_transition(registration.status, action)
+        if transition is not None and registration.status == RegistrationStatus.DISABLED:
+            await _check_client_is_free(session, registration)
         if transition is not None:
             registration.status = transition.to
             registration.updated_at = utcnow()

@@ -17,6 +17,8 @@ class EventType(StrEnum):
     REGISTRATION_UPDATED = "registration.updated"
     REGISTRATION_ACTIVATED = "registration.activated"
     REGISTRATION_DISABLED = "registration.disabled"
+    # A platform answered another tenant's registration with this one's client_id: the LMS rewrote this tool.
+    REGISTRATION_CONFLICT = "registration.conflict"
     DEPLOYMENT_CREATED = "deployment.created"
     KEYS_ROTATED = "keys.rotated"
 

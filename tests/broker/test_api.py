@@ -34,7 +34,8 @@ async def add_registrations(services: Services, tenant: CreatedTenant, count: in
             registration = Registration(
                 tenant_id=tenant.tenant.id,
                 issuer="https://lms.example.edu",
-                client_id=f"client-{number}",
+                # A platform client belongs to one tenant: each tenant's test LMS numbers its own.
+                client_id=f"{tenant.tenant.slug}-client-{number}",
                 status="active",
                 product_family_code="moodle",
                 authorization_endpoint="https://lms.example.edu/auth",
@@ -81,7 +82,7 @@ async def test_items_have_the_contract_fields_and_pages_chain(
             break
     assert seen == ids
     single = (await get(http, broker, f"/api/v1/registrations/{ids[0]}", tenant.api_key)).json()
-    assert single["deployment_ids"] == ["dep-0"] and single["client_id"] == "client-0"
+    assert single["deployment_ids"] == ["dep-0"] and single["client_id"] == f"{tenant.tenant.slug}-client-0"
 
 
 async def test_a_tenant_never_sees_another_tenants_registrations(

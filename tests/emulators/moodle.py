@@ -47,6 +47,8 @@ from tests.emulators.fixtures import load_fixture, rewrite_urls
 from tests.emulators.platform import PlatformEmulator, RegistrationToken, text_answer
 from tests.emulators.rules import TOOL_CONFIG_KEY, php_empty
 
+SCOPE_NEW_REGISTRATION = "reg"
+SCOPE_UPDATE_REGISTRATION = "reg-update"
 WWWROOT_PATH = "/moodle"
 FIXTURE_ORIGIN = "https://moodle.example.edu"
 REQUIRED_ATTRIBUTES = (
@@ -104,6 +106,21 @@ class MoodleEmulator(PlatformEmulator):
         super().__init__(base_url)
         self.next_type_id = 119
         self._signing_key = secrets.token_bytes(32)
+        # The admin's answer when Moodle offers to update a tool found by domain; False registers a new one.
+        self.update_existing_tool = False
+        # Tool types by id: {"clientid", "tooldomain"}, as ``lti_types`` keeps them.
+        self.tool_types: dict[int, dict[str, str]] = {}
+
+    def tools_by_domain(self, url: str) -> list[int]:
+        """``lti_get_tools_by_url``: the type ids whose ``tooldomain`` is the domain of ``url``."""
+        domain = moodle_domain(url)
+        return [type_id for type_id, tool in self.tool_types.items() if tool["tooldomain"] == domain]
+
+    def claims_for_tool_url(self, tool_registration_url: str) -> dict[str, Any]:
+        found = self.tools_by_domain(tool_registration_url)
+        if found and self.update_existing_tool:
+            return {"sub": str(found[0]), "scope": SCOPE_UPDATE_REGISTRATION}
+        return {}
 
     @property
     def issuer(self) -> str:
@@ -117,7 +134,10 @@ class MoodleEmulator(PlatformEmulator):
 
     # ----------------------------------------------------------------- token: JWT with sub/scope/iat/exp
     def token_claims(self) -> dict[str, Any]:
-        return {"sub": "".join(secrets.choice(_CLIENT_ID_CHARS) for _ in range(15)), "scope": "reg"}
+        return {
+            "sub": "".join(secrets.choice(_CLIENT_ID_CHARS) for _ in range(15)),
+            "scope": SCOPE_NEW_REGISTRATION,
+        }
 
     def new_token_value(self, claims: dict[str, Any], issued_at: float) -> str:
         body = {**claims, "iat": int(issued_at), "exp": int(issued_at + (self.token_ttl or 0))}
@@ -131,8 +151,12 @@ class MoodleEmulator(PlatformEmulator):
             return text_answer(401, "missing_registration_token")
         token = self.find_token(header[len("Bearer ") :].strip())
         state = self.token_state(token)
-        if state == "used":
-            return text_answer(401, "token_already_used")
+        if state == "used" and token is not None:
+            if token.claims.get("scope") == SCOPE_NEW_REGISTRATION:
+                return text_answer(401, "token_already_used")
+            state = "valid"  # an update token names an existing type: Moodle does not check its use
+        if token is not None and _updated_type(token) not in (None, *self.tool_types):
+            return text_answer(400, "Unknown client")
         if token is None or state != "valid":
             return text_answer(500, f"registration token could not be decoded ({state})")
         return token
@@ -159,10 +183,17 @@ class MoodleEmulator(PlatformEmulator):
         return text_answer(status, message)
 
     def accept_registration(self, payload: dict[str, Any], token: RegistrationToken | None) -> dict[str, Any]:
-        client_id = token.claims["sub"] if token is not None else ""
-        type_id = self.next_type_id
-        self.next_type_id += 1
-        return _config_to_registration(payload, client_id, type_id)
+        type_id = _updated_type(token) if token is not None else None
+        if type_id is None:
+            client_id = token.claims["sub"] if token is not None else ""
+            type_id = self.next_type_id
+            self.next_type_id += 1
+        else:  # lti_update_type: the type keeps its id and client id, everything else is the new request's
+            client_id = self.tool_types[type_id]["clientid"]
+        answer = _config_to_registration(payload, client_id, type_id)
+        domain = answer[TOOL_CONFIG_KEY]["domain"]
+        self.tool_types[type_id] = {"clientid": client_id, "tooldomain": domain}
+        return answer
 
     def registration_answer(self, stored: dict[str, Any]) -> Response:
         body = json.dumps(stored).replace("/", "\\/")  # PHP json_encode escapes slashes
@@ -170,6 +201,14 @@ class MoodleEmulator(PlatformEmulator):
 
 
 Problem = tuple[int, str]
+
+
+def _updated_type(token: RegistrationToken) -> int | None:
+    """The tool type an update token names, or None for a new registration."""
+    if token.claims.get("scope") != SCOPE_UPDATE_REGISTRATION:
+        return None
+    sub = str(token.claims.get("sub", ""))
+    return int(sub) if sub.isdigit() else -1
 
 
 def _missing_attribute(payload: dict[str, Any]) -> Problem | None:

@@ -112,3 +112,20 @@ async def test_deployments_of_a_registration(api: ApiClient, services: Services,
     (deployment,) = body["items"]
     assert deployment["deployment_id"] == "dep-0" and deployment["source"] == "registration"
     assert deployment["created_at"].endswith("Z") and body["next"] is None
+
+
+async def test_a_registration_whose_client_another_tenant_holds_cannot_be_enabled(
+    api: ApiClient, services: Services, tenant: CreatedTenant
+) -> None:
+    """The upgrade that resolved a client held by two tenants left one of them disabled; it stays so."""
+    (held,) = await add_registrations(services, tenant, 1)
+    other = await services.tenants.create(unique_slug("other"), "Other")
+    (copy,) = await add_registrations(services, other, 1)
+    await set_registration(services, copy, status="disabled")
+    async with services.database.session() as session:
+        client_id = (await session.get(Registration, held)).client_id  # type: ignore[union-attr]
+    await set_registration(services, copy, client_id=client_id)
+    other_api = ApiClient(api.http, api.broker, other.api_key)
+    body = assert_problem(await other_api.post(f"/api/v1/registrations/{copy}/enable"), 409)
+    assert "belongs to another tool" in body["detail"]
+    assert (await other_api.json("GET", f"/api/v1/registrations/{copy}"))["status"] == "disabled"
