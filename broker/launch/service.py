@@ -41,7 +41,7 @@ from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
 from broker.launch.state_binding import browser_started_login, state_cookie_name
 from broker.launch.states import LaunchStates, NewState
 from broker.registration.models import Deployment, DeploymentSource, Registration, RegistrationStatus
-from broker.registration.representation import registration_item
+from broker.registration.representation import deployment_event_data
 from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
@@ -318,8 +318,8 @@ class LaunchService:
                 row = await session.get(Registration, registration.id, populate_existing=True)
                 tenant_row = await session.get(Tenant, tenant.id)
                 if row is not None and tenant_row is not None:
-                    # As the README documents it: the registration, its deployment_ids holding the new one.
-                    record_event(session, tenant_row, EventType.DEPLOYMENT_CREATED, registration_item(row))
+                    data = deployment_event_data(row, deployment_id)
+                    record_event(session, tenant_row, EventType.DEPLOYMENT_CREATED, data)
         except IntegrityError:
             pass  # a concurrent launch recorded (and announced) it first
         self.directory.forget(registration)

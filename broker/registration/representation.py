@@ -165,6 +165,11 @@ def registration_item(registration: Registration) -> dict[str, Any]:
     return RegistrationItem.of(registration).plain()
 
 
+def deployment_event_data(registration: Registration, deployment_id: str) -> dict[str, Any]:
+    """`deployment.created`'s data: the registration, and which of its deployments is the new one."""
+    return {**registration_item(registration), "deployment_id": deployment_id}
+
+
 def attempt_item(attempt: RegistrationAttempt) -> dict[str, Any]:
     """The attempt as the API shows it, as plain JSON values (for the consoles)."""
     return AttemptItem.of(attempt).plain()

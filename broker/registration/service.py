@@ -39,7 +39,7 @@ from broker.registration.preparation import (
 )
 from broker.registration.profiles.profile import PlatformProfile
 from broker.registration.profiles.selection import read_platform_configuration
-from broker.registration.representation import registration_item
+from broker.registration.representation import deployment_event_data, registration_item
 from broker.registration.request import RegistrationPlan, ToolEndpoints
 from broker.registration.response import (
     RegistrationResponseError,
@@ -335,8 +335,9 @@ class RegistrationService:
             event_type = EventType.REGISTRATION_CREATED if created else EventType.REGISTRATION_UPDATED
             item = registration_item(registration)
             record_event(session, tenant, event_type, item)
-            for _ in new_ids:
-                record_event(session, tenant, EventType.DEPLOYMENT_CREATED, item)
+            for deployment_id in new_ids:
+                data = deployment_event_data(registration, deployment_id)
+                record_event(session, tenant, EventType.DEPLOYMENT_CREATED, data)
             await attempts.finish_attempt(session, attempt_id, registration.id)
         return Completed(attempt_id, registration, created, platform, plan, new_ids)
 

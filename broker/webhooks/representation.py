@@ -24,7 +24,12 @@ class EventItem(Item, title="Event"):
     id: str = Field(description="Also the `webhook-id` header of its deliveries.")
     type: EventType
     timestamp: str = Field(description="When it happened, ISO-8601 in UTC.", json_schema_extra={"format": "date-time"})
-    data: dict[str, Any] = Field(description="The registration as the API shows it (keys.rotated: the kids).")
+    data: dict[str, Any] = Field(
+        description=(
+            "The registration as the API shows it (deployment.created: also `deployment_id`, the new "
+            "deployment; keys.rotated: the kids)."
+        )
+    )
 
     @classmethod
     def of(cls, event: OutboxEvent) -> EventItem:

@@ -104,6 +104,7 @@ async def test_a_new_deployment_is_recorded_and_announced(
         (event,) = (await session.scalars(query)).all()
     assert event.payload["data"]["id"] == setup.registration["id"]
     assert event.payload["data"]["deployment_ids"] == ["327:a17deed8"]
+    assert event.payload["data"]["deployment_id"] == "327:a17deed8"
 
 
 async def test_a_rotated_platform_key_is_fetched_once_and_accepted(

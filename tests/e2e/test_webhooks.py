@@ -61,4 +61,7 @@ async def test_the_tool_receives_every_event_exactly_as_the_api_shows_it(
     for event in feed:
         assert received[event["id"]] == {key: event[key] for key in ("type", "timestamp", "data")}
     assert feed[0]["data"]["status"] == "pending" and feed[0]["data"]["deployment_ids"]
+    (deployment_id,) = feed[0]["data"]["deployment_ids"]
+    assert feed[1]["data"]["deployment_id"] == deployment_id, "the event names the deployment it announces"
+    assert "deployment_id" not in feed[0]["data"]
     assert feed[4]["data"] == current, "the last registration event is the registration as the API shows it"
