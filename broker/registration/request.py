@@ -130,8 +130,9 @@ def build_registration_request(
             body[key] = getattr(tool, key)
     if tool.contacts:
         body["contacts"] = list(tool.contacts)
-    if plan.scopes:
-        body["scope"] = " ".join(plan.scopes)
+    # Always sent, empty when no service is asked for: Canvas's 2024 controller split `scope` unconditionally
+    # and failed on a body without it.
+    body["scope"] = " ".join(plan.scopes)
     body[TOOL_CONFIGURATION_KEY] = _tool_configuration(tool, plan, endpoints)
     return body
 

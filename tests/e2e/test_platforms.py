@@ -215,6 +215,18 @@ async def test_each_platform_registers_with_the_review_defaults(
     assert item["client_id"] == platform.registrations[0]["client_id"]
 
 
+async def test_a_tool_without_service_scopes_registers_with_a_canvas_that_splits_scope(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    created = await new_tenant(services, tool_configuration={**TOOL, "scopes": []})
+    with EMULATORS["canvas"].running(split_scope=True) as platform:
+        outcome = await register(http, registration_url(broker, created), platform)
+        assert outcome.last_page.status_code == 200, outcome.last_page.text
+        assert received(platform)["scope"] == ""
+    (item,) = await api_items(http, broker, created)
+    assert item["scopes_missing"] == []
+
+
 async def test_blackboard_is_stored_with_its_launch_issuer_and_the_override_is_recorded(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:

@@ -28,6 +28,8 @@ Facts and their sources (docs/platforms.md, "Canvas"; ``security_controller.rb``
   (canvas-lms#2398; knob ``reject_openid_scope=False`` drops it silently as the newest code does);
   scopes outside the allow-list and non-http(s) ``target_link_uri``/``redirect_uris`` fail the model
   validation on save: the status is **unverified**, answered ``422`` in the same field style;
+  knob ``split_scope=True`` is the 2024 controller, which split ``scope`` whether or not it was sent
+  (``registration_params["scope"].split``): a body without ``scope`` fails there with a ``500``;
 * properties outside the schemas are filtered out of what is stored and answered;
 * answer ``200``: ``client_id``, the stored OIDC fields, ``scope`` (stored scopes + ``openid``), the tool
   configuration as stored plus ``.../lti/registration_config_url``, ``registration_client_uri``, and
@@ -239,7 +241,8 @@ class CanvasEmulator(PlatformEmulator):
     """Canvas cloud-style layout on loopback (see the module docstring for each rule's source).
 
     Knobs beyond the base ones: ``create_deployment`` (answer a top-level ``deployment_id``),
-    ``reject_openid_scope`` (422 on ``openid`` in ``scope``; False drops it instead)."""
+    ``reject_openid_scope`` (422 on ``openid`` in ``scope``; False drops it instead), ``split_scope`` (the
+    2024 controller: a body without ``scope`` is a 500)."""
 
     name = "canvas"
     product_family_code = "canvas"
@@ -250,6 +253,7 @@ class CanvasEmulator(PlatformEmulator):
         super().__init__(base_url)
         self.create_deployment = False
         self.reject_openid_scope = True
+        self.split_scope = False
         self.next_client_id = 10000000000001
         self._signing_key = secrets.token_bytes(32)
         fixture = self.base_configuration(None, None)
@@ -344,6 +348,9 @@ class CanvasEmulator(PlatformEmulator):
     async def validate_registration(
         self, payload: dict[str, Any], token: RegistrationToken | None
     ) -> Response | None:
+        if self.split_scope and not isinstance(payload.get("scope"), str):
+            # Rails answers a NoMethodError (split on nil) with its generic error page.
+            return json_answer(500, {"errors": [{"message": "An error occurred."}]})
         errors = self.schema_errors(payload)
         if errors:
             return json_answer(422, {"errors": errors})

@@ -30,7 +30,7 @@ def test_review_choices_narrow_the_request_and_are_noted() -> None:
     prepared = prepare(platform_of("sakai"), included=included)
     configuration = prepared.request["https://purl.imsglobal.org/spec/lti-tool-configuration"]
     assert [message["type"] for message in configuration["messages"]] == [DEEP_LINKING_REQUEST]
-    assert "scope" not in prepared.request
+    assert prepared.request["scope"] == ""
     assert configuration["claims"] == ["iss", "sub", "name"]
     assert "left out at the review: claim:email" in prepared.notes
 

@@ -97,9 +97,9 @@ def test_request_carries_the_spec_fields_and_the_broker_urls() -> None:
     assert all(message["target_link_uri"] == ENDPOINTS.target_link_uri for message in configuration["messages"])
 
 
-def test_no_scope_key_when_nothing_is_requested() -> None:
+def test_an_empty_scope_when_nothing_is_requested() -> None:
     tool = ToolConfiguration(scopes=())
     body = build_registration_request(
         client_name="Acme", tool=tool, plan=plan_registration(tool, PLATFORM), endpoints=ENDPOINTS
     )
-    assert "scope" not in body
+    assert body["scope"] == ""
