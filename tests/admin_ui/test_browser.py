@@ -5,7 +5,7 @@ checked with axe (no serious or critical violations) and saved as a screenshot i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,7 +14,8 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page
 
 from broker.services import Services
-from tests.admin_ui.conftest import PASSWORD, unique_email
+from tests.admin_ui.conftest import PASSWORD, signed_in_owner, unique_email
+from tests.admin_ui.conftest import Browser as HttpBrowser
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.test_browser import close_message, lms_origin
 from tests.emulators import MoodleEmulator
@@ -133,6 +134,62 @@ async def test_an_operator_signs_in(context: BrowserContext, services: Services)
     await check_page(page, "operator-mail")
 
 
+async def test_an_owner_of_another_tenant_joins_by_invitation_then_resets_the_password(
+    chromium: Browser, console_broker: RunningBroker, mailbox: Mailbox, browser_factory: Callable[[], HttpBrowser],
+) -> None:  # fmt: skip
+    inviting, invited, stranger = browser_factory(), browser_factory(), browser_factory()
+    host = await signed_in_owner(inviting, mailbox, name="Host Tool")
+    guest = await signed_in_owner(invited, mailbox, name="Guest Tool")
+    other = await signed_in_owner(stranger, mailbox, name="Stranger Tool")
+    await inviting.post(f"/console/{host.slug}/members", {"email": guest.email, "role": "member"})
+    invitation = link_in(await mailbox.async_wait_for(guest.email, "invited"), "/invitations/accept")
+
+    context = await chromium.new_context(base_url=console_broker.base_url)
+    page = await context.new_page()
+    blocked = watch_csp(page)
+    await page.goto(invitation)
+    await page.get_by_role("heading", name="Join Host Tool").wait_for()
+    await check_page(page, "invitation")
+    await page.get_by_label("Your password").fill("not my password at all")
+    await page.get_by_role("button", name="Join").click()
+    await page.locator("#message").wait_for()
+    await check_page(page, "invitation-wrong-password")
+    await page.get_by_label("Your password").fill(PASSWORD)
+    await page.get_by_role("button", name="Join").click()
+    await page.get_by_role("heading", name="Your tenants").wait_for()
+    await check_page(page, "console-index")
+    assert await page.get_by_role("link", name="Host Tool").is_visible()
+
+    await page.goto(invitation)
+    await page.get_by_role("heading", name="This link cannot be used").wait_for()
+    await check_page(page, "link-refused")
+    refused = await page.goto(f"/console/{other.slug}/")
+    assert refused is not None and refused.status == 404
+    await check_page(page, "refusal")
+    await page.goto("/account")
+    await page.get_by_role("button", name=f"Sign out {guest.email}").click()
+
+    await page.goto("/login")
+    await page.get_by_role("link", name="Forgot your password?").click()
+    await check_page(page, "reset-request")
+    await page.get_by_label("E-mail address").fill(guest.email)
+    await page.get_by_role("button", name="Send the link").click()
+    await page.get_by_role("heading", name="Check your inbox").wait_for()
+    await check_page(page, "reset-sent")
+    await page.goto(link_in(await mailbox.async_wait_for(guest.email, "password"), "/reset-password/confirm"))
+    await check_page(page, "reset-confirm")
+    await page.get_by_label("New password").fill("short")
+    await page.get_by_role("button", name="Set the password").click()
+    await page.locator("#password-error").wait_for()
+    await check_page(page, "reset-confirm-errors")
+    await page.get_by_label("New password").fill(PASSWORD + " again")
+    await page.get_by_role("button", name="Set the password").click()
+    await page.get_by_role("heading", name="Your password is changed").wait_for()
+    await check_page(page, "password-changed")
+    assert blocked == []
+    await context.close()
+
+
 async def sign_up_and_in(page: Page, mailbox: Mailbox, name: str) -> tuple[str, str]:
     """Signs up through the pages, confirms the address from the mail, signs in; the e-mail and slug."""
     email, slug = unique_email(), unique_slug("web")
@@ -208,6 +265,9 @@ async def test_from_sign_up_to_a_registration_then_keys_webhooks_and_suspension(
     for name in ("API keys", "Attempts", "Audit log"):
         await page.get_by_role("link", name=name, exact=True).click()
         await check_page(page, "console-" + name.lower().replace(" ", "-"))
+    await page.get_by_role("link", name="Attempts", exact=True).click()
+    await page.locator(f"a[href^='/console/{slug}/attempts/']").first.click()
+    await check_page(page, "console-attempt")
     assert blocked == []
 
     operator_email = unique_email("op")
