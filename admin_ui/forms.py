@@ -1,7 +1,9 @@
-"""Reading console forms: text fields as submitted (missing ones empty), and where to go after signing in."""
+"""Reading console forms: text fields as submitted (missing ones empty), text read as lines or name-value pairs,
+and where to go after signing in."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -17,6 +19,29 @@ async def form_values(request: Request, *names: str) -> dict[str, str]:
         value = form.get(name)
         values[name] = value[:MAX_FIELD_LENGTH] if isinstance(value, str) else ""
     return values
+
+
+def lines(text: str) -> list[str]:
+    """The non-blank lines of a text area, stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def pairs(values: Mapping[str, str], field: str, separator: str, errors: dict[str, str]) -> dict[str, str]:
+    """The `name<separator>value` lines of `values[field]` as a mapping; a line without the separator sets
+    `errors[field]` and reads as nothing."""
+    found = {}
+    for line in lines(values[field]):
+        key, has_separator, value = line.partition(separator)
+        if not has_separator:
+            errors[field] = f"write one per line as name{separator}value; {line!r} has no {separator!r}"
+            return {}
+        found[key.strip()] = value.strip()
+    return found
+
+
+def pair_lines(found: Mapping[str, str], separator: str) -> str:
+    """A mapping as `pairs` reads it back: one `name<separator>value` line each."""
+    return "\n".join(f"{key}{separator}{value}" for key, value in found.items())
 
 
 def local_path(target: str, default: str) -> str:

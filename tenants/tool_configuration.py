@@ -83,19 +83,20 @@ def _list(data: Mapping[str, Any], name: str) -> list[Any]:
     return value
 
 
-def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+def _optional_text(data: Mapping[str, Any], name: str, where: str = "") -> str | None:
+    """`data[name]`, stripped; an error names it as `where` + `name` (the path of `data` in the configuration)."""
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise ToolConfigurationError(name, f"must be text of at most {MAX_TEXT} characters")
+        raise ToolConfigurationError(where + name, f"must be text of at most {MAX_TEXT} characters")
     return value.strip() or None
 
 
-def _optional_url(data: Mapping[str, Any], name: str) -> str | None:
-    value = _optional_text(data, name)
+def _optional_url(data: Mapping[str, Any], name: str, where: str = "") -> str | None:
+    value = _optional_text(data, name, where)
     if value is not None:
-        check_absolute_url(value, name)
+        check_absolute_url(value, where + name)
     return value
 
 
@@ -174,8 +175,8 @@ def _message(value: Any, name: str) -> MessageConfiguration:
         raise ToolConfigurationError(f"{name}.type", f"must be one of {', '.join(sorted(lti.LAUNCH_MESSAGE_TYPES))}")
     return MessageConfiguration(
         type=value["type"],
-        label=_optional_text(value, "label"),
-        icon_uri=_optional_url(value, "icon_uri"),
+        label=_optional_text(value, "label", f"{name}."),
+        icon_uri=_optional_url(value, "icon_uri", f"{name}."),
         placements=_strings(value.get("placements", []), f"{name}.placements"),
         roles=_strings(value.get("roles", []), f"{name}.roles"),
         custom_parameters=_string_map(value.get("custom_parameters") or {}, f"{name}.custom_parameters"),

@@ -4,7 +4,6 @@ right), with a preview of the exact registration request each platform profile w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,8 +11,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from admin_ui.console import launches
 from admin_ui.console.preview import previews
 from admin_ui.console.tenant import actor, page_context, tenant_page
+from admin_ui.forms import lines, pair_lines, pairs
 from admin_ui.pages import render
 from broker import lti
 from broker.services import services
@@ -31,45 +32,29 @@ KNOWN_SCOPES = {
 }
 URL_FIELDS = ("logo_uri", "client_uri", "tos_uri", "policy_uri")
 TEXT_FIELDS = ("name", "tool_url", "description", *URL_FIELDS, "contacts", "translations", "other_scopes",
-               "messages", "custom_parameters")  # fmt: skip
+               "custom_parameters")  # fmt: skip
 # The form field that shows an error of each configuration key.
 FORM_FIELD = {"client_name_translations": "translations", "scopes": "other_scopes"}
 
 
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _pairs(text: str, separator: str, field: str, errors: dict[str, str]) -> dict[str, str]:
-    pairs = {}
-    for line in _lines(text):
-        key, found, value = line.partition(separator)
-        if not found:
-            errors[field] = f"write one per line as key{separator}value; {line!r} has no {separator!r}"
-            return {}
-        pairs[key.strip()] = value.strip()
-    return pairs
-
-
-def configuration_from_form(form: Mapping[str, str], scopes: list[str], claims: list[str],
-                            errors: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+def configuration_from_form(values: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """The tool configuration the form describes; a field that cannot even be read adds to `errors`."""
-    configuration: dict[str, Any] = {name: form[name].strip() or None for name in ("description", *URL_FIELDS)}
-    configuration["contacts"] = _lines(form["contacts"])
-    configuration["client_name_translations"] = _pairs(form["translations"], ":", "translations", errors)
-    configuration["scopes"] = [*scopes, *_lines(form["other_scopes"])]
-    configuration["claims"] = claims
-    configuration["custom_parameters"] = _pairs(form["custom_parameters"], "=", "custom_parameters", errors)
-    try:
-        configuration["messages"] = json.loads(form["messages"] or "null")
-    except ValueError as error:
-        errors["messages"] = f"must be a JSON list of launches ({error})"
+    configuration: dict[str, Any] = {name: values[name].strip() or None for name in ("description", *URL_FIELDS)}
+    configuration["contacts"] = lines(values["contacts"])
+    configuration["client_name_translations"] = pairs(values, "translations", ":", errors)
+    configuration["scopes"] = [*values["scopes"], *lines(values["other_scopes"])]
+    configuration["claims"] = values["claims"]
+    configuration["custom_parameters"] = pairs(values, "custom_parameters", "=", errors)
+    configuration["messages"] = launches.messages_from_form(values, errors)
     return configuration
 
 
 def configuration_errors(configuration: Mapping[str, Any], errors: dict[str, str]) -> None:
     """Checks each setting on its own with the API's validator, so that every wrong field is named at once."""
     for key, value in configuration.items():
+        if key == "messages":
+            launches.message_errors(value, errors)
+            continue
         form_field = FORM_FIELD.get(key, key)
         if form_field in errors:
             continue
@@ -86,12 +71,12 @@ def form_from_configuration(name: str, tool_url: str | None, configuration: Mapp
         "tool_url": tool_url or "",
         **{field: getattr(tool, field) or "" for field in ("description", *URL_FIELDS)},
         "contacts": "\n".join(tool.contacts),
-        "translations": "\n".join(f"{tag}: {text}" for tag, text in tool.client_name_translations.items()),
+        "translations": pair_lines(tool.client_name_translations, ": "),
         "scopes": [scope for scope in tool.scopes if scope in KNOWN_SCOPES],
         "other_scopes": "\n".join(scope for scope in tool.scopes if scope not in KNOWN_SCOPES),
         "claims": list(tool.claims),
-        "messages": json.dumps(tool.to_dict()["messages"], indent=2),
-        "custom_parameters": "\n".join(f"{key}={value}" for key, value in tool.custom_parameters.items()),
+        "custom_parameters": pair_lines(tool.custom_parameters, "="),
+        **launches.form_from_messages(tool.messages),
     }
 
 
@@ -99,6 +84,7 @@ def _form_values(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {name: str(form.get(name) or "")[:100_000] for name in TEXT_FIELDS}
     values["scopes"] = [str(scope) for scope in form.getlist("scopes") if scope in KNOWN_SCOPES]
     values["claims"] = [str(claim) for claim in form.getlist("claims") if claim in lti.IDENTITY_CLAIMS]
+    values.update(launches.form_values(form))
     return values
 
 
@@ -111,7 +97,8 @@ def _page(request: Request, membership: TenantRole, values: dict[str, Any], *, e
         shown = previews(settings_of(request), membership.tenant.slug, values["name"].strip(), tool)
     context = page_context(
         membership, "Tool configuration", values=values, errors=errors, previews=shown, message=message,
-        known_scopes=KNOWN_SCOPES, identity_claims=sorted(lti.IDENTITY_CLAIMS),
+        known_scopes=KNOWN_SCOPES, identity_claims=sorted(lti.IDENTITY_CLAIMS), launches=launches.LAUNCHES,
+        known_placements=launches.KNOWN_PLACEMENTS,
     )  # fmt: skip
     return render(request, "console/tool.html", context, status_code=status_code)
 
@@ -128,7 +115,7 @@ async def save_tool(request: Request, membership: TenantRole) -> Response:
     form = await request.form()
     values = _form_values(form)
     errors: dict[str, str] = {}
-    configuration = configuration_from_form(values, values["scopes"], values["claims"], errors)
+    configuration = configuration_from_form(values, errors)
     configuration_errors(configuration, errors)
     if errors:
         return _page(request, membership, values, errors=errors, configuration=None, status_code=400)

@@ -210,6 +210,54 @@ async def sign_up_and_in(page: Page, mailbox: Mailbox, name: str) -> tuple[str, 
     return email, slug
 
 
+async def test_the_tool_editor_names_each_wrong_launch_field_beside_it(
+    context: BrowserContext, mailbox: Mailbox, services: Services
+) -> None:
+    page = await context.new_page()
+    blocked = watch_csp(page)
+    _, slug = await sign_up_and_in(page, mailbox, "Launch Fields Tool")
+    before = await services.tenants.get_by_slug(slug)
+    assert before is not None
+    await page.get_by_role("link", name="Tool configuration").click()
+    resource_link = page.get_by_role("group", name="Resource link launch")
+    await resource_link.get_by_label("Label").fill("Open the quiz")
+    await resource_link.get_by_label("Icon URL").fill("ftp://quiz.example/icon.png")
+    await resource_link.get_by_label("Other placements").fill("course_navigation")
+    review = page.get_by_role("group", name="Submission review")
+    await review.get_by_label("Offer this launch").check()
+    await review.get_by_label("Custom parameters of this launch").fill("mode: review")
+    await page.get_by_role("button", name="Save", exact=True).click()
+
+    icon = page.get_by_role("group", name="Resource link launch").get_by_label("Icon URL")
+    await page.locator("#resource_link_icon_uri-error").wait_for()
+    assert await icon.get_attribute("aria-invalid") == "true"
+    assert "resource_link_icon_uri-error" in (await icon.get_attribute("aria-describedby") or "")
+    assert await page.locator("#resource_link_icon_uri-error").text_content() == "must be an absolute http(s) URL"
+    assert "name=value" in (await page.locator("#submission_review_custom_parameters-error").text_content() or "")
+    assert await page.get_by_role("group", name="Resource link launch").get_by_label("Label").input_value() == (
+        "Open the quiz"
+    )
+    await check_page(page, "console-tool-errors")
+    after = await services.tenants.get_by_slug(slug)
+    assert after is not None and after.tool_configuration == before.tool_configuration, "nothing is saved half-way"
+
+    await icon.fill("https://quiz.example/icon.png")
+    await page.get_by_role("group", name="Submission review").get_by_label("Custom parameters of this launch").fill(
+        "mode=review"
+    )
+    await page.get_by_role("button", name="Preview the registration requests").click()
+    await page.locator("#message").filter(has_text="nothing is saved yet").wait_for()
+    requests = await page.locator("pre[id^=preview-request-]").all_text_contents()
+    assert any('"label": "Open the quiz"' in request for request in requests)
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.locator("#message").filter(has_text="Saved.").wait_for()
+    await page.reload()
+    review = page.get_by_role("group", name="Submission review")
+    assert await review.get_by_label("Offer this launch").is_checked()
+    assert await review.get_by_label("Custom parameters of this launch").input_value() == "mode=review"
+    assert blocked == []
+
+
 async def test_from_sign_up_to_a_registration_then_keys_webhooks_and_suspension(
     chromium: Browser, context: BrowserContext, console_broker: RunningBroker, mailbox: Mailbox, services: Services,
     lms_origin: str,
