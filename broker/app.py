@@ -24,9 +24,11 @@ from broker.launch.deep_linking_service import DeepLinkingService
 from broker.launch.directory import LaunchDirectory
 from broker.launch.platform_keys import PlatformKeys
 from broker.launch.service import LaunchService
+from broker.limits.api import ApiLimits
+from broker.limits.public import PublicLimits
+from broker.limits.store import deployment_namespace, open_limit_store
 from broker.mail import Mailer
 from broker.middleware import SecurityHeadersMiddleware
-from broker.rate_limit import RateLimiter
 from broker.refusals import Refusal, refusal_page
 from broker.registration import routes as registration_routes
 from broker.registration.service import RegistrationService
@@ -60,6 +62,7 @@ def create_services(settings: Settings) -> Services:
     directory = LaunchDirectory(database)
     tenants = TenantService(database, settings, secret_box, key_ring)
     mailer = Mailer(settings, database)
+    limit_store = open_limit_store(database, settings.redis_url, deployment_namespace(settings.database_url))
     return Services(
         settings=settings,
         database=database,
@@ -73,9 +76,11 @@ def create_services(settings: Settings) -> Services:
         tokens=TokenService(database, settings, client, secret_box, key_ring),
         api_keys=ApiKeyService(database),
         key_rotation=KeyRotationService(database, settings, secret_box, key_ring),
-        rate_limiter=RateLimiter(settings.api_rate_limit),
+        limit_store=limit_store,
+        api_limits=ApiLimits(limit_store, settings.api_rate_limit),
+        public_limits=PublicLimits(limit_store, settings),
         mailer=mailer,
-        accounts=AccountService(database, settings, mailer, tenants),
+        accounts=AccountService(database, settings, mailer, tenants, limit_store),
     )
 
 

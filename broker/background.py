@@ -1,4 +1,5 @@
-"""The background loop of a broker process: webhook deliveries, and signing-key rotations as they fall due.
+"""The background loop of a broker process: webhook deliveries, signing-key rotations as they fall due, and
+housekeeping (spent limit counters, old abandoned registration attempts).
 
 It runs inside `broker serve` (unless BROKER_RUN_WORKER=0) and alone as `broker webhooks work`. Every pass is
 bounded (one batch of deliveries, one rotation check); between passes it waits for work or for `stop`.
@@ -10,9 +11,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from broker.database import utcnow
+from broker.registration import attempts
 from broker.webhooks.worker import DeliveryWorker
 
 if TYPE_CHECKING:
@@ -23,6 +28,8 @@ logger = logging.getLogger("broker.background")
 POLL_INTERVAL = 1.0
 # Rotations move on a scale of minutes (the JWKS cache time), so checking twice a minute is plenty.
 ROTATION_CHECK_INTERVAL = 30.0
+# Spent limit counters and old abandoned attempts only take room; every ten minutes is plenty.
+HOUSEKEEPING_INTERVAL = 600.0
 SHUTDOWN_MARGIN = 5.0
 # After a failed pass (the database is down, say) the loop waits this long, then twice as long after each
 # further failure, up to the cap; the first success brings it back to its usual pace.
@@ -59,6 +66,39 @@ class Backoff:
         self.failures = 0
 
 
+@dataclass
+class _Chore:
+    """Work done every `interval` seconds (sooner after a failure, as its backoff says)."""
+
+    backoff: Backoff
+    interval: float
+    work: Callable[[], Awaitable[object]]
+    due: float = 0.0
+
+    async def run_if_due(self, now: float) -> None:
+        if now < self.due:
+            return
+        try:
+            await self.work()
+            self.backoff.succeeded()
+            self.due = time.monotonic() + self.interval
+        except Exception as error:
+            self.due = time.monotonic() + self.backoff.failed(error)
+
+
+async def _housekeeping(services: Services) -> None:
+    """Forgets what no longer means anything: spent limit counters, and attempts that never reached a
+    platform once they are older than the retention the operator chose."""
+    await services.limit_store.prune()
+    retention = timedelta(days=services.settings.attempt_retention_days)
+    await attempts.prune_abandoned(services.database, utcnow() - retention)
+
+
+async def _rotations(services: Services) -> None:
+    await services.key_rotation.schedule()
+    await services.key_rotation.advance()
+
+
 async def run(
     services: Services,
     stop: asyncio.Event,
@@ -70,8 +110,13 @@ async def run(
     """Works until `stop` is set; a pass in progress finishes first, so no delivery is left half-recorded."""
     worker = DeliveryWorker(services.database, services.client, services.tenants, services.settings)
     deliveries = Backoff("webhook delivery", first_backoff, max_backoff)
-    rotations = Backoff("signing-key rotation", first_backoff, max_backoff)
-    next_delivery = next_rotation_check = 0.0
+    chores = [
+        _Chore(Backoff("signing-key rotation", first_backoff, max_backoff), ROTATION_CHECK_INTERVAL,
+               lambda: _rotations(services)),
+        _Chore(Backoff("housekeeping", first_backoff, max_backoff), HOUSEKEEPING_INTERVAL,
+               lambda: _housekeeping(services)),
+    ]  # fmt: skip
+    next_delivery = 0.0
     while not stop.is_set():
         now = time.monotonic()
         if now >= next_delivery:
@@ -82,15 +127,9 @@ async def run(
                 deliveries.succeeded()
             except Exception as error:
                 next_delivery = time.monotonic() + deliveries.failed(error)
-        if now >= next_rotation_check:
-            try:
-                await services.key_rotation.schedule()
-                await services.key_rotation.advance()
-                rotations.succeeded()
-                next_rotation_check = time.monotonic() + ROTATION_CHECK_INTERVAL
-            except Exception as error:
-                next_rotation_check = time.monotonic() + rotations.failed(error)
-        pause = min(next_delivery, next_rotation_check) - time.monotonic()
+        for chore in chores:
+            await chore.run_if_due(now)
+        pause = min(next_delivery, *(chore.due for chore in chores)) - time.monotonic()
         if pause > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)

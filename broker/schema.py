@@ -2,6 +2,7 @@
 
 from broker.database import Base
 from broker.launch.models import LaunchState
+from broker.limits.models import LimitBucket, LimitSlot
 from broker.mail import DevelopmentMail
 from broker.registration.models import Deployment, Registration, RegistrationAttempt
 from broker.tokens.models import PlatformToken
@@ -20,6 +21,8 @@ __all__ = [
     "Deployment",
     "DevelopmentMail",
     "LaunchState",
+    "LimitBucket",
+    "LimitSlot",
     "Membership",
     "OutboxEvent",
     "PlatformToken",

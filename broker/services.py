@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from broker.key_rotation import KeyRotationService
     from broker.launch.deep_linking_service import DeepLinkingService
     from broker.launch.service import LaunchService
+    from broker.limits.api import ApiLimits
+    from broker.limits.public import PublicLimits
+    from broker.limits.store import LimitStore
     from broker.mail import Mailer
-    from broker.rate_limit import RateLimiter
     from broker.registration.service import RegistrationService
     from broker.settings import Settings
     from broker.tokens.service import TokenService
@@ -44,12 +46,15 @@ class Services:
     tokens: TokenService
     api_keys: ApiKeyService
     key_rotation: KeyRotationService
-    rate_limiter: RateLimiter
+    limit_store: LimitStore
+    api_limits: ApiLimits
+    public_limits: PublicLimits
     mailer: Mailer
     accounts: AccountService
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.limit_store.close()
         await self.database.dispose()
 
 

@@ -18,6 +18,14 @@ DEFAULT_DATABASE_URL = "sqlite:///./broker.db"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 DEFAULT_API_RATE_LIMIT = 600
+# Per client address a minute on the registration and launch pages: a school behind one NAT address starts a
+# class's launches at once (two requests each), so the default leaves room for a few hundred people.
+DEFAULT_PUBLIC_RATE_LIMIT = 600
+DEFAULT_TENANT_RATE_LIMIT = 12_000
+# Registration calls that make the broker call out (configuration fetch, registration, verification) per client
+# address a minute; an LMS admin makes two or three per registration.
+DEFAULT_REGISTRATION_FETCH_LIMIT = 10
+DEFAULT_ATTEMPT_RETENTION_DAYS = 30
 DEV_SECRET_KEY_FILE = ".broker-secret-key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
 # The contract: every outbound call ends within 10 s, so a registration page always answers within 15 s.
@@ -50,6 +58,16 @@ class Settings:
     run_worker: bool = True
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT  # requests per minute per API key
     key_rotation_days: int = 0  # rotate every tenant's signing key this often; 0: only when asked
+    # Limits live in the database, or in Redis when this is set (see broker/limits/).
+    redis_url: str = field(default="", repr=False)
+    public_rate_limit: int = DEFAULT_PUBLIC_RATE_LIMIT  # registration and launch requests a minute per address
+    tenant_rate_limit: int = DEFAULT_TENANT_RATE_LIMIT  # the same, per tenant
+    registration_fetch_limit: int = DEFAULT_REGISTRATION_FETCH_LIMIT  # a minute per address; 6x per tenant
+    # Outbound registration calls in flight at once, per client address and per tenant.
+    registration_fetch_concurrency: tuple[int, int] = (2, 10)
+    # Attempts that never reached the platform (abandoned or refused before any registration call) are kept
+    # this long, then deleted; attempts with a platform answer are kept.
+    attempt_retention_days: int = DEFAULT_ATTEMPT_RETENTION_DAYS
     # Account mail (verification, password reset, invitations) goes over SMTP; without a server, development
     # keeps it in the operator console's outbox and production refuses to start.
     smtp_url: str = field(default="", repr=False)
@@ -88,6 +106,15 @@ class Settings:
             run_worker=_flag(env.get("BROKER_RUN_WORKER", "").strip() or "1"),
             api_rate_limit=_whole_number(env, "BROKER_API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT, minimum=1),
             key_rotation_days=_whole_number(env, "BROKER_KEY_ROTATION_DAYS", 0, minimum=0),
+            redis_url=_redis_url(env.get("BROKER_REDIS_URL", "")),
+            public_rate_limit=_whole_number(env, "BROKER_PUBLIC_RATE_LIMIT", DEFAULT_PUBLIC_RATE_LIMIT, minimum=1),
+            tenant_rate_limit=_whole_number(env, "BROKER_TENANT_RATE_LIMIT", DEFAULT_TENANT_RATE_LIMIT, minimum=1),
+            registration_fetch_limit=_whole_number(
+                env, "BROKER_REGISTRATION_FETCH_LIMIT", DEFAULT_REGISTRATION_FETCH_LIMIT, minimum=1
+            ),
+            attempt_retention_days=_whole_number(
+                env, "BROKER_ATTEMPT_RETENTION_DAYS", DEFAULT_ATTEMPT_RETENTION_DAYS, minimum=1
+            ),
             smtp_url=_smtp_url(env.get("BROKER_SMTP_URL", ""), environment),
             mail_from=env.get("BROKER_MAIL_FROM", "").strip(),
         )
@@ -141,6 +168,16 @@ def _retry_delays(value: str) -> tuple[int, ...]:
             "BROKER_WEBHOOK_RETRY_DELAYS must be comma-separated non-negative seconds, such as 5,300,1800."
         )
     return delays
+
+
+def _redis_url(value: str) -> str:
+    url = value.strip()
+    if url and urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+        raise SettingsError(
+            "BROKER_REDIS_URL must look like redis://host:6379/0 (rediss:// for TLS); leave it unset to keep the "
+            "limits in the database."
+        )
+    return url
 
 
 def _smtp_url(value: str, environment: str) -> str:

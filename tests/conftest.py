@@ -28,6 +28,9 @@ from tests.emulators.server import LoopbackServer, base_url_of, bind_loopback
 
 POSTGRES_URL = os.environ.get("BROKER_TEST_DATABASE_URL", "").strip()
 ENGINES = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+# Limit stores: the database always, and Redis as well when BROKER_TEST_REDIS_URL points at a server.
+REDIS_URL = os.environ.get("BROKER_TEST_REDIS_URL", "").strip()
+LIMIT_STORES = ["database", "redis"] if REDIS_URL else ["database"]
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
 
 
@@ -73,6 +76,11 @@ def make_settings(database_url: str, base_url: str, **overrides: object) -> Sett
         outbound_timeout=2.0,
         # Webhook tests drive the delivery worker themselves; one test serves a broker with it on.
         run_worker=False,
+        # Every test calls from 127.0.0.1 into one database; the tests of the limits set their own.
+        public_rate_limit=1_000_000,
+        tenant_rate_limit=1_000_000,
+        registration_fetch_limit=1_000_000,
+        registration_fetch_concurrency=(1_000, 1_000),
     )
     return replace(settings, **overrides)
 

@@ -1,4 +1,4 @@
-"""Bearer API-key authentication for the API, behind its rate limits (see `rate_limit`)."""
+"""Bearer API-key authentication for the API, behind its rate limits (see `broker.limits.api`)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ async def authenticated_tenant(request: Request) -> Tenant:
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     found = services(request)
-    limits = found.rate_limiter
+    limits = found.api_limits
     digest = digest_api_key(key)
     address = request.client.host if request.client else ""
-    wait = limits.wait_before_lookup(digest, address)
+    wait = await limits.wait_before_lookup(digest, address)
     if wait:
         raise TooManyRequests(
             f"An API key may make {limits.per_minute} requests a minute, and an address may fail to authenticate "
@@ -31,7 +31,7 @@ async def authenticated_tenant(request: Request) -> Tenant:
         )
     tenant = await found.tenants.authenticate(key)
     if tenant is None:
-        limits.failed(address)
+        await limits.failed(address)
         raise Unauthorized(
             "The API key is unknown or revoked; create a new one with `broker api-keys create` or ask your operator."
         )

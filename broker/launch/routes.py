@@ -23,6 +23,7 @@ from broker.launch.state_binding import (
     STATE_COOKIE_MAX_AGE,
     set_cookie_header,
 )
+from broker.limits.public import limited
 from broker.pages import content_security_policy as page_policy
 from broker.pages import frame_ancestors
 from broker.refusals import refusal_page
@@ -97,6 +98,6 @@ def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Respon
 
 
 routes = [
-    Route("/t/{slug}/lti/login", login, methods=["GET", "POST"]),
-    Route("/t/{slug}/lti/launch", launch, methods=["POST"]),
+    Route("/t/{slug}/lti/login", limited(login), methods=["GET", "POST"]),
+    Route("/t/{slug}/lti/launch", limited(launch), methods=["POST"]),
 ]

@@ -7,9 +7,10 @@ database; the platform's raw answer is shown with secret-looking fields redacted
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
@@ -32,6 +33,21 @@ async def open_attempt(database: Database, tenant_id: str, configuration_url: st
     async with database.transaction() as session:
         session.add(attempt)
     return attempt.id
+
+
+async def prune_abandoned(database: Database, before: datetime) -> int:
+    """Deletes attempts last changed before `before` that never got an answer from a platform's registration
+    endpoint (abandoned at the review, refused before the call, cut off): anyone can start them, so they
+    would pile up. Attempts with a platform answer, and those of a registration, are kept."""
+    async with database.transaction() as session:
+        deleted = await session.execute(
+            delete(RegistrationAttempt).where(
+                RegistrationAttempt.updated_at < before,
+                RegistrationAttempt.response_status.is_(None),
+                RegistrationAttempt.registration_id.is_(None),
+            )
+        )
+    return int(getattr(deleted, "rowcount", 0) or 0)
 
 
 async def update_attempt(database: Database, attempt_id: str, **values: Any) -> None:

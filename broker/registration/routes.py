@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker.inline_scripts import CLOSE
+from broker.limits.public import TooManyRequests, client_address, limited
 from broker.pages import render
 from broker.refusals import Refusal, refusal_page
 from broker.registration import descriptions, errors, review
@@ -29,18 +30,22 @@ PAGE_HELPERS = {
 
 
 async def register(request: Request) -> Response:
+    found = services(request)
     try:
         tenant = await _tenant(request)
         if request.method == "GET":
-            outcome = await services(request).registrations.begin(tenant, parse_initiation(request.query_params))
+            initiation = parse_initiation(request.query_params)
+            async with found.public_limits.outbound_call(tenant.id, client_address(request)):
+                outcome = await found.registrations.begin(tenant, initiation)
         else:
             form = await request.form()
             state = form.get("state")
             if not isinstance(state, str) or not state:
                 raise errors.ReviewExpiredError("The form is missing its state.", field="state")
             # Ticked checkboxes are the only review fields a browser sends; unticked items are left out.
-            outcome = await services(request).registrations.complete(tenant, state, review.ticked(form.keys()))
-    except errors.RegistrationError as refusal:
+            async with found.public_limits.outbound_call(tenant.id, client_address(request)):
+                outcome = await found.registrations.complete(tenant, state, review.ticked(form.keys()))
+    except (errors.RegistrationError, TooManyRequests) as refusal:
         return refusal_page(request, refusal, framable=True)
     if isinstance(outcome, Review):
         return _review_page(request, tenant, outcome)
@@ -109,7 +114,10 @@ async def verify(request: Request) -> Response:
     context = {"tool_name": tenant.name, "close_script": CLOSE.source, **PAGE_HELPERS}
     status_code = 200
     try:
-        verification = await services(request).tokens.verify_form(tenant, state if isinstance(state, str) else "")
+        async with services(request).public_limits.outbound_call(tenant.id, client_address(request)):
+            verification = await services(request).tokens.verify_form(tenant, state if isinstance(state, str) else "")
+    except TooManyRequests as refusal:
+        return refusal_page(request, refusal, framable=True)
     except Refusal as refusal:  # the token service's TokenRefused
         status_code = refusal.status_code
         next_step = _VERIFY_NEXT_STEPS.get(refusal.status_code, _VERIFY_RETRY)
@@ -124,6 +132,6 @@ async def verify(request: Request) -> Response:
 
 
 routes = [
-    Route("/t/{slug}/lti/register", register, methods=["GET", "POST"]),
-    Route("/t/{slug}/lti/register/verify", verify, methods=["POST"]),
+    Route("/t/{slug}/lti/register", limited(register), methods=["GET", "POST"]),
+    Route("/t/{slug}/lti/register/verify", limited(verify), methods=["POST"]),
 ]

@@ -4,10 +4,9 @@ invitations, memberships and operators. It owns the rules and the database sessi
 
 from __future__ import annotations
 
+import math
 import re
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
+from broker.limits.store import LimitStore, Rate
 from broker.mail import Mail, Mailer, MailNotSent
 from broker.settings import Settings
 from tenants.accounts import audit
@@ -33,10 +33,9 @@ EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 MAX_EMAIL_LENGTH = 254
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
-# Failed sign-ins from one address, across accounts (password spraying), before that address waits.
-MAX_FAILURES_PER_ADDRESS = 20
-ADDRESS_WINDOW_SECONDS = 600.0
-MAX_TRACKED_ADDRESSES = 10_000
+# Failed sign-ins from one address, across accounts (password spraying), before that address waits; then one
+# more every 30 s. Counted in the shared limit store, so every broker process holds the address back.
+FAILED_SIGN_INS_PER_ADDRESS = Rate("sign-in-failures", 20, 600.0)
 
 
 class Kind(StrEnum):
@@ -104,43 +103,17 @@ def email_problem(email: str) -> str | None:
     return None
 
 
-class FailedSignIns:
-    """Failed sign-ins per client address in a sliding window, in this process's memory (a refusal costs no
-    database work); with several broker processes an address gets that many tries in each."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def wait(self, address: str) -> int:
-        """Seconds this address must wait before it may try again; 0 when it may now."""
-        failures = self._recent(address)
-        if len(failures) < MAX_FAILURES_PER_ADDRESS:
-            return 0
-        return max(1, int(failures[0] + ADDRESS_WINDOW_SECONDS - self._clock()) + 1)
-
-    def add(self, address: str) -> None:
-        self._recent(address).append(self._clock())
-        if len(self._failures) > MAX_TRACKED_ADDRESSES:
-            self._failures.popitem(last=False)
-
-    def _recent(self, address: str) -> deque[float]:
-        failures = self._failures.pop(address, None) or deque(maxlen=MAX_FAILURES_PER_ADDRESS)
-        while failures and failures[0] <= self._clock() - ADDRESS_WINDOW_SECONDS:
-            failures.popleft()
-        self._failures[address] = failures
-        return failures
-
-
 class AccountService:
-    def __init__(self, database: Database, settings: Settings, mailer: Mailer, tenants: TenantService) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, mailer: Mailer, tenants: TenantService, limits: LimitStore
+    ) -> None:
         self.database = database
         self.settings = settings
         self.mailer = mailer
         self.tenants = tenants
         self.sessions = ConsoleSessions(database)
         self.audit = AuditLog(database)
-        self.failed_sign_ins = FailedSignIns()
+        self.limits = limits
 
     # Sign-up and verification
 
@@ -218,7 +191,7 @@ class AccountService:
     async def sign_in(self, kind: Kind, email: str, password: str, client_address: str | None) -> Account:
         """The account, if the password is right and it may sign in now; SignInRefused saying why not."""
         address = client_address or "unknown"
-        wait = self.failed_sign_ins.wait(address)
+        wait = math.ceil(await self.limits.wait(FAILED_SIGN_INS_PER_ADDRESS, address))
         if wait:
             raise SignInRefused(
                 "throttled",
@@ -230,7 +203,7 @@ class AccountService:
         if account is not None and account.locked_until is not None and account.locked_until > now:
             raise SignInRefused("locked", _locked_message(account.locked_until))
         if not await verify_password(account.password_hash if account else None, password or ""):
-            self.failed_sign_ins.add(address)
+            await self.limits.take([(FAILED_SIGN_INS_PER_ADDRESS, address)])
             if account is not None:
                 locked_until = await self._count_failure(account, client_address)
                 if locked_until is not None:

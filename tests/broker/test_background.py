@@ -53,6 +53,7 @@ async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_retu
         assert not loop.done()
         warnings = lines(logging.WARNING)
         assert sorted(record.getMessage().split(" failed")[0] for record in warnings) == [
+            "housekeeping",
             "signing-key rotation",
             "webhook delivery",
         ], "one warning for each kind of work, however long it lasts"
@@ -60,9 +61,9 @@ async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_retu
 
         (tmp_path / "not-yet").mkdir()
         upgrade(url)
-        await until(lambda: len(lines(logging.INFO)) == 2)
+        await until(lambda: len(lines(logging.INFO)) == 3)
         assert all("works again" in record.getMessage() for record in lines(logging.INFO))
-        assert len(lines(logging.WARNING)) == 2
+        assert len(lines(logging.WARNING)) == 3
     finally:
         stop.set()
         await asyncio.wait_for(loop, 5)

@@ -38,6 +38,9 @@ def test_production_without_a_secret_key_is_a_startup_error(tmp_path: Path, monk
         {"BROKER_BASE_URL": "https://lti.example.com/?x=1"},
         {"BROKER_WEBHOOK_RETRY_DELAYS": "5,soon"},
         {"BROKER_OUTBOUND_TIMEOUT": "30"},
+        {"BROKER_REDIS_URL": "127.0.0.1:6379"},
+        {"BROKER_PUBLIC_RATE_LIMIT": "0"},
+        {"BROKER_ATTEMPT_RETENTION_DAYS": "-1"},
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(environ: dict[str, str]) -> None:
@@ -52,8 +55,13 @@ def test_values_are_read() -> None:
             "BROKER_BASE_URL": "https://lti.example.com:8443/",
             "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
             "BROKER_WEBHOOK_RETRY_DELAYS": "1,2,3",
+            "BROKER_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "BROKER_REGISTRATION_FETCH_LIMIT": "4",
+            "BROKER_ATTEMPT_RETENTION_DAYS": "7",
         }
     )
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.registration_fetch_limit == 4 and settings.attempt_retention_days == 7
     assert settings.base_url == "https://lti.example.com:8443"
     assert settings.domain == "lti.example.com:8443"
     assert settings.allow_insecure_platforms and settings.webhook_retry_delays == (1, 2, 3)

@@ -8,42 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from broker.rate_limit import MemoryBuckets, RateLimiter
 from broker.services import Services
 from tests.broker.api.support import ApiClient, assert_problem
 from tests.conftest import RunningBroker, _serve_broker, unique_slug
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_a_bucket_allows_a_burst_then_refills_at_the_rate() -> None:
-    clock = Clock()
-    buckets = MemoryBuckets(60, clock=clock)
-    assert [buckets.take("a") for _ in range(60)] == [0.0] * 60
-    assert buckets.wait("a") == pytest.approx(1.0)
-    assert buckets.take("a") == pytest.approx(1.0)
-    assert buckets.take("b") == 0.0, "each key has its own bucket"
-    clock.now += 2
-    assert buckets.wait("a") == 0.0, "waiting spends nothing"
-    assert buckets.take("a") == 0.0 and buckets.take("a") == 0.0
-    assert buckets.take("a") > 0
-
-
-def test_failures_limit_an_address_but_not_the_keys_that_authenticated_from_it() -> None:
-    limiter = RateLimiter(3, clock=Clock())
-    limiter.succeeded("good")
-    for _ in range(3):
-        assert limiter.wait_before_lookup("made-up", "10.0.0.1") == 0.0
-        limiter.failed("10.0.0.1")
-    assert limiter.wait_before_lookup("another made-up", "10.0.0.1") > 0
-    assert limiter.wait_before_lookup("good", "10.0.0.1") == 0.0
-    assert limiter.wait_before_lookup("made-up too", "10.0.0.2") == 0.0, "each address has its own bucket"
 
 
 @pytest.fixture

@@ -16,4 +16,6 @@ __all__ = ["mailbox"]
 async def accounts(services: Services, mailbox: Mailbox) -> AccountService:
     """The account service, mailing over SMTP to the test's mailbox."""
     settings = replace(services.settings, smtp_url=mailbox.url)
-    return AccountService(services.database, settings, Mailer(settings, services.database), services.tenants)
+    return AccountService(
+        services.database, settings, Mailer(settings, services.database), services.tenants, services.limit_store
+    )

@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import select, update
 
 from broker.database import utcnow
+from broker.limits.store import DatabaseLimitStore
 from broker.services import Services
 from tenants.accounts.models import Account, AccountLink, AuditEvent, Membership
 from tenants.accounts.service import (
+    FAILED_SIGN_INS_PER_ADDRESS,
     MAX_FAILED_SIGN_INS,
     AccountError,
     AccountService,
@@ -268,3 +270,24 @@ async def test_sessions_are_replaced_at_sign_in_and_end_at_sign_out(accounts: Ac
     await accounts.sessions.end(fresh)
     assert await accounts.sessions.account(fresh) is None
     assert await accounts.sessions.account("x" * 1000) is None
+
+
+async def test_failed_sign_ins_from_one_address_are_throttled_across_processes(
+    accounts: AccountService, services: Services
+) -> None:
+    # A second process: its own service and limit store, the same database.
+    other = AccountService(
+        services.database, accounts.settings, accounts.mailer, services.tenants, DatabaseLimitStore(services.database)
+    )
+    address = f"198.51.100.{secrets.randbelow(250)}-{secrets.token_hex(3)}"
+    for number in range(FAILED_SIGN_INS_PER_ADDRESS.limit):
+        with pytest.raises(SignInRefused) as wrong:
+            await (accounts, other)[number % 2].sign_in(Kind.VENDOR, unique_email(), "a wrong password", address)
+        assert wrong.value.reason == "wrong"
+    for service in (accounts, other):
+        with pytest.raises(SignInRefused) as throttled:
+            await service.sign_in(Kind.VENDOR, unique_email(), "a wrong password", address)
+        assert throttled.value.reason == "throttled" and throttled.value.retry_after
+    with pytest.raises(SignInRefused) as elsewhere:
+        await other.sign_in(Kind.VENDOR, unique_email(), "a wrong password", address + "-elsewhere")
+    assert elsewhere.value.reason == "wrong", "other addresses are not held back"

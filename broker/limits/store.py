@@ -1,0 +1,253 @@
+"""Where limits are counted, so that every broker process counts against the same numbers: the database
+(PostgreSQL for a fleet, SQLite for one host) or, when BROKER_REDIS_URL is set, Redis.
+
+Rates are token buckets kept as the time each bucket is full again (the generic cell rate algorithm): one
+number per key, changed by one atomic statement (an upsert, or a Lua script in Redis), so two processes
+taking the last token at once cannot both get it. Calls in flight are numbered places (`acquire`) that
+expire on their own, so a process killed mid-call gives its places back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from broker.database import Database
+from broker.limits.models import LimitBucket, LimitSlot
+
+# How long a place for a call in flight is held at most: every outbound call ends within 10 s, and a
+# registration step makes at most a few of them.
+LEASE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`limit` events per `period` seconds, in bursts of up to `limit`."""
+
+    name: str
+    limit: int
+    period: float = 60.0
+
+    @property
+    def interval(self) -> float:
+        return self.period / self.limit
+
+    def key(self, subject: str) -> str:
+        # The rate is part of the key, so processes (or tests) with different settings never share a bucket.
+        return f"{self.name}:{self.limit}/{self.period:g}:{subject}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A place held for one call in flight."""
+
+    key: str
+    slot: int
+    holder: str
+
+
+class LimitStore(Protocol):
+    async def take(self, checks: Sequence[tuple[Rate, str]]) -> float:
+        """Spends a token from each (rate, subject) bucket that has one: 0 when all had one, else the longest
+        wait in seconds until the refused ones have one."""
+        ...
+
+    async def wait(self, rate: Rate, subject: str) -> float:
+        """The seconds until the bucket has a token (0 when it has one), spending nothing."""
+        ...
+
+    async def acquire(self, name: str, limit: int, subject: str) -> Lease | None:
+        """One of `limit` places for a call in flight, or None when all are held."""
+        ...
+
+    async def release(self, lease: Lease) -> None: ...
+
+    async def prune(self) -> None:
+        """Forgets full buckets and expired places (they mean the same as none)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def open_limit_store(database: Database, redis_url: str, namespace: str) -> LimitStore:
+    """Redis when a URL is given, else the database. `namespace` keeps deployments that share a Redis apart."""
+    if redis_url:
+        return RedisLimitStore(redis_url, namespace)
+    return DatabaseLimitStore(database)
+
+
+def deployment_namespace(database_url: str) -> str:
+    """A short name for the deployment whose limits these are: every process on one database shares it."""
+    return "lti-broker:" + hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
+# An upsert that both engines read the same way: `full_at` only moves when the bucket had a token, and
+# `refused` records the decision so that RETURNING can say what happened.
+_FULL_AT_NOW = "(CASE WHEN limit_buckets.full_at > :now THEN limit_buckets.full_at ELSE :now END)"
+_HAD_TOKEN = f"({_FULL_AT_NOW} - :now + (excluded.full_at - :now) <= :period_{{i}})"
+_TAKE_TEMPLATE = (
+    "INSERT INTO limit_buckets (key, full_at, refused) VALUES {rows} "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "full_at = CASE WHEN {had_token} THEN {full_at_now} + excluded.full_at - :now ELSE limit_buckets.full_at END, "
+    "refused = NOT {had_token} "
+    "RETURNING key, full_at, refused"
+)
+
+
+class DatabaseLimitStore:
+    def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
+        self.database = database
+        self.clock = clock
+
+    async def take(self, checks: Sequence[tuple[Rate, str]]) -> float:
+        now = self.clock()
+        rates = {rate.key(subject): rate for rate, subject in checks}
+        keys = list(rates)
+        # Rows are inserted with full_at = now + interval: excluded.full_at - now is then the row's interval,
+        # which is how one statement serves buckets of different rates.
+        rows = ", ".join(f"(:key_{i}, :inserted_{i}, false)" for i in range(len(keys)))
+        had_token = " OR ".join(
+            f"(limit_buckets.key = :key_{i} AND {_HAD_TOKEN.format(i=i)})" for i in range(len(keys))
+        )
+        statement = _TAKE_TEMPLATE.format(rows=rows, had_token=f"({had_token})", full_at_now=_FULL_AT_NOW)
+        params: dict[str, object] = {"now": now}
+        for i, key in enumerate(keys):
+            params |= {f"key_{i}": key, f"inserted_{i}": now + rates[key].interval, f"period_{i}": rates[key].period}
+        async with self.database.ephemeral() as connection:
+            answered = (await connection.execute(text(statement), params)).all()
+        return max(
+            (full_at + rates[key].interval - now - rates[key].period for key, full_at, refused in answered if refused),
+            default=0.0,
+        )
+
+    async def wait(self, rate: Rate, subject: str) -> float:
+        async with self.database.session() as session:
+            full_at = await session.scalar(select(LimitBucket.full_at).where(LimitBucket.key == rate.key(subject)))
+        if full_at is None:
+            return 0.0
+        return max(0.0, full_at + rate.interval - self.clock() - rate.period)
+
+    async def acquire(self, name: str, limit: int, subject: str) -> Lease | None:
+        key = f"{name}:{limit}:{subject}"
+        now = self.clock()
+        async with self.database.session() as session:
+            held = set(
+                await session.scalars(select(LimitSlot.slot).where(LimitSlot.key == key, LimitSlot.expires_at > now))
+            )
+        holder = secrets.token_hex(8)
+        for slot in (slot for slot in range(limit) if slot not in held):
+            # Claims the place if it is free or its holder's time is up; another process may win it first.
+            values = {"key": key, "slot": slot, "holder": holder, "expires_at": now + LEASE_SECONDS}
+            statement = self._insert()(LimitSlot).values(values)
+            statement = statement.on_conflict_do_update(
+                index_elements=["key", "slot"],
+                set_={"holder": holder, "expires_at": now + LEASE_SECONDS},
+                where=LimitSlot.expires_at <= now,
+            ).returning(LimitSlot.slot)
+            async with self.database.ephemeral() as connection:
+                if (await connection.execute(statement)).first() is not None:
+                    return Lease(key, slot, holder)
+        return None
+
+    async def release(self, lease: Lease) -> None:
+        async with self.database.ephemeral() as connection:
+            await connection.execute(
+                delete(LimitSlot).where(
+                    LimitSlot.key == lease.key, LimitSlot.slot == lease.slot, LimitSlot.holder == lease.holder
+                )
+            )
+
+    async def prune(self) -> None:
+        now = self.clock()
+        async with self.database.ephemeral() as connection:
+            await connection.execute(delete(LimitBucket).where(LimitBucket.full_at < now))
+            await connection.execute(delete(LimitSlot).where(LimitSlot.expires_at < now))
+
+    async def close(self) -> None:
+        """The database belongs to the services; nothing of its own to close."""
+
+    def _insert(self) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+        return sqlite.insert if self.database.is_sqlite else postgresql.insert
+
+
+# KEYS: the buckets; ARGV: now, then each bucket's interval and period. Answers the longest wait (a string:
+# Redis would cut a number to an integer).
+_TAKE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local longest = 0
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i])
+  local period = tonumber(ARGV[2 * i + 1])
+  local full_at = tonumber(redis.call('GET', key) or now)
+  if full_at < now then full_at = now end
+  local after = full_at + interval
+  if after - now <= period then
+    redis.call('SET', key, string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000))
+  elseif after - now - period > longest then
+    longest = after - now - period
+  end
+end
+return string.format('%.6f', longest)
+"""
+
+# KEYS: the places' sorted set (holder -> expiry); ARGV: now, limit, expiry, holder, lifetime in ms.
+_ACQUIRE_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+
+
+class RedisLimitStore:
+    def __init__(self, url: str, namespace: str, *, clock: Callable[[], float] = time.time) -> None:
+        # Imported here: the database store needs no Redis client installed.
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.namespace = namespace
+        self.clock = clock
+        self._take = self.redis.register_script(_TAKE_SCRIPT)
+        self._acquire = self.redis.register_script(_ACQUIRE_SCRIPT)
+
+    async def take(self, checks: Sequence[tuple[Rate, str]]) -> float:
+        keys = [f"{self.namespace}:{rate.key(subject)}" for rate, subject in checks]
+        args: list[float] = [self.clock()]
+        for rate, _ in checks:
+            args += [rate.interval, rate.period]
+        return float(await self._take(keys=keys, args=args))
+
+    async def wait(self, rate: Rate, subject: str) -> float:
+        stored = await self.redis.get(f"{self.namespace}:{rate.key(subject)}")
+        if stored is None:
+            return 0.0
+        return max(0.0, float(stored) + rate.interval - self.clock() - rate.period)
+
+    async def acquire(self, name: str, limit: int, subject: str) -> Lease | None:
+        key = f"{self.namespace}:{name}:{limit}:{subject}"
+        holder = secrets.token_hex(8)
+        now = self.clock()
+        args = [now, limit, now + LEASE_SECONDS, holder, int(LEASE_SECONDS * 1000)]
+        if await self._acquire(keys=[key], args=args):
+            return Lease(key, 0, holder)
+        return None
+
+    async def release(self, lease: Lease) -> None:
+        await self.redis.zrem(lease.key, lease.holder)
+
+    async def prune(self) -> None:
+        """Redis forgets on its own: every key expires when it would mean the same as no key."""
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+

@@ -1,0 +1,76 @@
+"""The limit stores (database and Redis) count the same way: a burst up to the limit, then one token per
+interval; places for calls in flight up to the limit, given back on release or when their time is up."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+
+from broker.limits.store import LEASE_SECONDS, LimitStore, Rate
+from tests.broker.limits.conftest import Clock
+
+
+def subject() -> str:
+    return secrets.token_hex(4)
+
+
+async def test_a_bucket_allows_a_burst_then_refills_at_the_rate(limit_store: LimitStore, clock: Clock) -> None:
+    rate, a, b = Rate("test", 60), subject(), subject()
+    assert [await limit_store.take([(rate, a)]) for _ in range(60)] == [0.0] * 60
+    assert await limit_store.wait(rate, a) == pytest.approx(1.0, abs=0.01)
+    assert await limit_store.take([(rate, a)]) == pytest.approx(1.0, abs=0.01)
+    assert await limit_store.take([(rate, b)]) == 0.0, "each subject has its own bucket"
+    clock.now += 2
+    assert await limit_store.wait(rate, a) == 0.0, "waiting spends nothing"
+    assert await limit_store.take([(rate, a)]) == 0.0 and await limit_store.take([(rate, a)]) == 0.0
+    assert await limit_store.take([(rate, a)]) > 0
+
+
+async def test_a_take_over_several_buckets_answers_the_longest_wait(limit_store: LimitStore, clock: Clock) -> None:
+    slow, fast, who, where = Rate("slow", 2), Rate("fast", 60), subject(), subject()
+    assert await limit_store.take([(slow, who), (fast, where)]) == 0.0
+    assert await limit_store.take([(slow, who), (fast, where)]) == 0.0
+    assert await limit_store.take([(slow, who), (fast, where)]) == pytest.approx(30.0, abs=0.01)
+    assert await limit_store.take([(fast, where)]) == 0.0, "the fast bucket still had tokens"
+
+
+async def test_buckets_of_one_name_with_other_rates_are_apart(limit_store: LimitStore) -> None:
+    who = subject()
+    assert await limit_store.take([(Rate("same", 1), who)]) == 0.0
+    assert await limit_store.take([(Rate("same", 1), who)]) > 0
+    assert await limit_store.take([(Rate("same", 100), who)]) == 0.0
+
+
+async def test_concurrent_takes_never_hand_out_more_than_the_limit(limit_store: LimitStore) -> None:
+    rate, who = Rate("race", 10), subject()
+    waits = await asyncio.gather(*(limit_store.take([(rate, who)]) for _ in range(30)))
+    assert sum(1 for wait in waits if wait == 0.0) == 10
+
+
+async def test_places_in_flight_up_to_the_limit_come_back_on_release_or_expiry(
+    limit_store: LimitStore, clock: Clock
+) -> None:
+    who = subject()
+    first, second = await limit_store.acquire("calls", 2, who), await limit_store.acquire("calls", 2, who)
+    assert first is not None and second is not None
+    assert await limit_store.acquire("calls", 2, who) is None
+    assert await limit_store.acquire("calls", 2, subject()) is not None, "each subject has its own places"
+    await limit_store.release(first)
+    third = await limit_store.acquire("calls", 2, who)
+    assert third is not None
+    assert await limit_store.acquire("calls", 2, who) is None
+    clock.now += LEASE_SECONDS + 1
+    assert await limit_store.acquire("calls", 2, who) is not None, "a holder killed mid-call frees its place"
+    await limit_store.prune()
+
+
+async def test_pruning_forgets_only_what_means_nothing(limit_store: LimitStore, clock: Clock) -> None:
+    rate, who = Rate("prune", 1, 60), subject()
+    await limit_store.take([(rate, who)])
+    await limit_store.prune()
+    assert await limit_store.wait(rate, who) > 0, "a bucket that is not full again is kept"
+    clock.now += 61
+    await limit_store.prune()
+    assert await limit_store.wait(rate, who) == 0.0
