@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 from sqlalchemy import select
 
@@ -57,8 +58,8 @@ class TenantKeys:
     signing_key: jwk.JWK | None
     public_keys: tuple[dict[str, Any], ...]
 
-    def key_set(self) -> jwk.JWKSet:
-        return jwk.JWKSet.from_json(self.jwks.decode())
+    def key_set(self) -> KeySet:
+        return KeySet.import_key_set({"keys": list(self.public_keys)})
 
 
 class KeyRing:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from jwcrypto import jwk
+from joserfc.jwk import KeySet
 
 from broker.launch import jose
 from broker.refusals import FieldError
@@ -37,7 +37,7 @@ def peek_unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def validate_id_token(
     id_token: str,
     *,
-    keys: jwk.JWKSet,
+    keys: KeySet,
     issuer: str,
     client_id: str,
     nonce: str,

@@ -1,24 +1,24 @@
 """Compact JWS pieces shared by the launch documents: sign with a tenant key, read, pick a key, verify.
 
-Keys are jwcrypto JWKs (they come from JWKS documents), but signing and verifying call `cryptography`
-directly on the key objects jwcrypto caches: jwcrypto's JWS objects deep-copy their state on every call,
-which costs more than the RSA verification itself on the launch hot path.
+Reading and verifying are joserfc's; the broker's own rules sit on top: which algorithms a caller allows
+(checked before any key is touched), no critical header extensions, exactly one key per token, strict JSON
+and times that are times.
 """
 
 import base64
-import binascii
 import json
 import secrets
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import padding
+from joserfc import jws
+from joserfc.errors import JoseError as LibraryError
+from joserfc.jwk import Key, KeySet
 from jwcrypto import jwk
-from jwcrypto.common import JWException
 
+from broker import untrusted_json
 from broker.refusals import FieldError
 
 # The key type (and curve) each verifiable algorithm needs. Symmetric and `none` algorithms are absent on
@@ -33,13 +33,14 @@ _KEY_TYPES: dict[str, tuple[str, str | None]] = {
     "ES256": ("EC", "P-256"),
     "ES384": ("EC", "P-384"),
 }
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "256": hashes.SHA256,
-    "384": hashes.SHA384,
-    "512": hashes.SHA512,
-}
+# Unknown header parameters are ignored, as RFC 7515 allows: platforms add their own. A header carrying a
+# certificate chain (`x5c`) is a few kilobytes, more than joserfc's default allows.
+_REGISTRY = jws.JWSRegistry(algorithms=sorted(_KEY_TYPES), strict_check_header=False)
+_REGISTRY.max_header_length = 16_384
 SIGNING_ALG = "RS256"
 MAX_LIFETIME = 300
+# Times are seconds since 1970 up to the last second of year 9999: anything else is no date any platform means.
+LATEST_TIME = 253_402_300_799
 
 
 class JoseError(FieldError):
@@ -81,15 +82,14 @@ def sign(claims: Mapping[str, Any], key: jwk.JWK, *, now: float, lifetime: int) 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and claims of a compact JWS, not verified: only for choosing the keys to verify with."""
-    parts = token.split(".") if isinstance(token, str) else []
-    if len(parts) != 3:
-        raise JoseError("token", "not a compact JWS (three dot-separated parts)")
-    return _json_object(parts[0], "header"), _json_object(parts[1], "payload")
+    signed = _extract(token)
+    return signed.headers(), _claims(signed.payload)
 
 
-def verify(token: str, keys: jwk.JWKSet, algs: Collection[str]) -> dict[str, Any]:
+def verify(token: str, keys: KeySet, algs: Collection[str]) -> dict[str, Any]:
     """The claims of `token` once its `alg` is allowed and its signature verifies with a key of `keys`."""
-    header, claims = decode_unverified(token)
+    signed = _extract(token)
+    header = signed.headers()
     alg = header.get("alg")
     # Checked before any key is touched, so a forged header cannot pick the verification method.
     if not isinstance(alg, str) or alg not in algs or alg not in _KEY_TYPES:
@@ -98,49 +98,25 @@ def verify(token: str, keys: jwk.JWKSet, algs: Collection[str]) -> dict[str, Any
         # RFC 7515 §4.1.11: a receiver must refuse critical extensions it does not understand, and we know none.
         raise JoseError("crit", "critical header extensions are not supported")
     key = select_key(keys, header.get("kid"), alg)
-    signing_input, _, encoded_signature = token.rpartition(".")
     try:
-        signature = _b64url_decode(encoded_signature)
-        public_key = key.get_op_key("verify")
-    except (binascii.Error, JWException, ValueError) as exc:
-        raise JoseError("signature", f"cannot be checked with key {key.get('kid')!r}") from exc
-    if not _signature_holds(public_key, alg, signing_input.encode("ascii"), signature):
-        raise JoseError("signature", f"does not verify with key {key.get('kid')!r}")
-    return claims
+        holds = jws.validate_compact(signed, key, registry=_REGISTRY)
+    except (LibraryError, ValueError) as exc:
+        raise JoseError("signature", f"cannot be checked with key {key.kid!r}") from exc
+    if not holds:
+        raise JoseError("signature", f"does not verify with key {key.kid!r}")
+    return _claims(signed.payload)
 
 
-def _signature_holds(public_key: Any, alg: str, data: bytes, signature: bytes) -> bool:
-    """RFC 7518 §3: PKCS#1 v1.5 for RS*, PSS with a salt as long as the hash for PS*, raw r||s for ES*."""
-    digest = _HASHES[alg[2:]]()
-    try:
-        if alg.startswith("RS") and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, padding.PKCS1v15(), digest)
-        elif alg.startswith("PS") and isinstance(public_key, rsa.RSAPublicKey):
-            pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
-            public_key.verify(signature, data, pss, digest)
-        elif alg.startswith("ES") and isinstance(public_key, ec.EllipticCurvePublicKey):
-            size = (public_key.curve.key_size + 7) // 8
-            if len(signature) != 2 * size:
-                return False
-            r, s = int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-            public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(digest))
-        else:
-            return False
-    except InvalidSignature:
-        return False
-    return True
-
-
-def select_key(keys: jwk.JWKSet, kid: object, alg: str) -> jwk.JWK:
+def select_key(keys: KeySet, kid: object, alg: str) -> Key:
     """The one key of `keys` that `kid` names and that can verify `alg`."""
     if kid is None:
-        fitting = [key for key in keys["keys"] if _fits(key, alg)]
+        fitting = [key for key in keys if _fits(key, alg)]
         if len(fitting) != 1:
             raise JoseError("kid", f"missing, and the key set has {len(fitting)} keys for {alg}")
         return fitting[0]
     if not isinstance(kid, str):
         raise JoseError("kid", "must be a string")
-    named = keys.get_keys(kid)
+    named = [key for key in keys if key.kid == kid]
     if not named:
         raise UnknownKeyId(kid)
     fitting = [key for key in named if _fits(key, alg)]
@@ -155,32 +131,42 @@ def check_expiry(claims: Mapping[str, Any], *, now: float, leeway: int) -> None:
 
 
 def number_claim(claims: Mapping[str, Any], name: str) -> float:
+    """The time claim `name` (`exp`, `iat`): a JSON number of seconds since 1970, refused when it is anything else."""
     value = claims.get(name)
-    # bool is an int subclass; `true` is not a timestamp.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise JoseError(name, "missing or not a number")
+    # bool is an int subclass; `true` is not a timestamp. A float may be inf or NaN (`1e309`), which every
+    # comparison would let through; an int may be too large for any clock.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= LATEST_TIME:
+        raise JoseError(name, "missing, or not a time (seconds since 1970 as a JSON number)")
     return value
 
 
-def _fits(key: jwk.JWK, alg: str) -> bool:
+def _fits(key: Key, alg: str) -> bool:
     kty, crv = _KEY_TYPES[alg]
     return (
-        key.get("kty") == kty
+        key.key_type == kty
         and key.get("crv") == crv
         and key.get("use", "sig") == "sig"
         and key.get("alg", alg) == alg
     )
 
 
-def _json_object(segment: str | bytes, part: str) -> dict[str, Any]:
+def _extract(token: str) -> jws.CompactSignature:
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise JoseError("token", "not a compact JWS (three dot-separated parts)")
     try:
-        raw = segment if isinstance(segment, bytes) else _b64url_decode(segment)
-        value = json.loads(raw)
-    # RecursionError: a hostile, deeply nested document must be refused, not crash the request.
-    except (ValueError, binascii.Error, RecursionError) as exc:
-        raise JoseError(part, "not base64url-encoded JSON") from exc
+        return jws.extract_compact(token.encode("ascii"), registry=_REGISTRY)
+    # RecursionError: a hostile, deeply nested header must be refused, not crash the request.
+    except (LibraryError, ValueError, RecursionError) as exc:
+        raise JoseError("token", "not a compact JWS of base64url-encoded JSON within the size limits") from exc
+
+
+def _claims(payload: bytes | None) -> dict[str, Any]:
+    try:
+        value = untrusted_json.loads(payload or b"")
+    except ValueError as exc:
+        raise JoseError("payload", f"not JSON the broker accepts: {exc}") from exc
     if not isinstance(value, dict):
-        raise JoseError(part, "not a JSON object")
+        raise JoseError("payload", "not a JSON object")
     return value
 
 
@@ -190,8 +176,3 @@ def _b64url_json(value: Mapping[str, Any]) -> bytes:
 
 def _b64url_encode(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _b64url_decode(segment: str) -> bytes:
-    padded = segment + "=" * (-len(segment) % 4)
-    return base64.b64decode(padded, altchars=b"-_", validate=True)

@@ -8,6 +8,7 @@ Its shape is the contract with tools (README, "The launch_token"): RS256 with th
 from collections.abc import Mapping
 from typing import Any
 
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from broker.launch import jose
@@ -40,7 +41,7 @@ def build_launch_token(
 
 
 def read_launch_token(
-    token: str, *, keys: jwk.JWKSet, issuer: str, now: float, leeway: int = 30
+    token: str, *, keys: KeySet, issuer: str, now: float, leeway: int = 30
 ) -> dict[str, Any]:
     """The claims of a launch token a tenant tool hands back, once signature, `iss` and `exp` hold.
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jwcrypto import jwk
-from jwcrypto.common import JWException
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry, Key, KeySet
 
 from broker.http_client import GuardedClient, OutboundError, Purpose
 from broker.redaction import redact_url
@@ -51,26 +51,26 @@ def freshness(cache_control: str | None) -> float:
     return min(max(max_age, MIN_REFETCH_INTERVAL), MAX_MAX_AGE)
 
 
-def parse_key_set(document: Any) -> jwk.JWKSet:
-    """The keys of a JWKS document that jwcrypto can read; keys of unknown types are skipped, not fatal."""
+def parse_key_set(document: Any) -> KeySet:
+    """The keys of a JWKS document that joserfc can read; keys of unknown types are skipped, not fatal."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise PlatformKeysError("the key set is not a JSON object with a `keys` array")
-    key_set = jwk.JWKSet()
+    keys: list[Key] = []
     for entry in document["keys"]:
         if not isinstance(entry, dict):
             continue
         try:
-            key_set.add(jwk.JWK(**entry))
-        except (JWException, TypeError, ValueError):
+            keys.append(JWKRegistry.import_key(entry))
+        except (JoseError, TypeError, ValueError, KeyError):
             continue
-    if not key_set["keys"]:
+    if not keys:
         raise PlatformKeysError("the key set holds no usable key")
-    return key_set
+    return KeySet(keys)
 
 
 @dataclass(frozen=True)
 class _Entry:
-    keys: jwk.JWKSet
+    keys: KeySet
     fetched_at: float
     fresh_until: float
 
@@ -84,7 +84,7 @@ class PlatformKeys:
         self._refetched_at: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, jwks_uri: str) -> jwk.JWKSet:
+    async def get(self, jwks_uri: str) -> KeySet:
         entry = self._entries.get(jwks_uri)
         if entry is not None and entry.fresh_until > self._clock():
             return entry.keys
@@ -94,7 +94,7 @@ class PlatformKeys:
                 return entry.keys
             return await self._fetch(jwks_uri)
 
-    async def refresh(self, jwks_uri: str, seen: jwk.JWKSet) -> jwk.JWKSet | None:
+    async def refresh(self, jwks_uri: str, seen: KeySet) -> KeySet | None:
         """After a `kid` missing from `seen`: a newer set, or None when an unknown `kid` already made this set
         be refetched under a minute ago (a rotated key is found at once; forged kids cost one fetch a minute)."""
         async with self._lock(jwks_uri):
@@ -111,7 +111,7 @@ class PlatformKeys:
     def _lock(self, jwks_uri: str) -> asyncio.Lock:
         return self._locks.setdefault(jwks_uri, asyncio.Lock())
 
-    async def _fetch(self, jwks_uri: str) -> jwk.JWKSet:
+    async def _fetch(self, jwks_uri: str) -> KeySet:
         now = self._clock()
         stale = self._entries.get(jwks_uri)
         failure = self._failures.get(jwks_uri)
@@ -134,7 +134,7 @@ class PlatformKeys:
         return keys
 
     @staticmethod
-    def _stale_or_raise(stale: _Entry | None, now: float, reason: str) -> jwk.JWKSet:
+    def _stale_or_raise(stale: _Entry | None, now: float, reason: str) -> KeySet:
         if stale is not None and now - stale.fetched_at < MAX_STALE:
             return stale.keys
         raise PlatformKeysError(reason)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -275,14 +276,14 @@ class LaunchService:
         except UnknownKeyIdError as unknown:
             raise _unknown_key(unknown) from unknown
 
-    async def _platform_keys(self, registration: RegistrationView) -> jwk.JWKSet:
+    async def _platform_keys(self, registration: RegistrationView) -> KeySet:
         try:
             return await self.platform_keys.get(registration.jwks_uri)
         except PlatformKeysError as error:
             raise errors.PlatformKeysUnavailable(f"{error.reason}.") from error
 
     @staticmethod
-    def _validate(registration: RegistrationView, id_token: str, nonce: str, keys: jwk.JWKSet) -> dict[str, Any]:
+    def _validate(registration: RegistrationView, id_token: str, nonce: str, keys: KeySet) -> dict[str, Any]:
         try:
             return validate_id_token(
                 id_token,

@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from tests.broker.launch.helpers import CLIENT_ID, DL, ISSUER, LTI, NONCE, NOW, public_set
@@ -14,7 +15,7 @@ def platform_key() -> jwk.JWK:
 
 
 @pytest.fixture(scope="session")
-def platform_keys(platform_key: jwk.JWK) -> jwk.JWKSet:
+def platform_keys(platform_key: jwk.JWK) -> KeySet:
     return public_set(platform_key)
 
 
@@ -24,7 +25,7 @@ def tenant_key() -> jwk.JWK:
 
 
 @pytest.fixture(scope="session")
-def tenant_keys(tenant_key: jwk.JWK) -> jwk.JWKSet:
+def tenant_keys(tenant_key: jwk.JWK) -> KeySet:
     return public_set(tenant_key)
 
 

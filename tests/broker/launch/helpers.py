@@ -4,6 +4,7 @@ import base64
 import json
 from typing import Any
 
+from joserfc.jwk import JWKRegistry, KeySet
 from jwcrypto import jwk, jws
 
 NOW = 1_700_000_000
@@ -13,12 +14,29 @@ NONCE = "nonce-abc"
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 
+# Times as JSON that no honest platform sends, and the field each is refused under (None: the claim itself).
+# NaN and Infinity are not JSON, so the whole payload is refused. Compared as numbers, NaN and inf (`1e309`)
+# would never expire (`exp`) and never age (`iat`); the rest are no date a clock reaches, or not numbers.
+MALFORMED_TIMES = [
+    ("Infinity", "payload"),
+    ("-Infinity", "payload"),
+    ("NaN", "payload"),
+    ("1e309", None),
+    ("-1e309", None),
+    ("1" + "0" * 30, None),
+    ("253402300800", None),
+    ("-1", None),
+    ("true", None),
+    ("false", None),
+    ('"1700000000"', None),
+    ("null", None),
+    ("[1700000000]", None),
+    ("{}", None),
+]
 
-def public_set(*keys: jwk.JWK) -> jwk.JWKSet:
-    key_set = jwk.JWKSet()
-    for key in keys:
-        key_set.add(jwk.JWK(**key.export_public(as_dict=True)))
-    return key_set
+
+def public_set(*keys: jwk.JWK) -> KeySet:
+    return KeySet([JWKRegistry.import_key(key.export_public(as_dict=True)) for key in keys])
 
 
 def sign_jws(claims: dict[str, Any], key: jwk.JWK, *, alg: str = "RS256", kid: str | None = "") -> str:
@@ -26,8 +44,14 @@ def sign_jws(claims: dict[str, Any], key: jwk.JWK, *, alg: str = "RS256", kid: s
     header: dict[str, str] = {"alg": alg, "typ": "JWT"}
     if kid is not None:
         header["kid"] = kid or key["kid"]
-    token = jws.JWS(json.dumps(claims).encode())
-    token.add_signature(key, alg=alg, protected=header)
+    return sign_payload(json.dumps(claims).encode(), key, header)
+
+
+def sign_payload(payload: bytes, key: jwk.JWK, header: dict[str, Any] | None = None) -> str:
+    """Sign `payload` bytes as they are, so a test can send JSON that no encoder writes (`1e309`, `NaN`)."""
+    header = header or {"alg": "RS256", "typ": "JWT", "kid": key["kid"]}
+    token = jws.JWS(payload)
+    token.add_signature(key, alg=header["alg"], protected=header)
     return token.serialize(compact=True)
 
 
@@ -35,3 +59,9 @@ def decode_part(token: str, index: int) -> dict[str, Any]:
     """One JSON part of a compact JWS (0 header, 1 claims), read without verifying, as a receiver would."""
     part = token.split(".")[index]
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def with_raw_claim(claims: dict[str, Any], name: str, raw: str) -> bytes:
+    """The JSON of `claims` with claim `name` written as the literal text `raw`."""
+    marker = "\x00raw\x00"
+    return json.dumps(claims | {name: marker}).replace(json.dumps(marker), raw).encode()

@@ -3,18 +3,29 @@ import json
 from typing import Any
 
 import pytest
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, peek_unverified, validate_id_token
-from tests.broker.launch.helpers import CLIENT_ID, ISSUER, NONCE, NOW, public_set, sign_jws
+from tests.broker.launch.helpers import (
+    CLIENT_ID,
+    ISSUER,
+    MALFORMED_TIMES,
+    NONCE,
+    NOW,
+    public_set,
+    sign_jws,
+    sign_payload,
+    with_raw_claim,
+)
 
 
-def validate(token: str, keys: jwk.JWKSet, **overrides: Any) -> dict[str, Any]:
+def validate(token: str, keys: KeySet, **overrides: Any) -> dict[str, Any]:
     options: dict[str, Any] = {"issuer": ISSUER, "client_id": CLIENT_ID, "nonce": NONCE, "now": NOW}
     return validate_id_token(token, keys=keys, **(options | overrides))
 
 
-def refusal(token: str, keys: jwk.JWKSet, **overrides: Any) -> IdTokenError:
+def refusal(token: str, keys: KeySet, **overrides: Any) -> IdTokenError:
     with pytest.raises(IdTokenError) as caught:
         validate(token, keys, **overrides)
     return caught.value
@@ -150,6 +161,21 @@ def test_audience_accepted_forms(platform_key, platform_keys, id_token_claims, c
 def test_time_and_nonce_refusals(platform_key, platform_keys, id_token_claims, changes, claim):
     claims = {k: v for k, v in (id_token_claims | changes).items() if v is not None}
     assert refusal(sign_jws(claims, platform_key), platform_keys).field == claim
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat"])
+@pytest.mark.parametrize(("raw", "field"), MALFORMED_TIMES)
+def test_a_malformed_time_is_refused(platform_key, platform_keys, id_token_claims, claim, raw, field):
+    token = sign_payload(with_raw_claim(id_token_claims, claim, raw), platform_key)
+    error = refusal(token, platform_keys)
+    assert error.field == (field or claim)
+    if field is None:
+        assert "not a time" in error.reason
+
+
+def test_a_time_with_a_fraction_is_a_time(platform_key, platform_keys, id_token_claims):
+    token = sign_payload(with_raw_claim(id_token_claims, "exp", f"{NOW + 60}.5"), platform_key)
+    assert validate(token, platform_keys)["exp"] == NOW + 60.5
 
 
 def test_clock_skew_within_leeway_is_accepted(platform_key, platform_keys, id_token_claims):

@@ -7,7 +7,7 @@ import pytest
 from jwcrypto import jwk, jws
 
 from broker.launch import jose
-from tests.broker.launch.helpers import NOW, decode_part, public_set, sign_jws
+from tests.broker.launch.helpers import NOW, decode_part, public_set, sign_jws, sign_payload
 
 CLAIMS = {"iss": "https://lms.example.edu", "sub": "user-1", "exp": NOW + 60}
 
@@ -55,11 +55,25 @@ def test_a_critical_header_extension_is_refused() -> None:
     assert caught.value.field == "crit"
 
 
-def test_what_the_broker_signs_jwcrypto_verifies(tenant_key: jwk.JWK, tenant_keys: jwk.JWKSet) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"x-platform": "moodle"},
+        # A certificate chain makes a header of a few kilobytes.
+        {"x5c": [base64.b64encode(bytes(range(256)) * 8).decode()] * 2},
+    ],
+)
+def test_header_parameters_the_broker_does_not_use_are_ignored(extra: dict[str, object]) -> None:
+    key = jwk.JWK.generate(kty="RSA", size=2048, kid="k1")
+    token = sign_payload(json.dumps(CLAIMS).encode(), key, {"alg": "RS256", "kid": "k1", **extra})
+    assert jose.verify(token, public_set(key), {"RS256"}) == CLAIMS
+
+
+def test_what_the_broker_signs_jwcrypto_verifies(tenant_key: jwk.JWK) -> None:
     token = jose.sign({"sub": "x"}, tenant_key, now=NOW, lifetime=300)
     checker = jws.JWS()
     checker.deserialize(token)
-    checker.verify(tenant_keys.get_key("tenant-1"))
+    checker.verify(jwk.JWK(**tenant_key.export_public(as_dict=True)))
     assert json.loads(checker.payload) == {"sub": "x", "iat": NOW, "exp": NOW + 300}
     assert decode_part(token, 0) == {"alg": "RS256", "kid": "tenant-1", "typ": "JWT"}
 

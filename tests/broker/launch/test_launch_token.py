@@ -4,7 +4,15 @@ import pytest
 from jwcrypto import jwk
 
 from broker.launch.launch_token import LaunchTokenError, build_launch_token, read_launch_token
-from tests.broker.launch.helpers import NOW, decode_part, public_set, sign_jws
+from tests.broker.launch.helpers import (
+    MALFORMED_TIMES,
+    NOW,
+    decode_part,
+    public_set,
+    sign_jws,
+    sign_payload,
+    with_raw_claim,
+)
 
 BROKER_ISSUER = "https://broker.example.com/t/acme"
 TOOL_URL = "https://tool.example.com/lti/launch"
@@ -49,8 +57,8 @@ def test_lifetime_outside_the_contract_is_refused(tenant_key, id_token_claims, l
         build(id_token_claims, tenant_key, lifetime=lifetime)
 
 
-def test_a_public_key_cannot_sign(tenant_keys, id_token_claims):
-    public_key = next(iter(tenant_keys["keys"]))
+def test_a_public_key_cannot_sign(tenant_key, id_token_claims):
+    public_key = jwk.JWK(**tenant_key.export_public(as_dict=True))
     with pytest.raises(ValueError, match="private"):
         build(id_token_claims, public_key)
 
@@ -60,6 +68,15 @@ def test_expired_token_is_refused(tenant_key, tenant_keys, id_token_claims):
     with pytest.raises(LaunchTokenError) as caught:
         read_launch_token(token, keys=tenant_keys, issuer=BROKER_ISSUER, now=NOW + 300 + 31)
     assert caught.value.field == "exp"
+
+
+@pytest.mark.parametrize(("raw", "field"), MALFORMED_TIMES)
+def test_a_malformed_expiry_is_refused(tenant_key, tenant_keys, id_token_claims, raw, field):
+    claims = {"iss": BROKER_ISSUER, "lti": id_token_claims}
+    token = sign_payload(with_raw_claim(claims, "exp", raw), tenant_key)
+    with pytest.raises(LaunchTokenError) as caught:
+        read_launch_token(token, keys=tenant_keys, issuer=BROKER_ISSUER, now=NOW)
+    assert caught.value.field == (field or "exp")
 
 
 def test_token_of_another_tenant_is_refused(tenant_key, tenant_keys, id_token_claims):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
 from broker.http_client import GuardedClient
@@ -46,7 +47,7 @@ def test_freshness_follows_cache_control_within_bounds(header: str | None, secon
 def test_keys_jwcrypto_cannot_read_are_skipped() -> None:
     good = jwk.JWK.generate(kty="RSA", size=2048, kid="good").export_public(as_dict=True)
     key_set = parse_key_set({"keys": [{"kty": "nonsense", "kid": "bad"}, "not a key", good]})
-    assert [key["kid"] for key in key_set["keys"]] == ["good"]
+    assert [key.kid for key in key_set] == ["good"]
 
 
 @pytest.mark.parametrize("document", [[], {"keys": "x"}, {"keys": []}, {"keys": [{"kty": "nonsense"}]}])
@@ -105,8 +106,8 @@ async def keys(platform: Platform, clock: Clock) -> AsyncIterator[PlatformKeys]:
         yield PlatformKeys(client, clock=clock)
 
 
-def kids(key_set: jwk.JWKSet) -> list[str]:
-    return [key["kid"] for key in key_set["keys"]]
+def kids(key_set: KeySet) -> list[str]:
+    return [key.kid for key in key_set]
 
 
 async def test_a_key_set_is_served_from_memory_until_it_goes_stale(
