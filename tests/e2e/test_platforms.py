@@ -215,6 +215,18 @@ async def test_each_platform_registers_with_the_review_defaults(
     assert item["client_id"] == platform.registrations[0]["client_id"]
 
 
+async def test_canvas_installs_both_launches_of_the_default_tool_configuration(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    created = await services.tenants.create(unique_slug("plat"), "Acme Quiz")
+    with EMULATORS["canvas"].running() as platform:
+        outcome = await register(http, registration_url(broker, created), platform)
+        assert outcome.last_page.status_code == 200, outcome.last_page.text
+        (installed,) = platform.installed_placements.values()
+    assert installed["link_selection"] == DEEP_LINKING, "the module picker opens the tool's Deep Linking"
+    assert RESOURCE_LINK in installed.values(), "the plain launch keeps a placement of its own"
+
+
 async def test_a_tool_without_service_scopes_registers_with_a_canvas_that_splits_scope(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:

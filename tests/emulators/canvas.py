@@ -31,6 +31,10 @@ Facts and their sources (docs/platforms.md, "Canvas"; ``security_controller.rb``
   knob ``split_scope=True`` is the 2024 controller, which split ``scope`` whether or not it was sent
   (``registration_params["scope"].split``): a body without ``scope`` fails there with a ``500``;
 * properties outside the schemas are filtered out of what is stored and answered;
+* what it installs (``installed_placements``, per client id) follows ``registration.rb`` (``placements``,
+  ``canvas_placement_name``): a message without placements gets ``link_selection``, ``ContentArea`` is
+  ``link_selection``, ``RichTextEditor`` is ``editor_button``, the prefix is dropped, placements Canvas does
+  not know are dropped, and of several messages at one placement only the first is kept;
 * answer ``200``: ``client_id``, the stored OIDC fields, ``scope`` (stored scopes + ``openid``), the tool
   configuration as stored plus ``.../lti/registration_config_url``, ``registration_client_uri``, and
   ``deployment_id`` at the top level only when the knob ``create_deployment`` is true.
@@ -254,6 +258,7 @@ class CanvasEmulator(PlatformEmulator):
         self.create_deployment = False
         self.reject_openid_scope = True
         self.split_scope = False
+        self.installed_placements: dict[str, dict[str, str]] = {}
         self.next_client_id = 10000000000001
         self._signing_key = secrets.token_bytes(32)
         fixture = self.base_configuration(None, None)
@@ -399,6 +404,7 @@ class CanvasEmulator(PlatformEmulator):
         config = _filtered_tool_config(payload[TOOL_CONFIG_KEY])
         config[REGISTRATION_CONFIG_URL_KEY] = registration_url + "/view"
         scopes = [s for s in scope_list(payload.get("scope")) if s != "openid"]
+        self.installed_placements[str(client_id)] = installed_placements(config["messages"], self.placements)
         answer = {
             "client_id": str(client_id),
             **{
@@ -421,6 +427,18 @@ class CanvasEmulator(PlatformEmulator):
             "deployment_id": f"{client_id}:{secrets.token_hex(20)}" if self.create_deployment else None,
         }
         return {k: v for k, v in answer.items() if v is not None}
+
+
+def installed_placements(messages: list[dict[str, Any]], known: frozenset[str]) -> dict[str, str]:
+    """Canvas placement name -> the message type launched there, as Canvas turns messages into placements."""
+    installed: dict[str, str] = {}
+    for message in messages:
+        for placement in message.get("placements") or ["link_selection"]:
+            name = {"ContentArea": "link_selection", "RichTextEditor": "editor_button"}.get(placement, placement)
+            name = name.removeprefix(CANVAS_LTI)
+            if name in known:
+                installed.setdefault(name, message["type"])  # `.uniq { |p| p[:placement] }` keeps the first
+    return installed
 
 
 def _model_errors(payload: dict[str, Any]) -> list[dict[str, str]]:

@@ -11,6 +11,9 @@ Facts (docs/platforms.md, Canvas; `lib/schemas/lti/ims/lti_tool_configuration.rb
   was refused (422) by a 2024 build and is dropped by newer ones, so it is never sent;
 - `https://canvas.instructure.com/lti/privacy_level` says which personal data launches carry; Canvas infers
   it from `claims` when it is absent (picture, or name and e-mail: public; ...);
+- a message without placements gets `link_selection`, and of several messages at one placement Canvas keeps
+  the first only (`registration.rb`, `placements`): a resource-link message without placements beside a
+  deep-linking one at `ContentArea` would take the deep-linking message's place, so it is given one of its own;
 - the answer always carries `scope` (what was stored, plus `openid`) and may carry `deployment_id` at the top.
 """
 
@@ -42,6 +45,10 @@ from broker.registration.request import PlatformOffer, documented_offer
 CANVAS_LTI = "https://canvas.instructure.com/lti/"
 PRIVACY_LEVEL = CANVAS_LTI + "privacy_level"
 PRIVACY_LEVELS = frozenset({"public", "name_only", "email_only", "anonymous"})
+# Where a resource link without placements goes when `link_selection` belongs to another message: the course
+# navigation, hidden until a teacher shows it (Canvas reads `default_enabled` for that placement only).
+RESOURCE_LINK_PLACEMENT = "course_navigation"
+COURSE_NAVIGATION_DEFAULT_ENABLED = CANVAS_LTI + "course_navigation/default_enabled"
 # The placements the LTI-DR spec names, and the Canvas placements they become.
 SPEC_PLACEMENTS = {CONTENT_AREA: "link_selection", RICH_TEXT_EDITOR: "editor_button"}
 MESSAGE_TYPES = frozenset({RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST})
@@ -112,12 +119,45 @@ def privacy_level(claims: Iterable[str]) -> str:
     return "email_only" if has_email else "anonymous"
 
 
+def canvas_placement(placement: str) -> str:
+    """The Canvas placement a registration's placement name becomes."""
+    return SPEC_PLACEMENTS.get(placement, placement.removeprefix(CANVAS_LTI))
+
+
 def adapt_request(request: dict[str, Any], platform: PlatformConfiguration) -> Adapted:
     configuration = dict(request[TOOL_CONFIGURATION_KEY])
     level = privacy_level(configuration.get("claims", []))
     configuration[PRIVACY_LEVEL] = level
-    note = f"Canvas privacy level {level}, from the personal data asked for"
-    return Adapted({**request, TOOL_CONFIGURATION_KEY: configuration}, (note,))
+    notes = [f"Canvas privacy level {level}, from the personal data asked for"]
+    messages, placed = _placed_apart(configuration.get("messages", []))
+    if placed:
+        configuration["messages"] = messages
+        notes.append(
+            f"{placed}: placed at Canvas's {RESOURCE_LINK_PLACEMENT} (hidden until a teacher shows it), since "
+            "Canvas gives a message without placements link_selection, which the deep-linking message holds"
+        )
+    return Adapted({**request, TOOL_CONFIGURATION_KEY: configuration}, tuple(notes))
+
+
+def _placed_apart(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+    """The messages with a placement of its own for a resource link that would lose Canvas's link_selection."""
+    others = [message for message in messages if not _placementless_resource_link(message)]
+    taken = {canvas_placement(p) for message in others for p in message.get("placements") or ["link_selection"]}
+    if "link_selection" not in taken:
+        return messages, None
+    adapted, placed = [], None
+    for message in messages:
+        if _placementless_resource_link(message):
+            message = {
+                **message, "placements": [RESOURCE_LINK_PLACEMENT], COURSE_NAVIGATION_DEFAULT_ENABLED: False
+            }
+            placed = RESOURCE_LINK_REQUEST
+        adapted.append(message)
+    return adapted, placed
+
+
+def _placementless_resource_link(message: Mapping[str, Any]) -> bool:
+    return message.get("type") == RESOURCE_LINK_REQUEST and not message.get("placements")
 
 
 def check_request(request: Mapping[str, Any], context: RequestContext) -> tuple[Problem, ...]:

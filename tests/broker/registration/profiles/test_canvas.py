@@ -129,3 +129,31 @@ def test_canvas_needs_the_registration_token_and_explains_refusals() -> None:
 
 def test_nrps_and_ags_are_asked_for_when_canvas_lists_them() -> None:
     assert set(prepare(PLATFORM).plan.scopes) >= {AGS_SCORE, NRPS_MEMBERSHIPS}
+
+
+def _messages(*messages: MessageConfiguration) -> dict[str, dict]:
+    request = prepare(PLATFORM, ToolConfiguration(messages=messages)).request
+    return {message["type"]: message for message in request[TOOL_CONFIGURATION_KEY]["messages"]}
+
+
+@pytest.mark.parametrize("deep_linking_placements", [(), ("ContentArea",), ("link_selection",)])
+def test_a_resource_link_without_placements_leaves_link_selection_to_deep_linking(
+    deep_linking_placements: tuple[str, ...],
+) -> None:
+    sent = _messages(
+        MessageConfiguration(type=RESOURCE_LINK_REQUEST),
+        MessageConfiguration(type=DEEP_LINKING_REQUEST, placements=deep_linking_placements),
+    )
+    assert sent[RESOURCE_LINK_REQUEST]["placements"] == ["course_navigation"]
+    assert sent[RESOURCE_LINK_REQUEST][canvas.COURSE_NAVIGATION_DEFAULT_ENABLED] is False
+    assert sent[DEEP_LINKING_REQUEST].get("placements", []) == list(deep_linking_placements)
+
+
+def test_a_resource_link_keeps_link_selection_when_nothing_else_wants_it() -> None:
+    alone = _messages(MessageConfiguration(type=RESOURCE_LINK_REQUEST))
+    beside_the_editor = _messages(
+        MessageConfiguration(type=RESOURCE_LINK_REQUEST),
+        MessageConfiguration(type=DEEP_LINKING_REQUEST, placements=("RichTextEditor",)),
+    )
+    assert "placements" not in alone[RESOURCE_LINK_REQUEST]
+    assert "placements" not in beside_the_editor[RESOURCE_LINK_REQUEST]
