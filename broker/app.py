@@ -10,11 +10,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 import admin_ui.routes
-from broker import background, demo_tool, jwks
+from broker import background, demo_tool, health, jwks
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.http_client import GuardedClient
@@ -84,10 +84,6 @@ def create_services(settings: Settings) -> Services:
     )
 
 
-async def healthz(request: Request) -> Response:
-    return PlainTextResponse("ok")
-
-
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     refusal = Refusal(
@@ -126,13 +122,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         for name, value in vars(services).items():
             setattr(app.state, name, value)
         try:
-            async with background.running(services):
+            async with background.running(services, app.state.heartbeat):
                 yield
         finally:
             await services.close()
 
     routes = [
-        Route("/healthz", healthz, methods=["GET"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
         *jwks.routes,
         *registration_routes.routes,
         *launch_routes.routes,
@@ -151,4 +148,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.heartbeat = health.Heartbeat(expected=settings.run_worker)
     return app

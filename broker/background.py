@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from broker.database import utcnow
+from broker.health import Heartbeat
 from broker.registration import attempts
 from broker.webhooks.worker import DeliveryWorker
 
@@ -106,8 +107,11 @@ async def run(
     poll_interval: float = POLL_INTERVAL,
     first_backoff: float = FIRST_BACKOFF,
     max_backoff: float = MAX_BACKOFF,
+    heartbeat: Heartbeat | None = None,
 ) -> None:
-    """Works until `stop` is set; a pass in progress finishes first, so no delivery is left half-recorded."""
+    """Works until `stop` is set; a pass in progress finishes first, so no delivery is left half-recorded.
+    Each time round it tells `heartbeat` (what /readyz reads)."""
+    heartbeat = heartbeat or Heartbeat()
     worker = DeliveryWorker(services.database, services.client, services.tenants, services.settings)
     deliveries = Backoff("webhook delivery", first_backoff, max_backoff)
     chores = [
@@ -118,6 +122,7 @@ async def run(
     ]  # fmt: skip
     next_delivery = 0.0
     while not stop.is_set():
+        heartbeat.beat()
         now = time.monotonic()
         if now >= next_delivery:
             next_delivery = now + poll_interval
@@ -136,13 +141,14 @@ async def run(
 
 
 @contextlib.asynccontextmanager
-async def running(services: Services) -> AsyncIterator[None]:
+async def running(services: Services, heartbeat: Heartbeat) -> AsyncIterator[None]:
     """The background loop beside whatever runs inside the block (the HTTP server), if the settings want it."""
     if not services.settings.run_worker:
         yield
         return
     stop = asyncio.Event()
-    task = asyncio.create_task(run(services, stop), name="broker background loop")
+    task = asyncio.create_task(run(services, stop, heartbeat=heartbeat), name="broker background loop")
+    task.add_done_callback(lambda _: heartbeat.stop())
     try:
         yield
     finally:

@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
 
 from broker.app import create_app, create_services
 from broker.migrate import upgrade
@@ -89,6 +90,7 @@ def make_settings(database_url: str, base_url: str, **overrides: object) -> Sett
 class RunningBroker:
     base_url: str
     settings: Settings
+    app: Starlette | None = None  # the application object, for tests that look at its state
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -97,8 +99,9 @@ class RunningBroker:
 def _serve_broker(database_url: str, **overrides: object) -> Iterator[RunningBroker]:
     sock = bind_loopback()
     settings = make_settings(database_url, base_url_of(sock), **overrides)
-    with LoopbackServer(create_app(settings), sock, lifespan="on"):
-        yield RunningBroker(settings.base_url, settings)
+    app = create_app(settings)
+    with LoopbackServer(app, sock, lifespan="on"):
+        yield RunningBroker(settings.base_url, settings, app)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ import click
 from broker.cli.base import settings, with_services
 from broker.services import Services
 
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
 
 @click.group(help="database schema")
 def db() -> None:
@@ -30,7 +32,16 @@ def serve(host: str, port: int) -> None:
     from broker.app import create_app
     from broker.logs import log_config
 
-    uvicorn.run(create_app(settings()), host=host, port=port, proxy_headers=True, log_config=log_config())
+    # On SIGTERM uvicorn stops taking connections and lets the requests in flight finish (every page answers
+    # within 15 s), then the background loop ends its pass, so no delivery is recorded twice.
+    uvicorn.run(
+        create_app(settings()),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_config=log_config(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 @click.command(help="seed the demo tenant and print its URLs")
