@@ -11,12 +11,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 import admin_ui.routes
 from broker import background, demo_tool, health, jwks
 from broker.api.app import api_mount
 from broker.database import Database
+from broker.host_routing import HostRouting
 from broker.http_client import GuardedClient
 from broker.key_rotation import KeyRotationService
 from broker.launch import routes as launch_routes
@@ -127,19 +128,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await services.close()
 
+    tenant_routes = [*jwks.routes, *registration_routes.routes, *launch_routes.routes]
     routes = [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
-        *jwks.routes,
-        *registration_routes.routes,
-        *launch_routes.routes,
+        Mount("/t/{slug}", routes=tenant_routes, name="tenant"),
         api_mount(),
         *admin_ui.routes.routes(settings),
     ]
     if not settings.is_production:
         routes.extend(demo_tool.routes)
     app = Starlette(
-        routes=routes,
+        routes=[HostRouting(settings, routes, tenant_routes)],
         middleware=[Middleware(SecurityHeadersMiddleware)],
         exception_handlers={
             404: _not_found, 405: _not_found, 500: _server_error,

@@ -1,4 +1,4 @@
-"""The tenant's public keys at /t/{slug}/.well-known/jwks.json, served from the in-memory key ring.
+"""The tenant's public keys at /.well-known/jwks.json of its site (tenants/hosts.py), from the in-memory key ring.
 
 Platforms fetch this on every launch they sign for us, so it is a raw ASGI endpoint: no Request or Response
 object per call, and one prebuilt header list per published key set, reused until the key ring hands out a
@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from tenants.hosts import JWKS_PATH
 from tenants.keys import TenantKeys
 
 # Platforms cache the key set; five minutes keeps a rotation's new key visible well within its grace period.
@@ -54,4 +55,5 @@ class JWKSEndpoint:
         return headers
 
 
-routes = [Route("/t/{slug}/.well-known/jwks.json", JWKSEndpoint(), methods=["GET"])]
+# A tenant's public route: under /t/{slug} on the base host, at the root of the tenant's own host.
+routes = [Route(JWKS_PATH, JWKSEndpoint(), methods=["GET"])]

@@ -22,6 +22,7 @@ from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.encryption import SecretBox
+from tenants.hosts import site_of
 from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, public_jwk
 from tenants.models import KeyStatus, SigningKey, Tenant
 from tenants.services import lock_tenant
@@ -168,7 +169,7 @@ class KeyRotationService:
         return {
             "kid": active.kid,
             "previous_kid": previous.kid if previous else None,
-            "jwks_url": self.settings.tenant_url(tenant.slug, "/.well-known/jwks.json"),
+            "jwks_url": site_of(self.settings, tenant).jwks_url,
             "activated_at": json_time(active.activated_at),
         }
 

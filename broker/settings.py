@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
+from broker.hostnames import HostnameError, normalise_hostname
+
 logger = logging.getLogger("broker.settings")
 
 DEFAULT_DATABASE_URL = "sqlite:///./broker.db"
@@ -72,11 +74,18 @@ class Settings:
     # keeps it in the operator console's outbox and production refuses to start.
     smtp_url: str = field(default="", repr=False)
     mail_from: str = ""
+    # Each tenant served at <slug>.<tenant_domain> (scheme and port from base_url); empty: paths /t/<slug>/ only.
+    tenant_domain: str = ""
 
     @property
     def domain(self) -> str:
         """Host and port of the public base URL: the `domain` the broker registers with platforms."""
         return urlsplit(self.base_url).netloc
+
+    @property
+    def base_host(self) -> str:
+        """The base URL's host name: the host that serves everything (the API, the consoles, /t/<slug>/ paths)."""
+        return (urlsplit(self.base_url).hostname or "").lower()
 
     @property
     def mail_sender(self) -> str:
@@ -117,6 +126,7 @@ class Settings:
             ),
             smtp_url=_smtp_url(env.get("BROKER_SMTP_URL", ""), environment),
             mail_from=env.get("BROKER_MAIL_FROM", "").strip(),
+            tenant_domain=_tenant_domain(env.get("BROKER_TENANT_DOMAIN", "")),
         )
 
 
@@ -133,6 +143,18 @@ def _base_url(value: str) -> str:
             f"https://lti.example.com; got {value!r}."
         )
     return url
+
+
+def _tenant_domain(value: str) -> str:
+    if not value.strip():
+        return ""
+    try:
+        return normalise_hostname(value)
+    except HostnameError as error:
+        raise SettingsError(
+            f"BROKER_TENANT_DOMAIN must be a DNS name under which each tenant gets <slug>.<domain>, such as "
+            f"lti.example.com: {error}."
+        ) from error
 
 
 def _timeout(value: str) -> float:

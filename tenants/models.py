@@ -47,10 +47,25 @@ class Tenant(Base):
     accept_new_deployments: Mapped[bool] = mapped_column(default=True)
     # Set by an operator: registration, launch and API requests are refused until it is cleared; nothing is deleted.
     suspended_at: Mapped[datetime | None] = mapped_column()
+    # The tenant's own host name (lti.acme.com): its URLs are advertised there. See TenantHostname.
+    hostname: Mapped[str | None] = mapped_column(String(253))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     signing_keys: Mapped[list[SigningKey]] = relationship(back_populates="tenant", lazy="raise")
+
+
+class TenantHostname(Base):
+    """Every host name a tenant has had, the current one included. A name keeps serving its tenant after the
+    tenant moves to another (registrations made on it use it until their LMS is updated), and is never given
+    to another tenant.
+    """
+
+    __tablename__ = "tenant_hostnames"
+
+    hostname: Mapped[str] = mapped_column(String(253), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SigningKey(Base):

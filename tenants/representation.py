@@ -10,6 +10,7 @@ from pydantic import Field
 from broker.database import utcnow
 from broker.representation import Item, Timestamp, shown_once
 from broker.settings import Settings
+from tenants.hosts import site_of
 from tenants.models import ActivationPolicy, ApiKey, Tenant
 from tenants.services import WebhookEndpoint
 
@@ -17,19 +18,25 @@ from tenants.services import WebhookEndpoint
 class TenantItem(Item, title="TenantSummary"):
     slug: str
     name: str
-    registration_url: str
+    registration_url: str = Field(description="On the tenant's own host when it has one.")
     jwks_url: str
+    hostname: str | None = Field(
+        description="The tenant's own host name, when it has one; its URLs are there. Without one, and with "
+        "BROKER_TENANT_DOMAIN set, they are on <slug>.<BROKER_TENANT_DOMAIN>."
+    )
     tool_url: str | None
     webhook_url: str | None
     created_at: Timestamp
 
     @classmethod
     def of(cls, settings: Settings, tenant: Tenant) -> TenantItem:
+        site = site_of(settings, tenant)
         return cls(
             slug=tenant.slug,
             name=tenant.name,
-            registration_url=settings.tenant_url(tenant.slug, "/lti/register"),
-            jwks_url=settings.tenant_url(tenant.slug, "/.well-known/jwks.json"),
+            registration_url=site.registration_url,
+            jwks_url=site.jwks_url,
+            hostname=tenant.hostname,
             tool_url=tenant.tool_url,
             webhook_url=tenant.webhook_url,
             created_at=tenant.created_at,

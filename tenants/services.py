@@ -18,13 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, utcnow
+from broker.hostnames import HostnameError
 from broker.http_client import OutboundConnectionError, UnsafeURLError, check_url_is_public
 from broker.refusals import FieldError
 from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
+from tenants.hosts import check_custom_hostname
 from tenants.keys import KeyRing, generate_signing_key, public_jwk
-from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant
+from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant, TenantHostname
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
@@ -42,6 +44,7 @@ SETTINGS = (
     "review_registrations",
     "activation_policy",
     "accept_new_deployments",
+    "hostname",
 )
 # How long the previous webhook secret keeps signing after a rotation: a day to deploy the new one.
 WEBHOOK_SECRET_GRACE = timedelta(hours=24)
@@ -147,10 +150,17 @@ class TenantService:
     async def update(self, tenant_id: str, changes: Mapping[str, Any]) -> Tenant:
         """Changes the settings named in `changes` (see SETTINGS), all or none; a bad value names its field."""
         values = self._validate_settings(changes)
-        async with self.database.transaction() as session:
-            tenant = await lock_tenant(session, tenant_id)
-            for name, value in values.items():
-                setattr(tenant, name, value)
+        try:
+            async with self.database.transaction() as session:
+                tenant = await lock_tenant(session, tenant_id)
+                if values.get("hostname"):
+                    await _claim_hostname(session, tenant, values["hostname"])
+                for name, value in values.items():
+                    setattr(tenant, name, value)
+        except IntegrityError as error:
+            if not values.get("hostname"):
+                raise
+            raise _hostname_taken(values["hostname"]) from error  # another tenant claimed it at the same moment
         return tenant
 
     def _validate_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +174,7 @@ class TenantService:
             "review_registrations": lambda value: _flag(value, "review_registrations"),
             "activation_policy": _activation_policy,
             "accept_new_deployments": lambda value: _flag(value, "accept_new_deployments"),
+            "hostname": self._validate_hostname,
         }
         return {name: validators[name](value) for name, value in changes.items()}
 
@@ -240,6 +251,15 @@ class TenantService:
             tenant.webhook_secret_encrypted = self.secret_box.encrypt(secret)
         return WebhookEndpoint(tenant, secret, previous_until)
 
+    def _validate_hostname(self, value: Any) -> str | None:
+        text = _optional_text(value, "hostname")
+        if text is None or not text.strip():
+            return None  # back to the subdomain or path; the names it had keep serving the tenant
+        try:
+            return check_custom_hostname(self.settings, text)
+        except HostnameError as error:
+            raise TenantError("hostname", str(error)) from error
+
     def _validate_url(self, value: str | None, field: str) -> str | None:
         if value is None or not value.strip():
             return None
@@ -259,6 +279,20 @@ async def lock_tenant(session: AsyncSession, tenant_id: str) -> Tenant:
     if tenant is None:
         raise TenantError("tenant", "no such tenant")
     return tenant
+
+
+async def _claim_hostname(session: AsyncSession, tenant: Tenant, hostname: str) -> None:
+    """Records the name as the tenant's for good, unless another tenant has (or had) it."""
+    held = await session.get(TenantHostname, hostname)
+    if held is None:
+        session.add(TenantHostname(hostname=hostname, tenant_id=tenant.id))
+        await session.flush()
+    elif held.tenant_id != tenant.id:
+        raise _hostname_taken(hostname)
+
+
+def _hostname_taken(hostname: str) -> TenantError:
+    return TenantError("hostname", f"{hostname!r} belongs to another tool at this broker; choose another name")
 
 
 def validate_slug(slug: str) -> str:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +36,9 @@ ENGINES = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 REDIS_URL = os.environ.get("BROKER_TEST_REDIS_URL", "").strip()
 LIMIT_STORES = ["database", "redis"] if REDIS_URL else ["database"]
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+# Tenants of the host-mode broker live at <slug>.lti.localhost; names under .localhost are loopback (RFC 6761),
+# which Chromium knows and this process is taught by `loopback_localhost`.
+TENANT_DOMAIN = "lti.localhost"
 
 
 def _create_postgres_database(admin_url: str) -> tuple[str, str]:
@@ -114,6 +120,39 @@ def broker(database_url: str) -> Iterator[RunningBroker]:
 def strict_broker(database_url: str) -> Iterator[RunningBroker]:
     """The broker as in production: https only, private and loopback addresses refused."""
     yield from _serve_broker(database_url, allow_insecure_platforms=False)
+
+
+@contextmanager
+def loopback_localhost() -> Iterator[None]:
+    """Names under .localhost resolve to 127.0.0.1 in this process (the system resolver does not know them)."""
+    system = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.lower().rstrip(".").endswith(".localhost"):
+            host = "127.0.0.1"
+        return system(host, *args, **kwargs)
+
+    socket.getaddrinfo = resolve
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = system
+
+
+@pytest.fixture(scope="session")
+def hosts_broker(database_url: str) -> Iterator[RunningBroker]:
+    """The broker with BROKER_TENANT_DOMAIN: each tenant served at http://<slug>.lti.localhost:<port>."""
+    with loopback_localhost():
+        yield from _serve_broker(database_url, tenant_domain=TENANT_DOMAIN)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def hosts_services(hosts_broker: RunningBroker) -> AsyncIterator[Services]:
+    """The host-mode broker's services, for arranging and checking state."""
+    services = create_services(hosts_broker.settings)
+    yield services
+    await services.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -14,6 +14,7 @@ from admin_ui.pages import render
 from broker.services import services
 from broker.settings import settings_of
 from tenants.accounts.service import AccountError, TenantRole
+from tenants.hosts import site_of
 
 
 @requires("vendor", redirect="login")
@@ -26,7 +27,7 @@ async def index(request: Request) -> Response:
 
 @tenant_page
 async def overview(request: Request, membership: TenantRole) -> Response:
-    registration_url = settings_of(request).tenant_url(membership.tenant.slug, "/lti/register")
+    registration_url = site_of(settings_of(request), membership.tenant).registration_url
     context = page_context(membership, membership.tenant.name, registration_url=registration_url, lms=PASTE_HERE)
     return render(request, "console/overview.html", context)
 

@@ -18,6 +18,7 @@ from broker.registration.preparation import prepare_registration
 from broker.registration.profiles.selection import profile_named, read_platform_configuration
 from broker.registration.service import tool_endpoints
 from broker.settings import Settings
+from tenants.hosts import TenantSite
 from tenants.tool_configuration import ToolConfiguration
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -47,13 +48,13 @@ def _sample(name: str) -> dict[str, Any]:
     return document
 
 
-def previews(settings: Settings, slug: str, client_name: str, tool: ToolConfiguration) -> list[Preview]:
+def previews(settings: Settings, site: TenantSite, client_name: str, tool: ToolConfiguration) -> list[Preview]:
     shown = []
     for lms, (name, url) in SAMPLE_URLS.items():
         platform = read_platform_configuration(_sample(name), configuration_url=url, allow_insecure=False)
         try:
             prepared = prepare_registration(
-                platform=platform, tool=tool, client_name=client_name, endpoints=tool_endpoints(settings, slug),
+                platform=platform, tool=tool, client_name=client_name, endpoints=tool_endpoints(site),
                 has_registration_token=True, allow_insecure=settings.allow_insecure_platforms,
             )  # fmt: skip
         except errors.RegistrationError as error:

@@ -22,7 +22,8 @@ operations = Operations()
 
 @with_config(ConfigDict(extra="forbid", strict=True))
 class TenantChanges(TypedDict, total=False):
-    """The settings to change; any left out stay as they are (only `tool_url` may be null: no tool URL)."""
+    """The settings to change; any left out stay as they are (`tool_url` null: no tool URL; `hostname` null:
+    back to the subdomain or path URLs, the names the tenant had keep serving it)."""
 
     name: str
     tool_url: str | None
@@ -30,6 +31,10 @@ class TenantChanges(TypedDict, total=False):
     review_registrations: Annotated[bool, Field(description="false: one-click registration.")]
     activation_policy: ActivationPolicy
     accept_new_deployments: bool
+    hostname: Annotated[
+        str | None,
+        Field(description="The tenant's own host name (lti.acme.com), pointed at the broker; its URLs move there."),
+    ]
 
 
 @operations.get("/tenant", "The tenant's settings and tool configuration")

@@ -6,6 +6,7 @@ import click
 
 from broker.cli.base import settings, with_services
 from broker.services import Services
+from tenants.hosts import site_of
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
@@ -59,7 +60,8 @@ async def demo(services: Services) -> None:
         click.echo(f"Created the demo tenant. Its API key (shown once): {created.api_key}")
     elif tenant.tool_url is None:
         tenant = await services.tenants.update(tenant.id, {"tool_url": tool_url})
-    click.echo(f"Registration URL: {base.tenant_url(tenant.slug, '/lti/register')}")
-    click.echo(f"JWKS URL:         {base.tenant_url(tenant.slug, '/.well-known/jwks.json')}")
+    site = site_of(base, tenant)
+    click.echo(f"Registration URL: {site.registration_url}")
+    click.echo(f"JWKS URL:         {site.jwks_url}")
     click.echo(f"Launches go to:   {tenant.tool_url}")
     click.echo(f"Try it in a browser, without an LMS: {base.base_url}/try")

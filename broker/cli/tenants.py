@@ -62,6 +62,9 @@ async def list_tenants(services: Services, as_json: bool) -> None:
 )  # fmt: skip
 @click.option("--activation-policy", type=click.Choice(["active", "pending"]))
 @click.option("--accept-new-deployments/--refuse-new-deployments", "accept_new_deployments", default=None)
+@click.option(
+    "--hostname", help="the tenant's own host name (lti.acme.com), pointed at the broker; an empty value removes it",
+)
 @json_option
 @with_services
 async def update_tenant(services: Services, slug: str, tool_config: str | None, as_json: bool, **given: Any) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.autopost import content_security_policy
+from broker.host_routing import request_site
 from broker.inline_scripts import STORAGE_GET, STORAGE_PUT
 from broker.launch.errors import LaunchRefused
 from broker.launch.service import LaunchService, StorageCheck
@@ -28,15 +29,16 @@ from broker.pages import content_security_policy as page_policy
 from broker.pages import frame_ancestors
 from broker.refusals import refusal_page
 from broker.services import services
+from tenants.hosts import LAUNCH_PATH, LOGIN_PATH, TenantSite
 
 logger = logging.getLogger("broker.launch")
 
 
 async def login(request: Request) -> Response:
-    slug = request.path_params["slug"]
+    site = request_site(request)
     params = request.query_params if request.method == "GET" else _text_fields(await request.form())
     try:
-        redirect = await _service(request).login(slug, params)
+        redirect = await _service(request).login(site, params)
     except LaunchRefused as refusal:
         return _refusal_page(request, "login", refusal)
     response: Response
@@ -44,16 +46,16 @@ async def login(request: Request) -> Response:
         response = RedirectResponse(redirect.location, status_code=302, headers={"Cache-Control": "no-store"})
     else:
         response = _storage_page(request, redirect.storage_page, STORAGE_PUT.csp_hash)
-    _set_cookie(response, slug, redirect.state_cookie, STATE_COOKIE_MAX_AGE)
-    _set_cookie(response, slug, MARKER_COOKIE, MARKER_COOKIE_MAX_AGE)
+    _set_cookie(response, site, redirect.state_cookie, STATE_COOKIE_MAX_AGE)
+    _set_cookie(response, site, MARKER_COOKIE, MARKER_COOKIE_MAX_AGE)
     return response
 
 
 async def launch(request: Request) -> Response:
-    slug = request.path_params["slug"]
+    site = request_site(request)
     form = _text_fields(await request.form())
     try:
-        relay = await _service(request).launch(slug, form, request.cookies, request.headers)
+        relay = await _service(request).launch(site, form, request.cookies, request.headers)
     except LaunchRefused as refusal:
         return _refusal_page(request, "launch", refusal)
     if isinstance(relay, StorageCheck):
@@ -67,7 +69,7 @@ async def launch(request: Request) -> Response:
             "Cache-Control": "no-store",
         },
     )
-    _set_cookie(response, slug, relay.state_cookie, 0)  # the state is spent; so is its cookie
+    _set_cookie(response, site, relay.state_cookie, 0)  # the state is spent; so is its cookie
     return response
 
 
@@ -85,8 +87,8 @@ def _text_fields(form: FormData) -> Mapping[str, str]:
     return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
-def _set_cookie(response: Response, slug: str, name: str, max_age: int) -> None:
-    response.headers.append("set-cookie", set_cookie_header(name, slug, max_age))
+def _set_cookie(response: Response, site: TenantSite, name: str, max_age: int) -> None:
+    response.headers.append("set-cookie", set_cookie_header(name, site.path_prefix, max_age))
 
 
 def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Response:
@@ -97,7 +99,8 @@ def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Respon
     return refusal_page(request, refusal, framable=True)
 
 
+# A tenant's public routes: under /t/{slug} on the base host, at the root of the tenant's own host.
 routes = [
-    Route("/t/{slug}/lti/login", limited(login), methods=["GET", "POST"]),
-    Route("/t/{slug}/lti/launch", limited(launch), methods=["POST"]),
+    Route(LOGIN_PATH, limited(login), methods=["GET", "POST"]),
+    Route(LAUNCH_PATH, limited(launch), methods=["POST"]),
 ]

@@ -46,6 +46,7 @@ from broker.registration.representation import deployment_event_data
 from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
+from tenants.hosts import TenantSite
 from tenants.keys import KeyRing
 from tenants.models import Tenant
 
@@ -90,13 +91,14 @@ class LaunchService:
         self.states = LaunchStates(database, settings.secret_key)
 
     # ----------------------------------------------------------------- login (third-party initiated)
-    async def login(self, slug: str, params: Mapping[str, str]) -> LoginRedirect:
-        tenant = await self._tenant(slug)
+    async def login(self, site: TenantSite, params: Mapping[str, str]) -> LoginRedirect:
+        """`site`: where the LMS reached the tenant; the redirect_uri and the target must be on it."""
+        tenant = await self._tenant(site.slug)
         try:
             request = parse_login_request(params)
         except LoginRequestError as error:
             raise errors.BadLoginRequest(f"{error.field}: {error.reason}.", field=error.field) from error
-        self._check_target(slug, request.target_link_uri)
+        self._check_target(site, request.target_link_uri)
         registration = await self._registration_for(tenant, request)
         if registration.authorization_endpoint is None:
             raise errors.UnknownPlatform(
@@ -113,7 +115,7 @@ class LaunchService:
         location = authorization_request_url(
             registration.authorization_endpoint,
             client_id=registration.client_id,
-            redirect_uri=self.launch_url(slug),
+            redirect_uri=site.launch_url,
             login=request,
             state=state,
             nonce=nonce,
@@ -124,18 +126,16 @@ class LaunchService:
         page = put_page(next_url=location, target=target, origin=origin, state=state, nonce=nonce)
         return LoginRedirect(location, state_cookie_name(digest), page)
 
-    def launch_url(self, slug: str) -> str:
-        return self.settings.tenant_url(slug, "/lti/launch")
-
-    def _check_target(self, slug: str, target_link_uri: str) -> None:
+    @staticmethod
+    def _check_target(site: TenantSite, target_link_uri: str) -> None:
         # Only this tenant's launch URL: anything else would make the login an open redirect.
         try:
             target = urlsplit(target_link_uri)._replace(query="", fragment="").geturl()
         except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
             target = None
-        if target != self.launch_url(slug):
+        if target != site.launch_url:
             raise errors.BadLoginRequest(
-                f"target_link_uri {target_link_uri!r} is not this tool's launch URL {self.launch_url(slug)!r}.",
+                f"target_link_uri {target_link_uri!r} is not this tool's launch URL {site.launch_url!r}.",
                 field="target_link_uri",
             )
 
@@ -171,10 +171,14 @@ class LaunchService:
 
     # ----------------------------------------------------------------- launch (the platform's form_post)
     async def launch(
-        self, slug: str, form: Mapping[str, str], cookies: Mapping[str, str], headers: Mapping[str, str] | None = None
+        self,
+        site: TenantSite,
+        form: Mapping[str, str],
+        cookies: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
     ) -> Relay | StorageCheck:
         """`headers` are the request's: a storage proof counts only when our own page posted it."""
-        tenant = await self._tenant(slug)
+        tenant = await self._tenant(site.slug)
         tool_url = _tool_url(tenant)
         state = form.get("state")
         if not state:
@@ -182,12 +186,12 @@ class LaunchService:
         digest = self.states.digest(state)
         proof = form.get(PROOF_FIELD)
         if proof is None and state_cookie_name(digest) not in cookies:
-            check = await self._storage_check(slug, tenant.id, digest, form)
+            check = await self._storage_check(site, tenant.id, digest, form)
             if check is not None:
                 return check  # the state stays unspent until the proof comes back
         pending = await self.states.spend(tenant.id, digest)
         headers = headers or {}
-        our_origin = storage_origin(self.launch_url(slug))
+        our_origin = storage_origin(site.launch_url)
         from_our_page = posted_by_our_page(headers.get("origin"), headers.get("sec-fetch-site"), our_origin)
         self._check_binding(cookies, digest, proof if proof is None or from_our_page else "", pending.nonce)
         if form.get("error"):
@@ -213,8 +217,8 @@ class LaunchService:
             await self._mark_launched(registration)
         token = build_launch_token(
             claims,
-            signing_key=await self._signing_key(slug),
-            issuer=self.settings.tenant_url(slug),
+            signing_key=await self._signing_key(site.slug),
+            issuer=self.settings.tenant_url(site.slug),  # the same in every mode: tools never notice hosts
             audience=tool_url,
             registration_id=registration.id,
             now=time.time(),
@@ -223,7 +227,7 @@ class LaunchService:
         return Relay(html, tool_url, state_cookie_name(digest))
 
     async def _storage_check(
-        self, slug: str, tenant_id: str, digest: str, form: Mapping[str, str]
+        self, site: TenantSite, tenant_id: str, digest: str, form: Mapping[str, str]
     ) -> StorageCheck | None:
         """The page that proves the binding from the platform's storage, when the login offered one."""
         if form.get("error"):
@@ -235,7 +239,7 @@ class LaunchService:
         if registration is None or registration.authorization_endpoint is None:
             return None
         html = get_page(
-            action=self.launch_url(slug),
+            action=site.launch_url,
             target=offer.storage_target,
             origin=storage_origin(registration.authorization_endpoint),
             state=form["state"],

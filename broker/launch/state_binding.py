@@ -25,9 +25,10 @@ STATE_COOKIE_MAX_AGE = 600
 MARKER_COOKIE_MAX_AGE = 30 * 24 * 3600
 
 
-def cookie_path(slug: str) -> str:
-    """Cookies are scoped to one tenant's launch URLs, so tenants never see each other's."""
-    return f"/t/{slug}/lti/"
+def cookie_path(site_path: str) -> str:
+    """Cookies are scoped to one tenant's launch URLs (`site_path`: "/t/<slug>" on the base host, "" on the
+    tenant's own host), so tenants never see each other's."""
+    return f"{site_path}/lti/"
 
 
 def state_cookie_name(state_digest: str) -> str:
@@ -35,14 +36,14 @@ def state_cookie_name(state_digest: str) -> str:
     return STATE_COOKIE_PREFIX + state_digest[:24]
 
 
-def set_cookie_header(name: str, slug: str, max_age: int) -> str:
+def set_cookie_header(name: str, site_path: str, max_age: int) -> str:
     """A `Set-Cookie` value for one of our binding cookies (written by hand: Python's `http.cookies` knows
     `Partitioned` only from 3.14).
 
     SameSite=None: the launch is a cross-site form post from the LMS. Partitioned (CHIPS): inside the LMS's
     iframe, browsers that block third-party cookies still keep one partitioned to the LMS's site.
     """
-    return f"{name}=1; Max-Age={max_age}; Path={cookie_path(slug)}; Secure; HttpOnly; SameSite=None; Partitioned"
+    return f"{name}=1; Max-Age={max_age}; Path={cookie_path(site_path)}; Secure; HttpOnly; SameSite=None; Partitioned"
 
 
 def browser_started_login(cookies: Mapping[str, str], state_digest: str) -> bool:

@@ -14,6 +14,7 @@ from broker.registration import descriptions, errors, review
 from broker.registration.profiles.selection import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
 from broker.services import services
+from tenants.hosts import REGISTRATION_PATH
 from tenants.models import Tenant
 
 PAGE_HELPERS = {
@@ -131,7 +132,8 @@ async def verify(request: Request) -> Response:
     )
 
 
+# A tenant's public routes: under /t/{slug} on the base host, at the root of the tenant's own host.
 routes = [
-    Route("/t/{slug}/lti/register", limited(register), methods=["GET", "POST"]),
-    Route("/t/{slug}/lti/register/verify", limited(verify), methods=["POST"]),
+    Route(REGISTRATION_PATH, limited(register), methods=["GET", "POST"]),
+    Route(REGISTRATION_PATH + "/verify", limited(verify), methods=["POST"]),
 ]

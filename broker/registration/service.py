@@ -50,6 +50,7 @@ from broker.sealed_state import StateError, StateSealer
 from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
+from tenants.hosts import LOGIN_PATH, TenantSite, site_of
 from tenants.models import Tenant
 
 logger = logging.getLogger("broker.registration")
@@ -104,14 +105,14 @@ def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
     return InitiationRequest(openid_configuration=url, registration_token=token)
 
 
-def tool_endpoints(settings: Settings, slug: str) -> ToolEndpoints:
-    launch_url = settings.tenant_url(slug, "/lti/launch")
+def tool_endpoints(site: TenantSite) -> ToolEndpoints:
+    """The URLs a registration request advertises: all on the tenant's site, whose host is the `domain`."""
     return ToolEndpoints(
-        initiate_login_uri=settings.tenant_url(slug, "/lti/login"),
-        redirect_uri=launch_url,
-        jwks_uri=settings.tenant_url(slug, "/.well-known/jwks.json"),
-        target_link_uri=launch_url,
-        domain=settings.domain,
+        initiate_login_uri=site.url(LOGIN_PATH),
+        redirect_uri=site.launch_url,
+        jwks_uri=site.jwks_url,
+        target_link_uri=site.launch_url,
+        domain=site.domain,
     )
 
 
@@ -192,7 +193,7 @@ class RegistrationService:
             platform=platform,
             tool=read_tool_configuration(tenant.tool_configuration),
             client_name=tenant.name,
-            endpoints=tool_endpoints(self.settings, tenant.slug),
+            endpoints=tool_endpoints(site_of(self.settings, tenant)),
             has_registration_token=bool(registration_token),
             allow_insecure=self.settings.allow_insecure_platforms,
             included=included,

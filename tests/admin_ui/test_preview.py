@@ -6,12 +6,14 @@ import json
 
 from admin_ui.console.preview import SAMPLE_URLS, previews
 from broker.settings import Settings
+from tenants.hosts import path_site
 from tenants.tool_configuration import parse_tool_configuration
 
 
 def test_each_lms_gets_its_request_or_the_reason_it_would_refuse_it() -> None:
     settings = Settings(base_url="http://127.0.0.1:8000")  # plain http, as in development
-    shown = {preview.lms: preview for preview in previews(settings, "acme", "Acme", parse_tool_configuration({}))}
+    site = path_site(settings, "acme")
+    shown = {preview.lms: preview for preview in previews(settings, site, "Acme", parse_tool_configuration({}))}
     assert set(shown) == set(SAMPLE_URLS)
     moodle = json.loads(shown["Moodle"].request or "{}")
     assert moodle["client_name"] == "Acme" and moodle["initiate_login_uri"] == "http://127.0.0.1:8000/t/acme/lti/login"
@@ -23,4 +25,4 @@ def test_each_lms_gets_its_request_or_the_reason_it_would_refuse_it() -> None:
 def test_https_brokers_are_accepted_everywhere() -> None:
     settings = Settings(base_url="https://lti.example.com")
     tool = parse_tool_configuration({})
-    assert all(preview.request is not None for preview in previews(settings, "acme", "Acme", tool))
+    assert all(preview.request is not None for preview in previews(settings, path_site(settings, "acme"), "Acme", tool))

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from broker.cli import cli
 from broker.services import Services
+from tenants.services import CreatedTenant
 from tests.broker.test_api import add_registrations
 from tests.conftest import TEST_SECRET_KEY, RunningBroker, unique_slug
 
@@ -116,7 +117,7 @@ COMMANDS = {
     ("tenants", "create"): {"--name", "--tool-url", "--webhook-url", "--json"},
     ("tenants", "list"): {"--json"},
     ("tenants", "update"): {"--name", "--tool-url", "--tool-config", "--review", "--no-review"}
-    | {"--activation-policy", "--accept-new-deployments", "--refuse-new-deployments", "--json"},
+    | {"--activation-policy", "--accept-new-deployments", "--refuse-new-deployments", "--hostname", "--json"},
     ("registrations", "list"): {"--tenant", "--json"},
     ("registrations", "activate"): {"--json"},
     ("registrations", "disable"): {"--json"},
@@ -175,3 +176,19 @@ def test_a_bad_setting_or_an_unmigrated_database_is_an_error_line(tmp_path: Path
     env["BROKER_SECRET_KEY"] = TEST_SECRET_KEY
     result = CliRunner(env=env).invoke(cli, ["tenants", "list", "--json"])
     assert result.exit_code == 2 and "run `broker db upgrade` first" in result.stderr and not result.stdout
+
+
+async def test_tenants_update_gives_a_tenant_its_own_host_or_says_why_not(
+    broker: RunningBroker, tenant: CreatedTenant
+) -> None:
+    slug = tenant.tenant.slug
+    refused = run_cli(broker, "tenants", "update", slug, "--hostname", "lti_acme.example.com")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "hostname" in refused.stderr and "underscore" in refused.stderr
+    done = run_cli(broker, "tenants", "update", slug, "--hostname", f"LTI.{slug}.example.", "--json")
+    assert done.returncode == 0, done.stderr
+    item = json.loads(done.stdout)
+    assert item["hostname"] == f"lti.{slug}.example"
+    assert item["registration_url"] == f"http://lti.{slug}.example:{broker.base_url.rsplit(':', 1)[1]}/lti/register"
+    removed = json.loads(run_cli(broker, "tenants", "update", slug, "--hostname", "", "--json").stdout)
+    assert removed["hostname"] is None and removed["registration_url"] == broker.url(f"/t/{slug}/lti/register")

@@ -41,6 +41,10 @@ def test_production_without_a_secret_key_is_a_startup_error(tmp_path: Path, monk
         {"BROKER_REDIS_URL": "127.0.0.1:6379"},
         {"BROKER_PUBLIC_RATE_LIMIT": "0"},
         {"BROKER_ATTEMPT_RETENTION_DAYS": "-1"},
+        {"BROKER_TENANT_DOMAIN": "lti.example.com:8443"},
+        {"BROKER_TENANT_DOMAIN": "https://lti.example.com"},
+        {"BROKER_TENANT_DOMAIN": "lti_tools.example.com"},
+        {"BROKER_TENANT_DOMAIN": "localhost"},
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(environ: dict[str, str]) -> None:
@@ -58,10 +62,12 @@ def test_values_are_read() -> None:
             "BROKER_REDIS_URL": "redis://127.0.0.1:6379/0",
             "BROKER_REGISTRATION_FETCH_LIMIT": "4",
             "BROKER_ATTEMPT_RETENTION_DAYS": "7",
+            "BROKER_TENANT_DOMAIN": "LTI.Example.com.",
         }
     )
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.registration_fetch_limit == 4 and settings.attempt_retention_days == 7
+    assert settings.tenant_domain == "lti.example.com" and settings.base_host == "lti.example.com"
     assert settings.base_url == "https://lti.example.com:8443"
     assert settings.domain == "lti.example.com:8443"
     assert settings.allow_insecure_platforms and settings.webhook_retry_delays == (1, 2, 3)

@@ -13,6 +13,9 @@ Documented facts (docs/platforms.md, "Blackboard Learn"; from Anthology KB 00009
 * **no** ``registration_token`` initiation parameter: the token is a UUID in the registration endpoint's
   query, ``/api/v1/gateway/registerLti?registrationToken=<uuid>``, and it **does not expire** (a defect
   Anthology lists);
+* an application is identified by its domains and two applications cannot share one (docs.anthology.com
+  "Registering a new LTI application"): a second registration with a ``domain`` an earlier one holds is
+  refused (``400``; the wording is **inferred**);
 * the KB prints the platform key and the scopes with a ``URL/`` prefix, most likely its own redaction of
   ``https://purl.imsglobal.org/``: the emulator serves the expanded form by default and the KB text
   verbatim with the knob ``kb_literal_keys=True``.
@@ -35,7 +38,13 @@ from starlette.responses import Response
 
 from tests.emulators.fixtures import load_fixture, rewrite_urls
 from tests.emulators.platform import PlatformEmulator, RegistrationToken, json_answer
-from tests.emulators.rules import PLATFORM_CONFIG_KEY, echo_registration, message_types_of, spec_violations
+from tests.emulators.rules import (
+    PLATFORM_CONFIG_KEY,
+    TOOL_CONFIG_KEY,
+    echo_registration,
+    message_types_of,
+    spec_violations,
+)
 
 FIXTURE_ORIGIN = "https://developer.blackboard.com"
 BLACKBOARD_ISSUER = "https://blackboard.com"
@@ -128,7 +137,12 @@ class BlackboardEmulator(PlatformEmulator):
     ) -> Response | None:
         platform_config = expand_kb_prefix(self.openid_configuration(token)).get(PLATFORM_CONFIG_KEY, {})
         violations = spec_violations(payload, message_types_of(platform_config))
-        return _learn_error(400, violations[0].description) if violations else None
+        if violations:
+            return _learn_error(400, violations[0].description)
+        domain = payload[TOOL_CONFIG_KEY]["domain"]
+        if any(held[TOOL_CONFIG_KEY].get("domain") == domain for held in self.registrations):
+            return _learn_error(400, f"Another application already uses the domain {domain}")
+        return None
 
     def accept_registration(self, payload: dict[str, Any], token: RegistrationToken | None) -> dict[str, Any]:
         return echo_registration(payload, str(uuid.uuid4()), None)

@@ -64,10 +64,11 @@ def is_http_url(value: Any) -> bool:
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and loopback IP literals; the only hosts the emulators ever contact."""
+    """True for ``localhost``, names under it (RFC 6761: they resolve to loopback; the tests' tenant hosts) and
+    loopback IP literals; the only hosts the emulators ever contact."""
     if not host:
         return False
-    if host.lower() in LOOPBACK_NAMES:
+    if host.lower() in LOOPBACK_NAMES or host.lower().rstrip(".").endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -74,7 +74,8 @@ def _https_or_local(url: Any, allow_insecure: bool) -> bool:
 
 
 def _is_local(host: str | None) -> bool:
-    if host == "localhost":
+    # Names under .localhost are loopback too (RFC 6761): a local broker's tenant hosts.
+    if host == "localhost" or (host or "").endswith(".localhost"):
         return True
     try:
         address = ipaddress.ip_address(host or "")

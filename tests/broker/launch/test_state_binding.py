@@ -32,5 +32,7 @@ def test_the_cookie_is_named_by_a_digest_prefix_never_the_state() -> None:
 
 
 def test_cookies_are_cross_site_partitioned_and_scoped_to_the_tenant() -> None:
-    header = set_cookie_header("lti_cookies", "acme", 60)
+    header = set_cookie_header("lti_cookies", "/t/acme", 60)
     assert header == "lti_cookies=1; Max-Age=60; Path=/t/acme/lti/; Secure; HttpOnly; SameSite=None; Partitioned"
+    on_its_host = set_cookie_header("lti_cookies", "", 60)
+    assert on_its_host == "lti_cookies=1; Max-Age=60; Path=/lti/; Secure; HttpOnly; SameSite=None; Partitioned"
