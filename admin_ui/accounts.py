@@ -13,6 +13,7 @@ from admin_ui.security import end_session, session_cookie, start_session
 from broker.services import services
 from broker.settings import settings_of
 from tenants.accounts.audit import Actor
+from tenants.accounts.links import Purpose
 from tenants.accounts.mails import INVITATION_PATH, RESET_PASSWORD_PATH, VERIFY_EMAIL_PATH
 from tenants.accounts.service import AccountError, Kind, LinkRefused, SignInRefused
 
@@ -31,8 +32,15 @@ def _notice(request: Request, title: str, *paragraphs: str, link: tuple[str, str
     return render(request, "notice.html", context, status_code=status_code)
 
 
-def _link_refused(request: Request, error: LinkRefused) -> Response:
-    return _notice(request, "This link cannot be used", str(error), status_code=400)
+# Where a person whose link cannot be used gets a new one (an invitation only comes from an owner).
+NEW_LINK = {
+    Purpose.VERIFY_EMAIL: ("/login", "Sign in"),
+    Purpose.RESET_PASSWORD: ("/reset-password", "Ask for a new link"),
+}
+
+
+def _link_refused(request: Request, error: LinkRefused, purpose: Purpose) -> Response:
+    return _notice(request, "This link cannot be used", str(error), link=NEW_LINK.get(purpose), status_code=400)
 
 
 async def signup(request: Request) -> Response:
@@ -127,13 +135,17 @@ async def logout(request: Request) -> Response:
 async def verify_email(request: Request) -> Response:
     # The link's GET only shows a button: mail scanners that open links must not spend them.
     if request.method == "GET":
-        return render(request, "verify_email.html", {"title": "Confirm your e-mail address",
-                                                     "token": request.query_params.get("token", "")})  # fmt: skip
+        token = request.query_params.get("token", "")
+        try:
+            await services(request).accounts.check_link(token, Purpose.VERIFY_EMAIL)
+        except LinkRefused as error:
+            return _link_refused(request, error, Purpose.VERIFY_EMAIL)
+        return render(request, "verify_email.html", {"title": "Confirm your e-mail address", "token": token})
     values = await form_values(request, "token")
     try:
         account = await services(request).accounts.verify_email(values["token"], client_address(request))
     except LinkRefused as error:
-        return _link_refused(request, error)
+        return _link_refused(request, error, Purpose.VERIFY_EMAIL)
     return _notice(
         request, "Your e-mail address is confirmed", f"{account.email} is confirmed. Sign in to open your console.",
         link=("/login", "Sign in"),
@@ -165,15 +177,15 @@ async def reset_confirm(request: Request) -> Response:
     if request.method == "GET":
         token = request.query_params.get("token", "")
         try:
-            await services(request).accounts.check_reset_link(token)
+            await services(request).accounts.check_link(token, Purpose.RESET_PASSWORD)
         except LinkRefused as error:
-            return _link_refused(request, error)
+            return _link_refused(request, error, Purpose.RESET_PASSWORD)
         return render(request, "reset_confirm.html", {"title": "Choose a new password", "token": token, "errors": {}})
     values = await form_values(request, "token", "password")
     try:
         await services(request).accounts.reset_password(values["token"], values["password"], client_address(request))
     except LinkRefused as error:
-        return _link_refused(request, error)
+        return _link_refused(request, error, Purpose.RESET_PASSWORD)
     except AccountError as error:
         context = {"title": "Choose a new password", "token": values["token"], "errors": error.errors}
         return render(request, "reset_confirm.html", context, status_code=400)
@@ -191,7 +203,7 @@ async def _invitation_page(request: Request, token: str, *, errors: dict[str, st
     try:
         invitation = await services(request).accounts.invitation(token)
     except LinkRefused as error:
-        return _link_refused(request, error)
+        return _link_refused(request, error, Purpose.INVITATION)
     context = {
         "title": f"Join {invitation.tenant.name}",
         "tenant": invitation.tenant,
@@ -213,7 +225,7 @@ async def accept_invitation(request: Request) -> Response:
     try:
         account = await accounts.accept_invitation(values["token"], values["password"], client_address(request))
     except LinkRefused as error:
-        return _link_refused(request, error)
+        return _link_refused(request, error, Purpose.INVITATION)
     except AccountError as error:
         return await _invitation_page(request, values["token"], errors=error.errors, status_code=400)
     except SignInRefused as error:

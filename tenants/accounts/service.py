@@ -256,9 +256,10 @@ class AccountService:
             token = issue_link(session, Purpose.RESET_PASSWORD, email, account_id=account.id).token
         return await self._send(reset_mail(self.settings.base_url, email, token))
 
-    async def check_reset_link(self, token: str) -> None:
+    async def check_link(self, token: str, purpose: Purpose) -> None:
+        """Raises LinkRefused if the link could not be used now; spends nothing (mail scanners open links)."""
         async with self.database.session() as session:
-            await self._find(session, token, Purpose.RESET_PASSWORD)
+            await self._find(session, token, purpose)
 
     async def reset_password(self, token: str, password: str, client_address: str | None) -> Account:
         """Sets the new password, unlocks the account, confirms its address (the link came to it) and signs

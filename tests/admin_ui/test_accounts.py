@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from broker.database import utcnow
@@ -183,3 +185,66 @@ async def test_a_resent_confirmation_link_reveals_nothing(browser: Browser, mail
         assert page.status_code == 200 and "If this address has an account waiting" in page.text
     mail = await mailbox.async_wait_for(owner.email, "Confirm")
     assert mail is not None
+
+
+async def _link(kind: str, browser: Browser, mailbox: Mailbox) -> tuple[str, str, dict[str, str]]:
+    """A fresh link of this kind: its form's path, the address it was mailed to and what its form posts."""
+    owner = await sign_up(browser)
+    if kind == "verify":
+        link = link_in(await mailbox.async_wait_for(owner.email, "Confirm"), "/verify-email")
+        return "/verify-email", owner.email, {"token": token_of(link)}
+    await verify(browser, mailbox, owner.email)
+    if kind == "reset":
+        await browser.post("/reset-password", {"email": owner.email})
+        link = link_in(await mailbox.async_wait_for(owner.email, "Reset"), "/reset-password/confirm")
+        return "/reset-password/confirm", owner.email, {"token": token_of(link), "password": "a fresh passphrase"}
+    assert (await sign_in(browser, owner.email)).status_code == 303
+    colleague = unique_email("bob")
+    await browser.post(f"/console/{owner.slug}/members", {"email": colleague, "role": "member"})
+    link = link_in(await mailbox.async_wait_for(colleague, "invited"), "/invitations/accept")
+    return "/invitations/accept", colleague, {"token": token_of(link), "password": PASSWORD}
+
+
+NEXT_STEP = {
+    "verify": '<a class="button" href="/login">Sign in</a>',
+    "reset": '<a class="button" href="/reset-password">Ask for a new link</a>',
+    "invitation": "Ask the tenant&#39;s owner to invite you again.",
+}
+
+
+@pytest.mark.parametrize("kind", ["verify", "reset", "invitation"])
+async def test_each_kind_of_link_works_once_and_says_when_it_is_used_or_expired(
+    kind: str, browser: Browser, browser_factory: Callable[[], Browser], mailbox: Mailbox, services: Services
+) -> None:
+    path, email, form = await _link(kind, browser, mailbox)
+    visitor = browser_factory()
+    assert (await visitor.get(f"{path}?token={form['token']}")).status_code == 200
+    assert (await visitor.post(path, form)).status_code in (200, 303)
+    for answer in (await visitor.get(f"{path}?token={form['token']}"), await visitor.post(path, form)):
+        assert answer.status_code == 400 and "already been used; each link works once" in answer.text, kind
+
+    path, email, form = await _link(kind, browser_factory(), mailbox)
+    async with services.database.transaction() as session:
+        await session.execute(
+            update(AccountLink).where(AccountLink.email == email).values(expires_at=utcnow() - timedelta(minutes=1))
+        )
+    for answer in (await visitor.get(f"{path}?token={form['token']}"), await visitor.post(path, form)):
+        assert answer.status_code == 400 and "This link has expired." in answer.text, kind
+        assert NEXT_STEP[kind] in answer.text, "the page says what to do next"
+
+
+async def test_signing_in_replaces_the_session_the_browser_had(
+    browser: Browser, browser_factory: Callable[[], Browser], mailbox: Mailbox
+) -> None:
+    first = await signed_in_owner(browser, mailbox)
+    planted = browser.session
+    second_browser = browser_factory()
+    second = await signed_in_owner(second_browser, mailbox)
+    assert (await sign_in(browser, second.email)).status_code == 303
+    assert browser.session and browser.session != planted
+    assert (await browser.get(f"/console/{second.slug}/")).status_code == 200
+    assert (await browser.get(f"/console/{first.slug}/")).status_code == 404
+    replay = browser_factory()
+    replay.client.cookies.set("broker_session", planted or "")
+    answer = await replay.get(f"/console/{first.slug}/")
+    assert answer.status_code == 303 and "/login" in answer.headers["location"], "the old session ended"
