@@ -49,6 +49,8 @@ async def webhooks(request: Request, membership: TenantRole) -> Response:
 
 @tenant_page
 async def set_url(request: Request, membership: TenantRole) -> Response:
+    # Where signed events go, and the secret a first URL makes (shown once), are credentials: owners' to change.
+    require_owner(membership, "changing the webhook URL")
     values = await form_values(request, "url")
     try:
         endpoint = await services(request).tenants.set_webhook_url(membership.tenant.id, values["url"].strip() or None)

@@ -54,10 +54,13 @@ async def test_members_cannot_change_credentials_and_other_tenants_ids_are_not_f
     await member_of(browser, owner, member, mailbox)
     listing = await browser.get(f"/console/{owner.slug}/api-keys")
     key_id = re.findall(rf"/console/{owner.slug}/api-keys/(key_\w+)/revoke", listing.text)[0]
-    for path in ("api-keys", f"api-keys/{key_id}/revoke", "signing-keys/rotate", "webhooks/rotate-secret"):
-        answer = await member.post(f"/console/{owner.slug}/{path}", {"name": "mine"})
+    paths = ("api-keys", f"api-keys/{key_id}/revoke", "signing-keys/rotate", "webhooks/rotate-secret", "webhooks")
+    for path in paths:
+        answer = await member.post(f"/console/{owner.slug}/{path}", {"name": "mine", "url": "https://mine.example/"})
         assert answer.status_code == 403 and "Only owners can do this" in answer.text, path
     assert "Only the tenant's owners can create or revoke" in (await member.get(f"/console/{owner.slug}/api-keys")).text
+    webhooks = await member.get(f"/console/{owner.slug}/webhooks")
+    assert "Only the tenant's owners can change the webhook" in webhooks.text and 'name="url"' not in webhooks.text
 
     stranger_browser = browser_factory()
     stranger = await signed_in_owner(stranger_browser, mailbox)
