@@ -81,6 +81,18 @@ def site_of(settings: Settings, tenant: Tenant) -> TenantSite:
     return tenant_site(settings, tenant.slug, tenant.hostname)
 
 
+def serving_sites(settings: Settings, tenant: Tenant, hostnames: list[str]) -> list[TenantSite]:
+    """Every site that serves the tenant, the advertised one first: its own names (`hostnames`, every one it
+    has had), its subdomain, its path on the base host."""
+    sites = [site_of(settings, tenant)]
+    candidates = [host_site(settings, tenant.slug, name) for name in hostnames]
+    if settings.tenant_domain:
+        candidates.append(host_site(settings, tenant.slug, f"{tenant.slug}.{settings.tenant_domain}"))
+    candidates.append(path_site(settings, tenant.slug))
+    sites += [site for site in candidates if site not in sites]
+    return sites
+
+
 def subdomain_slug(settings: Settings, host: str) -> str | None:
     """The slug a host names as <slug>.BROKER_TENANT_DOMAIN (one label), else None."""
     if not settings.tenant_domain or not host.endswith("." + settings.tenant_domain):

@@ -147,6 +147,16 @@ class TenantService:
         async with self.database.session() as session:
             return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 
+    async def hostnames(self, tenant_id: str) -> list[str]:
+        """Every host name the tenant has had, oldest first (each still serves it)."""
+        async with self.database.session() as session:
+            rows = await session.scalars(
+                select(TenantHostname.hostname)
+                .where(TenantHostname.tenant_id == tenant_id)
+                .order_by(TenantHostname.created_at)
+            )
+            return list(rows)
+
     async def update(self, tenant_id: str, changes: Mapping[str, Any]) -> Tenant:
         """Changes the settings named in `changes` (see SETTINGS), all or none; a bad value names its field."""
         values = self._validate_settings(changes)

@@ -14,7 +14,7 @@ from admin_ui.pages import render
 from broker.services import services
 from broker.settings import settings_of
 from tenants.accounts.service import AccountError, TenantRole
-from tenants.hosts import site_of
+from tenants.hosts import serving_sites
 
 
 @requires("vendor", redirect="login")
@@ -27,8 +27,12 @@ async def index(request: Request) -> Response:
 
 @tenant_page
 async def overview(request: Request, membership: TenantRole) -> Response:
-    registration_url = site_of(settings_of(request), membership.tenant).registration_url
-    context = page_context(membership, membership.tenant.name, registration_url=registration_url, lms=PASTE_HERE)
+    settings, tenant = settings_of(request), membership.tenant
+    sites = serving_sites(settings, tenant, await services(request).tenants.hostnames(tenant.id))
+    context = page_context(
+        membership, tenant.name, registration_url=sites[0].registration_url, lms=PASTE_HERE,
+        other_sites=[site.base for site in sites[1:]],
+    )  # fmt: skip
     return render(request, "console/overview.html", context)
 
 

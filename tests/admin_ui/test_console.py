@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from broker.app import create_services
 from tests.admin_ui.conftest import PASSWORD, Browser, path_of, signed_in_owner, token_of, unique_email
 from tests.smtp import Mailbox, link_in
 
@@ -56,3 +57,24 @@ async def test_owners_invite_members_who_cannot_do_owner_things(
 
     again = await member.post("/invitations/accept", {"token": token_of(link), "password": PASSWORD})
     assert again.status_code == 400 and "already been used" in again.text
+
+
+async def test_the_console_shows_the_tenants_own_host_and_the_addresses_still_served(
+    browser: Browser, mailbox: Mailbox
+) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    page = await browser.get(f"/console/{owner.slug}/")
+    assert browser.broker.url(f"/t/{owner.slug}/lti/register") in page.text and 'id="other-sites"' not in page.text
+    services = create_services(browser.broker.settings)
+    try:
+        tenant = await services.tenants.get_by_slug(owner.slug)
+        assert tenant is not None
+        for name in (f"old-{owner.slug}.example", f"lti-{owner.slug}.example"):
+            await services.tenants.update(tenant.id, {"hostname": name})
+    finally:
+        await services.close()
+    port = browser.broker.base_url.rsplit(":", 1)[1]
+    page = await browser.get(f"/console/{owner.slug}/")
+    assert f'value="http://lti-{owner.slug}.example:{port}/lti/register"' in page.text
+    served = page.text.split('id="other-sites"')[1].split("</ul>")[0]
+    assert f"http://old-{owner.slug}.example:{port}" in served and browser.broker.url(f"/t/{owner.slug}") in served

@@ -18,8 +18,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from broker.services import Services
 from tenants.services import CreatedTenant
-from tests.conftest import RunningBroker
+from tests.conftest import TENANT_DOMAIN, RunningBroker, unique_slug
 from tests.emulators import MoodleEmulator
 from tests.emulators.server import LoopbackServer, bind_loopback
 
@@ -109,3 +110,24 @@ async def test_popup_registration_posts_to_its_opener(
 
 def _quote(url: str) -> str:
     return quote(url, safe="")
+
+
+async def test_framed_registration_on_a_tenant_host(
+    browser: Browser, hosts_broker: RunningBroker, hosts_services: Services, lms_origin: str
+) -> None:
+    """The tenant's own host (Chromium resolves names under .localhost to loopback by itself): the review
+    page's form posts back to that host, and the close message comes from its origin."""
+    created = await hosts_services.tenants.create(unique_slug("framed"), "Framed Quiz")
+    site = hosts_broker.base_url.replace("127.0.0.1", f"{created.tenant.slug}.{TENANT_DOMAIN}")
+    with MoodleEmulator.running() as moodle:
+        target = moodle.initiation_url(site + "/lti/register")
+        page = await browser.new_page()
+        await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
+        frame = page.frame_locator("#tool")
+        await frame.locator("#register").click(timeout=15_000)
+        await frame.locator("#client-id").wait_for(timeout=15_000)
+        message = await close_message(page)
+        await page.close()
+        (sent,) = moodle.registration_requests
+    assert message == {"subject": "org.imsglobal.lti.close", "origin": site}
+    assert sent.json["initiate_login_uri"] == site + "/lti/login"

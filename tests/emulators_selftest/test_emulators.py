@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
 from tests.emulators import EMULATORS, REMOVE, PlatformEmulator
 from tests.emulators.rules import PLATFORM_CONFIG_KEY, TOOL_CONFIG_KEY
-from tests.emulators_selftest.conftest import registration_request, with_tool_config
+from tests.emulators_selftest.conftest import TOOL, registration_request, with_tool_config
 
 DEPLOYMENT_IN_TOOL_CONFIG = {"moodle", "sakai", "brightspace", "generic", "schoology"}
 SUCCESS_STATUS = {"generic": 201}
@@ -221,6 +222,38 @@ def test_moodle_token_checks(client: httpx.Client, make_emulator: Any) -> None:
     assert register(client, config, params, body).status_code == 200
     again = register(client, config, params, body)
     assert (again.status_code, again.text) == (401, "token_already_used")
+
+
+def _initiated_for(client: httpx.Client, emulator: Any, tool_url: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """Initiation as the LMS starts it for a tool's registration URL (Moodle looks up tools by its domain)."""
+    params = dict(parse_qsl(urlsplit(emulator.initiation_url(tool_url)).query))
+    return params, client.get(params["openid_configuration"]).json()
+
+
+def test_moodle_updates_the_tool_it_finds_by_domain(client: httpx.Client, make_emulator: Any) -> None:
+    emulator = make_emulator("moodle")
+    params, config = _initiated_for(client, emulator, TOOL + "/t/first/lti/register")
+    first = register(client, config, params, registration_request()).json()
+    emulator.update_existing_tool = True  # the admin accepts Moodle's offer to update the tool on that domain
+    params, config = _initiated_for(client, emulator, TOOL + "/t/second/lti/register")
+    second = register(client, config, params, registration_request(client_name="Second Tool")).json()
+    assert second["client_id"] == first["client_id"] and second["client_name"] == "Second Tool"
+    assert second[TOOL_CONFIG_KEY]["deployment_id"] == first[TOOL_CONFIG_KEY]["deployment_id"]
+    assert len(emulator.tool_types) == 1
+    other = "https://other-tool.example.com"
+    params, config = _initiated_for(client, emulator, other + "/lti/register")
+    request = with_tool_config(registration_request(), domain="other-tool.example.com", target_link_uri=other)
+    third = register(client, config, params, request).json()
+    assert third["client_id"] != first["client_id"] and len(emulator.tool_types) == 2
+
+
+def test_moodle_refuses_an_update_of_an_unknown_tool(client: httpx.Client, make_emulator: Any) -> None:
+    emulator = make_emulator("moodle")
+    token = emulator.issue_token({"sub": "999", "scope": "reg-update"})
+    params = emulator.initiation_params_for(token)
+    config = client.get(params["openid_configuration"]).json()
+    answer = register(client, config, params, registration_request())
+    assert (answer.status_code, answer.text) == (400, "Unknown client")
 
 
 # ----- Canvas
@@ -441,6 +474,17 @@ def test_blackboard_refuses_spec_violations(client: httpx.Client, make_emulator:
     _emulator, params, config = start(client, make_emulator, "blackboard")
     answer = register(client, config, params, registration_request(grant_types=["implicit"]))
     assert answer.status_code == 400 and "grant_types" in answer.json()["message"]
+
+
+def test_blackboard_one_application_per_domain(client: httpx.Client, make_emulator: Any) -> None:
+    emulator, params, config = start(client, make_emulator, "blackboard")
+    assert register(client, config, params, registration_request()).status_code == 200
+    params, config = initiate(client, emulator)
+    again = register(client, config, params, registration_request(client_name="Another Tool"))
+    assert again.status_code == 400 and "domain" in again.json()["message"]
+    elsewhere = "https://other-tool.example.com"
+    request = with_tool_config(registration_request(), domain="other-tool.example.com", target_link_uri=elsewhere)
+    assert register(client, config, params, request).status_code == 200
 
 
 # ----- Brightspace
