@@ -75,18 +75,24 @@ async def close_message(page: Page) -> dict[str, str]:
     return json.loads(await page.text_content("#log") or "{}")
 
 
+async def register_in_a_frame(browser: Browser, lms_origin: str, target: str) -> dict[str, str]:
+    """The LMS frames the registration; the admin presses Register; the close message the LMS page got."""
+    page = await browser.new_page()
+    await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
+    frame = page.frame_locator("#tool")
+    await frame.locator("#register").click(timeout=15_000)
+    await frame.locator("#client-id").wait_for(timeout=15_000)
+    message = await close_message(page)
+    await page.close()
+    return message
+
+
 async def test_framed_registration_closes_the_lms_dialog(
     browser: Browser, broker: RunningBroker, tenant: CreatedTenant, lms_origin: str
 ) -> None:
     with MoodleEmulator.running() as moodle:
         target = moodle.initiation_url(broker.url(f"/t/{tenant.tenant.slug}/lti/register"))
-        page = await browser.new_page()
-        await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
-        frame = page.frame_locator("#tool")
-        await frame.locator("#register").click(timeout=15_000)
-        await frame.locator("#client-id").wait_for(timeout=15_000)
-        message = await close_message(page)
-        await page.close()
+        message = await register_in_a_frame(browser, lms_origin, target)
         assert len(moodle.registrations) == 1
     assert message == {"subject": "org.imsglobal.lti.close", "origin": broker.base_url}
 
@@ -120,14 +126,7 @@ async def test_framed_registration_on_a_tenant_host(
     created = await hosts_services.tenants.create(unique_slug("framed"), "Framed Quiz")
     site = hosts_broker.base_url.replace("127.0.0.1", f"{created.tenant.slug}.{TENANT_DOMAIN}")
     with MoodleEmulator.running() as moodle:
-        target = moodle.initiation_url(site + "/lti/register")
-        page = await browser.new_page()
-        await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
-        frame = page.frame_locator("#tool")
-        await frame.locator("#register").click(timeout=15_000)
-        await frame.locator("#client-id").wait_for(timeout=15_000)
-        message = await close_message(page)
-        await page.close()
+        message = await register_in_a_frame(browser, lms_origin, moodle.initiation_url(site + "/lti/register"))
         (sent,) = moodle.registration_requests
     assert message == {"subject": "org.imsglobal.lti.close", "origin": site}
     assert sent.json["initiate_login_uri"] == site + "/lti/login"
