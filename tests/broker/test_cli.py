@@ -192,3 +192,15 @@ async def test_tenants_update_gives_a_tenant_its_own_host_or_says_why_not(
     assert item["registration_url"] == f"http://lti.{slug}.example:{broker.base_url.rsplit(':', 1)[1]}/lti/register"
     removed = json.loads(run_cli(broker, "tenants", "update", slug, "--hostname", "", "--json").stdout)
     assert removed["hostname"] is None and removed["registration_url"] == broker.url(f"/t/{slug}/lti/register")
+
+
+async def test_tenants_create_shows_the_urls_on_the_tenants_host(broker: RunningBroker) -> None:
+    slug = unique_slug("cli")
+    runner = CliRunner(env={**cli_settings(broker), "BROKER_TENANT_DOMAIN": "tools.example.com"})
+    with ThreadPoolExecutor(1) as pool:
+        args = ["tenants", "create", slug, "--name", "Hosted", "--json"]
+        result = pool.submit(runner.invoke, cli, args, prog_name="broker").result(60)
+    assert result.exit_code == 0, result.stderr
+    item = json.loads(result.stdout)
+    site = f"http://{slug}.tools.example.com:{broker.base_url.rsplit(':', 1)[1]}"
+    assert (item["registration_url"], item["jwks_url"]) == (site + "/lti/register", site + "/.well-known/jwks.json")

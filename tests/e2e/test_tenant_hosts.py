@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from broker.services import Services
+from tenants.models import TenantHostname
 from tenants.services import CreatedTenant
 from tests.conftest import TENANT_DOMAIN, RunningBroker, unique_slug
 from tests.e2e.flow import register
@@ -201,3 +202,18 @@ async def test_a_refused_hostname_is_a_422_problem_naming_it(
     assert answer.status_code == 422, answer.text
     assert answer.json()["field"] == "hostname" and reason in answer.json()["detail"]
     assert (await tenant_item(http, hosts_broker, created))["hostname"] is None
+
+
+async def test_a_host_that_names_a_tenant_two_ways_reaches_one_tenant(
+    http: httpx.AsyncClient, hosts_broker: RunningBroker, hosts_services: Services
+) -> None:
+    """A name taken before BROKER_TENANT_DOMAIN covered it (old data, past today's check) is read as the
+    subdomain it now is: it reaches that tenant only, never the one that had taken it."""
+    with ToolEmulator.running() as tool:
+        owner = await new_tenant(hosts_services, hosts_broker, tool, "Iota Quiz")
+        squatter = await new_tenant(hosts_services, hosts_broker, tool, "Kappa Quiz")
+    name = f"{owner.tenant.slug}.{TENANT_DOMAIN}"
+    async with hosts_services.database.transaction() as session:
+        session.add(TenantHostname(hostname=name, tenant_id=squatter.tenant.id))
+    keys = (await http.get(host_of(hosts_broker, name) + "/.well-known/jwks.json")).json()["keys"]
+    assert [key["kid"] for key in keys] == [owner.kid]
