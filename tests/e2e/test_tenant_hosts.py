@@ -12,13 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
+from broker.launch.client_storage import PROOF_FIELD
 from broker.services import Services
 from tenants.models import TenantHostname
 from tenants.services import CreatedTenant
 from tests.conftest import TENANT_DOMAIN, RunningBroker, unique_slug
 from tests.e2e.flow import register
 from tests.e2e.launching import launch, relay_to_tool
+from tests.e2e.test_client_storage import storage_data
 from tests.emulators import BlackboardEmulator, BrightspaceEmulator, MoodleEmulator, PlatformEmulator
+from tests.emulators.launch import STORAGE_TARGET, parse_form_post
 from tests.emulators.rules import TOOL_CONFIG_KEY
 from tests.emulators.tool import ToolEmulator
 
@@ -217,3 +220,31 @@ async def test_a_host_that_names_a_tenant_two_ways_reaches_one_tenant(
         session.add(TenantHostname(hostname=name, tenant_id=squatter.tenant.id))
     keys = (await http.get(host_of(hosts_broker, name) + "/.well-known/jwks.json")).json()["keys"]
     assert [key["kid"] for key in keys] == [owner.kid]
+
+
+async def test_the_storage_binding_on_a_tenant_host_trusts_that_hosts_pages_only(
+    http: httpx.AsyncClient, hosts_broker: RunningBroker, hosts_services: Services
+) -> None:
+    with ToolEmulator.running() as tool, MoodleEmulator.running() as moodle:
+        created = await new_tenant(hosts_services, hosts_broker, tool, "Lambda Quiz")
+        site = host_of(hosts_broker, f"{created.tenant.slug}.{TENANT_DOMAIN}")
+        assert (await register(http, site + "/lti/register", moodle)).last_page.status_code == 200
+        moodle.storage_target = STORAGE_TARGET
+
+        async def proof_from(origin: str) -> httpx.Response:
+            """A cookieless launch: the login's storage page, the platform's post, then the storage proof."""
+            started = moodle.login_initiation()
+            login = await http.post(started.url, data=started.params)
+            assert login.status_code == 200 and "form-action 'self'" in login.headers["content-security-policy"]
+            put = storage_data(login.text)
+            platform_post = parse_form_post((await http.get(put["next"])).text)
+            check = parse_form_post((await http.post(platform_post.action, data=platform_post.fields)).text)
+            assert check.action == site + "/lti/launch"
+            fields = {**check.fields, PROOF_FIELD: put["value"]}
+            return await http.post(check.action, data=fields, headers={"Origin": origin})
+
+        relay = await proof_from(site)
+        assert relay.status_code == 200 and "launch_token" in relay.text, relay.text
+        # The base host is another origin than the tenant's: a page there cannot vouch for this launch.
+        elsewhere = await proof_from(hosts_broker.base_url)
+        assert elsewhere.status_code == 400 and "launch_token" not in elsewhere.text
