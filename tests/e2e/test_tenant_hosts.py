@@ -7,6 +7,8 @@ The broker here serves tenants at http://<slug>.lti.localhost:<port>; names unde
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -43,6 +45,18 @@ async def new_tenant(services: Services, broker: RunningBroker, tool: ToolEmulat
     # The launch token's issuer stays on the base host in every mode: tools never notice tenant hosts.
     tool.launch_issuer = broker.url(f"/t/{created.tenant.slug}")
     return created
+
+
+@asynccontextmanager
+async def on_moodle(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, name: str
+) -> AsyncIterator[tuple[ToolEmulator, MoodleEmulator, CreatedTenant, str]]:
+    """A new tenant registered with a Moodle from its subdomain: its tool, the Moodle, the tenant, its site."""
+    with ToolEmulator.running() as tool, MoodleEmulator.running() as moodle:
+        created = await new_tenant(services, broker, tool, name)
+        site = host_of(broker, f"{created.tenant.slug}.{TENANT_DOMAIN}")
+        assert (await register(http, site + "/lti/register", moodle)).last_page.status_code == 200
+        yield tool, moodle, created, site
 
 
 @pytest.mark.parametrize("emulator", [MoodleEmulator, BrightspaceEmulator, BlackboardEmulator])
@@ -91,10 +105,7 @@ async def test_two_tenants_register_and_launch_on_one_platform(
 async def test_a_launch_on_a_tenant_host_binds_the_browser_on_that_host(
     http: httpx.AsyncClient, hosts_broker: RunningBroker, hosts_services: Services
 ) -> None:
-    with ToolEmulator.running() as tool, MoodleEmulator.running() as moodle:
-        created = await new_tenant(hosts_services, hosts_broker, tool, "Gamma Quiz")
-        site = host_of(hosts_broker, f"{created.tenant.slug}.{TENANT_DOMAIN}")
-        assert (await register(http, site + "/lti/register", moodle)).last_page.status_code == 200
+    async with on_moodle(http, hosts_broker, hosts_services, "Gamma Quiz") as (_tool, moodle, _created, site):
         done = await launch(http, moodle)
         cookies = done.login.headers.get_list("set-cookie")
         assert cookies and all("Path=/lti/;" in cookie for cookie in cookies)
@@ -144,10 +155,7 @@ async def test_an_unknown_host_is_a_404_page(http: httpx.AsyncClient, hosts_brok
 async def test_a_custom_hostname_takes_the_urls_and_the_old_ones_keep_working(
     http: httpx.AsyncClient, hosts_broker: RunningBroker, hosts_services: Services
 ) -> None:
-    with ToolEmulator.running() as tool, MoodleEmulator.running() as moodle:
-        created = await new_tenant(hosts_services, hosts_broker, tool, "Zeta Quiz")
-        subdomain = host_of(hosts_broker, f"{created.tenant.slug}.{TENANT_DOMAIN}")
-        assert (await register(http, subdomain + "/lti/register", moodle)).last_page.status_code == 200
+    async with on_moodle(http, hosts_broker, hosts_services, "Zeta Quiz") as (tool, moodle, created, _subdomain):
         first_client = moodle.registrations[-1]["client_id"]
 
         own = f"zeta-{created.tenant.slug}.localhost"
@@ -225,10 +233,7 @@ async def test_a_host_that_names_a_tenant_two_ways_reaches_one_tenant(
 async def test_the_storage_binding_on_a_tenant_host_trusts_that_hosts_pages_only(
     http: httpx.AsyncClient, hosts_broker: RunningBroker, hosts_services: Services
 ) -> None:
-    with ToolEmulator.running() as tool, MoodleEmulator.running() as moodle:
-        created = await new_tenant(hosts_services, hosts_broker, tool, "Lambda Quiz")
-        site = host_of(hosts_broker, f"{created.tenant.slug}.{TENANT_DOMAIN}")
-        assert (await register(http, site + "/lti/register", moodle)).last_page.status_code == 200
+    async with on_moodle(http, hosts_broker, hosts_services, "Lambda Quiz") as (_tool, moodle, _created, site):
         moodle.storage_target = STORAGE_TARGET
 
         async def proof_from(origin: str) -> httpx.Response:
