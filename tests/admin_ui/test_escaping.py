@@ -11,11 +11,9 @@ from html.parser import HTMLParser
 import httpx
 
 from broker.services import Services
-from tests.admin_ui.conftest import PASSWORD, Browser, path_of, signed_in_owner, unique_email
-from tests.admin_ui.test_isolation import console_requests, ids_of
-from tests.admin_ui.test_registrations import registered
+from tests.admin_ui.conftest import PASSWORD, Browser, path_of, unique_email
+from tests.admin_ui.console_routes import console_requests, owner_with_everything
 from tests.conftest import RunningBroker
-from tests.emulators import MoodleEmulator
 from tests.smtp import Mailbox, link_in
 
 PAYLOAD = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
@@ -86,11 +84,7 @@ async def test_a_payload_in_every_text_field_is_shown_escaped(
     browser: Browser, browser_factory: Callable[[], Browser], mailbox: Mailbox, http: httpx.AsyncClient,
     console_broker: RunningBroker, services: Services,
 ) -> None:  # fmt: skip
-    owner = await signed_in_owner(browser, mailbox, name=PAYLOAD)
-    assert (await browser.post(f"/console/{owner.slug}/webhooks", {"url": "https://hooks.example/lti"})).is_success
-    with MoodleEmulator.running() as moodle:
-        await registered(http, console_broker, owner, moodle)
-    ids = await ids_of(browser, owner)
+    owner, ids = await owner_with_everything(browser, mailbox, http, console_broker, name=PAYLOAD)
     console_pages = [path for method, path in console_requests(owner.slug, ids) if method == "GET"]
 
     posted = 0

@@ -4,61 +4,26 @@ did not exist, and changes nothing."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 
 from admin_ui.console import routes as console_routes
 from broker.services import Services
-from tests.admin_ui.conftest import Browser, Owner, signed_in_owner
-from tests.admin_ui.test_registrations import registered, registration_id
+from tests.admin_ui.conftest import Browser, signed_in_owner
+from tests.admin_ui.console_routes import console_requests, owner_with_everything
 from tests.conftest import RunningBroker
-from tests.emulators import MoodleEmulator
 from tests.smtp import Mailbox
 
 # What an attacker would post to any form: every field a console form reads.
 FORM = {"name": "mine", "url": "https://attacker.example/hook", "email": "eve@attacker.example", "role": "owner"}
 
 
-def console_requests(slug: str, ids: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """(method, path) of every console route under `slug`, its id parameters filled from `ids` (by the route's
-    first path segment after the slug)."""
-    for route in console_routes:
-        if "{slug}" not in route.path:
-            continue
-        path = route.path.replace("{slug}", slug)
-        kind = path.removeprefix(f"/console/{slug}/").split("/")[0]
-        path = path.replace("{id}", ids.get(kind, "")).replace("{event_id}", ids.get("events", ""))
-        path = path.replace("{action:str}", "disable")
-        assert "{" not in path and "//" not in path, f"the test does not know how to fill {route.path}"
-        for method in sorted(route.methods or ()):
-            if method != "HEAD":
-                yield method, path
-
-
-async def ids_of(owner_browser: Browser, owner: Owner) -> dict[str, str]:
-    """One id of each kind the console's URLs take, all of the owner's tenant."""
-    pages = {kind: (await owner_browser.get(f"/console/{owner.slug}/{kind}")).text
-             for kind in ("attempts", "api-keys", "webhooks")}  # fmt: skip
-    found = {
-        "registrations": await registration_id(owner_browser, owner),
-        "attempts": re.findall(rf"/console/{owner.slug}/attempts/(\w+)\"", pages["attempts"])[0],
-        "api-keys": re.findall(rf"/console/{owner.slug}/api-keys/(key_\w+)/revoke", pages["api-keys"])[0],
-        "events": re.findall(rf"/console/{owner.slug}/events/(\w+)/replay", pages["webhooks"])[0],
-    }
-    return found
-
-
 async def test_another_tenants_slug_or_ids_in_any_console_url_are_not_found_and_change_nothing(
     browser: Browser, browser_factory: Callable[[], Browser], mailbox: Mailbox, http: httpx.AsyncClient,
     console_broker: RunningBroker, services: Services,
 ) -> None:  # fmt: skip
-    victim = await signed_in_owner(browser, mailbox, name="Victim Tool")
-    assert (await browser.post(f"/console/{victim.slug}/webhooks", {"url": "https://hooks.example/lti"})).is_success
-    with MoodleEmulator.running() as moodle:
-        await registered(http, console_broker, victim, moodle)
-    victim_ids = await ids_of(browser, victim)
+    victim, victim_ids = await owner_with_everything(browser, mailbox, http, console_broker, name="Victim Tool")
     before = await services.tenants.get_by_slug(victim.slug)
     assert before is not None
 
