@@ -39,7 +39,9 @@ from broker.tokens.service import TokenService
 from tenants.accounts.service import AccountService
 from tenants.api_keys import ApiKeyService
 from tenants.encryption import SecretBox
+from tenants.key_pool import KeyPool
 from tenants.keys import KeyRing
+from tenants.platform_bound_keys import PlatformBoundKeys
 from tenants.services import TenantService
 
 logger = logging.getLogger("broker")
@@ -60,6 +62,7 @@ def create_services(settings: Settings) -> Services:
     )
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
+    key_pool = KeyPool(database, secret_box)
     directory = LaunchDirectory(database)
     tenants = TenantService(database, settings, secret_box, key_ring)
     mailer = Mailer(settings, database)
@@ -70,8 +73,11 @@ def create_services(settings: Settings) -> Services:
         client=client,
         secret_box=secret_box,
         key_ring=key_ring,
+        key_pool=key_pool,
         tenants=tenants,
-        registrations=RegistrationService(database, settings, client),
+        registrations=RegistrationService(
+            database, settings, client, PlatformBoundKeys(database, settings, key_ring, key_pool)
+        ),
         launches=LaunchService(database, settings, key_ring, PlatformKeys(client), directory),
         deep_linking=DeepLinkingService(settings, key_ring, directory),
         tokens=TokenService(database, settings, client, secret_box, key_ring),

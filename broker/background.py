@@ -1,5 +1,5 @@
-"""The background loop of a broker process: webhook deliveries, signing-key rotations as they fall due, and
-housekeeping (spent limit counters, old abandoned registration attempts).
+"""The background loop of a broker process: webhook deliveries, signing-key rotations as they fall due, the
+pool of spare signing keys kept full, and housekeeping (spent limit counters, old abandoned registration attempts).
 
 It runs inside `broker serve` (unless BROKER_RUN_WORKER=0) and alone as `broker webhooks work`. Every pass is
 bounded (one batch of deliveries, one rotation check); between passes it waits for work or for `stop`.
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("broker.background")
 
 POLL_INTERVAL = 1.0
-# Rotations move on a scale of minutes (the JWKS cache time), so checking twice a minute is plenty.
+# Rotations move on a scale of minutes (the JWKS cache time), so checking twice a minute is plenty; a full pool of
+# spare keys is looked at as often.
 ROTATION_CHECK_INTERVAL = 30.0
 # Spent limit counters and old abandoned attempts only take room; every ten minutes is plenty.
 HOUSEKEEPING_INTERVAL = 600.0
@@ -75,14 +76,17 @@ class _Chore:
     interval: float
     work: Callable[[], Awaitable[object]]
     due: float = 0.0
+    # When the work says there is more to do (a true result), it runs again this soon instead.
+    busy_interval: float | None = None
 
     async def run_if_due(self, now: float) -> None:
         if now < self.due:
             return
         try:
-            await self.work()
+            more = await self.work()
             self.backoff.succeeded()
-            self.due = time.monotonic() + self.interval
+            wait = self.busy_interval if more and self.busy_interval is not None else self.interval
+            self.due = time.monotonic() + wait
         except Exception as error:
             self.due = time.monotonic() + self.backoff.failed(error)
 
@@ -119,6 +123,9 @@ async def run(
                lambda: _rotations(services)),
         _Chore(Backoff("housekeeping", first_backoff, max_backoff), HOUSEKEEPING_INTERVAL,
                lambda: _housekeeping(services)),
+        # One key a pass (about 100 ms, in a child process), so deliveries never wait for a whole refill.
+        _Chore(Backoff("spare signing keys", first_backoff, max_backoff), ROTATION_CHECK_INTERVAL,
+               lambda: services.key_pool.refill(limit=1), busy_interval=poll_interval),
     ]  # fmt: skip
     next_delivery = 0.0
     while not stop.is_set():

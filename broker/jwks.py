@@ -1,4 +1,5 @@
-"""The tenant's public keys at /.well-known/jwks.json of its site (tenants/hosts.py), from the in-memory key ring.
+"""The tenant's public keys at /.well-known/jwks.json of its site (tenants/hosts.py), its own (they sign launch
+tokens), and those bound to each of its platforms at /keys/{key_set}/jwks.json, from the in-memory key ring.
 
 Platforms fetch this on every launch they sign for us, so it is a raw ASGI endpoint: no Request or Response
 object per call, and one prebuilt header list per published key set, reused until the key ring hands out a
@@ -13,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from tenants.hosts import JWKS_PATH
 from tenants.keys import TenantKeys
+from tenants.platform_bound_keys import platform_jwks_path
 
 # Platforms cache the key set; five minutes keeps a rotation's new key visible well within its grace period.
 # Key rotation waits this long (plus the key ring's TTL) between publishing a key and signing with it.
@@ -20,7 +22,7 @@ JWKS_MAX_AGE = 300
 CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"
 
 _NOT_FOUND = JSONResponse(
-    {"type": "about:blank", "title": "No such tenant", "status": 404, "detail": "Check the tenant's slug."},
+    {"type": "about:blank", "title": "No such key set", "status": 404, "detail": "Check the tenant's slug."},
     status_code=404,
     media_type="application/problem+json",
 )
@@ -30,30 +32,34 @@ Headers = list[tuple[bytes, bytes]]
 
 class JWKSEndpoint:
     def __init__(self) -> None:
-        self._headers: dict[str, tuple[TenantKeys, Headers]] = {}
+        self._headers: dict[tuple[str, str | None], tuple[TenantKeys, Headers]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        slug = scope["path_params"]["slug"]
-        keys = await scope["app"].state.key_ring.get(slug)
+        name = (scope["path_params"]["slug"], scope["path_params"].get("key_set"))
+        keys = await scope["app"].state.key_ring.get(*name)
         if keys is None:
             await _NOT_FOUND(scope, receive, send)
             return
-        cached = self._headers.get(slug)
-        headers = cached[1] if cached is not None and cached[0] is keys else self._remember(slug, keys)
+        cached = self._headers.get(name)
+        headers = cached[1] if cached is not None and cached[0] is keys else self._remember(name, keys)
         # Fresh messages around the shared headers: middleware may replace a message's headers, never edit them.
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": keys.jwks})
 
-    def _remember(self, slug: str, keys: TenantKeys) -> Headers:
+    def _remember(self, name: tuple[str, str | None], keys: TenantKeys) -> Headers:
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(keys.jwks)).encode()),
             (b"cache-control", CACHE_CONTROL.encode()),
             (b"access-control-allow-origin", b"*"),
         ]
-        self._headers[slug] = (keys, headers)
+        self._headers[name] = (keys, headers)
         return headers
 
 
-# A tenant's public route: under /t/{slug} on the base host, at the root of the tenant's own host.
-routes = [Route(JWKS_PATH, JWKSEndpoint(), methods=["GET"])]
+# A tenant's public routes: under /t/{slug} on the base host, at the root of the tenant's own host.
+_ENDPOINT = JWKSEndpoint()
+routes = [
+    Route(JWKS_PATH, _ENDPOINT, methods=["GET"]),
+    Route(platform_jwks_path("{key_set}"), _ENDPOINT, methods=["GET"]),
+]

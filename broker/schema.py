@@ -8,7 +8,7 @@ from broker.registration.models import Deployment, Registration, RegistrationAtt
 from broker.tokens.models import PlatformToken
 from broker.webhooks.models import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 from tenants.accounts.models import Account, AccountLink, AuditEvent, ConsoleSession, Membership
-from tenants.models import ApiKey, SigningKey, Tenant
+from tenants.models import ApiKey, PlatformSigningKey, SigningKey, SpareSigningKey, Tenant
 
 metadata = Base.metadata
 
@@ -25,10 +25,12 @@ __all__ = [
     "LimitSlot",
     "Membership",
     "OutboxEvent",
+    "PlatformSigningKey",
     "PlatformToken",
     "Registration",
     "RegistrationAttempt",
     "SigningKey",
+    "SpareSigningKey",
     "Tenant",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tenants.accounts.service import AccountService
     from tenants.api_keys import ApiKeyService
     from tenants.encryption import SecretBox
+    from tenants.key_pool import KeyPool
     from tenants.keys import KeyRing
     from tenants.services import TenantService
 
@@ -39,6 +40,7 @@ class Services:
     client: GuardedClient
     secret_box: SecretBox
     key_ring: KeyRing
+    key_pool: KeyPool
     tenants: TenantService
     registrations: RegistrationService
     launches: LaunchService
@@ -53,6 +55,7 @@ class Services:
     accounts: AccountService
 
     async def close(self) -> None:
+        self.key_pool.close()
         await self.client.aclose()
         await self.limit_store.close()
         await self.database.dispose()

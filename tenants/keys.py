@@ -1,4 +1,10 @@
-"""Tenant signing keys: generation, the published JWKS, and an in-memory key ring.
+"""Signing keys: generation, the published JWKS, and an in-memory key ring.
+
+A tenant has two kinds of key set. Its own (`key_set` None) signs the launch tokens its tool verifies, at
+/t/{slug}/.well-known/jwks.json. Each platform it is registered with gets a key set of its own
+(`platform_key_set`), published at that platform's own JWKS URL, which signs what only that platform verifies:
+client assertions and Deep Linking responses. So an assertion signed for one platform verifies with no other
+platform's keys, whatever `aud` a platform asked for.
 
 Launch tokens, client assertions and Deep Linking responses are signed on hot paths, so each private key
 is decrypted once per process and each JWKS document is serialised once; the ring re-reads the database
@@ -8,6 +14,9 @@ only after `ttl` seconds, which is how a rotation made by another broker process
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -15,11 +24,11 @@ from typing import Any
 
 from joserfc.jwk import KeySet
 from jwcrypto import jwk
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from broker.database import Database
-from tenants.encryption import SecretBox
-from tenants.models import KeyStatus, SigningKey, Tenant
+from tenants.encryption import SecretBox, derive_key
+from tenants.models import KeyStatus, PlatformSigningKey, SigningKey, Tenant
 
 SIGNING_ALGORITHM = "RS256"
 RSA_KEY_SIZE = 2048
@@ -33,6 +42,23 @@ def generate_signing_key() -> jwk.JWK:
     """An RSA-2048 key whose kid is its RFC 7638 thumbprint."""
     key = jwk.JWK.generate(kty="RSA", size=RSA_KEY_SIZE)
     return _with_kid(key, key.thumbprint())
+
+
+def new_private_jwk_json() -> str:
+    """A new signing key as private JWK JSON: what a key-generating child process hands back."""
+    return str(generate_signing_key().export_private())
+
+
+def platform_key_set(secret_key: str, tenant_id: str, issuer: str) -> str:
+    """The name of the key set bound to (tenant, platform issuer), as it appears in its JWKS URL.
+
+    A keyed digest, not the issuer itself: it is known before the platform is called (the registration
+    request carries the URL), it is the same each time that platform registers again, and nobody without the
+    broker's secret can tell from a URL which platforms a tenant is registered with.
+    """
+    key = derive_key(secret_key, "platform key sets v1")
+    digest = hmac.new(key, f"{tenant_id}\n{issuer}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
 def _with_kid(key: jwk.JWK, kid: str) -> jwk.JWK:
@@ -53,6 +79,8 @@ def jwks_body(public_keys: list[dict[str, Any]]) -> bytes:
 
 @dataclass(frozen=True)
 class TenantKeys:
+    """One key set of a tenant (its own when `key_set` is None): the published JWKS and the signing key."""
+
     tenant_id: str
     jwks: bytes
     signing_key: jwk.JWK | None
@@ -62,8 +90,11 @@ class TenantKeys:
         return KeySet.import_key_set({"keys": list(self.public_keys)})
 
 
+KeySetName = tuple[str, str | None]  # (tenant slug, key set; None for the tenant's own)
+
+
 class KeyRing:
-    """Published JWKS and active private key per tenant slug, cached for `ttl` seconds."""
+    """Published JWKS and active private key per tenant slug and key set, cached for `ttl` seconds."""
 
     def __init__(
         self,
@@ -76,56 +107,56 @@ class KeyRing:
         self._secret_box = secret_box
         self._ttl = ttl
         self._max_unknown = max_unknown
-        self._entries: dict[str, tuple[float, TenantKeys]] = {}
-        # Slugs with no tenant, remembered briefly; bounded, since anyone can ask for any slug.
-        self._unknown: dict[str, float] = {}
+        self._entries: dict[KeySetName, tuple[float, TenantKeys]] = {}
+        # Slugs and key sets that do not exist, remembered briefly; bounded, since anyone can ask for any.
+        self._unknown: dict[KeySetName, float] = {}
         self._private_keys: dict[str, jwk.JWK] = {}
-        self._loading: dict[str, asyncio.Future[TenantKeys | None]] = {}
+        self._loading: dict[KeySetName, asyncio.Future[TenantKeys | None]] = {}
 
-    async def get(self, slug: str) -> TenantKeys | None:
+    async def get(self, slug: str, key_set: str | None = None) -> TenantKeys | None:
+        """The tenant's own keys, or with `key_set` the keys bound to one of its platforms."""
+        name = (slug, key_set)
         now = time.monotonic()
-        entry = self._entries.get(slug)
+        entry = self._entries.get(name)
         if entry is not None and entry[0] > now:
             return entry[1]
-        if self._unknown.get(slug, 0.0) > now:
+        if self._unknown.get(name, 0.0) > now:
             return None
-        loading = self._loading.get(slug)
+        loading = self._loading.get(name)
         if loading is None:
-            # Concurrent requests for a cold slug share one load, and nothing is kept once it is done.
-            loading = asyncio.ensure_future(self._load(slug))
-            self._loading[slug] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(slug, None))
+            # Concurrent requests for a cold key set share one load, and nothing is kept once it is done.
+            loading = asyncio.ensure_future(self._load(slug, key_set))
+            self._loading[name] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(name, None))
         keys = await asyncio.shield(loading)
-        self._remember(slug, keys)
+        self._remember(name, keys)
         return keys
 
     def invalidate(self, slug: str) -> None:
-        self._entries.pop(slug, None)
-        self._unknown.pop(slug, None)
+        """Forgets every key set of the tenant: the next `get` reads the database."""
+        for cache in (self._entries, self._unknown):
+            for name in [name for name in cache if name[0] == slug]:
+                del cache[name]
 
-    def _remember(self, slug: str, keys: TenantKeys | None) -> None:
+    def _remember(self, name: KeySetName, keys: TenantKeys | None) -> None:
         expires = time.monotonic() + self._ttl
         if keys is not None:
-            self._entries[slug] = (expires, keys)
-            self._unknown.pop(slug, None)
+            self._entries[name] = (expires, keys)
+            self._unknown.pop(name, None)
             return
-        self._entries.pop(slug, None)
+        self._entries.pop(name, None)
         if len(self._unknown) >= self._max_unknown:
             self._unknown.clear()
-        self._unknown[slug] = expires
+        self._unknown[name] = expires
 
-    async def _load(self, slug: str) -> TenantKeys | None:
+    async def _load(self, slug: str, key_set: str | None) -> TenantKeys | None:
         async with self._database.session() as session:
             tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
             if tenant_id is None:
                 return None
-            rows = (
-                await session.scalars(
-                    select(SigningKey)
-                    .where(SigningKey.tenant_id == tenant_id, SigningKey.status.in_(PUBLISHED_STATUSES))
-                    .order_by(SigningKey.id)
-                )
-            ).all()
+            rows = (await session.scalars(_published_keys(tenant_id, key_set))).all()
+        if key_set is not None and not rows:
+            return None
         active = next((row for row in reversed(rows) if row.status == KeyStatus.ACTIVE), None)
         public_keys = tuple(row.public_jwk for row in rows)
         return TenantKeys(
@@ -135,9 +166,27 @@ class KeyRing:
             public_keys=public_keys,
         )
 
-    def _private_key(self, row: SigningKey) -> jwk.JWK:
+    def _private_key(self, row: SigningKey | PlatformSigningKey) -> jwk.JWK:
         key = self._private_keys.get(row.kid)
         if key is None:
             key = jwk.JWK.from_json(self._secret_box.decrypt(row.private_key_encrypted))
             self._private_keys[row.kid] = key
         return key
+
+
+def _published_keys(tenant_id: str, key_set: str | None) -> Select[Any]:
+    if key_set is None:
+        return (
+            select(SigningKey)
+            .where(SigningKey.tenant_id == tenant_id, SigningKey.status.in_(PUBLISHED_STATUSES))
+            .order_by(SigningKey.id)
+        )
+    return (
+        select(PlatformSigningKey)
+        .where(
+            PlatformSigningKey.tenant_id == tenant_id,
+            PlatformSigningKey.key_set == key_set,
+            PlatformSigningKey.status.in_(PUBLISHED_STATUSES),
+        )
+        .order_by(PlatformSigningKey.id)
+    )

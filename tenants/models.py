@@ -1,4 +1,4 @@
-"""Tenants (tool vendors), their signing keys and API keys."""
+"""Tenants (tool vendors), their signing keys (their own, platform-bound and spare ones) and API keys."""
 
 from __future__ import annotations
 
@@ -68,23 +68,55 @@ class TenantHostname(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class SigningKey(Base):
+class _KeyPair:
     """An RSA key pair; the private half is stored encrypted with the broker's secret key."""
+
+    kid: Mapped[str] = mapped_column(String(100), unique=True)
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class _PublishedKey(_KeyPair):
+    """A key pair published in a JWKS, with where it is in its life (a KeyStatus)."""
+
+    status: Mapped[str] = mapped_column(String(20))  # a KeyStatus
+    activated_at: Mapped[datetime | None] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column()
+
+
+class SigningKey(_PublishedKey, Base):
+    """A key of the tenant's own JWKS: it signs the launch tokens the tool verifies (and, for registrations made
+    before platform-bound keys, their client assertions and Deep Linking responses)."""
 
     __tablename__ = "signing_keys"
     __table_args__ = (Index(None, "tenant_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    kid: Mapped[str] = mapped_column(String(100), unique=True)
-    status: Mapped[str] = mapped_column(String(20))  # a KeyStatus
-    private_key_encrypted: Mapped[str] = mapped_column(Text)
-    public_jwk: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    activated_at: Mapped[datetime | None] = mapped_column()
-    retired_at: Mapped[datetime | None] = mapped_column()
 
     tenant: Mapped[Tenant] = relationship(back_populates="signing_keys", lazy="raise")
+
+
+class PlatformSigningKey(_PublishedKey, Base):
+    """A key bound to one (tenant, platform issuer): it signs what only that platform verifies (client
+    assertions, Deep Linking responses) and is published at that platform's own JWKS URL. `key_set` names the
+    binding (tenants.keys.platform_key_set)."""
+
+    __tablename__ = "platform_signing_keys"
+    __table_args__ = (Index(None, "tenant_id", "key_set", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key_set: Mapped[str] = mapped_column(String(64))
+
+
+class SpareSigningKey(_KeyPair, Base):
+    """A key pair generated ahead by the background loop, so that no request waits for RSA key generation."""
+
+    __tablename__ = "spare_signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
 
 
 class ApiKey(Base):

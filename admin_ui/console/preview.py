@@ -18,7 +18,9 @@ from broker.registration.preparation import prepare_registration
 from broker.registration.profiles.selection import profile_named, read_platform_configuration
 from broker.registration.service import tool_endpoints
 from broker.settings import Settings
-from tenants.hosts import TenantSite
+from tenants.hosts import site_of
+from tenants.keys import platform_key_set
+from tenants.models import Tenant
 from tenants.tool_configuration import ToolConfiguration
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -48,13 +50,16 @@ def _sample(name: str) -> dict[str, Any]:
     return document
 
 
-def previews(settings: Settings, site: TenantSite, client_name: str, tool: ToolConfiguration) -> list[Preview]:
+def previews(settings: Settings, tenant: Tenant, client_name: str, tool: ToolConfiguration) -> list[Preview]:
+    site = site_of(settings, tenant)
     shown = []
     for lms, (name, url) in SAMPLE_URLS.items():
         platform = read_platform_configuration(_sample(name), configuration_url=url, allow_insecure=False)
+        key_set = platform_key_set(settings.secret_key, tenant.id, platform.issuer)
+        endpoints = tool_endpoints(site, key_set)
         try:
             prepared = prepare_registration(
-                platform=platform, tool=tool, client_name=client_name, endpoints=tool_endpoints(site),
+                platform=platform, tool=tool, client_name=client_name, endpoints=endpoints,
                 has_registration_token=True, allow_insecure=settings.allow_insecure_platforms,
             )  # fmt: skip
         except errors.RegistrationError as error:

@@ -20,7 +20,6 @@ from broker import lti
 from broker.services import services
 from broker.settings import settings_of
 from tenants.accounts.service import TenantRole
-from tenants.hosts import site_of
 from tenants.services import TenantError
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
@@ -95,8 +94,7 @@ def _page(request: Request, membership: TenantRole, values: dict[str, Any], *, e
     shown = None
     if configuration is not None:
         tool = parse_tool_configuration(configuration)
-        settings = settings_of(request)
-        shown = previews(settings, site_of(settings, membership.tenant), values["name"].strip(), tool)
+        shown = previews(settings_of(request), membership.tenant, values["name"].strip(), tool)
     context = page_context(
         membership, "Tool configuration", values=values, errors=errors, previews=shown, message=message,
         known_scopes=KNOWN_SCOPES, identity_claims=sorted(lti.IDENTITY_CLAIMS), launches=launches.LAUNCHES,

@@ -42,8 +42,8 @@ class DeepLinkingService:
         if not isinstance(content_items, list):
             raise errors.DeepLinkingRefused("content_items: required, an array (possibly empty)")
         keys = await self.key_ring.get(tenant.slug)
-        if keys is None or keys.signing_key is None:
-            raise errors.DeepLinkingRefused("the tenant has no active signing key", status_code=409)
+        if keys is None:
+            raise errors.DeepLinkingRefused("the tenant has no signing keys", status_code=409)
         try:
             claims = read_launch_token(
                 launch_token, keys=keys.key_set(), issuer=self.settings.tenant_url(tenant.slug), now=time.time()
@@ -51,9 +51,13 @@ class DeepLinkingService:
         except LaunchTokenError as error:
             raise errors.DeepLinkingRefused(f"launch_token: {error.field}: {error.reason}") from error
         registration = await self._registration(tenant, claims)
+        # Signed with the key bound to the registration's platform, which only that platform trusts.
+        platform_keys = await self.key_ring.get(tenant.slug, registration.key_set)
+        if platform_keys is None or platform_keys.signing_key is None:
+            raise errors.DeepLinkingRefused("the tenant has no active signing key for this platform", status_code=409)
         try:
             response = build_deep_linking_response(
-                claims["lti"], content_items, signing_key=keys.signing_key, client_id=registration.client_id,
+                claims["lti"], content_items, signing_key=platform_keys.signing_key, client_id=registration.client_id,
                 now=time.time(),
             )
         except (DeepLinkingError, LtiMessageError) as error:

@@ -44,6 +44,7 @@ class RegistrationView:
     jwks_uri: str
     deployment_ids: frozenset[str]
     launched: bool
+    key_set: str | None = None  # the platform-bound key set it signs with; None: the tenant's own key
 
 
 class _Expiring(Generic[K, V]):
@@ -146,4 +147,5 @@ def _view(row: Registration) -> RegistrationView:
         jwks_uri=row.jwks_uri,
         deployment_ids=frozenset(deployment.deployment_id for deployment in row.deployments),
         launched=row.launched_at is not None,
+        key_set=row.key_set,
     )

@@ -161,3 +161,21 @@ async def get_attempt(database: Database, *, tenant_id: str, attempt_id: str) ->
                 RegistrationAttempt.id == attempt_id, RegistrationAttempt.tenant_id == tenant_id
             )
         )
+
+
+async def claim_verify_form(
+    database: Database, tenant_id: str, attempt_id: str, registration_id: str, number: int
+) -> bool:
+    """Spends the confirmation page's Verify form number `number`, in one statement: a form works once."""
+    async with database.transaction() as session:
+        claimed = await session.execute(
+            update(RegistrationAttempt)
+            .where(
+                RegistrationAttempt.id == attempt_id,
+                RegistrationAttempt.tenant_id == tenant_id,
+                RegistrationAttempt.registration_id == registration_id,
+                RegistrationAttempt.verify_uses == number,
+            )
+            .values(verify_uses=number + 1)
+        )
+    return claimed.rowcount == 1  # type: ignore[attr-defined]

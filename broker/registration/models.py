@@ -80,6 +80,9 @@ class Registration(Base):
     authorization_server: Mapped[str | None] = mapped_column(String(2000))
     jwks_uri: Mapped[str] = mapped_column(String(2000))
     registration_endpoint: Mapped[str] = mapped_column(String(2000))
+    # The platform-bound key set whose JWKS URL the platform was given (tenants.keys); None for registrations
+    # made before keys were bound to platforms: they keep the tenant's own key until registered again.
+    key_set: Mapped[str | None] = mapped_column(String(64))
     scopes_requested: Mapped[list[Any]] = mapped_column(default=list)
     scopes_granted: Mapped[list[Any]] = mapped_column(default=list)
     platform_configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -133,5 +136,8 @@ class RegistrationAttempt(Base):
     registration_id: Mapped[str | None] = mapped_column(
         ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )
+    # How many Verify forms of this attempt's confirmation page were used: each form works once (its number is
+    # this count when it was made), and a failed verification offers the next one.
+    verify_uses: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

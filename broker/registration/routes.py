@@ -89,7 +89,7 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         "registration": registration,
         "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],
         "close_script": CLOSE.source,
-        "verify_state": services(request).tokens.verify_form_state(tenant, registration),
+        "verify_state": services(request).tokens.verify_form_state(tenant, registration, completed.attempt_id),
         "verify_action": request.url.path + "/verify",
         **PAGE_HELPERS,
     }
@@ -102,6 +102,8 @@ _VERIFY_NEXT_STEPS = {
     403: "Your platform no longer grants these services to the tool: check the tool's settings in your LMS.",
     409: "The first launch verifies this registration: add the tool to a course and open it once.",
 }
+# Refusals the admin can fix in the LMS (enable the tool, grant the services): the page offers one more try.
+_VERIFY_AGAIN = frozenset({403, 502, 504})
 _VERIFY_RETRY = "Check that the tool is enabled in your LMS, then verify again; if it keeps failing, tell its vendor."
 
 
@@ -112,17 +114,22 @@ async def verify(request: Request) -> Response:
     except errors.RegistrationError as refusal:
         return refusal_page(request, refusal, framable=True)
     state = (await request.form()).get("state")
-    context = {"tool_name": tenant.name, "close_script": CLOSE.source, **PAGE_HELPERS}
+    state = state if isinstance(state, str) else ""
+    context = {"tool_name": tenant.name, "close_script": CLOSE.source, "verify_state": None, **PAGE_HELPERS}
     status_code = 200
+    tokens = services(request).tokens
     try:
         async with services(request).public_limits.outbound_call(tenant.id, client_address(request)):
-            verification = await services(request).tokens.verify_form(tenant, state if isinstance(state, str) else "")
+            verification = await tokens.verify_form(tenant, state)
     except TooManyRequests as refusal:
         return refusal_page(request, refusal, framable=True)
     except Refusal as refusal:  # the token service's TokenRefused
         status_code = refusal.status_code
         next_step = _VERIFY_NEXT_STEPS.get(refusal.status_code, _VERIFY_RETRY)
         context |= {"verified": False, "title": refusal.title, "detail": refusal.detail, "next_step": next_step}
+        if refusal.status_code in _VERIFY_AGAIN:
+            retry = await tokens.next_verify_form_state(tenant, state)
+            context |= {"verify_state": retry, "verify_action": request.url.path}
     else:
         scopes = verification.token.scope.split()
         context |= {"verified": True, "title": f"{tenant.name} works with your platform", "scopes": scopes}

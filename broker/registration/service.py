@@ -52,6 +52,7 @@ from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.hosts import LOGIN_PATH, TenantSite, site_of
 from tenants.models import Tenant
+from tenants.platform_bound_keys import PlatformBoundKeys, platform_jwks_path
 
 logger = logging.getLogger("broker.registration")
 
@@ -105,22 +106,27 @@ def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
     return InitiationRequest(openid_configuration=url, registration_token=token)
 
 
-def tool_endpoints(site: TenantSite) -> ToolEndpoints:
-    """The URLs a registration request advertises: all on the tenant's site, whose host is the `domain`."""
+def tool_endpoints(site: TenantSite, key_set: str) -> ToolEndpoints:
+    """The URLs a registration request advertises: all on the tenant's site, whose host is the `domain`.
+    `key_set` is the key set bound to the platform (tenants.platform_bound_keys), whose JWKS URL the platform
+    gets, so it trusts no key the broker uses with any other platform."""
     return ToolEndpoints(
         initiate_login_uri=site.url(LOGIN_PATH),
         redirect_uri=site.launch_url,
-        jwks_uri=site.jwks_url,
+        jwks_uri=site.url(platform_jwks_path(key_set)),
         target_link_uri=site.launch_url,
         domain=site.domain,
     )
 
 
 class RegistrationService:
-    def __init__(self, database: Database, settings: Settings, client: GuardedClient) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, client: GuardedClient, platform_keys: PlatformBoundKeys
+    ) -> None:
         self.database = database
         self.settings = settings
         self.client = client
+        self.platform_keys = platform_keys
         self._sealer = StateSealer(settings.secret_key, "registration-review")
 
     async def begin(self, tenant: Tenant, initiation: InitiationRequest) -> Review | Completed:
@@ -193,7 +199,9 @@ class RegistrationService:
             platform=platform,
             tool=read_tool_configuration(tenant.tool_configuration),
             client_name=tenant.name,
-            endpoints=tool_endpoints(site_of(self.settings, tenant)),
+            endpoints=tool_endpoints(
+                site_of(self.settings, tenant), self.platform_keys.key_set(tenant.id, platform.issuer)
+            ),
             has_registration_token=bool(registration_token),
             allow_insecure=self.settings.allow_insecure_platforms,
             included=included,
@@ -238,6 +246,8 @@ class RegistrationService:
     ) -> Completed:
         body = prepared.request
         await attempts.update_attempt(self.database, attempt_id, registration_request=body)
+        # The request names the key set's JWKS URL, and some platforms (Brightspace) fetch it at once.
+        key_set = await self.platform_keys.ensure(tenant.id, tenant.slug, platform.issuer)
         try:
             response = await self._call(
                 "registration",
@@ -260,7 +270,7 @@ class RegistrationService:
             await attempts.fail_attempt(self.database, attempt_id, error)
             raise
         platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
-        return await self._store(tenant, attempt_id, platform, prepared.plan, body, result)
+        return await self._store(tenant, attempt_id, platform, prepared.plan, body, result, key_set)
 
     async def _store(
         self,
@@ -270,14 +280,15 @@ class RegistrationService:
         plan: RegistrationPlan,
         request: dict[str, Any],
         result: RegistrationResult,
+        key_set: str,
     ) -> Completed:
         """Registration, deployments, outbox event and attempt outcome commit together, or not at all."""
         try:
             try:
-                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result)
+                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result, key_set)
             except IntegrityError:
                 # Another process stored the same (issuer, client_id) first: update it, or find the conflict.
-                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result)
+                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result, key_set)
         except SQLAlchemyError as error:
             logger.exception(
                 "storing registration failed after the platform accepted it (attempt %s)", attempt_id
@@ -300,6 +311,7 @@ class RegistrationService:
         plan: RegistrationPlan,
         request: dict[str, Any],
         result: RegistrationResult,
+        key_set: str,
     ) -> Completed | errors.RegistrationConflictError:
         async with self.database.transaction() as session:
             conflict = await _claimed_elsewhere(session, tenant, attempt_id, platform.issuer, result.client_id)
@@ -325,6 +337,8 @@ class RegistrationService:
                 )
                 session.add(registration)
             _apply_platform(registration, platform, plan, request, result)
+            # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
+            registration.key_set = key_set
             known = {deployment.deployment_id for deployment in registration.deployments}
             new_ids = tuple(d for d in result.deployment_ids if d not in known)
             for deployment_id in new_ids:

@@ -13,12 +13,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from broker.database import Database, utcnow
 from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError, Purpose
+from broker.registration import attempts
 from broker.registration.models import Registration, RegistrationStatus
 from broker.registration.profiles.selection import profile_named
 from broker.sealed_state import StateError, StateSealer
@@ -43,6 +45,9 @@ EXPIRY_MARGIN = 60
 MAX_SCOPES = 50
 MAX_SCOPE_LENGTH = 1024
 VERIFY_FORM_MAX_AGE = 24 * 3600
+# Verify forms one confirmation page may use in all: the first, and one more after each failure (the admin
+# enables the tool in the LMS, then tries again).
+MAX_VERIFY_FORMS = 5
 
 
 @dataclass(frozen=True)
@@ -109,22 +114,50 @@ class TokenService:
         return Verification(await self._registration(tenant, registration_id), token)
 
     # ----------------------------------------------------------------- the confirmation page's Verify button
-    def verify_form_state(self, tenant: Tenant, registration: Registration) -> str | None:
-        """The sealed form field of the Verify button: it can verify this one registration, for a day.
+    def verify_form_state(
+        self, tenant: Tenant, registration: Registration, attempt_id: str, number: int = 0
+    ) -> str | None:
+        """The sealed form field of the Verify button: it can verify this one registration, once, for a day.
         None when no token can be asked for (no service scopes or no token endpoint): the first launch verifies.
+        `number` counts the forms of the attempt's confirmation page; a failed verification offers the next.
         """
-        if not service_scopes(registration) or not registration.token_endpoint:
+        if not service_scopes(registration) or not registration.token_endpoint or number >= MAX_VERIFY_FORMS:
             return None
-        return self._sealer.seal({"tenant": tenant.id, "registration": registration.id})
+        return self._sealer.seal(
+            {"tenant": tenant.id, "registration": registration.id, "attempt": attempt_id, "number": number}
+        )
 
     async def verify_form(self, tenant: Tenant, form_state: str) -> Verification:
+        """Verifies the form's registration; the form is spent first, so it never verifies twice."""
+        state = self._verify_state(tenant, form_state)
+        spent = await attempts.claim_verify_form(
+            self.database, tenant.id, state["attempt"], state["registration"], state["number"]
+        )
+        if not spent:
+            raise errors.VerifyFormExpired("This Verify button was already used.")
+        return await self.verify(tenant, state["registration"])
+
+    async def next_verify_form_state(self, tenant: Tenant, form_state: str) -> str | None:
+        """After a failed verification, the form that may try again (None once MAX_VERIFY_FORMS were used)."""
+        try:
+            state = self._verify_state(tenant, form_state)
+            registration = await self._registration(tenant, state["registration"])
+        except errors.TokenRefused:
+            return None
+        return self.verify_form_state(tenant, registration, state["attempt"], state["number"] + 1)
+
+    def _verify_state(self, tenant: Tenant, form_state: str) -> dict[str, Any]:
         try:
             state = self._sealer.unseal(form_state, max_age=VERIFY_FORM_MAX_AGE)
         except StateError as error:
             raise errors.VerifyFormExpired("Open the registration page again.") from error
-        if state.get("tenant") != tenant.id or not isinstance(state.get("registration"), str):
+        if state.get("tenant") != tenant.id:
             raise errors.VerifyFormExpired("This form belongs to another tool's registration.")
-        return await self.verify(tenant, state["registration"])
+        if not all(isinstance(state.get(name), str) for name in ("registration", "attempt")) or not isinstance(
+            state.get("number"), int
+        ):
+            raise errors.VerifyFormExpired("Open the registration page again.")
+        return state
 
     # ----------------------------------------------------------------- internals
     async def _registration(self, tenant: Tenant, registration_id: str) -> Registration:
@@ -161,9 +194,10 @@ class TokenService:
 
     async def _grant(self, tenant: Tenant, registration: Registration, scopes: Sequence[str]) -> AccessToken:
         token_endpoint = registration.token_endpoint or ""
-        keys = await self.key_ring.get(tenant.slug)
+        # The key bound to this registration's platform (the tenant's own for registrations made before).
+        keys = await self.key_ring.get(tenant.slug, registration.key_set)
         if keys is None or keys.signing_key is None:
-            raise errors.NoSigningKey("The tenant has no active signing key.")
+            raise errors.NoSigningKey("The tenant has no active signing key for this platform.")
         assertion = build_client_assertion(
             client_id=registration.client_id,
             audience=profile_named(registration.platform_profile or "generic").client_assertion_audience(

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from broker import background
 from broker.app import create_services
 from broker.background import Backoff
 from broker.migrate import upgrade
+from tenants.models import SpareSigningKey
 from tests.conftest import make_settings
 
 ROUNDS = 500
@@ -55,16 +57,40 @@ async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_retu
         assert sorted(record.getMessage().split(" failed")[0] for record in warnings) == [
             "housekeeping",
             "signing-key rotation",
+            "spare signing keys",
             "webhook delivery",
         ], "one warning for each kind of work, however long it lasts"
         assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
         (tmp_path / "not-yet").mkdir()
         upgrade(url)
-        await until(lambda: len(lines(logging.INFO)) == 3)
+        await until(lambda: len(lines(logging.INFO)) == len(warnings))
         assert all("works again" in record.getMessage() for record in lines(logging.INFO))
-        assert len(lines(logging.WARNING)) == 3
+        assert len(lines(logging.WARNING)) == len(warnings)
     finally:
         stop.set()
         await asyncio.wait_for(loop, 5)
         await services.close()
+
+
+async def test_the_loop_keeps_the_pool_of_spare_signing_keys_full(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'broker.db'}"
+    upgrade(url)
+    services = create_services(make_settings(url, "http://127.0.0.1:9"))
+    services.key_pool.size = 2
+    stop = asyncio.Event()
+    loop = asyncio.create_task(background.run(services, stop, poll_interval=STEP_S))
+    try:
+        for _ in range(ROUNDS):
+            async with services.database.session() as session:
+                spare = (await session.scalars(select(SpareSigningKey.kid))).all()
+            if len(spare) == 2:
+                break
+            await asyncio.sleep(STEP_S * 10)
+        taken = await services.key_pool.take()
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 10)
+        await services.close()
+    assert len(spare) == 2, "the pool was never filled"
+    assert taken.kid in spare and services.key_pool.generated_on_demand == 0

@@ -159,21 +159,38 @@ async def test_verify_without_service_scopes_says_the_first_launch_verifies(
     assert not setup.platform.token_requests
 
 
-async def test_the_confirmation_pages_verify_button_shows_the_result(
+async def test_the_confirmation_pages_verify_button_shows_the_result_and_works_once(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:
     async with registered(http, broker, services) as setup:
         (form,) = forms_of(setup.confirmation.text)
-        page = await http.post(urljoin(str(setup.confirmation.url), form.action), data=form.fields)
-        tampered = await http.post(urljoin(str(setup.confirmation.url), form.action), data={"state": "x"})
-        setup.platform.revoked_scopes.add(SCORE)
-        refused = await http.post(urljoin(str(setup.confirmation.url), form.action), data=form.fields)
+        action = urljoin(str(setup.confirmation.url), form.action)
+        page = await http.post(action, data=form.fields)
+        again = await http.post(action, data=form.fields)
+        tampered = await http.post(action, data={"state": "x"})
     assert page.status_code == 200, page.text
     assert "works with your platform" in page.text and "Quiz &lt;Tool&gt;" in page.text
     assert setup.platform.issued_access_tokens[0]["access_token"] not in page.text
     assert posts_close_message(page.text)
+    assert again.status_code == 400 and "already used" in again.text
+    assert len(setup.platform.token_requests) == 1
     assert tampered.status_code == 400 and "expired" in tampered.text
+
+
+async def test_a_refused_verification_offers_one_more_try_that_works_once_the_lms_grants_again(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as setup:
+        setup.platform.revoked_scopes.add(SCORE)  # the admin has not finished setting the tool up in the LMS
+        (form,) = forms_of(setup.confirmation.text)
+        refused = await http.post(urljoin(str(setup.confirmation.url), form.action), data=form.fields)
+        (retry,) = forms_of(refused.text)
+        setup.platform.revoked_scopes.clear()
+        page = await http.post(urljoin(str(refused.url), retry.action), data=retry.fields)
+        spent = await http.post(urljoin(str(refused.url), retry.action), data=retry.fields)
     assert refused.status_code == 403 and "invalid_scope" in refused.text
+    assert page.status_code == 200 and "works with your platform" in page.text
+    assert spent.status_code == 400 and "already used" in spent.text
 
 
 async def test_without_service_scopes_the_page_says_the_first_launch_verifies(
@@ -183,3 +200,35 @@ async def test_without_service_scopes_the_page_says_the_first_launch_verifies(
         page = setup.confirmation.text
     assert not forms_of(page)
     assert "first launch will verify" in page and "add the tool" in page
+
+
+async def test_a_registration_made_before_platform_bound_keys_keeps_signing_with_the_tenant_key(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as setup:
+        # As the migration leaves it: no key set, and the platform holds the tenant's own JWKS URL.
+        async with services.database.transaction() as session:
+            await session.execute(
+                update(Registration).where(Registration.id == setup.registration["id"]).values(key_set=None)
+            )
+        services.key_ring.invalidate(setup.slug)
+        tenant_jwks = broker.url(f"/t/{setup.slug}/.well-known/jwks.json")
+        setup.platform.registered_client()["jwks_uri"] = tenant_jwks
+        answer = await ask(http, broker, setup, [LINEITEM])
+        (request,) = setup.platform.token_requests
+    assert answer.status_code == 200, answer.text
+    assert unverified_part(request["form"]["client_assertion"], 0)["kid"] == setup.tenant.kid
+
+
+async def test_a_new_registration_gives_the_platform_its_own_jwks_url(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services) as setup:
+        jwks_uri = setup.platform.registered_client()["jwks_uri"]
+        answer = await ask(http, broker, setup, [LINEITEM])
+        (request,) = setup.platform.token_requests
+        platform_keys = (await http.get(jwks_uri)).json()["keys"]
+    assert jwks_uri.startswith(broker.url(f"/t/{setup.slug}/keys/"))
+    assert answer.status_code == 200, answer.text
+    kid = unverified_part(request["form"]["client_assertion"], 0)["kid"]
+    assert kid != setup.tenant.kid and [key["kid"] for key in platform_keys] == [kid]

@@ -88,7 +88,9 @@ async def test_two_tenants_register_and_launch_on_one_platform(
             assert sent[TOOL_CONFIG_KEY]["domain"] == f"{slug}.{TENANT_DOMAIN}:{site.rsplit(':', 1)[1]}"
             assert sent["initiate_login_uri"] == site + "/lti/login"
             assert sent["redirect_uris"] == [site + "/lti/launch"]
-            assert sent["jwks_uri"] == site + "/.well-known/jwks.json"
+            # The platform gets the JWKS of the keys bound to it, on the tenant's host too.
+            assert sent["jwks_uri"].startswith(site + "/keys/")
+            assert (await http.get(sent["jwks_uri"])).json()["keys"]
             if isinstance(platform, BrightspaceEmulator):
                 platform.enable(platform.registrations[-1]["client_id"])  # its domain now held by an enabled one
 

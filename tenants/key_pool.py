@@ -1,0 +1,90 @@
+"""Spare RSA key pairs, generated ahead by the background loop, so that binding a key to a new platform costs a
+row, not the ~100 ms of RSA key generation.
+
+The pool lives in the database, so every broker process shares it and a key is handed out once: taking one
+is a DELETE that only one caller can win. When the pool is empty (a burst of new platforms, or no background
+loop running), the key is generated while the request waits; `generated_on_demand` counts how often.
+
+Keys are generated in a child process: the RSA library holds the GIL while it searches for primes, so a
+thread would stall every request of this process for as long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from jwcrypto import jwk
+from sqlalchemy import delete, func, select
+
+from broker.database import Database
+from tenants.encryption import SecretBox
+from tenants.keys import new_private_jwk_json, public_jwk
+from tenants.models import SpareSigningKey
+
+logger = logging.getLogger("tenants.key_pool")
+
+# Enough for a burst of new platforms between two passes of the background loop; each key is about 2 KB.
+KEY_POOL_SIZE = 8
+# Tries at taking a spare key that another process takes first, before generating one instead.
+TAKE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A key pair as it is stored: the private half encrypted."""
+
+    kid: str
+    private_key_encrypted: str
+    public_jwk: dict[str, Any]
+
+
+class KeyPool:
+    def __init__(self, database: Database, secret_box: SecretBox, size: int = KEY_POOL_SIZE) -> None:
+        self.database = database
+        self.secret_box = secret_box
+        self.size = size
+        self.generated_on_demand = 0
+        self._generator: ProcessPoolExecutor | None = None
+
+    async def take(self) -> KeyPair:
+        """A key pair nobody else has: a spare one, else a new one made now (off the event loop)."""
+        for _ in range(TAKE_ATTEMPTS):
+            async with self.database.transaction() as session:
+                spare = await session.scalar(select(SpareSigningKey).order_by(SpareSigningKey.id).limit(1))
+                if spare is None:
+                    break
+                taken = await session.execute(delete(SpareSigningKey).where(SpareSigningKey.id == spare.id))
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    return KeyPair(spare.kid, spare.private_key_encrypted, spare.public_jwk)
+        self.generated_on_demand += 1
+        logger.info("no spare signing key left: generating one while the request waits")
+        return await self._new_pair()
+
+    async def refill(self, limit: int | None = None) -> int:
+        """Generates keys until the pool holds `size` (at most `limit` of them); returns how many were added."""
+        async with self.database.session() as session:
+            missing = self.size - (await session.scalar(select(func.count()).select_from(SpareSigningKey)) or 0)
+        missing = missing if limit is None else min(missing, limit)
+        for _ in range(max(0, missing)):
+            pair = await self._new_pair()
+            async with self.database.transaction() as session:
+                session.add(SpareSigningKey(**vars(pair)))
+        return max(0, missing)
+
+    def close(self) -> None:
+        if self._generator is not None:
+            self._generator.shutdown(wait=False, cancel_futures=True)
+            self._generator = None
+
+    async def _new_pair(self) -> KeyPair:
+        if self._generator is None:
+            # One worker, started on first use: "spawn", since forking a process with threads is unsafe.
+            self._generator = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        private = await asyncio.get_running_loop().run_in_executor(self._generator, new_private_jwk_json)
+        key = jwk.JWK.from_json(private)
+        return KeyPair(key["kid"], self.secret_box.encrypt(private), public_jwk(key))
