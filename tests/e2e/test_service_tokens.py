@@ -232,3 +232,33 @@ async def test_a_new_registration_gives_the_platform_its_own_jwks_url(
     assert answer.status_code == 200, answer.text
     kid = unverified_part(request["form"]["client_assertion"], 0)["kid"]
     assert kid != setup.tenant.kid and [key["kid"] for key in platform_keys] == [kid]
+
+
+async def test_an_unrecognised_brightspace_like_platform_gets_tokens_with_its_authorization_server_as_aud(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    unknown = {"product_family_code": "acme-learning"}
+    async with registered(http, broker, services, BrightspaceEmulator, platform_config_patch=unknown) as setup:
+        answer = await ask(http, broker, setup, [LINEITEM])
+        (request,) = setup.platform.token_requests
+    assert setup.registration["platform_profile"] == "generic"
+    assert answer.status_code == 200, answer.text
+    audience = setup.registration["authorization_server"]
+    assert audience != setup.registration["token_endpoint"]
+    assert unverified_part(request["form"]["client_assertion"], 1)["aud"] == audience
+
+
+async def test_a_published_authorization_server_is_the_audience_and_without_one_the_token_endpoint_is(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    with_server = {"authorization_server": "https://auth.lms.example/oauth2"}
+    async with registered(http, broker, services, GenericEmulator, config_patch=with_server) as published:
+        granted = await ask(http, broker, published, [LINEITEM])
+        (request,) = published.platform.token_requests
+    async with registered(http, broker, services, GenericEmulator) as bare:
+        await ask(http, broker, bare, [LINEITEM])
+        (fallback,) = bare.platform.token_requests
+    assert granted.status_code == 200, granted.text
+    assert unverified_part(request["form"]["client_assertion"], 1)["aud"] == "https://auth.lms.example/oauth2"
+    assert unverified_part(fallback["form"]["client_assertion"], 1)["aud"] == bare.registration["token_endpoint"]
+

@@ -18,8 +18,8 @@ own layout) plus ``DEEP_LINK_RETURN_PATH``:
   assertion, verified against the tool's JWKS fetched from the registered ``jwks_uri``; ``iat`` at most 5 min
   old and 30 s ahead, ``exp`` not past, ``jti`` never seen before (Canvas's rules), and ``aud`` as the
   platform checks it (``assertion_audiences``: Canvas the token endpoint URL on the requested host,
-  Brightspace its ``authorization_server``, Moodle and Sakai nothing, others the token endpoint); scopes
-  outside the registration's grant (or in ``revoked_scopes``) are ``invalid_scope``;
+  Moodle and Sakai nothing, others as LTI-DR says: the ``authorization_server`` they publish, else the token
+  endpoint); scopes outside the registration's grant (or in ``revoked_scopes``) are ``invalid_scope``;
 * the Deep Linking return URL: verifies the tool's response JWT (form field ``JWT``) and records its claims;
 * the 1EdTech LTI Client Side postMessages storage: ``STORAGE_FRAME_PATH`` is the storage frame (on the
   platform's origin, answering ``lti.put_data`` / ``lti.get_data`` from an in-memory map, so per browser tab),
@@ -585,10 +585,9 @@ class LaunchSide:
             return None
         if self.name == "canvas":
             return {f"{request.url.scheme}://{request.headers.get('host', '')}{request.url.path}"}
+        # LTI-DR: the published `authorization_server` when there is one, else the token endpoint.
         document = self.openid_configuration()
-        if self.name == "brightspace":
-            return {str(document.get("authorization_server"))}
-        return {str(document["token_endpoint"])}
+        return {str(document.get("authorization_server") or document["token_endpoint"])}
 
     def _grant(self, registration: Mapping[str, Any], requested: str) -> Response:
         granted = set(str(registration.get("scope", "")).split()) - {"openid"} - self.revoked_scopes

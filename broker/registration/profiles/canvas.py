@@ -14,7 +14,9 @@ Facts (docs/platforms.md, Canvas; `lib/schemas/lti/ims/lti_tool_configuration.rb
 - a message without placements gets `link_selection`, and of several messages at one placement Canvas keeps
   the first only (`registration.rb`, `placements`): a resource-link message without placements beside a
   deep-linking one at `ContentArea` would take the deep-linking message's place, so it is given one of its own;
-- the answer always carries `scope` (what was stored, plus `openid`) and may carry `deployment_id` at the top.
+- the answer always carries `scope` (what was stored, plus `openid`) and may carry `deployment_id` at the top;
+- it publishes a bare host as `authorization_server` but checks a client assertion's `aud` against its token
+  endpoint's URL (`app/controllers/security_controller.rb`, `lib/canvas/oauth/client_credentials_provider.rb`).
 """
 
 from __future__ import annotations
@@ -221,6 +223,10 @@ def explain_refusal(status_code: int, text: str) -> str | None:
     return None
 
 
+def client_assertion_audience(token_endpoint: str, authorization_server: str | None) -> str:
+    return token_endpoint
+
+
 PROFILE = replace(
     generic.PROFILE,
     name="canvas",
@@ -230,6 +236,7 @@ PROFILE = replace(
     adapt_request=adapt_request,
     check_request=check_request,
     explain_refusal=explain_refusal,
+    client_assertion_audience=client_assertion_audience,
     needs_registration_token=True,
     answer_without_scope="nothing_granted",
 )

@@ -41,10 +41,13 @@ def no_explanation(status_code: int, text: str) -> str | None:
     return None
 
 
-def token_endpoint_audience(token_endpoint: str, authorization_server: str | None) -> str:
-    # The Security Framework prefers authorization_server, but Canvas publishes a bare host there and accepts
-    # only its token endpoint URL; the token endpoint is what every documented platform accepts.
-    return token_endpoint
+def client_assertion_audience(token_endpoint: str, authorization_server: str | None) -> str:
+    """LTI-DR: the platform's `authorization_server` when it publishes one, else its token endpoint.
+
+    Taking the audience from the platform's own document is safe because the assertion is signed with the key
+    bound to that platform (tenants.platform_bound_keys): no other platform trusts it, whatever its `aud`.
+    """
+    return authorization_server or token_endpoint
 
 
 def is_http_url(value: Any) -> bool:
@@ -170,5 +173,5 @@ PROFILE = PlatformProfile(
     adapt_request=keep_request,
     check_request=spec_problems,
     explain_refusal=no_explanation,
-    client_assertion_audience=token_endpoint_audience,
+    client_assertion_audience=client_assertion_audience,
 )

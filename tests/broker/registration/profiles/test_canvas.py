@@ -157,3 +157,8 @@ def test_a_resource_link_keeps_link_selection_when_nothing_else_wants_it() -> No
     )
     assert "placements" not in alone[RESOURCE_LINK_REQUEST]
     assert "placements" not in beside_the_editor[RESOURCE_LINK_REQUEST]
+
+
+def test_client_assertion_audience_is_the_token_endpoint_not_the_bare_host_published() -> None:
+    token_url = "https://sso.canvaslms.com/login/oauth2/token"
+    assert canvas.client_assertion_audience(token_url, "sso.canvaslms.com") == token_url

@@ -64,5 +64,7 @@ def test_message_rules_are_named_with_their_index() -> None:
     assert fields == [f"{where}.type", f"{where}.custom_parameters"]
 
 
-def test_client_assertion_audience_is_the_token_endpoint() -> None:
-    assert generic.token_endpoint_audience("https://lms/token", "lms-auth-host") == "https://lms/token"
+def test_client_assertion_audience_is_the_authorization_server_when_published_else_the_token_endpoint() -> None:
+    assert generic.client_assertion_audience("https://lms/token", "https://lms/auth") == "https://lms/auth"
+    assert generic.client_assertion_audience("https://lms/token", None) == "https://lms/token"
+    assert generic.client_assertion_audience("https://lms/token", "") == "https://lms/token"
