@@ -46,8 +46,10 @@ def freshness(cache_control: str | None) -> float:
         name, _, value = directive.strip().partition("=")
         if name in ("no-store", "no-cache"):
             return MIN_REFETCH_INTERVAL
-        if name == "max-age" and value.strip().strip('"').isdigit():
-            max_age = float(value.strip().strip('"'))
+        seconds = value.strip().strip('"')
+        # HTTP's delta-seconds are ASCII digits; str.isdigit() also takes "²" and other scripts' digits.
+        if name == "max-age" and seconds.isascii() and seconds.isdigit():
+            max_age = float(seconds)
     return min(max(max_age, MIN_REFETCH_INTERVAL), MAX_MAX_AGE)
 
 

@@ -13,8 +13,10 @@ from broker import untrusted_json
 from broker.launch import jose
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# What Brightspace checks the assertion `aud` against; its token endpoint is a different URL.
 _MAX_ERROR_TEXT = 2048
+# Platforms issue tokens for an hour; a longer `expires_in` is taken as a day, so that a token is asked for
+# again at least daily and no lifetime (10^12 s is past the year 9999) overflows a date.
+MAX_EXPIRES_IN = 86400
 
 
 class TokenGrantError(Exception):
@@ -122,7 +124,7 @@ def _expires_in(status_code: int, document: dict[str, Any]) -> int:
     value = document.get("expires_in")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise TokenGrantError(status_code, "invalid_response", "`expires_in` missing or not a whole number")
-    return value
+    return min(value, MAX_EXPIRES_IN)
 
 
 def _scope(status_code: int, document: dict[str, Any], requested_scopes: Sequence[str]) -> str:

@@ -262,3 +262,13 @@ async def test_a_published_authorization_server_is_the_audience_and_without_one_
     assert unverified_part(request["form"]["client_assertion"], 1)["aud"] == "https://auth.lms.example/oauth2"
     assert unverified_part(fallback["form"]["client_assertion"], 1)["aud"] == bare.registration["token_endpoint"]
 
+
+async def test_a_token_the_platform_says_lives_for_ever_is_kept_a_day_at_most(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    async with registered(http, broker, services, access_token_lifetime=10**12) as setup:
+        first = await ask(http, broker, setup, [LINEITEM])
+        cached = await ask(http, broker, setup, [LINEITEM])
+    assert first.status_code == 200, first.text
+    assert 86000 < first.json()["expires_in"] <= 86400
+    assert cached.json()["access_token"] == first.json()["access_token"]

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from joserfc.jwk import KeySet
 from jwcrypto import jwk
 
@@ -38,10 +40,19 @@ JWKS_URI = "https://platform.test/jwks"
         ("no-store", MIN_REFETCH_INTERVAL),
         ("private, no-cache, max-age=900", MIN_REFETCH_INTERVAL),
         ("max-age=soon", DEFAULT_MAX_AGE),
+        # Not HTTP's ASCII digits, though str.isdigit() takes them: "²" (float() refuses it) and "٩٠٠".
+        ("max-age=\u00b2", DEFAULT_MAX_AGE),
+        ("max-age=\u0669\u0660\u0660", DEFAULT_MAX_AGE),
+        ("max-age=" + "9" * 400, MAX_MAX_AGE),
     ],
 )
 def test_freshness_follows_cache_control_within_bounds(header: str | None, seconds: float) -> None:
     assert freshness(header) == seconds
+
+
+@given(st.text())
+def test_any_cache_control_gives_a_freshness_within_bounds(header: str) -> None:
+    assert MIN_REFETCH_INTERVAL <= freshness(header) <= MAX_MAX_AGE
 
 
 def test_keys_jwcrypto_cannot_read_are_skipped() -> None:

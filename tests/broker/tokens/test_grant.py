@@ -78,6 +78,11 @@ def test_token_response_is_read():
     assert token == AccessToken(access_token="tok", token_type="Bearer", expires_in=3600, scope=SCOPE)
 
 
+@pytest.mark.parametrize("lifetime", [10**12, 10**400], ids=["1e12", "1e400"])
+def test_an_absurd_lifetime_is_clamped_to_a_day(lifetime: int):
+    assert parse_token_response(200, ok_body(expires_in=lifetime), "application/json").expires_in == 86400
+
+
 def test_missing_scope_means_the_requested_scopes():
     token = parse_token_response(200, ok_body(scope=None), "application/json", requested_scopes=[SCOPE, "s2"])
     assert token.scope == f"{SCOPE} s2"
