@@ -97,7 +97,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
         "There is nothing here.",
         status_code=status,
         title="Page not found" if status == 404 else "Method not allowed",
-        next_step="Check the address; registration URLs look like /t/<tool>/lti/register.",
+        next_step="Check the address with the tool's vendor; a tool's registration URL ends in /lti/register.",
     )
     return refusal_page(request, refusal)
 

@@ -24,6 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Receive, Scope, Send
 
+from broker.hostnames import HostnameError, normalise_hostname
 from broker.settings import Settings, settings_of
 from tenants.hosts import TenantSite, host_site, path_site, subdomain_slug
 from tenants.keys import KEY_RING_TTL
@@ -93,8 +94,10 @@ class HostRouting(BaseRoute):
 
     async def _custom_hostname(self, scope: Scope, host: str) -> str | None:
         """The slug of the tenant that has (or had) this host name; found names are kept for a few seconds."""
-        if not host:
-            return None
+        try:
+            normalise_hostname(host)
+        except HostnameError:
+            return None  # an IP address, `localhost`, no Host at all: never a tenant's name, no lookup
         cached = self._hostnames.get(host)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]

@@ -7,6 +7,7 @@ database; the platform's raw answer is shown with secret-looking fields redacted
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -133,7 +134,7 @@ async def list_attempts(
 
 
 async def recent_attempts(
-    database: Database, *, status: str | None = None, limit: int
+    database: Database, *, statuses: Collection[str] | None = None, limit: int
 ) -> list[tuple[RegistrationAttempt, str]]:
     """The latest attempts across every tenant, newest first, each with its tenant's slug (for the operator)."""
     query = (
@@ -141,8 +142,8 @@ async def recent_attempts(
         .join(Tenant, Tenant.id == RegistrationAttempt.tenant_id)
         .order_by(RegistrationAttempt.created_at.desc(), RegistrationAttempt.id.desc())
     )
-    if status is not None:
-        query = query.where(RegistrationAttempt.status == status)
+    if statuses is not None:
+        query = query.where(RegistrationAttempt.status.in_(statuses))
     async with database.session() as session:
         return [(attempt, slug) for attempt, slug in (await session.execute(query.limit(limit))).all()]
 

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from broker.registration.models import RegistrationAttempt
 from broker.services import Services
+from tenants.services import CreatedTenant
 from tests.admin_ui.conftest import CSRF_COOKIE, PASSWORD, Browser, signed_in_owner, unique_email
 from tests.conftest import RunningBroker, unique_slug
 from tests.smtp import Mailbox
@@ -90,3 +92,22 @@ async def test_only_operators_suspend(browser: Browser, mailbox: Mailbox) -> Non
     owner = await signed_in_owner(browser, mailbox)
     answer = await browser.post(f"/admin/tenants/{owner.slug}/suspend", {})
     assert answer.status_code == 303 and "/admin/login" in answer.headers["location"]
+
+
+async def test_the_operator_sees_registration_conflicts_among_the_failures(
+    dev_browser: Browser, services: Services, tenant: CreatedTenant
+) -> None:
+    async with services.database.transaction() as session:
+        session.add(
+            RegistrationAttempt(
+                tenant_id=tenant.tenant.id, status="conflict", openid_configuration_url="https://lms.example/conf",
+                issuer="https://lms.example", error_code="RegistrationConflictError",
+                error_detail="Your LMS answered with client_id 'abc', which belongs to another tool",
+            )
+        )  # fmt: skip
+    email = unique_email("op")
+    await services.accounts.create_operator(email, PASSWORD)
+    assert (await dev_browser.post("/admin/login", {"email": email, "password": PASSWORD})).status_code == 303
+    failures = (await dev_browser.get("/admin/")).text.split("Recent failed registration attempts")[1]
+    assert f"<code>{tenant.tenant.slug}</code>" in failures and "RegistrationConflictError" in failures
+    await dev_browser.client.aclose()
