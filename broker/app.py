@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 import admin_ui.routes
-from broker import background, demo_tool, health, jwks
+from broker import background, demo_tool, health, jwks, monitoring
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.host_routing import HostRouting
@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", monitoring.metrics_endpoint, methods=["GET"]),
         Mount("/t/{slug}", routes=tenant_routes, name="tenant"),
         api_mount(),
         *admin_ui.routes.routes(settings),

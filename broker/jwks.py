@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from broker.metrics import CACHE_LOOKUPS
 from tenants.hosts import JWKS_PATH
 from tenants.keys import TenantKeys
 from tenants.platform_bound_keys import platform_jwks_path
@@ -20,6 +21,9 @@ from tenants.platform_bound_keys import platform_jwks_path
 # Key rotation waits this long (plus the key ring's TTL) between publishing a key and signing with it.
 JWKS_MAX_AGE = 300
 CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"
+# A hit: the key ring handed back the key set it held (and this endpoint its headers); a miss: it read the keys
+# again from the database.
+_HITS, _MISSES = CACHE_LOOKUPS.labels("jwks", "hit"), CACHE_LOOKUPS.labels("jwks", "miss")
 
 _NOT_FOUND = JSONResponse(
     {"type": "about:blank", "title": "No such key set", "status": 404, "detail": "Check the tenant's slug."},
@@ -41,7 +45,12 @@ class JWKSEndpoint:
             await _NOT_FOUND(scope, receive, send)
             return
         cached = self._headers.get(name)
-        headers = cached[1] if cached is not None and cached[0] is keys else self._remember(name, keys)
+        if cached is not None and cached[0] is keys:
+            _HITS.inc()
+            headers = cached[1]
+        else:
+            _MISSES.inc()
+            headers = self._remember(name, keys)
         # Fresh messages around the shared headers: middleware may replace a message's headers, never edit them.
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": keys.jwks})

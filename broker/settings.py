@@ -67,6 +67,8 @@ class Settings:
     registration_fetch_limit: int = DEFAULT_REGISTRATION_FETCH_LIMIT  # a minute per address; 6x per tenant
     # Outbound registration calls in flight at once, per client address and per tenant.
     registration_fetch_concurrency: tuple[int, int] = (2, 10)
+    # /metrics answers only with this bearer token; without it, /metrics is off.
+    metrics_token: str = field(default="", repr=False)
     # Attempts that never reached the platform (abandoned or refused before any registration call) are kept
     # this long, then deleted; attempts with a platform answer are kept.
     attempt_retention_days: int = DEFAULT_ATTEMPT_RETENTION_DAYS
@@ -116,6 +118,7 @@ class Settings:
             api_rate_limit=_whole_number(env, "BROKER_API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT, minimum=1),
             key_rotation_days=_whole_number(env, "BROKER_KEY_ROTATION_DAYS", 0, minimum=0),
             redis_url=_redis_url(env.get("BROKER_REDIS_URL", "")),
+            metrics_token=env.get("BROKER_METRICS_TOKEN", "").strip(),
             public_rate_limit=_whole_number(env, "BROKER_PUBLIC_RATE_LIMIT", DEFAULT_PUBLIC_RATE_LIMIT, minimum=1),
             tenant_rate_limit=_whole_number(env, "BROKER_TENANT_RATE_LIMIT", DEFAULT_TENANT_RATE_LIMIT, minimum=1),
             registration_fetch_limit=_whole_number(

@@ -66,6 +66,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         upgrade(url)
         yield url
         return
+    yield from migrated_postgres_database()
+
+
+def migrated_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database at the head of the migrations, dropped afterwards."""
     url, name = _create_postgres_database(POSTGRES_URL)
     try:
         upgrade(url)

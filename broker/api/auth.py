@@ -7,6 +7,7 @@ import math
 from starlette.requests import Request
 
 from broker.api.problems import TenantSuspended, TooManyRequests, Unauthorized
+from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.services import services
 from tenants.api_keys import digest_api_key
 from tenants.models import Tenant
@@ -24,6 +25,7 @@ async def authenticated_tenant(request: Request) -> Tenant:
     address = request.client.host if request.client else ""
     wait = await limits.wait_before_lookup(digest, address)
     if wait:
+        RATE_LIMIT_REFUSALS.labels("api").inc()
         raise TooManyRequests(
             f"An API key may make {limits.per_minute} requests a minute, and an address may fail to authenticate "
             "as often; retry after the Retry-After seconds.",

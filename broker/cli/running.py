@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from typing import Any
+
 import click
 
 from broker.cli.base import settings, with_services
@@ -9,6 +13,7 @@ from broker.services import Services
 from tenants.hosts import site_of
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+WORKER_START_SECONDS = 60
 
 
 @click.group(help="database schema")
@@ -27,22 +32,38 @@ def upgrade_database() -> None:
 @click.command(help="run the HTTP server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+    help="processes serving this port; each also runs the background loop unless BROKER_RUN_WORKER=0",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from broker.app import create_app
     from broker.logs import log_config
 
     # On SIGTERM uvicorn stops taking connections and lets the requests in flight finish (every page answers
     # within 15 s), then the background loop ends its pass, so no delivery is recorded twice.
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,
+        "log_config": log_config(),
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if workers == 1:
+        from broker.app import create_app
+
+        uvicorn.run(create_app(settings()), **options)
+        return
+    settings()  # a setting error is said once, here, not by every worker
+    # Each worker counts in files of this directory, and the one answering /metrics adds them all up.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="broker-metrics-"))
+    # A worker imports the whole broker before it answers its supervisor's first ping: on a busy host that takes
+    # longer than uvicorn's 5 s default, and a worker killed for it only starts over.
     uvicorn.run(
-        create_app(settings()),
-        host=host,
-        port=port,
-        proxy_headers=True,
-        log_config=log_config(),
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+        "broker.app:create_app", factory=True, workers=workers, timeout_worker_healthcheck=WORKER_START_SECONDS,
+        **options,
+    )  # fmt: skip
 
 
 @click.command(help="seed the demo tenant and print its URLs")

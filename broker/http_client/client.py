@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import Any, Self
 
 import httpx
 
+from broker import metrics
 from broker.http_client.addresses import (
     BlockedAddressError,
     Resolver,
@@ -124,11 +126,18 @@ class GuardedClient:
         method = method.upper()
         hop = _Hop(method, parse_url(url), self._request_headers(headers), json, data, content)
         follow = method == "GET" if follow_redirects is None else follow_redirects
+        started = time.monotonic()
+        status: int | None = None
         try:
             async with asyncio.timeout(self._total_timeout):
-                return await self._send_following(hop, follow, purpose)
+                response = await self._send_following(hop, follow, purpose)
+                status = response.status_code
+                return response
         except TimeoutError as exc:
             raise OutboundTimeoutError(url, f"no complete answer within {self._total_timeout:g} s") from exc
+        finally:
+            metrics.OUTBOUND.labels(purpose.value, metrics.status_class(status)).inc()
+            metrics.OUTBOUND_SECONDS.labels(purpose.value).observe(time.monotonic() - started)
 
     def _request_headers(self, headers: Mapping[str, str] | None) -> httpx.Headers:
         merged = httpx.Headers(headers)

@@ -18,11 +18,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key, KeySet
 
 from broker.http_client import GuardedClient, OutboundError, Purpose
+from broker.metrics import CACHE_LOOKUPS
 from broker.redaction import redact_url
 
 logger = logging.getLogger("broker.launch")
 
 MIN_REFETCH_INTERVAL = 60.0
+_HITS, _MISSES = CACHE_LOOKUPS.labels("platform_keys", "hit"), CACHE_LOOKUPS.labels("platform_keys", "miss")
 DEFAULT_MAX_AGE = 300.0
 MAX_MAX_AGE = 86_400.0
 # After a failed fetch, launches are refused at once for a while instead of each waiting on a dead endpoint.
@@ -89,11 +91,14 @@ class PlatformKeys:
     async def get(self, jwks_uri: str) -> KeySet:
         entry = self._entries.get(jwks_uri)
         if entry is not None and entry.fresh_until > self._clock():
+            _HITS.inc()
             return entry.keys
         async with self._lock(jwks_uri):
             entry = self._entries.get(jwks_uri)
             if entry is not None and entry.fresh_until > self._clock():
+                _HITS.inc()
                 return entry.keys
+            _MISSES.inc()
             return await self._fetch(jwks_uri)
 
     async def refresh(self, jwks_uri: str, seen: KeySet) -> KeySet | None:

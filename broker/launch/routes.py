@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from broker import metrics
 from broker.autopost import content_security_policy
 from broker.host_routing import request_site
 from broker.inline_scripts import STORAGE_GET, STORAGE_PUT
@@ -57,9 +58,12 @@ async def launch(request: Request) -> Response:
     try:
         relay = await _service(request).launch(site, form, request.cookies, request.headers)
     except LaunchRefused as refusal:
+        metrics.LAUNCHES.labels(type(refusal).__name__).inc()
         return _refusal_page(request, "launch", refusal)
     if isinstance(relay, StorageCheck):
+        metrics.LAUNCHES.labels("storage_check").inc()
         return _storage_page(request, relay.html, STORAGE_GET.csp_hash)
+    metrics.LAUNCHES.labels("launched").inc()
     response = HTMLResponse(
         relay.html,
         headers={

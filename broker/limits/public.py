@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from broker.limits.store import LimitStore, Rate
+from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.refusals import Refusal, refusal_page
 from broker.services import services
 from broker.settings import Settings
@@ -63,6 +64,7 @@ class PublicLimits:
         """Holds a place for a registration step that calls the platform; TooManyRequests when there is none."""
         wait = await self.store.take([(self.fetches_per_address, address), (self.fetches_per_tenant, tenant)])
         if wait:
+            RATE_LIMIT_REFUSALS.labels("registration_calls").inc()
             raise TooManyRequests(
                 "Registrations of this tool, or from your network, were started more often than the broker "
                 "allows in a minute.",
@@ -75,6 +77,7 @@ class PublicLimits:
             ):
                 lease = await self.store.acquire(name, limit, subject)
                 if lease is None:
+                    RATE_LIMIT_REFUSALS.labels("registration_calls_in_flight").inc()
                     raise TooManyRequests(
                         "Other registrations of this tool, or from your network, are waiting for their platforms "
                         "right now.",
@@ -92,6 +95,7 @@ def limited(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
         try:
             await services(request).public_limits.check_request(request.path_params["slug"], client_address(request))
         except TooManyRequests as refusal:
+            RATE_LIMIT_REFUSALS.labels("public").inc()
             return refusal_page(request, refusal, framable=True)
         return await endpoint(request)
 

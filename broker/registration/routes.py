@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker import metrics
 from broker.inline_scripts import CLOSE
 from broker.limits.public import TooManyRequests, client_address, limited
 from broker.pages import render
@@ -47,7 +48,12 @@ async def register(request: Request) -> Response:
             async with found.public_limits.outbound_call(tenant.id, client_address(request)):
                 outcome = await found.registrations.complete(tenant, state, review.ticked(form.keys()))
     except (errors.RegistrationError, TooManyRequests) as refusal:
+        # Only known tenants are named: a made-up slug must not make a new series.
+        slug = "" if isinstance(refusal, errors.UnknownTenantError) else request.path_params["slug"]
+        metrics.REGISTRATIONS.labels(type(refusal).__name__, "unknown", slug).inc()
         return refusal_page(request, refusal, framable=True)
+    outcome_name = "review" if isinstance(outcome, Review) else "registered"
+    metrics.REGISTRATIONS.labels(outcome_name, outcome.platform.profile, tenant.slug).inc()
     if isinstance(outcome, Review):
         return _review_page(request, tenant, outcome)
     return _registered_page(request, tenant, outcome)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker import metrics
 from broker.database import Database, new_id, utcnow
 from broker.http_client import GuardedClient, OutboundError, Purpose
 from broker.settings import Settings
@@ -32,8 +33,10 @@ from tenants.services import TenantService
 
 logger = logging.getLogger("broker.webhooks")
 
-# Far longer than one post can take (BROKER_OUTBOUND_TIMEOUT, at most 10 s), so a live worker never loses it.
-LEASE = timedelta(seconds=60)
+# A lease is far longer than one post can take (BROKER_OUTBOUND_TIMEOUT, at most 10 s: 60 s then), so a live
+# worker never loses it; it is also how long the deliveries of a killed worker wait before going out again.
+LEASE_PER_TIMEOUT = 6
+MIN_LEASE = timedelta(seconds=5)
 BATCH_SIZE = 20
 MAX_RESPONSE_BODY = 2000
 # Retry delays are spread by up to ±10 %, so deliveries that failed together do not all come back together.
@@ -99,6 +102,7 @@ class DeliveryWorker:
         self.tenants = tenants
         self.settings = settings
         self._jitter = jitter
+        self.lease = max(MIN_LEASE, timedelta(seconds=LEASE_PER_TIMEOUT * settings.outbound_timeout))
 
     async def run_once(self) -> int:
         """Claims one batch of due deliveries and attempts each (concurrently); returns how many."""
@@ -130,7 +134,7 @@ class DeliveryWorker:
                 .where(WebhookDelivery.id.in_(select(due.c.id)), _is_due(now))
                 .values(
                     lease_owner=owner,
-                    lease_expires_at=now + LEASE,
+                    lease_expires_at=now + self.lease,
                     attempt_count=WebhookDelivery.attempt_count + 1,
                     updated_at=now,
                 )
@@ -210,6 +214,8 @@ class DeliveryWorker:
                 .where(WebhookDelivery.id == claim.delivery_id, WebhookDelivery.lease_owner == claim.lease_owner)
                 .values(**values)
             )
+        metrics.DELIVERIES.labels(step.outcome.value).inc()
+        metrics.DELIVERIES.labels(step.outcome.value).inc()
         if kept.rowcount != 1:  # type: ignore[attr-defined]
             logger.warning("delivery %s outlived its lease; another worker has it now", claim.delivery_id)
         logger.info(

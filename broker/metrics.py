@@ -1,0 +1,33 @@
+"""Prometheus metrics: what the broker counts as it works (`broker/monitoring.py` serves them).
+
+Counters live in this process, or, when PROMETHEUS_MULTIPROC_DIR is set (as `broker serve --workers N` sets
+it), in files that every worker process writes and the one answering the scrape adds up.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+REGISTRATIONS = Counter(
+    "broker_registrations", "Registration pages answered, by outcome, platform profile and tenant",
+    ["outcome", "profile", "tenant"],
+)  # fmt: skip
+LAUNCHES = Counter("broker_launches", "Launches answered, by outcome", ["outcome"])
+OUTBOUND = Counter(
+    "broker_outbound_requests", "Outbound calls, by purpose (the kind of host) and status", ["purpose", "status"]
+)
+OUTBOUND_SECONDS = Histogram(
+    "broker_outbound_request_seconds", "Time from sending an outbound call to its whole answer, by purpose",
+    ["purpose"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)  # fmt: skip
+DELIVERIES = Counter("broker_webhook_deliveries", "Webhook delivery attempts, by outcome", ["outcome"])
+CACHE_LOOKUPS = Counter(
+    "broker_cache_lookups", "Key set lookups answered from the process's cache (hit) or not (miss)",
+    ["cache", "result"],
+)  # fmt: skip
+RATE_LIMIT_REFUSALS = Counter("broker_rate_limit_refusals", "Requests refused by a limit, by limit", ["limit"])
+
+
+def status_class(status_code: int | None) -> str:
+    """`2xx`, `4xx`, …; `error` when there was no answer."""
+    return f"{status_code // 100}xx" if status_code else "error"
