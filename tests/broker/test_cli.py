@@ -112,7 +112,7 @@ def test_bad_input_is_a_clear_error_not_a_traceback(broker: RunningBroker) -> No
 # The command tree as the README lists it: every command and its flags, for people and scripts that rely on them.
 COMMANDS = {
     ("db", "upgrade"): set(),
-    ("serve",): {"--host", "--port"},
+    ("serve",): {"--host", "--port", "--workers"},
     ("demo",): set(),
     ("tenants", "create"): {"--name", "--tool-url", "--webhook-url", "--json"},
     ("tenants", "list"): {"--json"},
