@@ -224,7 +224,9 @@ async def test_the_tool_editor_names_each_wrong_launch_field_beside_it(
     await resource_link.get_by_label("Icon URL").fill("ftp://quiz.example/icon.png")
     await resource_link.get_by_label("Other placements").fill("course_navigation")
     review = page.get_by_role("group", name="Submission review")
+    assert await review.get_by_label("Label").is_hidden(), "a launch not offered shows only its checkbox"
     await review.get_by_label("Offer this launch").check()
+    assert await review.get_by_label("Label").is_visible()
     await review.get_by_label("Custom parameters of this launch").fill("mode: review")
     await page.get_by_role("button", name="Save", exact=True).click()
 
