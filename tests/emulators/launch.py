@@ -49,8 +49,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from jwcrypto import jwk, jws
-from jwcrypto.common import JWException
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
@@ -204,8 +205,8 @@ def _apply_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
-def _new_key() -> jwk.JWK:
-    return jwk.JWK.generate(kty="RSA", size=2048, kid=f"platform-{secrets.token_hex(4)}", use="sig", alg="RS256")
+def _new_key() -> RSAKey:
+    return RSAKey.generate_key(2048, {"kid": f"platform-{secrets.token_hex(4)}", "use": "sig", "alg": "RS256"})
 
 
 class _LaunchRoutes(BaseRoute):
@@ -279,7 +280,7 @@ class LaunchSide:
         self.deep_link_responses: list[dict[str, Any]] = []
         self.seen_assertion_ids: set[str] = set()
         self.storage_target: str | None = None
-        self._platform_keys: list[jwk.JWK] = []
+        self._platform_keys: list[RSAKey] = []
         self._path_cache: tuple[int, dict[str, tuple[Callable[[Request], Any], tuple[str, ...]]]] | None = None
 
     def launch_side_routes(self) -> list[BaseRoute]:
@@ -287,14 +288,14 @@ class LaunchSide:
 
     # ----------------------------------------------------------------- keys
     @property
-    def platform_key(self) -> jwk.JWK:
+    def platform_key(self) -> RSAKey:
         """The key the platform signs id_tokens with (made on first use: RSA generation is slow)."""
         with self._lock:
             if not self._platform_keys:
                 self._platform_keys.append(_new_key())
             return self._platform_keys[-1]
 
-    def rotate_key(self, *, keep_old: bool = True) -> jwk.JWK:
+    def rotate_key(self, *, keep_old: bool = True) -> RSAKey:
         """Publish a new signing key (and, unless told otherwise, keep the old one in the JWKS)."""
         key = _new_key()
         with self._lock:
@@ -304,7 +305,7 @@ class LaunchSide:
     def jwks_document(self) -> dict[str, Any]:
         self.platform_key  # noqa: B018 - make sure there is one
         with self._lock:
-            return {"keys": [key.export_public(as_dict=True) for key in self._platform_keys]}
+            return {"keys": [key.as_dict(private=False) for key in self._platform_keys]}
 
     # ----------------------------------------------------------------- starting a launch
     def registered_client(self, client_id: str | None = None) -> dict[str, Any]:
@@ -414,11 +415,10 @@ class LaunchSide:
             return signing_input + "."
         if alg == "HS256":
             # The classic confusion attack: the platform's *public* key used as an HMAC secret.
-            secret = self.platform_key.export_to_pem().decode().encode()
+            secret = self.platform_key.as_pem(private=False)
             return signing_input + "." + b64url(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
-        token = jws.JWS(json.dumps(dict(claims)).encode())
-        token.add_signature(key, alg=alg, protected=json.dumps(header))
-        return token.serialize(compact=True)
+        # Signed as written, whatever the header says: the broker, not the signer, must refuse a bad header.
+        return signing_input + "." + b64url(jws.JWSRegistry.algorithms[alg].sign(signing_input.encode(), key))
 
     # ----------------------------------------------------------------- routing
     def _launch_paths(self) -> dict[str, tuple[Callable[[Request], Any], tuple[str, ...]]]:
@@ -631,12 +631,9 @@ async def _verify_with_jwks(token: str, jwks_uri: str) -> dict[str, Any] | None:
     async with httpx.AsyncClient(timeout=5) as client:
         answer = await client.get(jwks_uri)
     try:
-        keys = jwk.JWKSet.from_json(answer.text)
+        keys = KeySet.import_key_set(answer.json())
         kid = unverified_part(token, 0).get("kid")
-        checker = jws.JWS()
-        checker.deserialize(token)
-        checker.verify(keys.get_key(kid), alg="RS256")
-        claims = json.loads(checker.payload)
-    except (JWException, ValueError, TypeError, KeyError):
+        claims = json.loads(jws.deserialize_compact(token, keys.get_by_kid(kid), algorithms=["RS256"]).payload)
+    except (JoseError, ValueError, TypeError, KeyError):
         return None
     return claims if isinstance(claims, dict) else None
