@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from jwcrypto import jwk
+from joserfc.jwk import RSAKey
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -35,7 +35,7 @@ from broker.registration.models import Registration
 from broker.registration.queries import list_registrations
 from broker.services import services
 from broker.settings import Settings, settings_of
-from tenants.keys import generate_signing_key
+from tenants.keys import generate_signing_key, public_jwk
 
 PATH = "/demo/lms"
 DEPLOYMENT_ID = "demo-deployment"
@@ -49,7 +49,7 @@ class DemoLmsRefusal(Refusal):
 
 
 @cache
-def _key() -> jwk.JWK:
+def _key() -> RSAKey:
     return generate_signing_key()
 
 
@@ -109,7 +109,7 @@ async def openid_configuration(request: Request) -> Response:
 
 
 async def jwks(request: Request) -> Response:
-    return JSONResponse({"keys": [json.loads(_key().export_public())]})
+    return JSONResponse({"keys": [public_jwk(_key())]})
 
 
 async def register(request: Request) -> Response:

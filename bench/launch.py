@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from jwcrypto import jwk
+from joserfc.jwk import RSAKey
 
 from bench import platform
 from bench.deployment import Deployment, database_urls, deployment
@@ -65,7 +65,7 @@ def registered(bench: Deployment, broker: Server, lms: Server) -> tuple[str, str
     return items[0]["client_id"], items[0]["deployment_ids"][0]
 
 
-def users(bench: Deployment, broker: Server, lms: Server, key: jwk.JWK) -> list[User]:
+def users(bench: Deployment, broker: Server, lms: Server, key: RSAKey) -> list[User]:
     client_id, deployment_id = registered(bench, broker, lms)
     return [User(broker.address, bench, lms.url, key, client_id, deployment_id) for _ in range(CONCURRENCY)]
 
@@ -74,14 +74,14 @@ class User:
     """One browser on a keep-alive connection, which also signs as the platform."""
 
     def __init__(
-        self, address: str, bench: Deployment, issuer: str, key: jwk.JWK, client_id: str, deployment_id: str
+        self, address: str, bench: Deployment, issuer: str, key: RSAKey, client_id: str, deployment_id: str
     ) -> None:
         self.address = address
         self.slug = bench.slug
         self.launch_url = f"{bench.env['BROKER_BASE_URL']}/t/{bench.slug}/lti/launch"
         self.issuer = issuer
         self.kid = key["kid"]
-        self.private_key = key.get_op_key("sign")
+        self.private_key = key.private_key
         self.client_id = client_id
         self.deployment_id = deployment_id
         self.pending: list[bytes] = []

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from jwcrypto import jwk
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -80,7 +80,7 @@ def registered(request: dict[str, Any]) -> dict[str, Any]:
 def create_app() -> Starlette:
     base_url = os.environ["BENCH_PLATFORM_URL"]
     document = json.dumps(configuration(base_url)).encode()
-    public_key = jwk.JWK.from_json(os.environ["BENCH_PLATFORM_KEY"]).export_public(as_dict=True)
+    public_key = RSAKey.import_key(json.loads(os.environ["BENCH_PLATFORM_KEY"])).as_dict(private=False)
     key_set = json.dumps({"keys": [{**public_key, "use": "sig", "alg": "RS256"}]}).encode()
 
     async def openid_configuration(request: Request) -> Response:
@@ -103,10 +103,11 @@ def create_app() -> Starlette:
 
 
 @contextmanager
-def running() -> Iterator[tuple[Server, jwk.JWK]]:
+def running() -> Iterator[tuple[Server, RSAKey]]:
     """The platform in its own uvicorn process; yields it and its private signing key."""
     port = free_port()
-    key = jwk.JWK.generate(kty="RSA", size=2048, kid="bench-platform")
-    env = {"BENCH_PLATFORM_URL": f"http://127.0.0.1:{port}", "BENCH_PLATFORM_KEY": key.export_private()}
+    key = RSAKey.generate_key(2048, {"kid": "bench-platform"})
+    private_jwk = json.dumps(key.as_dict(private=True))
+    env = {"BENCH_PLATFORM_URL": f"http://127.0.0.1:{port}", "BENCH_PLATFORM_KEY": private_jwk}
     with uvicorn_server("bench.platform:create_app", env, factory=True, port=port) as server:
         yield server, key

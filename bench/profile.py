@@ -39,7 +39,7 @@ COSTS = [
     ("encryption at rest (Fernet, HKDF)", ("tenants/encryption.py",)),
     ("template rendering (Jinja2)", ("jinja2/",)),
     ("form parsing", ("python_multipart/", "starlette/formparsers.py")),
-    ("JWS signing and verification", ("broker/launch/jose.py", "jwcrypto/", "cryptography/")),
+    ("JWS signing and verification", ("broker/launch/jose.py", "joserfc/", "cryptography/")),
     ("database: SQLAlchemy ORM and Core", ("sqlalchemy/",)),
     ("database: aiosqlite / psycopg driver", ("aiosqlite/", "psycopg/", "sqlite3/")),
     ("outbound HTTP (guarded client, httpx, httpcore)", ("broker/http_client", "httpx/", "httpcore/", "h11/")),

@@ -23,7 +23,7 @@ from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.encryption import SecretBox
 from tenants.hosts import site_of
-from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, public_jwk
+from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, private_jwk_json, public_jwk
 from tenants.models import KeyStatus, SigningKey, Tenant
 from tenants.services import lock_tenant
 
@@ -104,7 +104,7 @@ class KeyRotationService:
                     tenant_id=tenant_id,
                     kid=key["kid"],
                     status=KeyStatus.NEXT,
-                    private_key_encrypted=self.secret_box.encrypt(key.export_private()),
+                    private_key_encrypted=self.secret_box.encrypt(private_jwk_json(key)),
                     public_jwk=public_jwk(key),
                     created_at=now,
                 )

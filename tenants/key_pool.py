@@ -18,12 +18,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from jwcrypto import jwk
 from sqlalchemy import delete, func, select
 
 from broker.database import Database
 from tenants.encryption import SecretBox
-from tenants.keys import new_private_jwk_json, public_jwk
+from tenants.keys import new_private_jwk_json, public_jwk, read_private_jwk
 from tenants.models import SpareSigningKey
 
 logger = logging.getLogger("tenants.key_pool")
@@ -86,5 +85,5 @@ class KeyPool:
             # One worker, started on first use: "spawn", since forking a process with threads is unsafe.
             self._generator = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         private = await asyncio.get_running_loop().run_in_executor(self._generator, new_private_jwk_json)
-        key = jwk.JWK.from_json(private)
-        return KeyPair(key["kid"], self.secret_box.encrypt(private), public_jwk(key))
+        key = read_private_jwk(private)
+        return KeyPair(str(key.kid), self.secret_box.encrypt(private), public_jwk(key))

@@ -22,8 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc.jwk import KeySet
-from jwcrypto import jwk
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import Select, select
 
 from broker.database import Database
@@ -38,15 +37,14 @@ PUBLISHED_STATUSES = (KeyStatus.NEXT, KeyStatus.ACTIVE, KeyStatus.RETIRED)
 KEY_RING_TTL = 30.0
 
 
-def generate_signing_key() -> jwk.JWK:
+def generate_signing_key() -> RSAKey:
     """An RSA-2048 key whose kid is its RFC 7638 thumbprint."""
-    key = jwk.JWK.generate(kty="RSA", size=RSA_KEY_SIZE)
-    return _with_kid(key, key.thumbprint())
+    return RSAKey.generate_key(RSA_KEY_SIZE, {"alg": SIGNING_ALGORITHM, "use": "sig"}, auto_kid=True)
 
 
 def new_private_jwk_json() -> str:
     """A new signing key as private JWK JSON: what a key-generating child process hands back."""
-    return str(generate_signing_key().export_private())
+    return private_jwk_json(generate_signing_key())
 
 
 def platform_key_set(secret_key: str, tenant_id: str, issuer: str) -> str:
@@ -61,16 +59,18 @@ def platform_key_set(secret_key: str, tenant_id: str, issuer: str) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def _with_kid(key: jwk.JWK, kid: str) -> jwk.JWK:
-    exported = key.export_private(as_dict=True)
-    exported.update(kid=kid, alg=SIGNING_ALGORITHM, use="sig")
-    return jwk.JWK(**exported)
+def public_jwk(key: RSAKey) -> dict[str, Any]:
+    return key.as_dict(private=False, kid=key.kid, alg=SIGNING_ALGORITHM, use="sig")
 
 
-def public_jwk(key: jwk.JWK) -> dict[str, Any]:
-    public = key.export_public(as_dict=True)
-    public.update(kid=key["kid"], alg=SIGNING_ALGORITHM, use="sig")
-    return public
+def private_jwk_json(key: RSAKey) -> str:
+    """The private key as a JWK in JSON, the form it is stored in (encrypted)."""
+    return json.dumps(key.as_dict(private=True), separators=(",", ":"))
+
+
+def read_private_jwk(text: str | bytes) -> RSAKey:
+    """A stored private key: a JWK in JSON, as `private_jwk_json` writes it and as keys made before it were."""
+    return RSAKey.import_key(json.loads(text))
 
 
 def jwks_body(public_keys: list[dict[str, Any]]) -> bytes:
@@ -83,7 +83,7 @@ class TenantKeys:
 
     tenant_id: str
     jwks: bytes
-    signing_key: jwk.JWK | None
+    signing_key: RSAKey | None
     public_keys: tuple[dict[str, Any], ...]
 
     def key_set(self) -> KeySet:
@@ -110,7 +110,7 @@ class KeyRing:
         self._entries: dict[KeySetName, tuple[float, TenantKeys]] = {}
         # Slugs and key sets that do not exist, remembered briefly; bounded, since anyone can ask for any.
         self._unknown: dict[KeySetName, float] = {}
-        self._private_keys: dict[str, jwk.JWK] = {}
+        self._private_keys: dict[str, RSAKey] = {}
         self._loading: dict[KeySetName, asyncio.Future[TenantKeys | None]] = {}
 
     async def get(self, slug: str, key_set: str | None = None) -> TenantKeys | None:
@@ -166,10 +166,10 @@ class KeyRing:
             public_keys=public_keys,
         )
 
-    def _private_key(self, row: SigningKey | PlatformSigningKey) -> jwk.JWK:
+    def _private_key(self, row: SigningKey | PlatformSigningKey) -> RSAKey:
         key = self._private_keys.get(row.kid)
         if key is None:
-            key = jwk.JWK.from_json(self._secret_box.decrypt(row.private_key_encrypted))
+            key = read_private_jwk(self._secret_box.decrypt(row.private_key_encrypted))
             self._private_keys[row.kid] = key
         return key
 

@@ -25,7 +25,7 @@ from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
 from tenants.hosts import check_custom_hostname
-from tenants.keys import KeyRing, generate_signing_key, public_jwk
+from tenants.keys import KeyRing, generate_signing_key, private_jwk_json, public_jwk
 from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant, TenantHostname
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
@@ -364,7 +364,7 @@ def _signing_key_row(tenant_id: str, key: Any, secret_box: SecretBox) -> Signing
         tenant_id=tenant_id,
         kid=key["kid"],
         status=KeyStatus.ACTIVE,
-        private_key_encrypted=secret_box.encrypt(key.export_private()),
+        private_key_encrypted=secret_box.encrypt(private_jwk_json(key)),
         public_jwk=public_jwk(key),
         activated_at=utcnow(),
     )

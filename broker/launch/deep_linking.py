@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jwcrypto import jwk
+from joserfc.jwk import RSAKey
 
 from broker.launch import jose
 from broker.launch.messages import (
@@ -44,7 +44,7 @@ def build_deep_linking_response(
     request_claims: Mapping[str, Any],
     content_items: list[dict[str, Any]],
     *,
-    signing_key: jwk.JWK,
+    signing_key: RSAKey,
     client_id: str,
     now: float,
     message: str | None = None,

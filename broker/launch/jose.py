@@ -5,18 +5,14 @@ Reading and verifying are joserfc's; the broker's own rules sit on top: which al
 and times that are times.
 """
 
-import base64
 import json
 import secrets
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc import jws
 from joserfc.errors import JoseError as LibraryError
 from joserfc.jwk import Key, KeySet
-from jwcrypto import jwk
 
 from broker import untrusted_json
 from broker.refusals import FieldError
@@ -60,24 +56,21 @@ def random_token() -> str:
     return secrets.token_urlsafe(18)
 
 
-def sign(claims: Mapping[str, Any], key: jwk.JWK, *, now: float, lifetime: int) -> str:
+def sign(claims: Mapping[str, Any], key: Key, *, now: float, lifetime: int) -> str:
     """Sign `claims`, stamped with `iat` and `exp`, as a compact RS256 JWS naming the key's `kid`."""
     # Every token the broker signs is read at once by its receiver, so none needs to outlive five minutes.
     if not 0 < lifetime <= MAX_LIFETIME:
         raise ValueError(f"a signed token lives between 1 and {MAX_LIFETIME} s, not {lifetime}")
-    if not key.has_private:
-        raise ValueError("signing needs a private key")
-    kid = key.get("kid")
-    if not kid:
-        raise ValueError("the signing key has no kid; receivers find our key by it")
-    if key.get("kty") != "RSA":
+    if key.key_type != "RSA":
         raise ValueError(f"{SIGNING_ALG} signing needs an RSA key")
+    if not key.is_private:
+        raise ValueError("signing needs a private key")
+    if not key.kid:
+        raise ValueError("the signing key has no kid; receivers find our key by it")
     iat = int(now)
-    header = {"alg": SIGNING_ALG, "kid": kid, "typ": "JWT"}
-    signing_input = _b64url_json(header) + b"." + _b64url_json({**claims, "iat": iat, "exp": iat + lifetime})
-    private_key = key.get_op_key("sign")
-    signature = private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-    return (signing_input + b"." + _b64url_encode(signature)).decode("ascii")
+    header = {"alg": SIGNING_ALG, "kid": key.kid, "typ": "JWT"}
+    payload = json.dumps({**claims, "iat": iat, "exp": iat + lifetime}, separators=(",", ":")).encode()
+    return jws.serialize_compact(header, payload, key, registry=_REGISTRY)
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -168,11 +161,3 @@ def _claims(payload: bytes | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise JoseError("payload", "not a JSON object")
     return value
-
-
-def _b64url_json(value: Mapping[str, Any]) -> bytes:
-    return _b64url_encode(json.dumps(value, separators=(",", ":")).encode())
-
-
-def _b64url_encode(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")

@@ -8,8 +8,7 @@ Its shape is the contract with tools (README, "The launch_token"): RS256 with th
 from collections.abc import Mapping
 from typing import Any
 
-from joserfc.jwk import KeySet
-from jwcrypto import jwk
+from joserfc.jwk import KeySet, RSAKey
 
 from broker.launch import jose
 from broker.refusals import FieldError
@@ -22,7 +21,7 @@ class LaunchTokenError(FieldError):
 def build_launch_token(
     lti_claims: Mapping[str, Any],
     *,
-    signing_key: jwk.JWK,
+    signing_key: RSAKey,
     issuer: str,
     audience: str,
     registration_id: str,

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from joserfc.jwk import KeySet
-from jwcrypto import jwk
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -350,7 +349,7 @@ class LaunchService:
         _tool_url(tenant)
         return tenant
 
-    async def _signing_key(self, slug: str) -> jwk.JWK:
+    async def _signing_key(self, slug: str) -> RSAKey:
         keys = await self.key_ring.get(slug)
         if keys is None or keys.signing_key is None:
             raise errors.ToolNotReady("The tool has no active signing key at the broker.")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jwcrypto import jwk
+from joserfc.jwk import RSAKey
 
 from broker import untrusted_json
 from broker.launch import jose
@@ -41,7 +41,7 @@ def build_client_assertion(
     *,
     client_id: str,
     audience: str | list[str],
-    signing_key: jwk.JWK,
+    signing_key: RSAKey,
     now: float,
     lifetime: int = jose.MAX_LIFETIME,
 ) -> str:

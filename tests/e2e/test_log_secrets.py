@@ -114,9 +114,9 @@ async def test_no_secret_reaches_a_log_line(http: httpx.AsyncClient, database_ur
         secrets |= {"API key": tenant.api_key, "webhook secret": str(tenant.webhook_secret)}
         keys = await services.key_ring.get(slug)
         assert keys is not None and keys.signing_key is not None
-        private = keys.signing_key.export_private(as_dict=True)
+        private = keys.signing_key.as_dict(private=True)
         secrets |= {f"private key {name}": private[name] for name in ("d", "p", "q")}
-        pem = keys.signing_key.export_to_pem(private_key=True, password=None).decode()
+        pem = keys.signing_key.as_pem(private=True).decode()
         secrets["private key PEM"] = pem.splitlines()[5]
 
         # Canvas puts the registration token in the configuration URL's query, Blackboard in the registration

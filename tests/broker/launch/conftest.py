@@ -3,29 +3,28 @@
 from typing import Any
 
 import pytest
-from joserfc.jwk import KeySet
-from jwcrypto import jwk
+from joserfc.jwk import Key, KeySet
 
-from tests.broker.launch.helpers import CLIENT_ID, DL, ISSUER, LTI, NONCE, NOW, public_set
-
-
-@pytest.fixture(scope="session")
-def platform_key() -> jwk.JWK:
-    return jwk.JWK.generate(kty="RSA", size=2048, kid="platform-1", use="sig")
+from tests.broker.launch.helpers import CLIENT_ID, DL, ISSUER, LTI, NONCE, NOW, new_key, public_set
 
 
 @pytest.fixture(scope="session")
-def platform_keys(platform_key: jwk.JWK) -> KeySet:
+def platform_key() -> Key:
+    return new_key("platform-1", use="sig")
+
+
+@pytest.fixture(scope="session")
+def platform_keys(platform_key: Key) -> KeySet:
     return public_set(platform_key)
 
 
 @pytest.fixture(scope="session")
-def tenant_key() -> jwk.JWK:
-    return jwk.JWK.generate(kty="RSA", size=2048, kid="tenant-1", use="sig", alg="RS256")
+def tenant_key() -> Key:
+    return new_key("tenant-1", use="sig", alg="RS256")
 
 
 @pytest.fixture(scope="session")
-def tenant_keys(tenant_key: jwk.JWK) -> KeySet:
+def tenant_keys(tenant_key: Key) -> KeySet:
     return public_set(tenant_key)
 
 

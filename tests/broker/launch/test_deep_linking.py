@@ -2,7 +2,8 @@ import json
 from typing import Any
 
 import pytest
-from jwcrypto import jwk, jws
+from joserfc import jws
+from joserfc.jwk import JWKRegistry, Key
 
 from broker.launch.deep_linking import DeepLinkingError, DeepLinkingResponse, build_deep_linking_response
 from broker.launch.messages import LtiMessageError
@@ -12,18 +13,16 @@ ITEM = {"type": "ltiResourceLink", "title": "Quiz 1", "url": "https://tool.examp
 SETTINGS = DL + "deep_linking_settings"
 
 
-def respond(request: dict[str, Any], items: list[Any], key: jwk.JWK, **options: Any) -> DeepLinkingResponse:
+def respond(request: dict[str, Any], items: list[Any], key: Key, **options: Any) -> DeepLinkingResponse:
     return build_deep_linking_response(
         request, items, signing_key=key, client_id=CLIENT_ID, now=NOW, **options
     )
 
 
-def verified_claims(token: str, key: jwk.JWK) -> dict[str, Any]:
+def verified_claims(token: str, key: Key) -> dict[str, Any]:
     """What the platform reads, verifying with the tool's published key as it would."""
-    checker = jws.JWS()
-    checker.deserialize(token)
-    checker.verify(jwk.JWK(**key.export_public(as_dict=True)), alg="RS256")
-    return json.loads(checker.payload)
+    published = JWKRegistry.import_key(key.as_dict(private=False))
+    return json.loads(jws.deserialize_compact(token, published, algorithms=["RS256"]).payload)
 
 
 def with_settings(request: dict[str, Any], **changes: Any) -> dict[str, Any]:

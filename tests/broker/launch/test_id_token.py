@@ -1,10 +1,11 @@
 import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
 import pytest
 from joserfc.jwk import KeySet
-from jwcrypto import jwk
 
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, peek_unverified, validate_id_token
 from tests.broker.launch.helpers import (
@@ -13,6 +14,7 @@ from tests.broker.launch.helpers import (
     MALFORMED_TIMES,
     NONCE,
     NOW,
+    new_key,
     public_set,
     sign_jws,
     sign_payload,
@@ -41,7 +43,7 @@ def test_valid_id_token_gives_its_claims(platform_key, platform_keys, id_token_c
 
 
 def test_es256_token_verifies_with_an_ec_key(id_token_claims):
-    key = jwk.JWK.generate(kty="EC", crv="P-256", kid="ec-1")
+    key = new_key("ec-1", kty="EC")
     token = sign_jws(id_token_claims, key, alg="ES256")
     assert validate(token, public_set(key))["sub"] == "user-42"
 
@@ -52,13 +54,13 @@ def test_token_without_kid_uses_the_only_fitting_key(platform_key, platform_keys
 
 
 def test_token_without_kid_is_refused_when_several_keys_fit(platform_key, id_token_claims):
-    other = jwk.JWK.generate(kty="RSA", size=2048, kid="platform-2")
+    other = new_key("platform-2")
     token = sign_jws(id_token_claims, platform_key, kid=None)
     assert refusal(token, public_set(platform_key, other)).field == "kid"
 
 
 def test_unknown_kid_asks_for_a_jwks_refetch(platform_keys, id_token_claims):
-    rotated = jwk.JWK.generate(kty="RSA", size=2048, kid="platform-2")
+    rotated = new_key("platform-2")
     with pytest.raises(UnknownKeyIdError) as caught:
         validate(sign_jws(id_token_claims, rotated), platform_keys)
     assert caught.value.kid == "platform-2"
@@ -66,7 +68,7 @@ def test_unknown_kid_asks_for_a_jwks_refetch(platform_keys, id_token_claims):
 
 
 def test_signature_by_another_key_with_the_same_kid_is_refused(platform_keys, id_token_claims):
-    impostor = jwk.JWK.generate(kty="RSA", size=2048, kid="platform-1")
+    impostor = new_key("platform-1")
     assert refusal(sign_jws(id_token_claims, impostor), platform_keys).field == "signature"
 
 
@@ -97,14 +99,15 @@ def test_deeply_nested_payload_is_refused_not_crashing():
 
 def test_hs256_signed_with_the_public_key_is_refused(platform_key, platform_keys, id_token_claims):
     # The classic confusion attack: the platform's public key, known to all, used as an HMAC secret.
-    public_pem = platform_key.export_to_pem(private_key=False)
-    hmac_key = jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(public_pem).rstrip(b"=").decode())
-    token = sign_jws(id_token_claims, hmac_key, alg="HS256", kid="platform-1")
+    secret = platform_key.as_pem(private=False)
+    signing_input = f"{b64({'alg': 'HS256', 'kid': 'platform-1'})}.{b64(id_token_claims)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
     assert refusal(token, platform_keys).field == "alg"
 
 
 def test_key_of_the_wrong_type_for_alg_is_refused(platform_key, platform_keys, id_token_claims):
-    ec_key = jwk.JWK.generate(kty="EC", crv="P-256")
+    ec_key = new_key(kty="EC")
     token = sign_jws(id_token_claims, ec_key, alg="ES256", kid="platform-1")
     assert refusal(token, platform_keys).field == "kid"
 

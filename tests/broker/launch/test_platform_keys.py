@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import KeySet
-from jwcrypto import jwk
 
 from broker.http_client import GuardedClient
 from broker.launch.platform_keys import (
@@ -25,6 +24,7 @@ from broker.launch.platform_keys import (
     freshness,
     parse_key_set,
 )
+from tests.broker.launch.helpers import new_key
 
 JWKS_URI = "https://platform.test/jwks"
 
@@ -55,8 +55,8 @@ def test_any_cache_control_gives_a_freshness_within_bounds(header: str) -> None:
     assert MIN_REFETCH_INTERVAL <= freshness(header) <= MAX_MAX_AGE
 
 
-def test_keys_jwcrypto_cannot_read_are_skipped() -> None:
-    good = jwk.JWK.generate(kty="RSA", size=2048, kid="good").export_public(as_dict=True)
+def test_keys_joserfc_cannot_read_are_skipped() -> None:
+    good = new_key("good").as_dict(private=False)
     key_set = parse_key_set({"keys": [{"kty": "nonsense", "kid": "bad"}, "not a key", good]})
     assert [key.kid for key in key_set] == ["good"]
 
@@ -71,17 +71,17 @@ class Platform:
     """A JWKS endpoint whose keys, headers and availability a test changes between calls."""
 
     def __init__(self) -> None:
-        self.key = jwk.JWK.generate(kty="RSA", size=2048, kid="k1")
+        self.key = new_key("k1")
         self.status = 200
         self.cache_control = "max-age=300"
         self.calls = 0
 
     def rotate(self) -> None:
-        self.key = jwk.JWK.generate(kty="RSA", size=2048, kid=f"k{self.calls + 2}")
+        self.key = new_key(f"k{self.calls + 2}")
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
-        body = json.dumps({"keys": [self.key.export_public(as_dict=True)]})
+        body = json.dumps({"keys": [self.key.as_dict(private=False)]})
         headers = {"content-type": "application/json", "cache-control": self.cache_control}
         return httpx.Response(self.status, text=body, headers=headers)
 

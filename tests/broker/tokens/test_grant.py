@@ -1,7 +1,8 @@
 import json
 
 import pytest
-from jwcrypto import jwk, jws
+from joserfc import jws
+from joserfc.jwk import JWKRegistry, Key, RSAKey
 
 from broker.tokens.grant import (
     CLIENT_ASSERTION_TYPE,
@@ -18,19 +19,18 @@ SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 
 
 @pytest.fixture(scope="module")
-def tool_key() -> jwk.JWK:
-    return jwk.JWK.generate(kty="RSA", size=2048, kid="tenant-1", use="sig", alg="RS256")
+def tool_key() -> Key:
+    return RSAKey.generate_key(2048, {"kid": "tenant-1", "use": "sig", "alg": "RS256"})
 
 
-def platform_reads(assertion: str, key: jwk.JWK) -> tuple[dict, dict]:
+def platform_reads(assertion: str, key: Key) -> tuple[dict, dict]:
     """Header and claims as the platform sees them after verifying with the tool's public key."""
-    checker = jws.JWS()
-    checker.deserialize(assertion)
-    checker.verify(jwk.JWK(**key.export_public(as_dict=True)), alg="RS256")
-    return checker.jose_header, json.loads(checker.payload)
+    published = JWKRegistry.import_key(key.as_dict(private=False))
+    checked = jws.deserialize_compact(assertion, published, algorithms=["RS256"])
+    return checked.headers(), json.loads(checked.payload)
 
 
-def assertion(key: jwk.JWK, audience: str | list[str] = TOKEN_ENDPOINT, **options: int) -> str:
+def assertion(key: Key, audience: str | list[str] = TOKEN_ENDPOINT, **options: int) -> str:
     return build_client_assertion(client_id="c-1", audience=audience, signing_key=key, now=NOW, **options)
 
 
