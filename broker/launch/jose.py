@@ -1,6 +1,6 @@
 """Compact JWS pieces shared by the launch documents: sign with a tenant key, read, pick a key, verify.
 
-Reading and verifying are joserfc's; the broker's own rules sit on top: which algorithms a caller allows
+Signing, reading and verifying are joserfc's; the broker's own rules sit on top: which algorithms a caller allows
 (checked before any key is touched), no critical header extensions, exactly one key per token, strict JSON
 and times that are times.
 """
