@@ -1,9 +1,9 @@
 """JWS in-process. Verification: the broker's `jose.verify` (joserfc under the broker's header and key rules) of an
 id_token against the floor, what any verifier must do for the same token: decode the signature, check it with
-`cryptography`, parse the claims with `json`; RS256 with a 2048-bit key (what Moodle and Canvas sign with) and
-ES256; the claims are a resource link launch's. Signing: `jose.sign` of the same claims with a tenant key
-(RS256, 2048-bit) against `json` and `cryptography` alone. Times are the process's CPU time, so that other work on
-the machine does not count. Best of ROUNDS alternating rounds, µs per token.
+`cryptography`, parse the claims with `json`; RS256 with a 2048-bit key and ES256; the claims are a resource link
+launch's. Signing: `jose.sign` of the same claims with a tenant key (RS256, 2048-bit) against `json` and
+`cryptography` alone. Times are the process's CPU time, so that other work on the machine does not count. Best of
+ROUNDS alternating rounds, µs per token.
 """
 
 from __future__ import annotations
