@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from broker import stored_text
 from broker.lti import (
     DEEP_LINKING_SETTINGS,
     DEPLOYMENT_ID,
@@ -136,8 +137,8 @@ def _string(
     value = container.get(name)
     if not isinstance(value, str) or not value:
         raise LtiMessageError(claim, "missing or not a non-empty string")
-    if max_length is not None and (len(value) > max_length or not value.isascii()):
-        raise LtiMessageError(claim, f"must be at most {max_length} ASCII characters")
+    if max_length is not None and (not value.isascii() or stored_text.problem(value, max_length)):
+        raise LtiMessageError(claim, f"must be at most {max_length} printable ASCII characters")
     return value
 
 

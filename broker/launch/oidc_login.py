@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from broker import stored_text
 from broker.refusals import FieldError
 
 # Generous caps, only there so a hostile request cannot make us store or echo megabytes. Hints are opaque
@@ -90,6 +91,7 @@ def _optional(params: Mapping[str, str], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise LoginRequestError(name, "must be text")
-    if len(value) > _MAX_LENGTHS[name]:
-        raise LoginRequestError(name, f"longer than {_MAX_LENGTHS[name]} characters")
+    problem = stored_text.problem(value, _MAX_LENGTHS[name])
+    if problem is not None:
+        raise LoginRequestError(name, problem)
     return value

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker import stored_text
 from broker.database import Database, utcnow
 from broker.redaction import redact_url
 from broker.registration import errors
@@ -29,7 +30,10 @@ async def open_attempt(database: Database, tenant_id: str, configuration_url: st
     attempt = RegistrationAttempt(
         tenant_id=tenant_id,
         status=AttemptStatus.FETCHING,
-        openid_configuration_url=redact_url(configuration_url, all_values=True),
+        # Redaction can lengthen a URL whose values were shorter than the marker that replaces them.
+        openid_configuration_url=stored_text.record(
+            redact_url(configuration_url, all_values=True), stored_text.URL_LENGTH
+        ),
     )
     async with database.transaction() as session:
         session.add(attempt)
@@ -70,7 +74,7 @@ async def fail_attempt(
         attempt_id,
         status=AttemptStatus.FAILED,
         error_code=code or type(error).__name__,
-        error_detail=error.detail[:MAX_ERROR_DETAIL],
+        error_detail=stored_text.record(error.detail, MAX_ERROR_DETAIL),
     )
 
 

@@ -76,6 +76,15 @@ class PlatformUnavailableError(RegistrationError):
     next_step = "Check that your LMS is reachable, then start the registration again from it."
 
 
+class AnswerUnusableError(RegistrationError):
+    status_code = 502
+    title = "The platform accepted the registration, but its answer cannot be used"
+    next_step = (
+        "Your LMS may now list this tool without a working registration: remove it there, then send the "
+        "reference below to the tool's vendor. The platform's answer is kept in our records."
+    )
+
+
 class PlatformTimeoutError(RegistrationError):
     status_code = 504
     title = "The platform did not answer in time"

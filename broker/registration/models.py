@@ -10,6 +10,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from broker.database import Base, new_id, utcnow
+from broker.registration.platform_configuration import PRODUCT_FAMILY_CODE_LENGTH, VERSION_LENGTH
+from broker.stored_text import IDENTIFIER_LENGTH, URL_LENGTH
 
 
 class RegistrationStatus(StrEnum):
@@ -67,19 +69,19 @@ class Registration(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("reg"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    issuer: Mapped[str] = mapped_column(String(2000))
-    client_id: Mapped[str] = mapped_column(String(255))
+    issuer: Mapped[str] = mapped_column(String(URL_LENGTH))
+    client_id: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
     status: Mapped[str] = mapped_column(String(20))  # a RegistrationStatus
-    product_family_code: Mapped[str | None] = mapped_column(String(100))
+    product_family_code: Mapped[str | None] = mapped_column(String(PRODUCT_FAMILY_CODE_LENGTH))
     # The platform profile that shaped the registration, and what it changed (e.g. Blackboard's issuer).
     platform_profile: Mapped[str | None] = mapped_column(String(40))
     adaptations: Mapped[list[Any] | None] = mapped_column()
-    platform_version: Mapped[str | None] = mapped_column(String(200))
-    authorization_endpoint: Mapped[str | None] = mapped_column(String(2000))
-    token_endpoint: Mapped[str | None] = mapped_column(String(2000))
-    authorization_server: Mapped[str | None] = mapped_column(String(2000))
-    jwks_uri: Mapped[str] = mapped_column(String(2000))
-    registration_endpoint: Mapped[str] = mapped_column(String(2000))
+    platform_version: Mapped[str | None] = mapped_column(String(VERSION_LENGTH))
+    authorization_endpoint: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    token_endpoint: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    authorization_server: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    jwks_uri: Mapped[str] = mapped_column(String(URL_LENGTH))
+    registration_endpoint: Mapped[str] = mapped_column(String(URL_LENGTH))
     # The platform-bound key set whose JWKS URL the platform was given (tenants.keys); None for registrations
     # made before keys were bound to platforms: they keep the tenant's own key until registered again.
     key_set: Mapped[str | None] = mapped_column(String(64))
@@ -107,7 +109,7 @@ class Deployment(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
-    deployment_id: Mapped[str] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(String(IDENTIFIER_LENGTH))
     source: Mapped[str] = mapped_column(String(20))  # a DeploymentSource
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -123,9 +125,9 @@ class RegistrationAttempt(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("att"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))  # an AttemptStatus
-    openid_configuration_url: Mapped[str] = mapped_column(String(2000))
-    issuer: Mapped[str | None] = mapped_column(String(2000))
-    product_family_code: Mapped[str | None] = mapped_column(String(100))
+    openid_configuration_url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    issuer: Mapped[str | None] = mapped_column(String(URL_LENGTH))
+    product_family_code: Mapped[str | None] = mapped_column(String(PRODUCT_FAMILY_CODE_LENGTH))
     platform_profile: Mapped[str | None] = mapped_column(String(40))
     platform_configuration: Mapped[dict[str, Any] | None] = mapped_column()
     registration_request: Mapped[dict[str, Any] | None] = mapped_column()

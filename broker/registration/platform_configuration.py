@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from broker import stored_text
 from broker.lti import PLATFORM_CONFIGURATION_KEY
 from broker.refusals import FieldError
+
+PRODUCT_FAMILY_CODE_LENGTH = 100
+VERSION_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,11 @@ def validate_platform_configuration(
         token_endpoint=_endpoint(document, "token_endpoint", schemes),
         jwks_uri=_endpoint(document, "jwks_uri", schemes),
         registration_endpoint=_endpoint(document, "registration_endpoint", schemes),
-        authorization_server=_optional_string(document, "authorization_server"),
+        authorization_server=_optional_string(document, "authorization_server", stored_text.URL_LENGTH),
         scopes_supported=_string_list(document, "scopes_supported"),
         claims_supported=_string_list(document, "claims_supported"),
-        product_family_code=_optional_string(platform, "product_family_code"),
-        version=_optional_string(platform, "version"),
+        product_family_code=_optional_string(platform, "product_family_code", PRODUCT_FAMILY_CODE_LENGTH),
+        version=_optional_string(platform, "version", VERSION_LENGTH),
         messages_supported=_messages_supported(platform),
         variables=_string_list(platform, "variables"),
         document=dict(document),
@@ -119,6 +123,7 @@ def _issuer(document: Mapping[str, Any], schemes: set[str]) -> str:
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         raise PlatformConfigurationError("issuer", "is missing")
+    _check_storable("issuer", issuer, stored_text.URL_LENGTH)
     parts = _split(issuer)
     if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise PlatformConfigurationError("issuer", "must be an absolute https URL")
@@ -144,6 +149,7 @@ def _endpoint(document: Mapping[str, Any], name: str, schemes: set[str]) -> str:
     value = document.get(name)
     if not isinstance(value, str) or not value:
         raise PlatformConfigurationError(name, "is missing")
+    _check_storable(name, value, stored_text.URL_LENGTH)
     parts = _split(value)
     if parts is None or parts.scheme not in schemes or not parts.hostname or parts.fragment:
         raise PlatformConfigurationError(name, "must be an absolute https URL without a fragment")
@@ -157,13 +163,20 @@ def _split(url: str) -> SplitResult | None:
         return None
 
 
-def _optional_string(document: Mapping[str, Any], name: str) -> str | None:
+def _optional_string(document: Mapping[str, Any], name: str, max_length: int) -> str | None:
     value = document.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise PlatformConfigurationError(name, "must be a string")
+    _check_storable(name, value, max_length)
     return value
+
+
+def _check_storable(name: str, value: str, max_length: int) -> None:
+    problem = stored_text.problem(value, max_length)
+    if problem is not None:
+        raise PlatformConfigurationError(name, problem)
 
 
 def _string_list(document: Mapping[str, Any], name: str) -> tuple[str, ...] | None:

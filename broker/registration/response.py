@@ -6,11 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from broker import untrusted_json
+from broker import stored_text, untrusted_json
 from broker.lti import TOOL_CONFIGURATION_KEY
 
 MAX_ERROR_TEXT = 2048
-MAX_DEPLOYMENT_ID = 255
 
 
 class RegistrationResponseError(ValueError):
@@ -43,8 +42,11 @@ def parse_registration_response(status_code: int, body: bytes) -> RegistrationRe
     client_id = document.get("client_id")
     if isinstance(client_id, int) and not isinstance(client_id, bool):
         client_id = str(client_id)
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 255:
-        raise RegistrationResponseError(status_code, "the platform's answer has no usable client_id")
+    if not isinstance(client_id, str) or not client_id:
+        raise RegistrationResponseError(status_code, "the platform's answer has no client_id")
+    problem = stored_text.problem(client_id, stored_text.IDENTIFIER_LENGTH)
+    if problem is not None:
+        raise RegistrationResponseError(status_code, f"the client_id in the platform's answer {problem}")
     return RegistrationResult(
         client_id=client_id,
         deployment_ids=_deployment_ids(document),
@@ -64,7 +66,12 @@ def _deployment_ids(document: dict[str, Any]) -> tuple[str, ...]:
     for candidate in candidates:
         if isinstance(candidate, int) and not isinstance(candidate, bool):
             candidate = str(candidate)
-        usable = isinstance(candidate, str) and 0 < len(candidate) <= MAX_DEPLOYMENT_ID and candidate.isascii()
+        usable = (
+            isinstance(candidate, str)
+            and candidate.isascii()
+            and len(candidate) > 0
+            and stored_text.problem(candidate, stored_text.IDENTIFIER_LENGTH) is None
+        )
         if usable and candidate not in found:
             found.append(candidate)
     return tuple(found)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker import stored_text
 from broker.database import Database, utcnow
 from broker.http_client import (
     GuardedClient,
@@ -57,6 +58,7 @@ from tenants.platform_bound_keys import PlatformBoundKeys, platform_jwks_path
 logger = logging.getLogger("broker.registration")
 
 REVIEW_FORM_MAX_AGE = 30 * 60
+MAX_RESPONSE_BODY = 20000
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,9 @@ def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
             "The openid_configuration parameter must be an absolute http(s) URL.",
             field="openid_configuration",
         )
+    problem = stored_text.problem(url, stored_text.URL_LENGTH)
+    if problem is not None:
+        raise errors.InitiationError(f"The openid_configuration parameter {problem}.", field="openid_configuration")
     token = query.get("registration_token") or None
     return InitiationRequest(openid_configuration=url, registration_token=token)
 
@@ -259,7 +264,10 @@ class RegistrationService:
                 ),
             )
             await attempts.update_attempt(
-                self.database, attempt_id, response_status=response.status_code, response_body=response.text[:20000]
+                self.database,
+                attempt_id,
+                response_status=response.status_code,
+                response_body=stored_text.record(response.text, MAX_RESPONSE_BODY),
             )
             result = read_answer(prepared, response.status_code, response.content)
         except RegistrationResponseError as error:
@@ -417,9 +425,7 @@ def _bearer(token: str | None) -> dict[str, str]:
 
 def _refusal(error: RegistrationResponseError, profile: PlatformProfile) -> errors.RegistrationError:
     if 200 <= error.status_code < 300:
-        return errors.PlatformUnavailableError(
-            f"The platform accepted but its answer is unusable: {error.detail}"
-        )
+        return errors.AnswerUnusableError(error.detail)
     # 401/403 at this step means the one-time registration token is used up or expired, on every platform.
     refused = error.status_code in (401, 403)
     return (errors.RegistrationTokenRejectedError if refused else errors.PlatformRefusedError)(
@@ -452,7 +458,10 @@ def _apply_platform(
     registration.token_endpoint = platform.token_endpoint
     registration.authorization_server = platform.authorization_server
     registration.jwks_uri = platform.jwks_uri
-    registration.registration_endpoint = redact_url(platform.registration_endpoint)
+    # Redaction can lengthen a URL whose secret was shorter than the marker that replaces it.
+    registration.registration_endpoint = stored_text.record(
+        redact_url(platform.registration_endpoint), stored_text.URL_LENGTH
+    )
     registration.scopes_requested = list(plan.scopes)
     # A platform that does not echo `scope` is taken to grant what was asked.
     granted = result.scopes_granted if result.scopes_granted is not None else plan.scopes

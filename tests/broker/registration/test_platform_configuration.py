@@ -106,3 +106,41 @@ def test_missing_capability_lists_warn_instead_of_failing() -> None:
     document = moodle()
     del document["token_endpoint_auth_methods_supported"]
     assert any("private_key_jwt" in warning for warning in validate(document).warnings)
+
+
+# Every value the broker stores from the document, with its column's length: one past it, a NUL or another
+# control character is refused by name, the same on SQLite (which would store it) and PostgreSQL (which fails).
+STORED_VALUES = [
+    (None, "issuer", 2000),
+    (None, "authorization_endpoint", 2000),
+    (None, "token_endpoint", 2000),
+    (None, "jwks_uri", 2000),
+    (None, "registration_endpoint", 2000),
+    (None, "authorization_server", 2000),
+    (PLATFORM_CONFIGURATION_KEY, "product_family_code", 100),
+    (PLATFORM_CONFIGURATION_KEY, "version", 200),
+]
+
+
+def with_value(parent: str | None, field: str, length: int, tail: str = "") -> dict[str, Any]:
+    document = moodle()
+    container = document if parent is None else document[parent]
+    start = "https://moodle.example.edu/" if parent is None else ""
+    container[field] = start + "a" * (length - len(start) - len(tail)) + tail
+    return document
+
+
+@pytest.mark.parametrize(("parent", "field", "length"), STORED_VALUES)
+def test_a_stored_value_may_fill_its_column(parent: str | None, field: str, length: int) -> None:
+    platform = validate(with_value(parent, field, length))
+    assert len(getattr(platform, field)) == length
+
+
+@pytest.mark.parametrize(("length_past", "tail"), [(1, ""), (0, "\x00"), (0, "\n"), (0, "\x7f")])
+@pytest.mark.parametrize(("parent", "field", "length"), STORED_VALUES)
+def test_a_stored_value_the_database_cannot_hold_is_refused_by_name(
+    parent: str | None, field: str, length: int, length_past: int, tail: str
+) -> None:
+    with pytest.raises(PlatformConfigurationError) as caught:
+        validate(with_value(parent, field, min(length, 50) if tail else length + length_past, tail))
+    assert caught.value.field == field

@@ -35,7 +35,18 @@ def test_201_without_deployment_is_a_success_with_no_deployments() -> None:
     assert result.client_id == "12345" and result.deployment_ids == ()
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"no_client_id": true}', b'{"client_id": ""}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"no_client_id": true}',
+        b'{"client_id": ""}',
+        b'{"client_id": "%s"}' % (b"c" * 256),
+        b'{"client_id": "client\\u0000one"}',
+        b'{"client_id": "client\\none"}',
+    ],
+)
 def test_unusable_success_answers_are_errors(body: bytes) -> None:
     with pytest.raises(RegistrationResponseError):
         parse_registration_response(200, body)
@@ -66,3 +77,15 @@ def test_refusal_keeps_status_and_text() -> None:
 
 def test_long_error_text_is_clipped() -> None:
     assert len(platform_error_text(b"x" * 10000)) <= 2049
+
+
+def test_a_client_id_and_deployment_id_may_fill_their_columns() -> None:
+    body = json.dumps({"client_id": "c" * 255, "deployment_id": "d" * 255}).encode()
+    result = parse_registration_response(200, body)
+    assert (result.client_id, result.deployment_ids) == ("c" * 255, ("d" * 255,))
+
+
+@pytest.mark.parametrize("deployment_id", ["d" * 256, "dep\x00one", "dep\tone", "dép"])
+def test_a_deployment_id_the_database_cannot_hold_is_left_for_the_first_launch(deployment_id: str) -> None:
+    result = parse_registration_response(200, json.dumps({"client_id": "c", "deployment_id": deployment_id}).encode())
+    assert result.deployment_ids == ()
