@@ -1,5 +1,6 @@
 """The background loop of a broker process: webhook deliveries, signing-key rotations as they fall due, the
-pool of spare signing keys kept full, and housekeeping (spent limit counters, old abandoned registration attempts).
+pool of spare signing keys kept full, and housekeeping (spent limit counters, old abandoned registration attempts,
+attempts cut off mid-flight marked interrupted).
 
 It runs inside `broker serve` (unless BROKER_RUN_WORKER=0) and alone as `broker webhooks work`. Every pass is
 bounded (one batch of deliveries, one rotation check); between passes it waits for work or for `stop`.
@@ -32,6 +33,8 @@ POLL_INTERVAL = 1.0
 ROTATION_CHECK_INTERVAL = 30.0
 # Spent limit counters and old abandoned attempts only take room; every ten minutes is plenty.
 HOUSEKEEPING_INTERVAL = 600.0
+# An attempt counts as interrupted after minutes without progress; a sweep a minute is timely enough.
+ATTEMPT_SWEEP_INTERVAL = 60.0
 SHUTDOWN_MARGIN = 5.0
 # After a failed pass (the database is down, say) the loop waits this long, then twice as long after each
 # further failure, up to the cap; the first success brings it back to its usual pace.
@@ -126,6 +129,8 @@ async def run(
         # One key a pass (about 100 ms, in a child process), so deliveries never wait for a whole refill.
         _Chore(Backoff("spare signing keys", first_backoff, max_backoff), ROTATION_CHECK_INTERVAL,
                lambda: services.key_pool.refill(limit=1), busy_interval=poll_interval),
+        _Chore(Backoff("registration attempt sweep", first_backoff, max_backoff), ATTEMPT_SWEEP_INTERVAL,
+               lambda: attempts.interrupt_stalled(services.database)),
     ]  # fmt: skip
     next_delivery = 0.0
     while not stop.is_set():

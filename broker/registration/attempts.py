@@ -8,7 +8,7 @@ database; the platform's raw answer is shown with secret-looking fields redacted
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -23,6 +23,20 @@ from tenants.models import Tenant
 
 STATUSES = tuple(AttemptStatus)
 MAX_ERROR_DETAIL = 4000
+# Far longer than any step takes: a step is one outbound call (bounded by the client's timeouts and its wait
+# for a pooled connection) between two short writes.
+STALLED_AFTER = timedelta(minutes=10)
+INTERRUPTED_DETAIL = {
+    AttemptStatus.FETCHING: (
+        "The registration stopped before the platform's configuration was read (the broker restarted). "
+        "Nothing was sent to the platform: start the registration again from the LMS."
+    ),
+    AttemptStatus.SUBMITTING: (
+        "The registration stopped while it was being sent to the platform (the broker restarted), so the "
+        "platform may have registered the tool without our knowing its answer. Check the LMS's tool list: "
+        "remove this tool's new entry there if it has one, then start the registration again from the LMS."
+    ),
+}
 
 
 async def open_attempt(database: Database, tenant_id: str, configuration_url: str) -> str:
@@ -76,6 +90,22 @@ async def fail_attempt(
         error_code=code or type(error).__name__,
         error_detail=stored_text.record(error.detail, MAX_ERROR_DETAIL),
     )
+
+
+async def interrupt_stalled(database: Database) -> int:
+    """Marks `interrupted` the attempts left fetching or submitting for longer than STALLED_AFTER, each with
+    what to do; how many it marked. Reviewing attempts wait for a person and expire with their form."""
+    cutoff = utcnow() - STALLED_AFTER
+    marked = 0
+    async with database.transaction() as session:
+        for status, detail in INTERRUPTED_DETAIL.items():
+            result = await session.execute(
+                update(RegistrationAttempt)
+                .where(RegistrationAttempt.status == status, RegistrationAttempt.updated_at < cutoff)
+                .values(status=AttemptStatus.INTERRUPTED, error_detail=detail, updated_at=utcnow())
+            )
+            marked += int(getattr(result, "rowcount", 0) or 0)
+    return marked
 
 
 async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> RegistrationAttempt:

@@ -25,6 +25,8 @@ class AttemptStatus(StrEnum):
     """fetching -> reviewing (when the tenant reviews) -> submitting -> succeeded | failed | conflict.
 
     `conflict`: the platform answered with an (issuer, client_id) another tenant holds; nothing was stored.
+    `interrupted`: fetching or submitting made no progress for longer than any step takes (the process
+    stopped between two steps); the background loop marks it so (see attempts.interrupt_stalled).
     """
 
     FETCHING = "fetching"
@@ -33,6 +35,7 @@ class AttemptStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CONFLICT = "conflict"
+    INTERRUPTED = "interrupted"
 
 
 # One live registration per (issuer, client_id) across all tenants: a platform's client belongs to one tool.

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 
+from broker.registration import attempts
+from broker.registration.models import AttemptStatus
 from broker.services import Services
 from tests.admin_ui.conftest import Browser, Owner, signed_in_owner
+from tests.broker.registration.test_attempts import stalled_attempt
 from tests.conftest import RunningBroker
 from tests.e2e.flow import posts_close_message, register
 from tests.emulators import MoodleEmulator
@@ -131,3 +135,18 @@ async def test_what_a_platform_sent_is_escaped_on_every_console_page(
         page = await browser.get(f"/console/{owner.slug}/{path}")
         assert page.status_code == 200, path
         assert payload not in page.text and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page.text, path
+
+
+async def test_an_attempt_cut_off_mid_flight_shows_as_interrupted_with_what_to_do(
+    browser: Browser, mailbox: Mailbox, console_broker: RunningBroker, services: Services
+) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    tenant = await services.tenants.get_by_slug(owner.slug)
+    assert tenant is not None
+    idle = attempts.STALLED_AFTER + timedelta(minutes=1)
+    attempt_id = await stalled_attempt(services, tenant.id, AttemptStatus.FETCHING, idle=idle)
+    await attempts.interrupt_stalled(services.database)
+
+    listing = await browser.get(f"/console/{owner.slug}/attempts")
+    row = listing.text.split(attempt_id)[-1].split("</tr>")[0]
+    assert "interrupted" in row and "start the registration again" in row

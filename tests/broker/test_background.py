@@ -1,10 +1,12 @@
-"""The background loop with the database down: one warning, waits that grow to a cap, and back by itself."""
+"""The background loop: its chores, and with the database down one warning each, waits that grow to a cap, and
+back by itself."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,10 @@ from broker import background
 from broker.app import create_services
 from broker.background import Backoff
 from broker.migrate import upgrade
+from broker.registration import attempts
+from broker.registration.models import AttemptStatus
 from tenants.models import SpareSigningKey
+from tests.broker.registration.test_attempts import stalled_attempt
 from tests.conftest import make_settings
 
 ROUNDS = 500
@@ -56,6 +61,7 @@ async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_retu
         warnings = lines(logging.WARNING)
         assert sorted(record.getMessage().split(" failed")[0] for record in warnings) == [
             "housekeeping",
+            "registration attempt sweep",
             "signing-key rotation",
             "spare signing keys",
             "webhook delivery",
@@ -67,6 +73,30 @@ async def test_the_loop_warns_once_backs_off_and_recovers_when_the_database_retu
         await until(lambda: len(lines(logging.INFO)) == len(warnings))
         assert all("works again" in record.getMessage() for record in lines(logging.INFO))
         assert len(lines(logging.WARNING)) == len(warnings)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+        await services.close()
+
+
+async def test_the_loop_marks_an_attempt_cut_off_mid_flight_interrupted(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'broker.db'}"
+    upgrade(url)
+    services = create_services(make_settings(url, "http://127.0.0.1:9"))
+    created = await services.tenants.create("sweep", "Sweep Tool")
+    attempt_id = await stalled_attempt(
+        services, created.tenant.id, AttemptStatus.FETCHING, idle=attempts.STALLED_AFTER + timedelta(minutes=1)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.create_task(background.run(services, stop, poll_interval=STEP_S))
+    try:
+        for _ in range(ROUNDS):
+            found = await attempts.get_attempt(services.database, tenant_id=created.tenant.id, attempt_id=attempt_id)
+            if found is not None and found.status == AttemptStatus.INTERRUPTED:
+                break
+            await asyncio.sleep(STEP_S)
+        else:
+            raise AssertionError("the background loop never marked the attempt interrupted")
     finally:
         stop.set()
         await asyncio.wait_for(loop, 5)

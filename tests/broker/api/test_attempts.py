@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import update
 
-from broker.registration.models import Registration, RegistrationAttempt
+from broker.registration import attempts
+from broker.registration.models import AttemptStatus, Registration, RegistrationAttempt
 from broker.services import Services
 from tests.broker.api.support import ApiClient, assert_problem
+from tests.broker.registration.test_attempts import stalled_attempt
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.flow import register
 from tests.emulators import GenericEmulator
@@ -83,3 +87,18 @@ async def test_a_deeply_nested_platform_answer_never_breaks_the_listing_or_the_h
     assert in_history == shown
     documents = await api.json("GET", f"/api/v1/registrations/{attempt['registration_id']}/documents")
     assert "not shown" in documents["registration_response"]["not_shown"]
+
+
+async def test_an_attempt_cut_off_mid_flight_is_listed_as_interrupted_with_what_to_do(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    created = await services.tenants.create(unique_slug("cut"), "Cut Tool")
+    idle = attempts.STALLED_AFTER + timedelta(minutes=1)
+    attempt_id = await stalled_attempt(services, created.tenant.id, AttemptStatus.SUBMITTING, idle=idle)
+    await attempts.interrupt_stalled(services.database)
+
+    api = ApiClient(http, broker, created.api_key)
+    (item,) = (await api.json("GET", "/api/v1/registration-attempts?status=interrupted"))["items"]
+    assert item["id"] == attempt_id and item["status"] == "interrupted"
+    assert "may have registered" in item["error_detail"]
+    assert await api.json("GET", f"/api/v1/registration-attempts/{attempt_id}") == item
