@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import update
 
 from broker.registration import attempts
-from broker.registration.models import AttemptStatus
+from broker.registration.models import AttemptStatus, Registration, RegistrationAttempt
 from broker.services import Services
 from tests.admin_ui.conftest import Browser, Owner, signed_in_owner
 from tests.broker.registration.test_attempts import stalled_attempt
@@ -150,3 +151,32 @@ async def test_an_attempt_cut_off_mid_flight_shows_as_interrupted_with_what_to_d
     listing = await browser.get(f"/console/{owner.slug}/attempts")
     row = listing.text.split(attempt_id)[-1].split("</tr>")[0]
     assert "interrupted" in row and "start the registration again" in row
+
+
+async def test_a_deeply_nested_stored_document_never_breaks_the_console(
+    browser: Browser, mailbox: Mailbox, http: httpx.AsyncClient, console_broker: RunningBroker, services: Services
+) -> None:
+    owner = await signed_in_owner(browser, mailbox)
+    with MoodleEmulator.running() as moodle:
+        await registered(http, console_broker, owner, moodle)
+    reg_id = await registration_id(browser, owner)
+    deep_document: dict[str, object] = {}
+    for _ in range(900):
+        deep_document = {"a": deep_document}
+    async with services.database.transaction() as session:
+        await session.execute(
+            update(RegistrationAttempt)
+            .where(RegistrationAttempt.registration_id == reg_id)
+            .values(response_body="[" * 3000 + "]" * 3000, platform_configuration=deep_document)
+        )
+        await session.execute(
+            update(Registration).where(Registration.id == reg_id).values(registration_response=deep_document)
+        )
+
+    listing = await browser.get(f"/console/{owner.slug}/attempts")
+    assert listing.status_code == 200, listing.text
+    attempt_id = re.search(rf'/console/{owner.slug}/attempts/(att_\w+)"', listing.text)
+    assert attempt_id
+    for path in (f"attempts/{attempt_id.group(1)}", f"registrations/{reg_id}", "registrations"):
+        page = await browser.get(f"/console/{owner.slug}/{path}")
+        assert page.status_code == 200, (path, page.text)

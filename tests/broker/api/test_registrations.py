@@ -64,6 +64,10 @@ async def test_filters_by_status_platform_and_update_time(
         "updated_since=0001-01-01T00:00:00%2B23:59",
         "updated_since=99999-01-01T00:00:00Z",
         "product_family_code=moo%00dle",
+        # Digits str.isdigit() accepts that int() does not, and digits of other scripts.
+        "limit=%C2%B2",
+        "limit=%D9%A1%D9%A2",
+        "limit=%EF%BC%95",
     ],
 )
 async def test_bad_filters_are_422_problems_naming_the_parameter(api: ApiClient, query: str) -> None:
