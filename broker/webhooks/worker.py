@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker import metrics
+from broker import metrics, stored_text
 from broker.database import Database, new_id, utcnow
 from broker.http_client import GuardedClient, OutboundError, Purpose
 from broker.settings import Settings
@@ -180,7 +180,7 @@ class DeliveryWorker:
             )
         except OutboundError as error:
             return Response(error=error.reason)
-        return Response(status_code=answer.status_code, body=answer.text[:MAX_RESPONSE_BODY])
+        return Response(status_code=answer.status_code, body=stored_text.record(answer.text)[:MAX_RESPONSE_BODY])
 
     async def _record(self, claim: Claim, url: str, response: Response, step: NextStep, duration_ms: int) -> None:
         now = utcnow()

@@ -62,6 +62,18 @@ async def test_a_failing_receiver_is_retried_and_every_attempt_is_recorded(servi
     assert all(a.duration_ms >= 0 for a in attempts)
 
 
+async def test_a_receiver_answering_nul_bytes_has_its_answer_recorded_on_both_engines(services: Services) -> None:
+    with ToolEmulator.running() as tool:
+        async with hooked_tenant(services, tool) as tenant:
+            tool.answer_next((500, "bad\x00gateway"))
+            await add_event(services, tenant.tenant.id)
+            await drain(make_worker(services))
+            (delivery,) = await deliveries_of(services, tenant.tenant.id)
+            attempts = await attempts_of(services, delivery.id)
+    assert delivery.status == "succeeded" and delivery.attempt_count == 2
+    assert attempts[0].status_code == 500 and attempts[0].response_body == "bad\ufffdgateway"
+
+
 async def test_a_retry_waits_for_the_configured_delay(services: Services) -> None:
     with ToolEmulator.running() as tool:
         async with hooked_tenant(services, tool) as tenant:
