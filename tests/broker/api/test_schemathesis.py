@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,11 +24,16 @@ from schemathesis.checks import (
 from broker.api.app import OPERATIONS
 from broker.api.openapi import openapi_document
 from broker.app import create_services
+from broker.registration import attempts
+from tests.broker.test_api import add_registrations
 from tests.conftest import RunningBroker, _serve_broker, unique_slug
 
 # The same document the broker serves; the base URL of the running broker is given with each call.
 schema = schemathesis.openapi.from_dict(openapi_document(OPERATIONS, "http://127.0.0.1"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# What the broker answers when the platform behind a registration fails (the fuzzed registration's platform
+# does not exist): documented problem JSON, held to the schema by the other checks, not an error of ours.
+PLATFORM_FAILED = frozenset({502, 504})
 
 
 @dataclass
@@ -35,17 +41,34 @@ class FuzzedTenant:
     broker: RunningBroker
     key: str
     spare_key: str
+    # Ids the tenant has, by the collection they sit in (`registrations`, `api-keys`, ...).
+    known_ids: dict[str, list[str]] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.broker.url(path), headers=self.headers(), timeout=20, **kwargs)
+
+    def use_a_known_id(self, case: schemathesis.Case) -> None:
+        """Every other generated id is swapped for one the tenant has, so the handlers behind the 404 are
+        fuzzed too: the ids are kept when their length is odd, which the derandomized run decides alike."""
+        generated = (case.path_parameters or {}).get("id")
+        parts = case.path.split("/")
+        if generated is None or "{id}" not in parts or len(str(generated)) % 2:
+            return
+        known = self.known_ids.get(parts[parts.index("{id}") - 1])
+        if known:
+            case.path_parameters = {**case.path_parameters, "id": known[len(str(generated)) % len(known)]}
+
     def replace_a_revoked_key(self) -> None:
-        """A generated DELETE revoked a key, perhaps the one in use: the spare makes a new one to go on with."""
+        """A generated DELETE revoked the key in use: the spare makes a new one to go on with."""
         spare = {"Authorization": f"Bearer {self.spare_key}"}
         made = self.session.post(self.broker.url("/api/v1/api-keys"), json={"name": "fuzz"}, headers=spare, timeout=20)
         assert made.status_code == 201, made.text
         self.key = made.json()["key"]
+        self.known_ids["api-keys"] = [made.json()["id"]]
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +83,24 @@ async def fuzzed(fuzzed_broker: RunningBroker) -> AsyncIterator[FuzzedTenant]:
     try:
         created = await services.tenants.create(unique_slug("fuzz"), "Fuzzed Tool")
         _, spare = await services.api_keys.create(created.tenant.id, "spare")
+        in_use, key = await services.api_keys.create(created.tenant.id, "in use")
+        (registration_id,) = await add_registrations(services, created, 1)
+        attempt_id = await attempts.open_attempt(services.database, created.tenant.id, "https://lms.example.edu/c")
     finally:
         await services.close()
-    tenant = FuzzedTenant(fuzzed_broker, created.api_key, spare)
+    tenant = FuzzedTenant(fuzzed_broker, key, spare)
+    tenant.known_ids = {
+        "registrations": [registration_id],
+        "registration-attempts": [attempt_id],
+        "api-keys": [in_use.id],
+    }
+    # An event and its webhook delivery, made through the API as a tenant makes them.
+    assert tenant.call("PUT", "/api/v1/webhook", json={"url": "http://127.0.0.1:9/hook"}).ok
+    assert tenant.call("POST", f"/api/v1/registrations/{registration_id}/disable").ok
+    tenant.known_ids["events"] = [item["id"] for item in tenant.call("GET", "/api/v1/events").json()["items"]]
+    deliveries = tenant.call("GET", "/api/v1/webhook-deliveries").json()["items"]
+    tenant.known_ids["webhook-deliveries"] = [item["id"] for item in deliveries]
+    assert all(tenant.known_ids.values()), tenant.known_ids
     yield tenant
     tenant.session.close()
 
@@ -88,9 +126,11 @@ def without_dns(url: object) -> object:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
 )
 def test_no_operation_answers_a_server_error_or_off_its_schema(case: schemathesis.Case, fuzzed: FuzzedTenant) -> None:
+    fuzzed.use_a_known_id(case)
     if isinstance(case.body, dict) and "url" in case.body:
         case.body = {**case.body, "url": without_dns(case.body["url"])}
     response = case.call(base_url=fuzzed.broker.base_url, session=fuzzed.session, headers=fuzzed.headers())
     if case.method == "DELETE" and response.status_code == 200:
         fuzzed.replace_a_revoked_key()
-    case.validate_response(response, checks=CHECKS)
+    platform_failed = response.status_code in PLATFORM_FAILED
+    case.validate_response(response, checks=[c for c in CHECKS if not (platform_failed and c is not_a_server_error)])
