@@ -159,6 +159,11 @@ async def test_an_owner_of_another_tenant_joins_by_invitation_then_resets_the_pa
     await page.get_by_role("heading", name="Your tenants").wait_for()
     await check_page(page, "console-index")
     assert await page.get_by_role("link", name="Host Tool").is_visible()
+    await page.get_by_role("link", name="Host Tool").click()
+    await page.get_by_role("link", name="Webhooks").click()
+    await page.get_by_text("Only the tenant's owners can change the webhook").wait_for()
+    assert await page.get_by_label("Webhook URL").count() == 0
+    await check_page(page, "console-webhooks-member")
 
     await page.goto(invitation)
     await page.get_by_role("heading", name="This link cannot be used").wait_for()
