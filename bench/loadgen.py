@@ -30,10 +30,23 @@ def free_port() -> int:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU of the whole process (every thread), from /proc."""
+    """User plus system CPU of the whole process (every thread) and of the children it runs (the broker
+    generates signing keys in a child process), from /proc."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return own + sum(process_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children += [int(child) for child in handle.read().split()]
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+    return children
 
 
 def before_source() -> str:
@@ -106,9 +119,11 @@ class Connection:
         self.address = address
 
     @classmethod
-    async def open(cls, address: str) -> Connection:
+    async def open(cls, address: str, source: str | None = None) -> Connection:
+        """`source`: the loopback address to connect from (127.0.0.0/8), so each simulated person has their own."""
         host, port = address.split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
+        local = (source, 0) if source else None
+        reader, writer = await asyncio.open_connection(host, int(port), local_addr=local)
         return cls(reader, writer, address)
 
     def close(self) -> None:

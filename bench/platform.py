@@ -29,6 +29,8 @@ REGISTRATION_PATH = "/lti/registrations"
 AUTHORIZATION_PATH = "/lti/authorize"
 TOKEN_PATH = "/lti/token"  # noqa: S105 - a path
 JWKS_PATH = "/lti/jwks"
+# Under this path, each name is another LMS with its own issuer: a new platform for the broker every time.
+ANOTHER_PLATFORM_PATH = "/p/{name}"
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 SCOPES = [
@@ -93,11 +95,17 @@ def create_app() -> Starlette:
     async def jwks(request: Request) -> Response:
         return Response(key_set, media_type="application/json")
 
+    async def another_configuration(request: Request) -> Response:
+        url = base_url + ANOTHER_PLATFORM_PATH.format(name=request.path_params["name"])
+        return Response(json.dumps(configuration(url)).encode(), media_type="application/json")
+
     return Starlette(
         routes=[
             Route(CONFIGURATION_PATH, openid_configuration),
             Route(REGISTRATION_PATH, register, methods=["POST"]),
             Route(JWKS_PATH, jwks),
+            Route(ANOTHER_PLATFORM_PATH + CONFIGURATION_PATH, another_configuration),
+            Route(ANOTHER_PLATFORM_PATH + REGISTRATION_PATH, register, methods=["POST"]),
         ]
     )
 

@@ -5,13 +5,20 @@ Starlette app (bench/floor.py) as the floor.
 A flow is: the initiation GET (the broker fetches the platform's configuration and answers the review page),
 then the review form posted with its default values (the broker posts the registration to the platform, stores
 it and answers the confirmation page). The client holds no cookies. Rounds alternate broker and floor, at 1 and
-8 concurrent admins; each figure is the median of the rounds. Broker CPU is read from /proc (every thread).
-SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://… names a database it may fill.
+8 concurrent admins; each figure is the median of the rounds. Broker CPU is read from /proc (every thread, and
+the child process that generates signing keys). SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://…
+names a database it may fill.
+
+Those flows register one LMS again and again, whose key set exists after the first. A flow from an LMS the
+broker has not seen needs a new signing key for it: measured too, once with the pool of spare keys full (filled
+here beforehand, as the background loop does; what each key costs to make is printed beside it) and once with
+the pool empty, when the flow itself waits for the key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import tempfile
 import time
@@ -33,8 +40,12 @@ from bench.loadgen import (
     process_cpu_seconds,
     uvicorn_server,
 )
+from broker.database import Database
+from tenants.encryption import SecretBox
+from tenants.key_pool import KeyPool
 
 FLOWS = 160
+NEW_LMS_FLOWS = 48
 CONCURRENCIES = (1, 8)
 ROUNDS = 3
 WARM_UP = 16
@@ -74,14 +85,19 @@ class Pages:
 class Admin:
     """An LMS admin's browser: opens the registration URL the LMS gave it and submits the review form."""
 
-    def __init__(self, connection: Connection, slug: str, platform_url: str) -> None:
+    def __init__(self, connection: Connection, slug: str, platform_url: str, new_lms: bool = False) -> None:
         self.connection = connection
         self.path = f"/t/{slug}/lti/register"
-        self.configuration_url = platform_url + platform.CONFIGURATION_PATH
+        self.platform_url = platform_url
+        self.new_lms = new_lms
 
     async def register(self) -> Pages:
+        lms = self.platform_url
+        if self.new_lms:
+            lms += platform.ANOTHER_PLATFORM_PATH.format(name=secrets.token_hex(8))
         # A fresh one-time token per flow, as the LMS hands out.
-        query = urlencode({"openid_configuration": self.configuration_url, "registration_token": secrets.token_hex(16)})
+        configuration_url = lms + platform.CONFIGURATION_PATH
+        query = urlencode({"openid_configuration": configuration_url, "registration_token": secrets.token_hex(16)})
         review = _expect(await self.connection.get(f"{self.path}?{query}"), b'name="state"')
         form = post_forms(review.body, self.path)[0]
         registered = _expect(await self.connection.post_form(form.action, form.fields), CLOSE_MESSAGE)
@@ -94,12 +110,16 @@ def _expect(answer: Answer, content: bytes) -> Answer:
     return answer
 
 
-async def _run(address: str, slug: str, platform_url: str, flows: int, concurrency: int) -> list[float]:
-    connections = [await Connection.open(address) for _ in range(concurrency)]
+async def _run(
+    address: str, slug: str, platform_url: str, flows: int, concurrency: int, new_lms: bool
+) -> list[float]:
+    # Each admin from an address of its own, as admins of different LMSs are: the broker lets one address wait
+    # for two platforms at once.
+    connections = [await Connection.open(address, source=f"127.0.0.{2 + n}") for n in range(concurrency)]
     latencies: list[float] = []
 
     async def admin(connection: Connection) -> None:
-        browser = Admin(connection, slug, platform_url)
+        browser = Admin(connection, slug, platform_url, new_lms)
         for _ in range(flows // concurrency):
             started = time.perf_counter()
             await browser.register()
@@ -113,10 +133,12 @@ async def _run(address: str, slug: str, platform_url: str, flows: int, concurren
     return latencies
 
 
-def measure(server: Server, slug: str, platform_url: str, flows: int, concurrency: int) -> Result:
+def measure(
+    server: Server, slug: str, platform_url: str, flows: int, concurrency: int, new_lms: bool = False
+) -> Result:
     cpu_before = process_cpu_seconds(server.pid)
     started = time.perf_counter()
-    latencies = asyncio.run(_run(server.address, slug, platform_url, flows, concurrency))
+    latencies = asyncio.run(_run(server.address, slug, platform_url, flows, concurrency, new_lms))
     elapsed = time.perf_counter() - started
     return Result(flows, elapsed, process_cpu_seconds(server.pid) - cpu_before, tuple(latencies))
 
@@ -163,13 +185,41 @@ def run_engine(bench: Deployment) -> dict[tuple[str, int], list[Result]]:
                 for name, server in measured.items():
                     result = measure(server, bench.slug, lms.url, FLOWS, concurrency)
                     results.setdefault((name, concurrency), []).append(result)
+                for name, spare_keys in (("new LMS, spare keys", True), ("new LMS, no spare key", False)):
+                    generation = fill_key_pool(bench, NEW_LMS_FLOWS if spare_keys else 0)
+                    if generation is not None:
+                        results.setdefault(("key generation", concurrency), []).append(generation)
+                    result = measure(broker, bench.slug, lms.url, NEW_LMS_FLOWS, concurrency, new_lms=True)
+                    results.setdefault((f"broker, {name}", concurrency), []).append(result)
     return results
+
+
+def fill_key_pool(bench: Deployment, count: int) -> Result | None:
+    """Fills the pool of spare keys with `count` keys as the background loop does, or empties it (0); for a
+    fill, what generating the keys cost (CPU of this process and of its key-generating child)."""
+
+    async def fill() -> Result | None:
+        database = Database(bench.database_url)
+        pool = KeyPool(database, SecretBox(bench.env["BROKER_SECRET_KEY"]), size=count)
+        try:
+            while count == 0 and await pool.spare() > 0:
+                await pool.take()
+            cpu_before, started = process_cpu_seconds(os.getpid()), time.perf_counter()
+            added = await pool.refill()
+            elapsed = time.perf_counter() - started
+            cpu = process_cpu_seconds(os.getpid()) - cpu_before  # before close(): the child still counts
+            return Result(added, elapsed, cpu, (elapsed / added,)) if added else None
+        finally:
+            pool.close()
+            await database.dispose()
+
+    return asyncio.run(fill())
 
 
 def report(engine: str, results: dict[tuple[str, int], list[Result]]) -> None:
     print(f"Dynamic Registration (initiation GET, review page, form POST, platform POST, store, confirmation page),"
           f"\nmedian of {ROUNDS} alternating rounds of {FLOWS} flows, one uvicorn worker, {engine}:")
-    print(f"  {'':<28}{'flows/s':>9}{'CPU ms/flow':>13}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"  {'':<44}{'flows/s':>9}{'CPU ms/flow':>13}{'p50 ms':>9}{'p99 ms':>9}")
     figures: dict[tuple[str, int], dict[str, float]] = {}
     names = list(dict.fromkeys(name for name, _ in results))
     for concurrency in CONCURRENCIES:
@@ -183,15 +233,17 @@ def report(engine: str, results: dict[tuple[str, int], list[Result]]) -> None:
             }
             figures[(name, concurrency)] = figure
             label = f"{name}, {concurrency} admin{'s' if concurrency > 1 else ''}"
-            print(f"  {label:<28}{figure['per_second']:9.0f}{figure['cpu']:13.2f}{figure['p50']:9.1f}"
+            print(f"  {label:<44}{figure['per_second']:9.0f}{figure['cpu']:13.2f}{figure['p50']:9.1f}"
                   f"{figure['p99']:9.1f}")
     for concurrency in CONCURRENCIES:
         bare = figures[("floor", concurrency)]
         for name in names:
-            if name != "floor":
+            if name not in ("floor", "key generation"):
                 broker = figures[(name, concurrency)]
                 print(f"  {name}, {concurrency} admin(s): CPU per flow {broker['cpu'] / bare['cpu']:.2f}x the floor's, "
                       f"flows/s {broker['per_second'] / bare['per_second']:.2f}x the floor's")
+    print("  key generation: each key for a new LMS, made ahead by the background loop (key/s, CPU ms/key); a new")
+    print("  LMS's flow with a spare key costs its line above plus one key; with no spare key the flow makes it")
     print("  targets: broker CPU per flow <= 3 ms")
 
 

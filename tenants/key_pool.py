@@ -64,10 +64,14 @@ class KeyPool:
         logger.info("no spare signing key left: generating one while the request waits")
         return await self._new_pair()
 
+    async def spare(self) -> int:
+        """How many spare keys the pool holds."""
+        async with self.database.session() as session:
+            return await session.scalar(select(func.count()).select_from(SpareSigningKey)) or 0
+
     async def refill(self, limit: int | None = None) -> int:
         """Generates keys until the pool holds `size` (at most `limit` of them); returns how many were added."""
-        async with self.database.session() as session:
-            missing = self.size - (await session.scalar(select(func.count()).select_from(SpareSigningKey)) or 0)
+        missing = self.size - await self.spare()
         missing = missing if limit is None else min(missing, limit)
         for _ in range(max(0, missing)):
             pair = await self._new_pair()
