@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +21,29 @@ from broker.services import services
 
 DEMO_SLUG = "demo"
 PATH = "/demo/tool"
+# Users the demo tool remembers (how often each launched), in this process; the oldest go first.
+MAX_USERS = 1000
+
+
+class Users:
+    """Launch counts per user. A user is (platform issuer, sub), never `sub` alone: anyone may register a
+    platform of their own, and its launches may carry any `sub`, someone else's from a real LMS included."""
+
+    def __init__(self, size: int = MAX_USERS) -> None:
+        self._size = size
+        self._launches: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def launched(self, issuer: str, sub: str) -> int:
+        """Counts this launch; returns how many this user has made."""
+        key = (issuer, sub)
+        count = self._launches.pop(key, 0) + 1
+        self._launches[key] = count
+        while len(self._launches) > self._size:
+            self._launches.popitem(last=False)
+        return count
+
+
+USERS = Users()
 
 
 def demo_tool_url(base_url: str) -> str:
@@ -41,7 +65,11 @@ async def demo_tool(request: Request) -> Response:
     if claims.get("aud") != demo_tool_url(settings.base_url):
         return _refused(request, "The launch_token is addressed to another tool.")
     lti = claims["lti"]
+    issuer, sub = str(lti.get("iss", "")), str(lti.get("sub", ""))
     context = {
+        "issuer": issuer,
+        "sub": sub,
+        "launches": USERS.launched(issuer, sub),
         "title": "Demo tool: launched",
         "claims": {name: value for name, value in claims.items() if name != "lti"},
         "lti": json.dumps(lti, indent=2, sort_keys=True, ensure_ascii=False),

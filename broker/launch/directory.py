@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import select
 
 from broker.database import Database
+from broker.launch.login_origin import platform_hosts
 from broker.registration.models import Registration
 from tenants.keys import KEY_RING_TTL
 from tenants.models import Tenant
@@ -45,6 +46,9 @@ class RegistrationView:
     deployment_ids: frozenset[str]
     launched: bool
     key_set: str | None = None  # the platform-bound key set it signs with; None: the tenant's own key
+    # Hosts whose pages may start a login that goes straight on (broker.launch.login_origin).
+    login_hosts: frozenset[str] = frozenset()
+    learnt_login_hosts: tuple[str, ...] = ()
 
 
 class _Expiring(Generic[K, V]):
@@ -148,4 +152,9 @@ def _view(row: Registration) -> RegistrationView:
         deployment_ids=frozenset(deployment.deployment_id for deployment in row.deployments),
         launched=row.launched_at is not None,
         key_set=row.key_set,
+        login_hosts=platform_hosts(
+            (row.issuer, row.authorization_endpoint, row.token_endpoint, row.jwks_uri, row.registration_endpoint),
+            row.login_hosts or (),
+        ),
+        learnt_login_hosts=tuple(row.login_hosts or ()),
     )

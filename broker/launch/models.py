@@ -27,5 +27,7 @@ class LaunchState(Base):
     lti_deployment_id: Mapped[str | None] = mapped_column(String(255))
     # The platform's `lti_storage_target` when the login offered its postMessage storage (client_storage.py).
     storage_target: Mapped[str | None] = mapped_column(String(255))
+    # The host of the page that started the login (Origin or Referer), learnt when the launch completes.
+    login_host: Mapped[str | None] = mapped_column(String(253))
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()

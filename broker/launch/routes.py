@@ -18,7 +18,8 @@ from broker.autopost import content_security_policy
 from broker.host_routing import request_site
 from broker.inline_scripts import STORAGE_GET, STORAGE_PUT
 from broker.launch.errors import LaunchRefused
-from broker.launch.service import LaunchService, StorageCheck
+from broker.launch.login_origin import LoginSource
+from broker.launch.service import LaunchService, Leaving, StorageCheck
 from broker.launch.state_binding import (
     MARKER_COOKIE,
     MARKER_COOKIE_MAX_AGE,
@@ -27,7 +28,7 @@ from broker.launch.state_binding import (
 )
 from broker.limits.public import limited
 from broker.pages import content_security_policy as page_policy
-from broker.pages import frame_ancestors
+from broker.pages import frame_ancestors, render
 from broker.refusals import refusal_page
 from broker.services import services
 from tenants.hosts import LAUNCH_PATH, LOGIN_PATH, TenantSite
@@ -39,11 +40,13 @@ async def login(request: Request) -> Response:
     site = request_site(request)
     params = request.query_params if request.method == "GET" else _text_fields(await request.form())
     try:
-        redirect = await _service(request).login(site, params)
+        redirect = await _service(request).login(site, params, LoginSource.of(request.headers))
     except LaunchRefused as refusal:
         return _refusal_page(request, "login", refusal)
     response: Response
-    if redirect.storage_page is None:
+    if redirect.leaving is not None:
+        response = _leaving_page(request, redirect.location, redirect.leaving)
+    elif redirect.storage_page is None:
         response = RedirectResponse(redirect.location, status_code=302, headers={"Cache-Control": "no-store"})
     else:
         response = _storage_page(request, redirect.storage_page, STORAGE_PUT.csp_hash)
@@ -75,6 +78,18 @@ async def launch(request: Request) -> Response:
     )
     _set_cookie(response, site, relay.state_cookie, 0)  # the state is spent; so is its cookie
     return response
+
+
+def _leaving_page(request: Request, location: str, leaving: Leaving) -> Response:
+    """The page before a login redirect its LMS did not send: where it leads, and a link to go on."""
+    context = {
+        "title": f"Continue to {leaving.host}?",
+        "host": leaving.host,
+        "issuer": leaving.issuer,
+        "tool_name": leaving.tool_name,
+        "location": location,
+    }
+    return render(request, "login_leaving.html", context, framable=True)
 
 
 def _storage_page(request: Request, html: str, script: str) -> Response:

@@ -35,6 +35,7 @@ from broker.launch.client_storage import (
 from broker.launch.directory import LaunchDirectory, RegistrationView, TenantView
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, validate_id_token
 from broker.launch.launch_token import build_launch_token
+from broker.launch.login_origin import LoginSource, host_of, with_learnt_host
 from broker.launch.messages import LtiMessageError, check_lti_message
 from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorization_request_url, parse_login_request
 from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
@@ -51,12 +52,24 @@ from tenants.models import Tenant
 
 logger = logging.getLogger("broker.launch")
 
+
+@dataclass(frozen=True)
+class Leaving:
+    """What the page before a login redirect names: the browser was not sent by the platform (login_origin.py)."""
+
+    host: str
+    issuer: str
+    tool_name: str
+
+
 @dataclass(frozen=True)
 class LoginRedirect:
     location: str
     state_cookie: str
     # With the platform's postMessage storage: the page that stores the nonce, then goes to `location`.
     storage_page: str | None = None
+    # Set when the login did not come from the platform's pages: show where it leads before going there.
+    leaving: Leaving | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +103,12 @@ class LaunchService:
         self.states = LaunchStates(database, settings.secret_key)
 
     # ----------------------------------------------------------------- login (third-party initiated)
-    async def login(self, site: TenantSite, params: Mapping[str, str]) -> LoginRedirect:
-        """`site`: where the LMS reached the tenant; the redirect_uri and the target must be on it."""
+    async def login(
+        self, site: TenantSite, params: Mapping[str, str], source: LoginSource | None = None
+    ) -> LoginRedirect:
+        """`site`: where the LMS reached the tenant; the redirect_uri and the target must be on it. `source`: what
+        the browser says about where the login came from (login_origin.py); None: nothing."""
+        source = source or LoginSource()
         tenant = await self._tenant(site.slug)
         try:
             request = parse_login_request(params)
@@ -108,7 +125,7 @@ class LaunchService:
         digest = self.states.digest(state)
         target = valid_storage_target(params.get("lti_storage_target"))
         new = NewState(
-            tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target
+            tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target, source.host
         )
         await self.states.store(digest, new)
         location = authorization_request_url(
@@ -119,6 +136,12 @@ class LaunchService:
             state=state,
             nonce=nonce,
         )
+        if not source.goes_straight_on(registration.login_hosts):
+            # Not its LMS's frame or page (a link from an e-mail, another site): a page names where it leads. The
+            # state cookie binds this launch; the platform's storage is for logins in the LMS's frame.
+            host = host_of(registration.authorization_endpoint) or registration.authorization_endpoint
+            leaving = Leaving(host, registration.issuer, tenant.name)
+            return LoginRedirect(location, state_cookie_name(digest), leaving=leaving)
         if target is None:
             return LoginRedirect(location, state_cookie_name(digest))
         origin = storage_origin(registration.authorization_endpoint)
@@ -214,6 +237,8 @@ class LaunchService:
         await self._accept_deployment(tenant, registration, message.deployment_id)
         if not registration.launched:
             await self._mark_launched(registration)
+        if pending.login_host is not None and pending.login_host not in registration.login_hosts:
+            await self._learn_login_host(registration, pending.login_host)
         token = build_launch_token(
             claims,
             signing_key=await self._signing_key(site.slug),
@@ -335,6 +360,18 @@ class LaunchService:
                 update(Registration)
                 .where(Registration.id == registration.id, Registration.launched_at.is_(None))
                 .values(launched_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        self.directory.forget(registration)
+
+    async def _learn_login_host(self, registration: RegistrationView, host: str) -> None:
+        """A login from `host` completed a launch the platform signed: later logins from there go straight on."""
+        hosts = with_learnt_host(list(registration.learnt_login_hosts), host)
+        async with self.database.transaction() as session:
+            await session.execute(
+                update(Registration)
+                .where(Registration.id == registration.id)
+                .values(login_hosts=hosts)
                 .execution_options(synchronize_session=False)
             )
         self.directory.forget(registration)

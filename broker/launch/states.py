@@ -33,7 +33,13 @@ _CLAIM_STATE = (
     update(_STATES)
     .where(_THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now"))
     .values(used_at=bindparam("now"))
-    .returning(_STATES.c.registration_id, _STATES.c.nonce, _STATES.c.target_link_uri, _STATES.c.lti_deployment_id)
+    .returning(
+        _STATES.c.registration_id,
+        _STATES.c.nonce,
+        _STATES.c.target_link_uri,
+        _STATES.c.lti_deployment_id,
+        _STATES.c.login_host,
+    )
 )
 _FIND_STATE = select(_STATES.c.used_at, _STATES.c.expires_at).where(_THIS_STATE)
 _FIND_STORAGE = select(_STATES.c.storage_target, _STATES.c.registration_id).where(
@@ -53,6 +59,8 @@ class NewState:
     lti_deployment_id: str | None
     # The platform's `lti_storage_target` when the login offered its postMessage storage (client_storage.py).
     storage_target: str | None
+    # The host of the page that started the login (broker.launch.login_origin).
+    login_host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class PendingLaunch:
     nonce: str
     target_link_uri: str
     lti_deployment_id: str | None
+    login_host: str | None
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class LaunchStates:
             "target_link_uri": new.target_link_uri,
             "lti_deployment_id": new.lti_deployment_id,
             "storage_target": new.storage_target,
+            "login_host": new.login_host,
             "expires_at": now + LAUNCH_STATE_TTL,
         }
         async with self.database.ephemeral() as connection:

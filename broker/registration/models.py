@@ -88,6 +88,9 @@ class Registration(Base):
     # The platform-bound key set whose JWKS URL the platform was given (tenants.keys); None for registrations
     # made before keys were bound to platforms: they keep the tenant's own key until registered again.
     key_set: Mapped[str | None] = mapped_column(String(64))
+    # Hosts of LMS pages that started a login which then completed a launch: logins from them go straight on
+    # (broker.launch.login_origin).
+    login_hosts: Mapped[list[Any] | None] = mapped_column()
     scopes_requested: Mapped[list[Any]] = mapped_column(default=list)
     scopes_granted: Mapped[list[Any]] = mapped_column(default=list)
     platform_configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)

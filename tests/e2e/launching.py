@@ -44,10 +44,11 @@ async def start(
 ) -> Launch:
     """The LMS's login initiation at the broker, and the browser at the platform's authorization endpoint."""
     started = platform.login_initiation(**initiation)
+    headers = started.browser_headers(method)
     if method == "GET":
-        login = await http.get(started.url, params=started.params)
+        login = await http.get(started.url, params=started.params, headers=headers)
     else:
-        login = await http.post(started.url, data=started.params)
+        login = await http.post(started.url, data=started.params, headers=headers)
     launch = Launch(started, login)
     if login.status_code == 302:
         launch.authorization = await http.get(login.headers["location"])

@@ -40,7 +40,7 @@ async def login_with_storage(http: httpx.AsyncClient, setup: Registered) -> tupl
     """The login's storage page, and the platform's form_post reached by the page's navigation."""
     setup.platform.storage_target = STORAGE_TARGET
     started = setup.platform.login_initiation()
-    login = await http.post(started.url, data=started.params)
+    login = await http.post(started.url, data=started.params, headers=started.browser_headers("POST"))
     assert login.status_code == 200, login.text
     assert f"script-src {STORAGE_PUT.csp_hash};" in login.headers["content-security-policy"]
     put = storage_data(login.text)
@@ -106,7 +106,7 @@ async def test_a_browser_with_the_state_cookie_keeps_the_cookie_path(
     async with registered(http, broker, services) as setup:
         setup.platform.storage_target = STORAGE_TARGET
         started = setup.platform.login_initiation()
-        login = await http.post(started.url, data=started.params)
+        login = await http.post(started.url, data=started.params, headers=started.browser_headers("POST"))
         jar = "; ".join(cookie.split(";")[0] for cookie in login.headers.get_list("set-cookie"))
         platform_post = parse_form_post((await http.get(storage_data(login.text)["next"])).text)
         relay = await http.post(platform_post.action, data=platform_post.fields, headers={"Cookie": jar})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
@@ -32,6 +34,24 @@ async def test_a_demo_launch_shows_its_claims_escaped(
     assert "History &lt;i&gt;of&lt;/i&gt; Science" in page.text
     assert "x-frame-options" not in page.headers, "the LMS frames the tool"
     assert forged.status_code == 400 and "signature" in forged.text
+
+
+async def test_the_demo_tool_tells_users_apart_by_platform_and_sub(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    if await services.tenants.get_by_slug(DEMO_SLUG) is None:
+        await services.tenants.create(DEMO_SLUG, "Demo Tool", tool_url=demo_tool_url(broker.base_url))
+    with GenericEmulator.running() as first, GenericEmulator.running() as second:
+        for platform in (first, second):
+            outcome = await register(http, broker.url(f"/t/{DEMO_SLUG}/lti/register"), platform)
+            assert outcome.last_page.status_code == 200, outcome.last_page.text
+        pages = [await relay_to_tool(http, await launch(http, platform)) for platform in (first, first, second)]
+    found = [re.search(r'<code>([^<]*)</code> of the LMS <code>([^<]*)</code>', page.text) for page in pages]
+    identities = [match.groups() if match else None for match in found]
+    launches = [re.search(r'id="launches">(\d+)<', page.text) for page in pages]
+    # The same sub from two LMSs is two people: the second LMS's user starts at launch 1.
+    assert identities[0] and identities[0][0] == identities[2][0] and identities[0][1] != identities[2][1]
+    assert [match.group(1) if match else None for match in launches] == ["1", "2", "1"]
 
 
 def test_broker_demo_points_the_demo_tenant_at_the_demo_tool(broker: RunningBroker) -> None:

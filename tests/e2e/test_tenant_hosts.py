@@ -241,7 +241,7 @@ async def test_the_storage_binding_on_a_tenant_host_trusts_that_hosts_pages_only
         async def proof_from(origin: str) -> httpx.Response:
             """A cookieless launch: the login's storage page, the platform's post, then the storage proof."""
             started = moodle.login_initiation()
-            login = await http.post(started.url, data=started.params)
+            login = await http.post(started.url, data=started.params, headers=started.browser_headers("POST"))
             assert login.status_code == 200 and "form-action 'self'" in login.headers["content-security-policy"]
             put = storage_data(login.text)
             platform_post = parse_form_post((await http.get(put["next"])).text)

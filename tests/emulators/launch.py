@@ -135,6 +135,13 @@ class LoginInitiation:
     url: str
     params: dict[str, str]
     launch: PendingLaunch
+    # The LMS page the browser is on when it starts the login: browsers name it (Origin on the form post,
+    # Referer on a link), and the broker goes straight on only for its platform's pages.
+    page_url: str = ""
+
+    def browser_headers(self, method: str) -> dict[str, str]:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.page_url))
+        return {"Origin": origin} if method == "POST" else {"Referer": self.page_url}
 
 
 @dataclass(frozen=True)
@@ -365,7 +372,7 @@ class LaunchSide:
             params["lti_deployment_id"] = deployment
         if self.storage_target is not None:
             params["lti_storage_target"] = self.storage_target
-        return LoginInitiation(str(registration["initiate_login_uri"]), params, pending)
+        return LoginInitiation(str(registration["initiate_login_uri"]), params, pending, self.base_url + COURSE_PATH)
 
     # ----------------------------------------------------------------- id_tokens
     def id_token_claims(self, pending: PendingLaunch, nonce: str) -> dict[str, Any]:
