@@ -11,13 +11,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 import admin_ui.routes
 from broker import background, demo_tool, health, jwks, monitoring
 from broker.api.app import api_mount
 from broker.database import Database
-from broker.host_routing import HostRouting
+from broker.host_routing import HostRouting, under_tenant_paths
 from broker.http_client import GuardedClient
 from broker.key_rotation import KeyRotationService
 from broker.launch import routes as launch_routes
@@ -139,14 +139,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", monitoring.metrics_endpoint, methods=["GET"]),
-        Mount("/t/{slug}", routes=tenant_routes, name="tenant"),
+        *under_tenant_paths(tenant_routes),
         api_mount(),
         *admin_ui.routes.routes(settings),
     ]
     if not settings.is_production:
         routes.extend(demo_tool.routes)
     app = Starlette(
-        routes=[HostRouting(settings, routes, tenant_routes)],
+        routes=[HostRouting(settings, routes, tenant_routes), *routes],
         middleware=[Middleware(SecurityHeadersMiddleware)],
         exception_handlers={
             404: _not_found, 405: _not_found, 500: _server_error,

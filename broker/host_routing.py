@@ -7,7 +7,8 @@
   paths answer 404 there. The same route functions serve both forms; the slug arrives as a path parameter in
   either.
 * Any other host: a 404 page when BROKER_TENANT_DOMAIN is set; without it, the base host's routes, as before
-  tenant hosts existed. Health probes (/healthz, /readyz) answer on every host: they address the process.
+  tenant hosts existed. Probes and scrapers (/healthz, /readyz, /metrics) answer on every host: they address the
+  process, often by its IP address.
 
 A name under BROKER_TENANT_DOMAIN is only ever read as a subdomain (no tenant may take one as its own name), so
 a host names at most one tenant.
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import select
+from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
-from starlette.routing import BaseRoute, Match, Router
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from broker.hostnames import HostnameError, normalise_hostname
@@ -32,7 +35,11 @@ from tenants.models import Tenant, TenantHostname
 
 # The request's host when it reached a tenant on a host of its own (absent on the base host).
 TENANT_HOST = "broker.tenant_host"
-PROBES = frozenset({"/healthz", "/readyz"})
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+TENANT_PATHS = "/t/{slug}"
+MAX_REMEMBERED = 4096
+# A host name no tenant has is looked up again after this long: a name a tenant just took works that soon.
+UNKNOWN_HOST_TTL = 2.0
 
 
 def request_host(scope: Scope) -> str:
@@ -57,31 +64,50 @@ def request_site(connection: HTTPConnection) -> TenantSite:
     return host_site(settings, slug, host) if host else path_site(settings, slug)
 
 
+@lru_cache(maxsize=1024)
+def could_be_hostname(host: str) -> bool:
+    """Whether a Host could be a tenant's own name (remembered: the same few hosts come on every request)."""
+    try:
+        return normalise_hostname(host) == host
+    except HostnameError:
+        return False
+
+
+def under_tenant_paths(tenant_routes: Sequence[BaseRoute]) -> list[Route]:
+    """The tenant routes as the base host serves them, under /t/{slug}: the same endpoints, prefixed (plain
+    routes rather than a Mount, one matching step less on the JWKS route, the busiest there is)."""
+    prefixed = []
+    for route in tenant_routes:
+        assert isinstance(route, Route), "a tenant route is a plain Route"
+        prefixed.append(Route(TENANT_PATHS + route.path, route.endpoint, methods=route.methods, name=route.name))
+    return prefixed
+
+
 class HostRouting(BaseRoute):
-    """The application's one top-level route: dispatches each request by its host (see the module doc)."""
+    """The application's first route. A request on the base host (or to a probe) passes on to the routes after it,
+    the base host's; every other host is decided here (see the module doc)."""
 
     def __init__(self, settings: Settings, routes: Sequence[BaseRoute], tenant_routes: Sequence[BaseRoute]) -> None:
         self.settings = settings
-        self.base = Router(list(routes))
+        self.base = Router(list(routes))  # for a host that names no tenant, without BROKER_TENANT_DOMAIN
         self.tenant = Router(list(tenant_routes))
-        self._hostnames: dict[str, tuple[float, str]] = {}
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        """The base host's routes (the tenant hosts' are among them, under /t/{slug})."""
-        return self.base.routes
+        self._found: dict[str, tuple[float, str | None]] = {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        return (Match.FULL, {}) if scope["type"] in ("http", "websocket") else (Match.NONE, {})
+        if scope["type"] not in ("http", "websocket"):
+            return Match.NONE, {}
+        host = request_host(scope)
+        if host == self.settings.base_host or scope.get("path") in PROBES:
+            return Match.NONE, {}
+        if not self.settings.tenant_domain and not could_be_hostname(host):
+            return Match.NONE, {}  # an IP address or `localhost`: the base host's routes, as before tenant hosts
+        return Match.FULL, {}
 
-    def url_path_for(self, name: str, /, **path_params: str) -> object:
-        return self.base.url_path_for(name, **path_params)
+    def url_path_for(self, name: str, /, **path_params: str) -> URLPath:
+        raise NoMatchFound(name, path_params)  # every named route is among the base host's
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = request_host(scope)
-        if host == self.settings.base_host or scope.get("path") in PROBES:
-            await self.base(scope, receive, send)
-            return
         slug = subdomain_slug(self.settings, host) or await self._custom_hostname(scope, host)
         if slug is not None:
             scope["path_params"] = {**scope.get("path_params", {}), "slug": slug}
@@ -93,20 +119,20 @@ class HostRouting(BaseRoute):
             raise HTTPException(404)
 
     async def _custom_hostname(self, scope: Scope, host: str) -> str | None:
-        """The slug of the tenant that has (or had) this host name; found names are kept for a few seconds."""
-        try:
-            normalise_hostname(host)
-        except HostnameError:
+        """The slug of the tenant that has (or had) this host name. Answers are kept a few seconds, so a host
+        sent on every request (a proxy's own name) costs one lookup per few seconds; at most MAX_REMEMBERED."""
+        if not could_be_hostname(host):
             return None  # an IP address, `localhost`, no Host at all: never a tenant's name, no lookup
-        cached = self._hostnames.get(host)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        remembered = self._found.get(host)
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
         async with scope["app"].state.services.database.session() as session:
             slug = await session.scalar(
                 select(Tenant.slug)
                 .join(TenantHostname, TenantHostname.tenant_id == Tenant.id)
                 .where(TenantHostname.hostname == host)
             )
-        if slug is not None:
-            self._hostnames[host] = (time.monotonic() + KEY_RING_TTL, slug)
+        if len(self._found) >= MAX_REMEMBERED:
+            self._found.clear()  # made-up Host headers cannot grow it without bound
+        self._found[host] = (time.monotonic() + (KEY_RING_TTL if slug else UNKNOWN_HOST_TTL), slug)
         return slug
