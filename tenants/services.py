@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import hmac
 import json
 import re
@@ -125,7 +126,7 @@ class TenantService:
         async with self.database.session() as session:
             return list((await session.scalars(select(Tenant).order_by(Tenant.created_at, Tenant.id))).all())
 
-    async def search(self, text: str, limit: int = 100) -> list[Tenant]:
+    async def search(self, text: str, limit: int = 100) -> builtins.list[Tenant]:
         """Tenants whose slug or name contains the text (any case), newest first."""
         query = select(Tenant).order_by(Tenant.created_at.desc(), Tenant.id.desc()).limit(limit)
         if text := text.strip():
@@ -147,7 +148,7 @@ class TenantService:
         async with self.database.session() as session:
             return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 
-    async def hostnames(self, tenant_id: str) -> list[str]:
+    async def hostnames(self, tenant_id: str) -> builtins.list[str]:
         """Every host name the tenant has had, oldest first (each still serves it)."""
         async with self.database.session() as session:
             rows = await session.scalars(
@@ -214,7 +215,7 @@ class TenantService:
             return None
         return self.secret_box.decrypt(tenant.webhook_secret_encrypted)
 
-    def webhook_signing_secrets(self, tenant: Tenant, now: datetime) -> list[str]:
+    def webhook_signing_secrets(self, tenant: Tenant, now: datetime) -> builtins.list[str]:
         """The secrets a delivery is signed with now: the current one, and the previous one in its grace period."""
         encrypted = [tenant.webhook_secret_encrypted]
         expires = tenant.webhook_secret_previous_expires_at
@@ -349,7 +350,8 @@ def _tool_configuration_object(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise TenantError("tool_configuration", "must be a JSON object")
     # In the JSON form it is stored in (lists, not tuples), so the answer matches a later read.
-    return json.loads(json.dumps(_validate_tool_configuration(dict(value))))
+    configuration: dict[str, Any] = json.loads(json.dumps(_validate_tool_configuration(dict(value))))
+    return configuration
 
 
 def _validate_tool_configuration(data: dict[str, Any] | None) -> dict[str, Any]:
