@@ -26,7 +26,7 @@ LAUNCH_STATE_RETENTION = timedelta(hours=1)
 CLEANUP_INTERVAL = 60.0
 # The statements, built once: they run twice per launch, and building a statement (values coerced, cache key
 # computed) costs more than executing it.
-_STATES = LaunchState.__table__
+_STATES = LaunchState.metadata.tables[LaunchState.__tablename__]  # the Table (`__table__` is typed as any FROM)
 _THIS_STATE = (_STATES.c.digest == bindparam("state_digest")) & (_STATES.c.tenant_id == bindparam("tenant"))
 _STORE_STATE = insert(_STATES)
 _CLAIM_STATE = (

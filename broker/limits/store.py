@@ -145,14 +145,13 @@ class DatabaseLimitStore:
         for slot in (slot for slot in range(limit) if slot not in held):
             # Claims the place if it is free or its holder's time is up; another process may win it first.
             values = {"key": key, "slot": slot, "holder": holder, "expires_at": now + LEASE_SECONDS}
-            statement = self._insert()(LimitSlot).values(values)
-            statement = statement.on_conflict_do_update(
+            claim = self._insert()(LimitSlot).values(values).on_conflict_do_update(
                 index_elements=["key", "slot"],
                 set_={"holder": holder, "expires_at": now + LEASE_SECONDS},
                 where=LimitSlot.expires_at <= now,
             ).returning(LimitSlot.slot)
             async with self.database.ephemeral() as connection:
-                if (await connection.execute(statement)).first() is not None:
+                if (await connection.execute(claim)).first() is not None:
                     return Lease(key, slot, holder)
         return None
 
@@ -237,7 +236,7 @@ class RedisLimitStore:
         key = f"{self.namespace}:{name}:{limit}:{subject}"
         holder = secrets.token_hex(8)
         now = self.clock()
-        args = [now, limit, now + LEASE_SECONDS, holder, int(LEASE_SECONDS * 1000)]
+        args: list[float | str] = [now, limit, now + LEASE_SECONDS, holder, int(LEASE_SECONDS * 1000)]
         if await self._acquire(keys=[key], args=args):
             return Lease(key, 0, holder)
         return None

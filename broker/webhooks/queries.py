@@ -123,5 +123,5 @@ async def replay_event(database: Database, *, event_id: str, tenant_id: str | No
     return found_delivery
 
 
-def _with_details(query: Select[tuple[WebhookDelivery]]) -> Select[tuple[WebhookDelivery]]:
+def _with_details(query: Select[WebhookDelivery]) -> Select[WebhookDelivery]:
     return query.options(selectinload(WebhookDelivery.event), selectinload(WebhookDelivery.attempts))
