@@ -55,7 +55,7 @@ class Backoff:
     def failed(self, error: Exception) -> float:
         """How long to wait before trying again."""
         self.failures += 1
-        delay = min(self.cap, self.first * 2 ** (self.failures - 1))
+        delay = min(self.cap, self.first * 2.0 ** (self.failures - 1))
         if self.failures == 1:
             logger.warning(
                 "%s failed (%s: %s); trying again in %g s, then less and less often, up to every %g s",

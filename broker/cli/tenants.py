@@ -67,7 +67,9 @@ async def list_tenants(services: Services, as_json: bool) -> None:
 )
 @json_option
 @with_services
-async def update_tenant(services: Services, slug: str, tool_config: str | None, as_json: bool, **given: Any) -> None:
+async def update_tenant(
+    services: Services, /, slug: str, tool_config: str | None, as_json: bool, **given: Any
+) -> None:
     """Changes only the settings given; a tool configuration file replaces the whole configuration."""
     changes = {name: value for name, value in given.items() if value is not None}
     if tool_config:

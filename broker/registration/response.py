@@ -66,13 +66,9 @@ def _deployment_ids(document: dict[str, Any]) -> tuple[str, ...]:
     for candidate in candidates:
         if isinstance(candidate, int) and not isinstance(candidate, bool):
             candidate = str(candidate)
-        usable = (
-            isinstance(candidate, str)
-            and candidate.isascii()
-            and len(candidate) > 0
-            and stored_text.problem(candidate, stored_text.IDENTIFIER_LENGTH) is None
-        )
-        if usable and candidate not in found:
+        if not isinstance(candidate, str) or not candidate or not candidate.isascii():
+            continue
+        if stored_text.problem(candidate, stored_text.IDENTIFIER_LENGTH) is None and candidate not in found:
             found.append(candidate)
     return tuple(found)
 
@@ -97,13 +93,13 @@ def platform_error_text(body: bytes) -> str:
 def _json_error_text(document: Any) -> str | None:
     if not isinstance(document, dict):
         return None
-    if isinstance(document.get("error"), str):
-        description = document.get("error_description")
-        return f"{document['error']}: {description}" if isinstance(description, str) else document["error"]
+    error, description, message = document.get("error"), document.get("error_description"), document.get("errorMessage")
+    if isinstance(error, str):
+        return f"{error}: {description}" if isinstance(description, str) else error
     if "errors" in document:
         return json.dumps(document["errors"], ensure_ascii=False)
-    if isinstance(document.get("errorMessage"), str):
-        return document["errorMessage"]
+    if isinstance(message, str):
+        return message
     return None
 
 

@@ -8,7 +8,7 @@ is on record even when a later step fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -364,7 +364,7 @@ class RegistrationService:
             await attempts.finish_attempt(session, attempt_id, registration.id)
         return Completed(attempt_id, registration, created, platform, plan, new_ids)
 
-    async def _call(self, step: str, call: Any) -> OutboundResponse:
+    async def _call(self, step: str, call: Awaitable[OutboundResponse]) -> OutboundResponse:
         try:
             return await call
         except UnsafeURLError as error:
