@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -55,6 +55,14 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def changed_rows(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE changed. SQLAlchemy types every `execute()` answer as a
+    `Result`; for these statements it is a `CursorResult`, the one that counts rows."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("only an INSERT, UPDATE or DELETE answers how many rows it changed")
+    return result.rowcount
 
 
 def json_time(value: datetime | None) -> str | None:

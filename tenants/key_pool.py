@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from broker.database import Database
+from broker.database import Database, changed_rows
 from tenants.encryption import SecretBox
 from tenants.keys import new_private_jwk_json, public_jwk, read_private_jwk
 from tenants.models import SpareSigningKey
@@ -58,7 +58,7 @@ class KeyPool:
                 if spare is None:
                     break
                 taken = await session.execute(delete(SpareSigningKey).where(SpareSigningKey.id == spare.id))
-                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                if changed_rows(taken) == 1:
                     return KeyPair(spare.kid, spare.private_key_encrypted, spare.public_jwk)
         self.generated_on_demand += 1
         logger.info("no spare signing key left: generating one while the request waits")

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import stored_text
-from broker.database import Database, utcnow
+from broker.database import Database, changed_rows, utcnow
 from broker.redaction import redact_url
 from broker.registration import errors
 from broker.registration.models import AttemptStatus, RegistrationAttempt
@@ -66,7 +66,7 @@ async def prune_abandoned(database: Database, before: datetime) -> int:
                 RegistrationAttempt.registration_id.is_(None),
             )
         )
-    return int(getattr(deleted, "rowcount", 0) or 0)
+    return changed_rows(deleted)
 
 
 async def update_attempt(database: Database, attempt_id: str, **values: Any) -> None:
@@ -123,7 +123,7 @@ async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id:
         attempt = await session.get(RegistrationAttempt, attempt_id)
     if attempt is None:
         raise errors.ReviewExpiredError("This registration form is unknown.")
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if changed_rows(claimed) != 1:
         raise errors.AlreadySubmittedError(
             f"This form was already submitted (the registration is {attempt.status}).",
             reference=attempt.id,
@@ -213,4 +213,4 @@ async def claim_verify_form(
             )
             .values(verify_uses=number + 1)
         )
-    return claimed.rowcount == 1  # type: ignore[attr-defined]
+    return changed_rows(claimed) == 1

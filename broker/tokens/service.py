@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from broker.database import Database, utcnow
+from broker.database import Database, changed_rows, utcnow
 from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError, Purpose
 from broker.registration import attempts
 from broker.registration.models import Registration, RegistrationStatus
@@ -272,7 +272,7 @@ class TokenService:
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-                if replaced.rowcount == 0:  # type: ignore[attr-defined]
+                if changed_rows(replaced) == 0:
                     session.add(PlatformToken(registration_id=registration.id, scope_key=key, **values))
                 await session.execute(
                     update(Registration)

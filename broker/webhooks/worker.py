@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import metrics, stored_text
-from broker.database import Database, new_id, utcnow
+from broker.database import Database, changed_rows, new_id, utcnow
 from broker.http_client import GuardedClient, OutboundError, Purpose
 from broker.settings import Settings
 from broker.webhooks.models import AttemptOutcome, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
@@ -216,7 +216,7 @@ class DeliveryWorker:
             )
         metrics.DELIVERIES.labels(step.outcome.value).inc()
         metrics.DELIVERIES.labels(step.outcome.value).inc()
-        if kept.rowcount != 1:  # type: ignore[attr-defined]
+        if changed_rows(kept) != 1:
             logger.warning("delivery %s outlived its lease; another worker has it now", claim.delivery_id)
         logger.info(
             "delivery %s attempt %d: %s (%s)",

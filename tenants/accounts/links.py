@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.database import utcnow
+from broker.database import changed_rows, utcnow
 from tenants.accounts.models import AccountLink
 
 
@@ -86,7 +86,7 @@ async def spend_link(session: AsyncSession, token: str, purpose: Purpose) -> Acc
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if changed_rows(spent) != 1:
         raise LinkError("used")
     link.used_at = now
     return link
