@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -58,7 +56,7 @@ async def signup(request: Request) -> Response:
             client_address=client_address(request),
         )
     except AccountError as error:
-        context: dict[str, Any] = {"title": "Sign up", "errors": error.errors, "values": values}
+        context: dict[str, object] = {"title": "Sign up", "errors": error.errors, "values": values}
         return render(request, "signup.html", context, status_code=400)
     context = {
         "title": "Check your inbox",

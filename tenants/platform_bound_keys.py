@@ -11,7 +11,7 @@ nobody: an assertion the broker signs for one platform verifies with no other pl
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import Exists, exists, select
 
 from broker.database import Database, utcnow
 from broker.settings import Settings
@@ -64,7 +64,7 @@ class PlatformBoundKeys:
         return key_set
 
 
-def _has_key(tenant_id: str, key_set: str) -> exists:
+def _has_key(tenant_id: str, key_set: str) -> Exists:
     return exists().where(
         PlatformSigningKey.tenant_id == tenant_id,
         PlatformSigningKey.key_set == key_set,

@@ -121,7 +121,12 @@ async def verify(request: Request) -> Response:
         return refusal_page(request, refusal, framable=True)
     state = (await request.form()).get("state")
     state = state if isinstance(state, str) else ""
-    context = {"tool_name": tenant.name, "close_script": CLOSE.source, "verify_state": None, **PAGE_HELPERS}
+    context: dict[str, object] = {
+        "tool_name": tenant.name,
+        "close_script": CLOSE.source,
+        "verify_state": None,
+        **PAGE_HELPERS,
+    }
     status_code = 200
     tokens = services(request).tokens
     try:
