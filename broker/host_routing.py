@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from broker.hostnames import HostnameError, normalise_hostname
+from broker.services import services
 from broker.settings import Settings, settings_of
 from tenants.hosts import TenantSite, host_site, path_site, subdomain_slug
 from tenants.keys import KEY_RING_TTL
@@ -46,7 +47,7 @@ def request_host(scope: Scope) -> str:
     """The `Host` header's name: lower-cased, without port or the root's trailing dot."""
     for name, value in scope.get("headers", ()):
         if name == b"host":
-            host = value.decode("latin-1").strip().lower()
+            host: str = value.decode("latin-1").strip().lower()
             break
     else:
         return ""
@@ -126,7 +127,7 @@ class HostRouting(BaseRoute):
         remembered = self._found.get(host)
         if remembered is not None and remembered[0] > time.monotonic():
             return remembered[1]
-        async with scope["app"].state.services.database.session() as session:
+        async with services(HTTPConnection(scope)).database.session() as session:
             slug = await session.scalar(
                 select(Tenant.slug)
                 .join(TenantHostname, TenantHostname.tenant_id == Tenant.id)

@@ -104,7 +104,7 @@ async def interrupt_stalled(database: Database) -> int:
                 .where(RegistrationAttempt.status == status, RegistrationAttempt.updated_at < cutoff)
                 .values(status=AttemptStatus.INTERRUPTED, error_detail=detail, updated_at=utcnow())
             )
-            marked += int(getattr(result, "rowcount", 0) or 0)
+            marked += changed_rows(result)
     return marked
 
 
