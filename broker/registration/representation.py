@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_core import from_json
@@ -46,6 +47,11 @@ class RegistrationItem(Item, title="Registration"):
         "brightspace, sakai or schoology."
     )
     adaptations: list[str] = Field(description="What the profile changed, and what the LMS admin left out.")
+    tool_host: str | None = Field(
+        description="The host (and port) the LMS knows the tool by, as the registration request named it: its "
+        "logins, launches and key fetches arrive there. After the tenant moves to another host, the "
+        "registrations still showing the old one use it until their LMS registers the tool again."
+    )
     verified_at: Timestamp | None
     launched_at: Timestamp | None
     scope_drift: dict[str, Any] | None
@@ -75,12 +81,23 @@ class RegistrationItem(Item, title="Registration"):
             scopes_narrowed=bool(missing),
             platform_profile=registration.platform_profile,
             adaptations=list(registration.adaptations or []),
+            tool_host=_tool_host(registration.registration_request),
             verified_at=registration.verified_at,
             launched_at=registration.launched_at,
             scope_drift=registration.scope_drift,
             created_at=registration.created_at,
             updated_at=registration.updated_at,
         )
+
+
+def _tool_host(request: dict[str, Any] | None) -> str | None:
+    login = (request or {}).get("initiate_login_uri")
+    if not isinstance(login, str):
+        return None
+    try:
+        return urlsplit(login).netloc or None
+    except ValueError:  # stored before the broker checked its own URLs: nothing to show
+        return None
 
 
 class DeploymentItem(Item, title="Deployment"):

@@ -178,6 +178,16 @@ async def test_a_custom_hostname_takes_the_urls_and_the_old_ones_keep_working(
         done = await launch(http, moodle)
         assert done.relay is not None and done.relay.status_code == 200, done.login.text
 
+        # The API says which registrations still use the subdomain.
+        listed = await http.get(
+            hosts_broker.url("/api/v1/registrations"), headers={"Authorization": f"Bearer {created.api_key}"}
+        )
+        port = hosts_broker.base_url.rsplit(":", 1)[1]
+        hosts = {item["client_id"]: item["tool_host"] for item in listed.json()["items"]}
+        assert hosts == {
+            first_client: f"{created.tenant.slug}.{TENANT_DOMAIN}:{port}",
+            moodle.registrations[-1]["client_id"]: f"{own}:{port}",
+        }
         # Moving on again: the name it had keeps serving it, and is never given to another tenant.
         await hosts_services.tenants.update(created.tenant.id, {"hostname": f"zeta2-{created.tenant.slug}.localhost"})
         done = await launch(http, moodle)
