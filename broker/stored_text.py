@@ -20,13 +20,14 @@ _NUL = "\x00"
 _REPLACEMENT = "\ufffd"
 
 
-def problem(value: str, max_length: int) -> str | None:
-    """Why `value` cannot be kept in a column of `max_length` characters, or None when it can.
+def problem(value: str, max_length: int | None = None) -> str | None:
+    """Why `value` cannot be kept in a column of `max_length` characters (or in a text column, for None),
+    or None when it can.
 
-    Control characters are refused along with NUL: no URL, identifier or product name has one, and they
-    would reach pages and logs otherwise.
+    Control characters are refused along with NUL: no URL, identifier, token or product name has one, and
+    they would reach pages and logs otherwise.
     """
-    if len(value) > max_length:
+    if max_length is not None and len(value) > max_length:
         return f"is longer than {max_length} characters"
     if _CONTROL.search(value):
         return "contains control characters"

@@ -9,7 +9,7 @@ from typing import Any
 
 from joserfc.jwk import RSAKey
 
-from broker import untrusted_json
+from broker import stored_text, untrusted_json
 from broker.launch import jose
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -117,6 +117,9 @@ def _text(status_code: int, document: dict[str, Any], name: str) -> str:
     value = document.get(name)
     if not isinstance(value, str) or not value:
         raise TokenGrantError(status_code, "invalid_response", f"`{name}` missing or not a string")
+    problem = stored_text.problem(value)
+    if problem is not None:
+        raise TokenGrantError(status_code, "invalid_response", f"`{name}` {problem}")
     return value
 
 

@@ -182,3 +182,30 @@ async def test_nul_characters_in_a_login_initiation_or_an_id_token_are_clear_ref
             done = await launch(http, setup.platform, send_deployment_id=False, extra_claims={claim: value})
             assert done.relay is not None
             assert_refused(done.relay, 400, claim.rsplit("/", 1)[-1], caplog)
+
+
+SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"access_token": "t", "token_type": "Bearer\x00", "expires_in": 3600},
+        {"access_token": "t", "token_type": "Bearer", "expires_in": 3600, "scope": SCORE + "\x00"},
+        {"access_token": "t\x00", "token_type": "Bearer", "expires_in": 3600},
+    ],
+    ids=["token_type", "scope", "access_token"],
+)
+async def test_a_token_answer_with_nul_characters_is_a_problem_json_502(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, answer: dict[str, Any]
+) -> None:
+    body = json.dumps(answer).encode()
+    async with registered(http, broker, services, token_response=(200, body, "application/json")) as setup:
+        granted = await http.post(
+            broker.url(f"/api/v1/registrations/{setup.registration['id']}/token"),
+            json={"scopes": [SCORE]},
+            headers=setup.api_headers,
+        )
+    assert granted.status_code == 502, granted.text
+    assert granted.headers["content-type"] == "application/problem+json"
+    assert "control characters" in granted.json()["detail"]
