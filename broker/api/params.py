@@ -97,9 +97,31 @@ def read_body(shape: Any, body: bytes) -> Any:
     """The body read as `shape` (a `Body` model, or a TypedDict where a key left out differs from a null)."""
     try:
         # pydantic's parser refuses nesting past its depth limit as invalid JSON; no body can exhaust the stack.
-        return _reader(shape).validate_json(body or b"{}")
+        value = _reader(shape).validate_json(body or b"{}")
     except ValidationError as error:
         raise _invalid("Invalid request body", error) from None
+    field = _field_with_nul(value)
+    if field is not None:
+        # PostgreSQL holds no NUL in text, where SQLite does: refused alike on both, whichever field it is in.
+        raise InvalidInput(f"{field}: contains a NUL character", title="Invalid request body", field=field)
+    return value
+
+
+def _field_with_nul(value: Any) -> str | None:
+    """The name of the first field holding a string with a NUL character, at any depth, or None."""
+    pending: list[tuple[tuple[int | str, ...], Any]] = [((), value)]
+    while pending:
+        location, item = pending.pop()
+        if isinstance(item, BaseModel):
+            item = dict(item)
+        if isinstance(item, str) and "\x00" in item:
+            return _field_name(location) or "(body)"
+        if isinstance(item, Mapping):
+            pending.extend(((*location, str(key)), child) for key, child in item.items())
+            pending.extend(((*location, str(key)), key) for key in item)
+        elif isinstance(item, list | tuple):
+            pending.extend(((*location, index), child) for index, child in enumerate(item))
+    return None
 
 
 @cache

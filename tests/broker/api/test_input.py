@@ -103,3 +103,28 @@ async def test_a_deeply_nested_body_is_a_422_problem_over_http(
     api = ApiClient(http, broker, tenant.api_key)
     for body in (nested(DEEP, objects=True), b'{"tool_configuration": ' + nested(DEEP, objects=True) + b"}"):
         assert_problem(await api.call(method, path, content=body), 422)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PATCH", "/api/v1/tenant", {"name": "Quiz\x00Tool"}, "name"),
+        ("PATCH", "/api/v1/tenant", {"tool_configuration": {"custom": {"a": "b\x00"}}}, "tool_configuration"),
+        ("POST", "/api/v1/api-keys", {"name": "ci\x00"}, "name"),
+        ("PUT", "/api/v1/webhook", {"url": "https://hooks.example.com/\x00"}, "url"),
+    ],
+    ids=["tenant-name", "tool_configuration", "api-key-name", "webhook-url"],
+)
+async def test_a_nul_character_in_a_body_is_a_422_problem_on_both_engines(
+    http: httpx.AsyncClient,
+    broker: RunningBroker,
+    tenant: CreatedTenant,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    api = ApiClient(http, broker, tenant.api_key)
+    problem = assert_problem(await api.call(method, path, json=body), 422)
+    assert problem["field"].startswith(field), problem
