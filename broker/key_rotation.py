@@ -23,7 +23,7 @@ from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.encryption import SecretBox
 from tenants.hosts import site_of
-from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, private_jwk_json, public_jwk
+from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, key_id, private_jwk_json, public_jwk
 from tenants.models import KeyStatus, SigningKey, Tenant
 from tenants.services import lock_tenant
 
@@ -102,7 +102,7 @@ class KeyRotationService:
             if pending is None:
                 pending = SigningKey(
                     tenant_id=tenant_id,
-                    kid=key["kid"],
+                    kid=key_id(key),
                     status=KeyStatus.NEXT,
                     private_key_encrypted=self.secret_box.encrypt(private_jwk_json(key)),
                     public_jwk=public_jwk(key),

@@ -42,6 +42,13 @@ def generate_signing_key() -> RSAKey:
     return RSAKey.generate_key(RSA_KEY_SIZE, {"alg": SIGNING_ALGORITHM, "use": "sig"}, auto_kid=True)
 
 
+def key_id(key: RSAKey) -> str:
+    """The key's kid, which every key the broker makes has (its RFC 7638 thumbprint)."""
+    if not key.kid:
+        raise ValueError("a signing key without a kid; receivers find our keys by it")
+    return key.kid
+
+
 def new_private_jwk_json() -> str:
     """A new signing key as private JWK JSON: what a key-generating child process hands back."""
     return private_jwk_json(generate_signing_key())

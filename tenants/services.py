@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,7 @@ from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
 from tenants.hosts import check_custom_hostname
-from tenants.keys import KeyRing, generate_signing_key, private_jwk_json, public_jwk
+from tenants.keys import KeyRing, generate_signing_key, key_id, private_jwk_json, public_jwk
 from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant, TenantHostname
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
@@ -120,7 +121,7 @@ class TenantService:
         except IntegrityError as error:
             raise TenantError("slug", f"{slug!r} is taken; choose another") from error
         self.key_ring.invalidate(slug)
-        return CreatedTenant(tenant, api_key.plaintext, webhook_secret, signing_key["kid"])
+        return CreatedTenant(tenant, api_key.plaintext, webhook_secret, key_id(signing_key))
 
     async def list(self) -> list[Tenant]:
         async with self.database.session() as session:
@@ -361,10 +362,10 @@ def _validate_tool_configuration(data: dict[str, Any] | None) -> dict[str, Any]:
         raise TenantError(f"tool_configuration.{error.field}", error.reason) from error
 
 
-def _signing_key_row(tenant_id: str, key: Any, secret_box: SecretBox) -> SigningKey:
+def _signing_key_row(tenant_id: str, key: RSAKey, secret_box: SecretBox) -> SigningKey:
     return SigningKey(
         tenant_id=tenant_id,
-        kid=key["kid"],
+        kid=key_id(key),
         status=KeyStatus.ACTIVE,
         private_key_encrypted=secret_box.encrypt(private_jwk_json(key)),
         public_jwk=public_jwk(key),
