@@ -28,6 +28,7 @@ run: install
 TEST_WORKERS ?= auto
 test: install $(CHROMIUM)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 $(CHROMIUM):
@@ -36,6 +37,7 @@ $(CHROMIUM):
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Benchmarks drive the JWKS route with Debian's wrk and profile with py-spy (the bench extra).
 # ONLY="registration profile" runs some of them: jwks, registration, launch, profile.
