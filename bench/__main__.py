@@ -1,10 +1,10 @@
 """`make bench`: every benchmark, one after the other; `make bench ONLY="registration profile"` runs the ones
-named (jwks, registration, launch, api_models, jws, profile; the profile runs only when named)."""
+named (jwks, registration, launch, api_models, jws, webhooks, profile; the profile runs only when named)."""
 
 import sys
 from importlib import import_module
 
-BENCHMARKS = ("jwks", "registration", "launch", "api_models", "jws")
+BENCHMARKS = ("jwks", "registration", "launch", "api_models", "jws", "webhooks")
 KNOWN = (*BENCHMARKS, "profile")
 
 names = sys.argv[1:] or BENCHMARKS

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from broker.database import utcnow
 from broker.health import Heartbeat
 from broker.registration import attempts
+from broker.webhooks.wakeup import Wakeup, listen
 from broker.webhooks.worker import DeliveryWorker
 
 if TYPE_CHECKING:
@@ -132,6 +133,10 @@ async def run(
         _Chore(Backoff("registration attempt sweep", first_backoff, max_backoff), ATTEMPT_SWEEP_INTERVAL,
                lambda: attempts.interrupt_stalled(services.database)),
     ]  # fmt: skip
+    wakeup = Wakeup()
+    listener = None
+    if services.database.engine.dialect.name == "postgresql":
+        listener = asyncio.create_task(listen(services.settings.database_url, wakeup, stop), name="outbox listener")
     next_delivery = 0.0
     while not stop.is_set():
         heartbeat.beat()
@@ -147,9 +152,20 @@ async def run(
         for chore in chores:
             await chore.run_if_due(now)
         pause = min(next_delivery, *(chore.due for chore in chores)) - time.monotonic()
-        if pause > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
+        if pause > 0 and await _pause(stop, wakeup, pause):
+            next_delivery = 0.0  # an event committed: its delivery is due now
+    if listener is not None:
+        await listener
+
+
+async def _pause(stop: asyncio.Event, wakeup: Wakeup, seconds: float) -> bool:
+    """Waits `seconds`, or until stopped or woken; True when woken."""
+    stopped = asyncio.ensure_future(stop.wait())
+    woken = asyncio.ensure_future(wakeup.wait())
+    done, _ = await asyncio.wait((stopped, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    woken.cancel()
+    return woken in done
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from broker.database import utcnow
 from broker.webhooks.models import OutboxEvent, WebhookDelivery
+from broker.webhooks.wakeup import recorded
 from tenants.models import Tenant
 
 
@@ -32,6 +33,7 @@ def record_event(session: AsyncSession, tenant: Tenant, event_type: str, data: d
     session.add(event)
     if tenant.webhook_url:
         session.add(WebhookDelivery(event=event, tenant_id=tenant.id, url=tenant.webhook_url, next_attempt_at=now))
+        recorded(session.sync_session)
     return event
 
 

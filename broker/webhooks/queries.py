@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from broker.database import Database, utcnow
 from broker.webhooks.models import DeliveryTrigger, OutboxEvent, WebhookDelivery
+from broker.webhooks.wakeup import recorded
 from tenants.models import Tenant
 
 
@@ -116,6 +117,7 @@ async def replay_event(database: Database, *, event_id: str, tenant_id: str | No
             next_attempt_at=utcnow(),
         )
         session.add(delivery)
+        recorded(session.sync_session)
         await session.flush()
         delivery_id = delivery.id
     found_delivery = await get_delivery(database, tenant_id=tenant.id, delivery_id=delivery_id)

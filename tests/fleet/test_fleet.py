@@ -74,8 +74,10 @@ async def fleet(fleet_database: str, tmp_path_factory: pytest.TempPathFactory) -
     environment = broker_environment(
         fleet_database,
         servers[0].url,
-        BROKER_OUTBOUND_TIMEOUT="1",
-        BROKER_WEBHOOK_RETRY_DELAYS="1",
+        # Short, so that leases of killed processes (six outbound timeouts) expire within the test; retries
+        # soon and often, so that a post that timed out on a loaded host is not given up.
+        BROKER_OUTBOUND_TIMEOUT="2",
+        BROKER_WEBHOOK_RETRY_DELAYS=",".join(["1"] * 10),
         BROKER_API_RATE_LIMIT=str(API_RATE_LIMIT),
         BROKER_RUN_WORKER="0",
     )
@@ -91,6 +93,14 @@ async def fleet(fleet_database: str, tmp_path_factory: pytest.TempPathFactory) -
         for process in [*servers, worker]:
             process.stop()
         await services.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A browser's client with room for a loaded host: a process's first key generation starts a helper
+    process, which imports the broker first."""
+    async with httpx.AsyncClient(timeout=90, headers={"User-Agent": "lti-broker-tests"}) as client:
+        yield client
 
 
 async def until(condition: object, what: str) -> None:
