@@ -94,7 +94,9 @@ async def worker(services: Services, bench: Deployment) -> AsyncIterator[None]:
             stop.set()
             await task
         return
-    process = await asyncio.create_subprocess_exec(BROKER, "webhooks", "work", env={**os.environ, **bench.env})
+    process = await asyncio.create_subprocess_exec(
+        BROKER, "webhooks", "work", env={**os.environ, **bench.env}, stderr=asyncio.subprocess.DEVNULL
+    )
     try:
         await asyncio.sleep(3)  # its imports and first LISTEN
         yield

@@ -133,39 +133,53 @@ async def run(
         _Chore(Backoff("registration attempt sweep", first_backoff, max_backoff), ATTEMPT_SWEEP_INTERVAL,
                lambda: attempts.interrupt_stalled(services.database)),
     ]  # fmt: skip
+    # Deliveries and chores go round side by side, so a delivery never waits for a chore (a key generated in a
+    # child process, a rotation) to finish.
     wakeup = Wakeup()
-    listener = None
+    tasks = [_deliveries(worker, wakeup, deliveries, stop, heartbeat, poll_interval), _chores(chores, stop)]
     if services.database.engine.dialect.name == "postgresql":
-        listener = asyncio.create_task(listen(services.settings.database_url, wakeup, stop), name="outbox listener")
-    next_delivery = 0.0
+        tasks.append(listen(services.settings.database_url, wakeup, stop))
+    await asyncio.gather(*tasks)
+
+
+async def _deliveries(
+    worker: DeliveryWorker,
+    wakeup: Wakeup,
+    backoff: Backoff,
+    stop: asyncio.Event,
+    heartbeat: Heartbeat,
+    poll_interval: float,
+) -> None:
     while not stop.is_set():
         heartbeat.beat()
-        now = time.monotonic()
-        if now >= next_delivery:
-            next_delivery = now + poll_interval
-            try:
-                if await worker.run_once():
-                    next_delivery = now  # more may be due at once
-                deliveries.succeeded()
-            except Exception as error:
-                next_delivery = time.monotonic() + deliveries.failed(error)
+        pause = poll_interval
+        try:
+            if await worker.run_once():
+                pause = 0.0  # more may be due at once
+            backoff.succeeded()
+        except Exception as error:
+            pause = backoff.failed(error)
+        if pause > 0:
+            await _pause(stop, wakeup, pause)
+
+
+async def _chores(chores: list[_Chore], stop: asyncio.Event) -> None:
+    while not stop.is_set():
         for chore in chores:
-            await chore.run_if_due(now)
-        pause = min(next_delivery, *(chore.due for chore in chores)) - time.monotonic()
-        if pause > 0 and await _pause(stop, wakeup, pause):
-            next_delivery = 0.0  # an event committed: its delivery is due now
-    if listener is not None:
-        await listener
+            await chore.run_if_due(time.monotonic())
+        pause = min(chore.due for chore in chores) - time.monotonic()
+        if pause > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
 
 
-async def _pause(stop: asyncio.Event, wakeup: Wakeup, seconds: float) -> bool:
-    """Waits `seconds`, or until stopped or woken; True when woken."""
+async def _pause(stop: asyncio.Event, wakeup: Wakeup, seconds: float) -> None:
+    """Waits `seconds`, or until stopped or woken (an event committed: its delivery is due now)."""
     stopped = asyncio.ensure_future(stop.wait())
     woken = asyncio.ensure_future(wakeup.wait())
-    done, _ = await asyncio.wait((stopped, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait((stopped, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
     woken.cancel()
-    return woken in done
 
 
 @contextlib.asynccontextmanager
