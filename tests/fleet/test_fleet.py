@@ -137,7 +137,9 @@ async def test_a_registration_begun_on_one_process_completes_on_another_and_laun
         assert item["issuer"] == platform.issuer
 
         started = platform.login_initiation()
-        login = await http.post(on(fleet.servers[1], started.url), data=started.params)
+        login = await http.post(
+            on(fleet.servers[1], started.url), data=started.params, headers=started.browser_headers("POST")
+        )
         assert login.status_code == 302, login.text
         form_post = parse_form_post((await http.get(login.headers["location"])).text)
         relay = await http.post(on(fleet.servers[2], form_post.action), data=form_post.fields)
