@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jwcrypto import jwk
+from joserfc.jwk import Key, KeySet
 
 from broker import stored_text
 from broker.launch.id_token import IdTokenError, peek_unverified, validate_id_token
@@ -54,13 +54,13 @@ forged_tokens = st.one_of(
 )  # fmt: skip
 
 
-def validate(token: str, keys: jwk.JWKSet) -> dict[str, Any]:
+def validate(token: str, keys: KeySet) -> dict[str, Any]:
     return validate_id_token(token, keys=keys, issuer=ISSUER, client_id=CLIENT_ID, nonce=NONCE, now=NOW)
 
 
 @PROPERTIES
 @given(token=forged_tokens)
-def test_any_token_is_refused_by_claim(token: str, platform_keys: jwk.JWKSet) -> None:
+def test_any_token_is_refused_by_claim(token: str, platform_keys: KeySet) -> None:
     try:
         peek_unverified(token)  # may read a well-formed forgery: nothing is trusted before validation
     except IdTokenError as refusal:
@@ -73,7 +73,7 @@ def test_any_token_is_refused_by_claim(token: str, platform_keys: jwk.JWKSet) ->
 @PROPERTIES
 @given(changes=member_changes(sorted(VALID_CLAIMS)), link=member_changes(["id", "title"]))
 def test_any_claims_signed_by_the_platform_are_a_launch_or_a_refusal_by_claim(
-    changes: dict[str, Any], link: dict[str, Any], platform_key: jwk.JWK, platform_keys: jwk.JWKSet
+    changes: dict[str, Any], link: dict[str, Any], platform_key: Key, platform_keys: KeySet
 ) -> None:
     claims = {**VALID_CLAIMS, LTI + "resource_link": {"id": "rl-7", **link}, **changes}
     try:
