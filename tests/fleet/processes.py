@@ -3,6 +3,7 @@ own with nothing shared but the database: started, waited for, stopped (SIGTERM)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -67,11 +68,18 @@ class BrokerProcess:
 
     def start(self) -> BrokerProcess:
         with self.log.open("ab") as log:
+            # A process group of its own, so that a kill takes its helper processes (key generation, workers)
+            # with it, as the end of a container would.
             self.process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
-                [BROKER, *self.arguments], env=self.environment, stdout=log, stderr=subprocess.STDOUT
-            )
+                [BROKER, *self.arguments], env=self.environment, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
         if self.port is not None:
-            self._wait_ready()
+            try:
+                self._wait_ready()
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def _wait_ready(self) -> None:
@@ -95,7 +103,7 @@ class BrokerProcess:
     def kill(self) -> None:
         """SIGKILL: nothing is finished, nothing is cleaned up."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        self._kill_group()
         self.process.wait(STOP_TIMEOUT_S)
 
     def terminate(self) -> int:
@@ -105,6 +113,11 @@ class BrokerProcess:
         return self.process.wait(STOP_TIMEOUT_S)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+        if self.process is not None:
+            self._kill_group()
             self.process.wait(STOP_TIMEOUT_S)
+
+    def _kill_group(self) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
