@@ -84,8 +84,8 @@ def message_errors(messages: list[dict[str, Any]], errors: dict[str, str]) -> No
             try:
                 parse_tool_configuration({"messages": [{"type": message["type"], setting: value}]})
             except ToolConfigurationError as error:
-                setting = error.field.removeprefix("messages[0]").lstrip(".").split(".")[0]
-                errors.setdefault(prefix + _FORM_FIELD.get(setting, setting), error.reason)
+                wrong = error.field.removeprefix("messages[0]").lstrip(".").split(".")[0]
+                errors.setdefault(prefix + _FORM_FIELD.get(wrong, wrong), error.reason)
     if any(name.startswith(tuple(f"{launch.key}_" for launch in LAUNCHES)) for name in errors):
         return
     try:
