@@ -13,7 +13,9 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page
 
+from broker.registration.models import RegistrationAttempt
 from broker.services import Services
+from broker.stored_text import URL_LENGTH
 from tests.admin_ui.conftest import PASSWORD, signed_in_owner, unique_email
 from tests.admin_ui.conftest import Browser as HttpBrowser
 from tests.conftest import RunningBroker, unique_slug
@@ -193,6 +195,35 @@ async def test_an_owner_of_another_tenant_joins_by_invitation_then_resets_the_pa
     await check_page(page, "password-changed")
     assert blocked == []
     await context.close()
+
+
+async def test_a_platform_s_longest_values_never_widen_the_pages(
+    context: BrowserContext, mailbox: Mailbox, services: Services
+) -> None:
+    page = await context.new_page()
+    _, slug = await sign_up_and_in(page, mailbox, "Long Values Tool")
+    tenant = await services.tenants.get_by_slug(slug)
+    assert tenant is not None
+    long_url = "https://lms.example/" + "a" * (URL_LENGTH - len("https://lms.example/"))
+    async with services.database.transaction() as session:
+        attempt = RegistrationAttempt(
+            tenant_id=tenant.id, status="failed", openid_configuration_url=long_url, issuer=long_url,
+            error_code="PlatformUnreachableError", error_detail="b" * 5000,
+        )  # fmt: skip
+        session.add(attempt)
+    operator_email = unique_email("op")
+    await services.accounts.create_operator(operator_email, PASSWORD)
+    for path in (f"/console/{slug}/attempts", f"/console/{slug}/attempts/{attempt.id}", "/admin/"):
+        if path == "/admin/":
+            await page.goto("/admin/login")
+            await page.get_by_label("E-mail address").fill(operator_email)
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.get_by_role("heading", name="Operator console").wait_for()
+        else:
+            await page.goto(path)
+        width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{path} scrolls sideways: {width}"
 
 
 async def sign_up_and_in(page: Page, mailbox: Mailbox, name: str) -> tuple[str, str]:
