@@ -1,6 +1,6 @@
 """The Deep Linking 2.0 response: the content items a tool chose, signed for the platform that asked."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +50,13 @@ def build_deep_linking_response(
     message: str | None = None,
     error_message: str | None = None,
     lifetime: int = jose.MAX_LIFETIME,
+    launchable: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = list,
 ) -> DeepLinkingResponse:
-    """Sign `content_items` as the answer to the deep linking request whose id_token claims are given.
+    """Sign `content_items` as the answer to the deep linking request whose id_token claims are given, each
+    item's launchable URLs given by `launchable` once the items are known to fit.
 
     Raises `LtiMessageError` when the claims are not a deep linking request, `DeepLinkingError` when the
-    items do not fit what the platform said it accepts.
+    items do not fit what the platform said it accepts (and whatever `launchable` raises).
     """
     claims = dict(request_claims)
     request = check_lti_message(claims, login_target_link_uri=None, login_deployment_id=None)
@@ -74,7 +76,7 @@ def build_deep_linking_response(
         DEPLOYMENT_ID: request.deployment_id,
         MESSAGE_TYPE: DEEP_LINKING_RESPONSE,
         VERSION: LTI_VERSION,
-        CONTENT_ITEMS: content_items,
+        CONTENT_ITEMS: launchable(content_items),
     }
     optional = {DL_DATA: settings.data, DL_MSG: message, DL_ERRORMSG: error_message}
     response.update({claim: value for claim, value in optional.items() if value is not None})

@@ -2,12 +2,14 @@
 by the tenant's key for the platform, and the form that carries them back to the LMS.
 
 The rules of the response are the pure functions of `deep_linking.py`; this service finds the launch's
-registration and the tenant's key. Every refusal is a `DeepLinkingRefused` (problem details for the API).
+registration and the tenant's key, and gives each item's launchable URL the broker URL that stands for it
+(`item_links.py`). Every refusal is a `DeepLinkingRefused` (problem details for the API).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +17,11 @@ from broker.autopost import auto_post_form
 from broker.launch import errors
 from broker.launch.deep_linking import DeepLinkingError, build_deep_linking_response
 from broker.launch.directory import LaunchDirectory, RegistrationView
+from broker.launch.item_links import ItemLinks, ItemUrlError, with_broker_urls
 from broker.launch.launch_token import LaunchTokenError, read_launch_token
 from broker.launch.messages import LtiMessageError
 from broker.settings import Settings
+from tenants.hosts import site_of
 from tenants.keys import KeyRing
 from tenants.models import Tenant
 
@@ -34,6 +38,7 @@ class DeepLinkingService:
         self.settings = settings
         self.key_ring = key_ring
         self.directory = directory
+        self.items = ItemLinks(settings)
 
     async def response(self, tenant: Tenant, launch_token: object, content_items: object) -> DeepLinkingAnswer:
         """The signed response to the Deep Linking launch that `launch_token` relayed to the tool."""
@@ -58,9 +63,9 @@ class DeepLinkingService:
         try:
             response = build_deep_linking_response(
                 claims["lti"], content_items, signing_key=platform_keys.signing_key, client_id=registration.client_id,
-                now=time.time(),
+                now=time.time(), launchable=self._launchable(tenant, registration),
             )
-        except (DeepLinkingError, LtiMessageError) as error:
+        except (DeepLinkingError, LtiMessageError, ItemUrlError) as error:
             raise errors.DeepLinkingRefused(str(error), status_code=422) from error
         try:
             html = auto_post_form(response.return_url, {"JWT": response.jwt}, title="Returning to your course…")
@@ -69,6 +74,20 @@ class DeepLinkingService:
                 "the launch's deep_link_return_url is not an http(s) URL; the LMS sent a bad one", status_code=422
             ) from error
         return DeepLinkingAnswer(response.return_url, response.jwt, html)
+
+    def _launchable(
+        self, tenant: Tenant, registration: RegistrationView
+    ) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+        """The items with the broker URLs that launch them in place of their tool URLs."""
+        if not tenant.tool_url:
+            raise errors.DeepLinkingRefused("the tenant has no tool URL, so its items cannot launch", status_code=409)
+        tool_url = tenant.tool_url
+        site = site_of(self.settings, tenant)  # its own host when it has one
+
+        def broker_url(path: str) -> str:
+            return self.items.broker_url(site, registration.id, tool_url, path)
+
+        return lambda items: with_broker_urls(items, tool_url, broker_url)
 
     async def _registration(self, tenant: Tenant, claims: dict[str, Any]) -> RegistrationView:
         registration_id = claims.get("registration_id")

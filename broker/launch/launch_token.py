@@ -1,7 +1,8 @@
 """The relay token: the broker's signed account of a validated launch, auto-POSTed to the tenant's tool.
 
 Its shape is the contract with tools (README, "The launch_token"): RS256 with the tenant key and its `kid`;
-`iss` = the tenant's broker URL, `aud` = the tool URL string exactly, `iat`, `exp` at most 300 s later, `jti`,
+`iss` = the tenant's broker URL, `aud` = the tool URL string exactly, `target` = the URL the token is posted to
+(the tool URL, or a deep-linked item's URL on its origin), `iat`, `exp` at most 300 s later, `jti`,
 `registration_id`, and `lti` = every claim of the validated id_token.
 """
 
@@ -24,6 +25,7 @@ def build_launch_token(
     signing_key: RSAKey,
     issuer: str,
     audience: str,
+    target: str,
     registration_id: str,
     now: float,
     lifetime: int = jose.MAX_LIFETIME,
@@ -32,6 +34,7 @@ def build_launch_token(
         "iss": issuer,
         # A single string, never a list: tools compare it to their own URL.
         "aud": audience,
+        "target": target,
         "jti": jose.random_token(),
         "registration_id": registration_id,
         "lti": dict(lti_claims),

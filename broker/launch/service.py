@@ -34,6 +34,7 @@ from broker.launch.client_storage import (
 )
 from broker.launch.directory import LaunchDirectory, RegistrationView, TenantView
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, validate_id_token
+from broker.launch.item_links import ItemLinks, tool_target
 from broker.launch.launch_token import build_launch_token
 from broker.launch.login_origin import LoginSource, host_of, with_learnt_host
 from broker.launch.messages import LtiMessageError, check_lti_message
@@ -41,6 +42,7 @@ from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorizat
 from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
 from broker.launch.state_binding import browser_started_login, state_cookie_name
 from broker.launch.states import LaunchStates, NewState
+from broker.lti import TARGET_LINK_URI
 from broker.registration.models import Deployment, DeploymentSource, Registration, RegistrationStatus
 from broker.registration.representation import deployment_event_data
 from broker.settings import Settings
@@ -101,6 +103,7 @@ class LaunchService:
         self.platform_keys = platform_keys
         self.directory = directory
         self.states = LaunchStates(database, settings.secret_key)
+        self.items = ItemLinks(settings)
 
     # ----------------------------------------------------------------- login (third-party initiated)
     async def login(
@@ -114,8 +117,14 @@ class LaunchService:
             request = parse_login_request(params)
         except LoginRequestError as error:
             raise errors.BadLoginRequest(f"{error.field}: {error.reason}.", field=error.field) from error
-        self._check_target(site, request.target_link_uri)
+        item = self._check_target(site, request.target_link_uri)
         registration = await self._registration_for(tenant, request)
+        if item is not None and self.items.path_of(registration.id, item) is None:
+            raise errors.BadLoginRequest(
+                f"target_link_uri {request.target_link_uri!r} is not an item this tool deep-linked in this LMS "
+                "(it was made for another LMS, or altered). Add the item again from the tool.",
+                field="target_link_uri",
+            )
         if registration.authorization_endpoint is None:
             raise errors.UnknownPlatform(
                 "This LMS published no authorization endpoint when it registered the tool.",
@@ -148,18 +157,25 @@ class LaunchService:
         page = put_page(next_url=location, target=target, origin=origin, state=state, nonce=nonce)
         return LoginRedirect(location, state_cookie_name(digest), page)
 
-    @staticmethod
-    def _check_target(site: TenantSite, target_link_uri: str) -> None:
-        # Only this tenant's launch URL: anything else would make the login an open redirect.
+    def _check_target(self, site: TenantSite, target_link_uri: str) -> str | None:
+        """The item token when the target is one of the tenant's deep-linked item URLs, None for its launch URL.
+
+        Only the tenant's own URLs: anything else would make the login an open redirect.
+        """
         try:
             target = urlsplit(target_link_uri)._replace(query="", fragment="").geturl()
         except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
             target = None
-        if target != site.launch_url:
+        if target == site.launch_url:
+            return None
+        item = None if target is None else self.items.token_in(site.slug, target)
+        if item is None:
             raise errors.BadLoginRequest(
-                f"target_link_uri {target_link_uri!r} is not this tool's launch URL {site.launch_url!r}.",
+                f"target_link_uri {target_link_uri!r} is not this tool's launch URL {site.launch_url!r} "
+                "nor an item it deep-linked.",
                 field="target_link_uri",
             )
+        return item
 
     async def _registration_for(self, tenant: TenantView, request: LoginRequest) -> RegistrationView:
         candidates = await self.directory.registrations(tenant.id, request.iss)
@@ -229,7 +245,7 @@ class LaunchService:
         try:
             message = check_lti_message(
                 claims,
-                login_target_link_uri=pending.target_link_uri,
+                login_target_link_uri=self._expected_target(site.slug, registration, pending.target_link_uri, claims),
                 login_deployment_id=pending.lti_deployment_id,
             )
         except LtiMessageError as error:
@@ -239,16 +255,37 @@ class LaunchService:
             await self._mark_launched(registration)
         if pending.login_host is not None and pending.login_host not in registration.login_hosts:
             await self._learn_login_host(registration, pending.login_host)
+        target = self._tool_target(site.slug, registration, tool_url, message.target_link_uri)
         token = build_launch_token(
             claims,
             signing_key=await self._signing_key(site.slug),
             issuer=self.settings.tenant_url(site.slug),  # the same in every mode: tools never notice hosts
             audience=tool_url,
+            target=target,
             registration_id=registration.id,
             now=time.time(),
         )
-        html = auto_post_form(tool_url, {"launch_token": token}, title=f"Opening {tenant.name}…")
-        return Relay(html, tool_url, state_cookie_name(digest))
+        html = auto_post_form(target, {"launch_token": token}, title=f"Opening {tenant.name}…")
+        return Relay(html, target, state_cookie_name(digest))
+
+    def _expected_target(
+        self, slug: str, registration: RegistrationView, login_target: str, claims: Mapping[str, Any]
+    ) -> str:
+        """The target_link_uri the id_token must hold: the login's, or an item URL issued for this registration
+        when the login named the launch URL (Open edX names a deep-linked item in the id_token only)."""
+        named = claims.get(TARGET_LINK_URI)
+        if not isinstance(named, str) or named == login_target or self.items.token_in(slug, login_target):
+            return login_target
+        item = self.items.token_in(slug, named)
+        if item is not None and self.items.path_of(registration.id, item) is not None:
+            return named
+        return login_target
+
+    def _tool_target(self, slug: str, registration: RegistrationView, tool_url: str, target: str | None) -> str:
+        """Where the launch goes: the deep-linked item's URL on the tool's origin, else the tool URL."""
+        item = None if target is None else self.items.token_in(slug, target)
+        path = None if item is None else self.items.path_of(registration.id, item)
+        return tool_url if path is None else tool_target(tool_url, path)
 
     async def _storage_check(
         self, site: TenantSite, tenant_id: str, digest: str, form: Mapping[str, str]

@@ -12,7 +12,7 @@ from tests.conftest import RunningBroker
 from tests.e2e.launching import Registered, launch, registered, relay_to_tool
 from tests.emulators.launch import DEEP_LINKING, DL, LTI, parse_form_post
 
-ITEMS = [{"type": "ltiResourceLink", "title": "Quiz <1>", "url": "https://tool.example/quiz/1"}]
+ITEMS = [{"type": "ltiResourceLink", "title": "Quiz <1>", "text": "Ten questions"}]
 
 
 async def respond(

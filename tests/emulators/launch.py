@@ -20,7 +20,14 @@ own layout) plus ``DEEP_LINK_RETURN_PATH``:
   platform checks it (``assertion_audiences``: Canvas the token endpoint URL on the requested host,
   Moodle and Sakai nothing, others as LTI-DR says: the ``authorization_server`` they publish, else the token
   endpoint); scopes outside the registration's grant (or in ``revoked_scopes``) are ``invalid_scope``;
-* the Deep Linking return URL: verifies the tool's response JWT (form field ``JWT``) and records its claims;
+* the Deep Linking return URL: verifies the tool's response JWT (form field ``JWT``), records its claims, and
+  keeps its ``ltiResourceLink`` items in ``stored_items`` as the course would; ``login_initiation(item=...)``
+  launches one as the platform does: Moodle (``lti_build_login_request``: the item's URL as the endpoint) and
+  Canvas (``lti_advantage_adapter.rb``, ``login_request``) send the item's ``url``, or the registered
+  ``target_link_uri`` when it has none, as ``target_link_uri`` in the login and in the id_token; with knob
+  ``item_url_in_login=False`` the platform plays Open edX (``lti-consumer-xblock``: the login carries the
+  registered URL, and ``set_dl_content_launch_parameters`` swaps in the item's URL for the id_token only). A
+  ``LtiSubmissionReviewRequest`` of an item goes to its ``lineItem.submissionReview.url`` when it has one;
 * the 1EdTech LTI Client Side postMessages storage: ``STORAGE_FRAME_PATH`` is the storage frame (on the
   platform's origin, answering ``lti.put_data`` / ``lti.get_data`` from an in-memory map, so per browser tab),
   ``COURSE_PATH`` a course page framing it (named ``STORAGE_TARGET``) beside the tool's login; knob
@@ -89,6 +96,7 @@ window.addEventListener("message", function (event) {
 """
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
+SUBMISSION_REVIEW = "LtiSubmissionReviewRequest"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
@@ -126,6 +134,8 @@ class PendingLaunch:
     lti_message_hint: str
     target_link_uri: str
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    # The id_token's target when it differs from the login's (Open edX's deep-linked items).
+    id_token_target_link_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +295,8 @@ class LaunchSide:
         self.token_requests: list[dict[str, Any]] = []
         self.issued_access_tokens: list[dict[str, Any]] = []
         self.deep_link_responses: list[dict[str, Any]] = []
+        self.stored_items: list[dict[str, Any]] = []
+        self.item_url_in_login = True
         self.seen_assertion_ids: set[str] = set()
         self.storage_target: str | None = None
         self._platform_keys: list[RSAKey] = []
@@ -342,12 +354,19 @@ class LaunchSide:
         send_client_id: bool = True,
         send_deployment_id: bool = True,
         extra_claims: dict[str, Any] | None = None,
+        item: Mapping[str, Any] | None = None,
     ) -> LoginInitiation:
         """What the LMS sends to the tool's ``initiate_login_uri`` to start a launch, remembered for the
-        authorization request that follows."""
+        authorization request that follows; with ``item``, the launch of that stored content item."""
         registration = self.registered_client(client_id)
         deployment = deployment_id or self.deployment_of(registration) or f"{self.name}-deployment-1"
         config = registration.get(TOOL_CONFIG_KEY) or {}
+        registered_target = str(config.get("target_link_uri", ""))
+        item_target = None if item is None else _item_url(item, message_type)
+        if item_target is not None and not self.item_url_in_login:
+            target_link_uri = target_link_uri or registered_target
+        else:
+            target_link_uri = target_link_uri or item_target or registered_target
         pending = PendingLaunch(
             client_id=str(registration["client_id"]),
             deployment_id=deployment,
@@ -355,8 +374,9 @@ class LaunchSide:
             user=user,
             login_hint=f"hint-{user}",
             lti_message_hint=secrets.token_urlsafe(12),
-            target_link_uri=target_link_uri or str(config.get("target_link_uri", "")),
+            target_link_uri=target_link_uri,
             extra_claims=extra_claims or {},
+            id_token_target_link_uri=item_target,
         )
         with self._lock:
             self.pending_launches[pending.lti_message_hint] = pending
@@ -389,7 +409,7 @@ class LaunchSide:
             LTI + "message_type": pending.message_type,
             LTI + "version": "1.3.0",
             LTI + "deployment_id": pending.deployment_id,
-            LTI + "target_link_uri": pending.target_link_uri,
+            LTI + "target_link_uri": pending.id_token_target_link_uri or pending.target_link_uri,
             LTI + "roles": [INSTRUCTOR if pending.message_type == DEEP_LINKING else LEARNER],
             LTI + "context": {"id": "course-1", "label": "HIST 101", "title": "History <i>of</i> Science"},
             LTI + "tool_platform": {"guid": self.issuer, "product_family_code": self.product_family_code},
@@ -624,9 +644,21 @@ class LaunchSide:
             return Response("the Deep Linking response does not verify", status_code=400)
         if claims.get(LTI + "message_type") != "LtiDeepLinkingResponse":
             return Response("not a Deep Linking response", status_code=400)
+        items = claims.get(DL + "content_items") or []
         with self._lock:
             self.deep_link_responses.append(claims)
+            self.stored_items.extend(i for i in items if isinstance(i, dict) and i.get("type") == "ltiResourceLink")
         return HTMLResponse("<p>Content added to the course.</p>")
+
+
+def _item_url(item: Mapping[str, Any], message_type: str) -> str | None:
+    """Where the platform launches a stored item: its submission review URL for a review, else its ``url``."""
+    if message_type == SUBMISSION_REVIEW:
+        review = (item.get("lineItem") or {}).get("submissionReview") or {}
+        if isinstance(review.get("url"), str):
+            return str(review["url"])
+    url = item.get("url")
+    return url if isinstance(url, str) else None
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:

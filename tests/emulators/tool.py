@@ -7,7 +7,8 @@ delivery whose signature does not verify is answered 401 and kept apart in ``rej
 It is also the tool that launches reach: ``launch_url`` takes the broker's auto-posted ``launch_token``,
 verifies it as a tool vendor would (RS256 with the tenant's JWKS, fetched from ``launch_issuer`` +
 ``/.well-known/jwks.json``; ``iss``, ``aud`` = ``launch_url``, ``exp``) and records its claims in ``launches``
-(refusals, with the reason, in ``launch_refusals``).
+(refusals, with the reason, in ``launch_refusals``). Deep-linked items launch at other URLs of its origin:
+every POST path takes a launch, and ``launch_posts`` records where each one was posted.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class ToolEmulator:
     rejected: list[str] = field(default_factory=list)
     launch_issuer: str | None = None
     launches: list[dict[str, Any]] = field(default_factory=list)
+    launch_posts: list[str] = field(default_factory=list)
     launch_refusals: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,7 +89,7 @@ class ToolEmulator:
         return Starlette(
             routes=[
                 Route(HOOK_PATH, self._receive, methods=["POST"]),
-                Route(LAUNCH_PATH, self._launch, methods=["POST"]),
+                Route("/{path:path}", self._launch, methods=["POST"]),
             ]
         )
 
@@ -102,6 +104,7 @@ class ToolEmulator:
             return PlainTextResponse(f"launch refused: {error}", status_code=401)
         with self._lock:
             self.launches.append(claims)
+            self.launch_posts.append(str(request.url))
         return HTMLResponse("<p>Launched.</p>")
 
     async def _receive(self, request: Request) -> Response:

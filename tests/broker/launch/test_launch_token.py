@@ -24,6 +24,7 @@ def build(claims: dict[str, Any], key: Key, **overrides: Any) -> str:
         "signing_key": key,
         "issuer": BROKER_ISSUER,
         "audience": TOOL_URL,
+        "target": TOOL_URL,
         "registration_id": "reg-1",
         "now": NOW,
     }
