@@ -12,6 +12,7 @@ from broker.limits.public import TooManyRequests, client_address, limited
 from broker.pages import render
 from broker.refusals import Refusal, refusal_page
 from broker.registration import descriptions, errors, review
+from broker.registration.models import RegistrationStatus
 from broker.registration.profiles.selection import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
 from broker.services import services
@@ -86,6 +87,9 @@ def _review_page(request: Request, tenant: Tenant, outcome: Review) -> Response:
 
 def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> Response:
     registration = completed.registration
+    scopes_missing = [s for s in registration.scopes_requested if s not in registration.scopes_granted]
+    verify_state = services(request).tokens.verify_form_state(tenant, registration, completed.attempt_id)
+    pending = registration.status == RegistrationStatus.PENDING
     context = {
         "title": f"{tenant.name} is registered",
         "tool_name": tenant.name,
@@ -93,9 +97,11 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         "profile": profile_named(completed.platform.profile),
         "plan": completed.plan,
         "registration": registration,
-        "scopes_missing": [s for s in registration.scopes_requested if s not in registration.scopes_granted],
+        "scopes_missing": scopes_missing,
         "close_script": CLOSE.source,
-        "verify_state": services(request).tokens.verify_form_state(tenant, registration, completed.attempt_id),
+        # The LMS closes its dialog on the close message: at once only when the admin has nothing to read or do.
+        "close_on_load": not (scopes_missing or verify_state or pending),
+        "verify_state": verify_state,
         "verify_action": request.url.path + "/verify",
         **PAGE_HELPERS,
     }
@@ -146,7 +152,8 @@ async def verify(request: Request) -> Response:
         context |= {"verified": True, "title": f"{tenant.name} works with your platform", "scopes": scopes}
     return render(
         request, "verification.html", context, status_code=status_code, framable=True,
-        script_hashes=[CLOSE.csp_hash],
+        # A failure never closes the LMS's dialog: the admin must be able to read it.
+        script_hashes=[CLOSE.csp_hash] if context["verified"] else [],
     )
 
 

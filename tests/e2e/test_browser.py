@@ -1,6 +1,7 @@
 """In a real browser (Debian's Chromium driven by Playwright): the LMS frames the registration pages or opens
-them in a popup, the admin presses Register, and the LMS receives the close message from the broker's origin.
-This also proves the pages' Content-Security-Policy lets their own script run and lets any LMS frame them.
+them in a popup, the admin presses Register, reads the result and presses Done, and the LMS receives the close
+message from the broker's origin, once; when the result holds nothing to read, at once. This also proves the
+pages' Content-Security-Policy lets their own script run and lets any LMS frame them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ LISTENER = """
 <script>
 window.addEventListener("message", function (event) {
   var data = event.data || {};
-  document.getElementById("log").textContent = JSON.stringify({subject: data.subject, origin: event.origin});
+  var log = document.getElementById("log");
+  var count = log.textContent ? JSON.parse(log.textContent).count : 0;
+  log.textContent = JSON.stringify({subject: data.subject, origin: event.origin, count: count + 1});
 });
 </script>
 """
@@ -76,25 +79,54 @@ async def close_message(page: Page) -> dict[str, str]:
 
 
 async def register_in_a_frame(browser: Browser, lms_origin: str, target: str) -> dict[str, str]:
-    """The LMS frames the registration; the admin presses Register; the close message the LMS page got."""
+    """The LMS frames the registration; the admin presses Register, then Done; the close message the LMS page
+    got."""
     page = await browser.new_page()
     await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
     frame = page.frame_locator("#tool")
     await frame.locator("#register").click(timeout=15_000)
-    await frame.locator("#client-id").wait_for(timeout=15_000)
+    await frame.locator("#done").click(timeout=15_000)
     message = await close_message(page)
     await page.close()
     return message
 
 
-async def test_framed_registration_closes_the_lms_dialog(
+CLOSED_ONCE = {"subject": "org.imsglobal.lti.close", "count": 1}
+
+
+async def test_framed_registration_closes_the_lms_dialog_when_the_admin_is_done(
     browser: Browser, broker: RunningBroker, tenant: CreatedTenant, lms_origin: str
 ) -> None:
     with MoodleEmulator.running() as moodle:
         target = moodle.initiation_url(broker.url(f"/t/{tenant.tenant.slug}/lti/register"))
-        message = await register_in_a_frame(browser, lms_origin, target)
+        page = await browser.new_page()
+        await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
+        frame = page.frame_locator("#tool")
+        await frame.locator("#register").click(timeout=15_000)
+        await frame.locator("#verify").wait_for(timeout=15_000)
+        assert await frame.get_by_text("you can close it now").is_visible()
+        await frame.locator("#done").click()
+        message = await close_message(page)
+        await page.close()
         assert len(moodle.registrations) == 1
-    assert message == {"subject": "org.imsglobal.lti.close", "origin": broker.base_url}
+    # Counted once: the page did not post it on load, before the admin could press Verify.
+    assert message == {**CLOSED_ONCE, "origin": broker.base_url}
+
+
+async def test_a_result_with_nothing_to_read_closes_the_lms_dialog_at_once(
+    browser: Browser, broker: RunningBroker, services: Services, lms_origin: str
+) -> None:
+    created = await services.tenants.create(
+        unique_slug("acme"), "Acme Quiz", tool_url="https://tool.example/launch", tool_configuration={"scopes": []}
+    )
+    with MoodleEmulator.running() as moodle:
+        target = moodle.initiation_url(broker.url(f"/t/{created.tenant.slug}/lti/register"))
+        page = await browser.new_page()
+        await page.goto(f"{lms_origin}/?mode=iframe&target={_quote(target)}")
+        await page.frame_locator("#tool").locator("#register").click(timeout=15_000)
+        message = await close_message(page)
+        await page.close()
+    assert message == {**CLOSED_ONCE, "origin": broker.base_url}
 
 
 async def test_popup_registration_posts_to_its_opener(
@@ -108,10 +140,10 @@ async def test_popup_registration_posts_to_its_opener(
             await page.click("#open")
         popup = await popup_info.value
         await popup.click("#register", timeout=15_000)
-        await popup.locator("#client-id").wait_for(timeout=15_000)
+        await popup.click("#done", timeout=15_000)
         message = await close_message(page)
         await page.close()
-    assert message == {"subject": "org.imsglobal.lti.close", "origin": broker.base_url}
+    assert message == {**CLOSED_ONCE, "origin": broker.base_url}
 
 
 def _quote(url: str) -> str:
@@ -128,5 +160,5 @@ async def test_framed_registration_on_a_tenant_host(
     with MoodleEmulator.running() as moodle:
         message = await register_in_a_frame(browser, lms_origin, moodle.initiation_url(site + "/lti/register"))
         (sent,) = moodle.registration_requests
-    assert message == {"subject": "org.imsglobal.lti.close", "origin": site}
+    assert message == {**CLOSED_ONCE, "origin": site}
     assert sent.json["initiate_login_uri"] == site + "/lti/login"

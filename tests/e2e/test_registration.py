@@ -266,3 +266,24 @@ async def test_storage_failure_after_the_platform_accepted_keeps_its_answer_and_
     assert attempt.response_status == 200 and answer["client_id"] in (attempt.response_body or "")
     assert attempt.id in page.text
     assert await registrations_of(services, tenant) == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "closes_at_once"),
+    [
+        ({}, False),  # the Verify button
+        ({"tool_configuration": {"scopes": []}}, True),
+        ({"tool_configuration": {"scopes": []}, "activation_policy": "pending"}, False),  # the pending note
+    ],
+)
+async def test_the_confirmation_closes_the_lms_dialog_at_once_only_with_nothing_to_read(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, settings: dict, closes_at_once: bool
+) -> None:
+    created = await services.tenants.create(unique_slug("done"), "Done Quiz")
+    if settings:
+        await services.tenants.update(created.tenant.id, settings)
+    with MoodleEmulator.running() as platform:
+        done = (await register(http, registration_url(broker, created), platform)).last_page
+    assert done.status_code == 200, done.text
+    assert f'data-close-on-load="{str(closes_at_once).lower()}"' in done.text
+    assert ">Done</button>" in done.text and "you can close it now" in done.text

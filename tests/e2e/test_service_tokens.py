@@ -175,6 +175,7 @@ async def test_the_confirmation_pages_verify_button_shows_the_result_and_works_o
     assert again.status_code == 400 and "already used" in again.text
     assert len(setup.platform.token_requests) == 1
     assert tampered.status_code == 400 and "expired" in tampered.text
+    assert not posts_close_message(tampered.text)
 
 
 async def test_a_refused_verification_offers_one_more_try_that_works_once_the_lms_grants_again(
@@ -191,6 +192,7 @@ async def test_a_refused_verification_offers_one_more_try_that_works_once_the_lm
     assert refused.status_code == 403 and "invalid_scope" in refused.text
     assert page.status_code == 200 and "works with your platform" in page.text
     assert spent.status_code == 400 and "already used" in spent.text
+    assert not posts_close_message(refused.text), "a failure stays open for the admin to read"
 
 
 async def test_without_service_scopes_the_page_says_the_first_launch_verifies(
