@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_core import from_json
 
-from broker.redaction import redact_secret_fields
+from broker.redaction import redact_secret_fields, redact_url
 from broker.registration.models import (
     AttemptStatus,
     Deployment,
@@ -67,9 +67,10 @@ class RegistrationItem(Item, title="Registration"):
             issuer=registration.issuer,
             client_id=registration.client_id,
             deployment_ids=[deployment.deployment_id for deployment in registration.deployments],
-            jwks_uri=registration.jwks_uri,
-            token_endpoint=registration.token_endpoint,
-            authorization_endpoint=registration.authorization_endpoint,
+            # Display copies: the stored endpoints are exact, and a query value may be a secret.
+            jwks_uri=redact_url(registration.jwks_uri),
+            token_endpoint=_redacted_url(registration.token_endpoint),
+            authorization_endpoint=_redacted_url(registration.authorization_endpoint),
             authorization_server=registration.authorization_server,
             registration_endpoint=registration.registration_endpoint,
             product_family_code=registration.product_family_code,
@@ -190,6 +191,10 @@ def deployment_event_data(registration: Registration, deployment_id: str) -> dic
 def attempt_item(attempt: RegistrationAttempt) -> dict[str, Any]:
     """The attempt as the API shows it, as plain JSON values (for the consoles)."""
     return AttemptItem.of(attempt).plain()
+
+
+def _redacted_url(url: str | None) -> str | None:
+    return None if url is None else redact_url(url)
 
 
 def _redacted_body(body: str | None) -> str | None:

@@ -28,7 +28,7 @@ from broker.http_client import (
     Purpose,
     UnsafeURLError,
 )
-from broker.redaction import redact_document, redact_url
+from broker.redaction import redact_document, redact_secret_fields, redact_url
 from broker.registration import attempts, errors
 from broker.registration.models import AttemptStatus, Deployment, DeploymentSource, Registration
 from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
@@ -59,6 +59,8 @@ logger = logging.getLogger("broker.registration")
 
 REVIEW_FORM_MAX_AGE = 30 * 60
 MAX_RESPONSE_BODY = 20000
+# What the broker uses of a platform's document, kept exact: only display copies are redacted.
+EXACT_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,14 @@ class RegistrationService:
             await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.SUBMITTING)
             return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token)
         await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.REVIEWING)
-        # The stored document is redacted; the real endpoint may carry a token (Blackboard), so it travels
-        # sealed with the registration token.
+        # The stored document is redacted; the real endpoints may carry a secret in their query (Blackboard's
+        # registration token, a key set's API key), so they travel sealed with the registration token.
         state = self._sealer.seal(
             {
                 "attempt": attempt_id,
                 "tenant": tenant.id,
                 "token": initiation.registration_token,
-                "endpoint": platform.registration_endpoint,
+                "endpoints": {name: getattr(platform, name) for name in EXACT_ENDPOINTS},
             }
         )
         return Review(attempt_id, platform, prepared.plan, state, prepared.profile, prepared.notes)
@@ -185,7 +187,7 @@ class RegistrationService:
             failure = errors.PlatformConfigurationRejected(error.reason, field=error.field)
             await attempts.fail_attempt(self.database, attempt.id, failure)
             raise failure from error
-        platform = replace(platform, registration_endpoint=str(state["endpoint"]))
+        platform = _with_exact_endpoints(platform, state)
         try:
             prepared = self._prepare(tenant, platform, state.get("token"), included)
         except errors.RegistrationError as error:
@@ -434,6 +436,24 @@ def _refusal(error: RegistrationResponseError, profile: PlatformProfile) -> erro
     )
 
 
+def _with_exact_endpoints(platform: PlatformConfiguration, state: dict[str, Any]) -> PlatformConfiguration:
+    """The platform read from the stored (redacted) document, with the exact endpoints the review form sealed."""
+    # A form an older broker process sealed carries the registration endpoint alone.
+    endpoints = state.get("endpoints") or {"registration_endpoint": state.get("endpoint")}
+
+    def exact(name: str, stored: str) -> str:
+        value = endpoints.get(name)
+        return value if isinstance(value, str) else stored
+
+    return replace(
+        platform,
+        authorization_endpoint=exact("authorization_endpoint", platform.authorization_endpoint),
+        token_endpoint=exact("token_endpoint", platform.token_endpoint),
+        jwks_uri=exact("jwks_uri", platform.jwks_uri),
+        registration_endpoint=exact("registration_endpoint", platform.registration_endpoint),
+    )
+
+
 def _platform_fields(platform: PlatformConfiguration) -> dict[str, Any]:
     return {
         "issuer": platform.issuer,
@@ -468,5 +488,6 @@ def _apply_platform(
     registration.scopes_granted = list(granted)
     registration.platform_configuration = redact_document(platform.document)
     registration.registration_request = request
-    registration.registration_response = redact_document(result.document)
+    # Stored for display: without secret-looking query values, and without RFC 7592's management credential.
+    registration.registration_response = redact_secret_fields(result.document)
     registration.updated_at = utcnow()

@@ -101,6 +101,7 @@ async def registered(
     emulator: type[PlatformEmulator] = GenericEmulator,
     *,
     tool_configuration: dict[str, Any] | None = None,
+    tenant_settings: dict[str, Any] | None = None,
     **knobs: Any,
 ) -> AsyncIterator[Registered]:
     """Register a new tenant's tool with a fresh platform emulator, through the broker's own pages."""
@@ -108,6 +109,8 @@ async def registered(
         created = await services.tenants.create(
             unique_slug("lti"), "Quiz <Tool>", tool_url=tool.launch_url, tool_configuration=tool_configuration
         )
+        if tenant_settings:
+            await services.tenants.update(created.tenant.id, tenant_settings)
         slug = created.tenant.slug
         tool.launch_issuer = broker.url(f"/t/{slug}")
         outcome = await register(http, broker.url(f"/t/{slug}/lti/register"), platform)

@@ -385,3 +385,28 @@ async def test_a_launch_of_a_pending_registration_is_refused(
             )
         started = await start(http, setup.platform)
     assert_refused(started.login, 403, "pending", caplog)
+
+
+@pytest.mark.parametrize("review", [True, False])
+async def test_a_key_set_url_with_a_secret_looking_query_is_used_exactly_and_shown_redacted(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, review: bool
+) -> None:
+    secrets = {"key": "jwks-api-key-123", "token": "rat-456"}
+    async with registered(
+        http,
+        broker,
+        services,
+        jwks_query={"key": secrets["key"]},
+        registration_access_token=secrets["token"],
+        tenant_settings={"review_registrations": review},
+    ) as setup:
+        done = await launch(http, setup.platform)
+        path = f"/api/v1/registrations/{setup.registration['id']}"
+        documents = await http.get(broker.url(path + "/documents"), headers=setup.api_headers)
+        history = await http.get(broker.url(path + "/history"), headers=setup.api_headers)
+    assert done.relay is not None and done.relay.status_code == 200, done.relay and done.relay.text
+    assert setup.registration["jwks_uri"].endswith("/lti/jwks?key=[redacted]"), "the API shows a copy"
+    for answer in (documents, history):
+        assert answer.status_code == 200, answer.text
+        assert not any(value in answer.text for value in secrets.values()), answer.text
+    assert documents.json()["registration_response"]["registration_access_token"] == "[redacted]"

@@ -265,6 +265,7 @@ class LaunchSide:
         base_url: str
         registrations: list[dict[str, Any]]
         requests: list[RecordedRequest]
+        jwks_query: dict[str, str]
         tokens: dict[str, RegistrationToken]
         _lock: threading.Lock
 
@@ -499,6 +500,8 @@ class LaunchSide:
         early = self._refused_or_forced(request, self.jwks_response)
         if early is not None:
             return early
+        if any(request.query_params.get(name) != value for name, value in self.jwks_query.items()):
+            return JSONResponse({"error": "the key set needs its key"}, status_code=403)
         return JSONResponse(self.jwks_document(), headers={"Cache-Control": self.jwks_cache_control})
 
     # ----------------------------------------------------------------- OIDC authorization endpoint

@@ -181,6 +181,8 @@ class PlatformEmulator(LaunchSide):
     * ``platform_config_patch``: the same for the ``lti-platform-configuration`` object;
     * ``config_response``: ``(status, body, content_type)`` served instead of the document;
     * ``config_delay`` / ``registration_delay``: seconds to wait before answering;
+    * ``jwks_query``: query parameters the served ``jwks_uri`` carries and its key set endpoint requires;
+    * ``registration_access_token``: added to every registration answer (RFC 7592) when set;
     * ``registration_response``: ``(status, body, content_type)`` answered to every registration POST
       (no token is consumed and nothing is stored);
     * ``token_ttl``: lifetime of tokens issued from now on; ``advance_clock(s)`` moves the emulator clock.
@@ -210,6 +212,10 @@ class PlatformEmulator(LaunchSide):
         self.config_response: RawAnswer | None = None
         self.config_delay = 0.0
         self.registration_response: RawAnswer | None = None
+        # Query parameters the key set URL carries (an API key, say): the JWKS endpoint answers 403 without them.
+        self.jwks_query: dict[str, str] = {}
+        # RFC 7592's management credential, added to every registration answer when set.
+        self.registration_access_token: str | None = None
         self.registration_delay = 0.0
         self.token_ttl: float | None = TOKEN_LIFETIME_S
         self.clock_offset = 0.0
@@ -255,6 +261,8 @@ class PlatformEmulator(LaunchSide):
     ) -> dict[str, Any]:
         """The configuration document as served (``config_patch``/``platform_config_patch`` applied)."""
         document = copy.deepcopy(self.base_configuration(token, request))
+        if self.jwks_query and isinstance(document.get("jwks_uri"), str):
+            document["jwks_uri"] += "?" + urlencode(self.jwks_query)
         _apply_patch(document, self.config_patch)
         platform_config = document.get(self.platform_config_key)
         if self.platform_config_patch and isinstance(platform_config, dict):
@@ -379,7 +387,8 @@ class PlatformEmulator(LaunchSide):
         raise NotImplementedError
 
     def registration_answer(self, stored: dict[str, Any]) -> Response:
-        return json_answer(self.registration_status, stored)
+        extra = {"registration_access_token": self.registration_access_token} if self.registration_access_token else {}
+        return json_answer(self.registration_status, {**stored, **extra})
 
     # ----------------------------------------------------------------- pipeline
     async def _configuration_endpoint(self, request: Request) -> Response:
