@@ -11,12 +11,15 @@ worthless; our page posts only what this browser's storage holds, and a browser 
 login holds no such key there, so it cannot finish someone else's launch.
 
 The pages' scripts are constant files (every value is an escaped data-* attribute of the page), so their CSP
-hashes are fixed. The target origin of every message is the origin of the platform's OIDC authorization
-endpoint, which is where the LTI OIDC Login with Client Side postMessages spec (lti-cs-oidc) places the
-platform's storage; we never send these messages to '*', since they carry the launch's nonce; answers from
-any other origin are ignored. When the storage frame cannot be reached, errs or is silent for
-`STORAGE_TIMEOUT_MS`, the login goes on anyway (the cookie may still bind the launch) and the launch posts an
-empty proof (refused).
+hashes are fixed. The target origin of every message to the named frame is the origin of the platform's OIDC
+authorization endpoint, which is where the LTI OIDC Login with Client Side postMessages spec (lti-cs-oidc)
+places the platform's storage, and answers from any other origin are ignored. Where the LMS names a frame its
+page does not hold (Canvas's rich content editor), the pages fall back to what Canvas documents: messages to
+the window holding the tool, with '*' (Canvas's page answers from its own origin, which the broker cannot
+know), and only answers from that window count. The nonce then reaches whatever page frames the tool, as
+Canvas's own storage would; the binding still rests on the single-use state. When the storage cannot be
+reached, errs or is silent for `STORAGE_TIMEOUT_MS`, the login goes on anyway (the cookie may still bind the
+launch) and the launch posts an empty proof (refused).
 """
 
 from __future__ import annotations

@@ -3,22 +3,32 @@
 // where the platform's storage frame is (data-target), the only origin to talk to (data-origin) and how long
 // to wait for an answer (data-timeout, in milliseconds).
 
-// The platform's storage frame, or null when it cannot be reached.
-function storageFrame(target) {
-  try {
-    if (target === "_parent") {
-      return window.parent;
-    }
-    return (window.opener || window.parent).frames[target] || null;
-  } catch (error) {
-    return null;
+// The platform's storage: {frame, origin}, the origin being the one messages go to and answers must come
+// from; null when it cannot be reached. The named frame is on the platform's origin. Where the LMS names a
+// frame its page does not hold (Canvas's rich content editor), Canvas documents posting to the window that
+// holds the tool with '*' (its page answers from its own origin, which the tool cannot know): then only
+// answers from that very window count. Either way the proof is good for one launch only: the state is
+// single-use.
+function storageFrame(settings) {
+  if (settings.target === "_parent") {
+    return {frame: window.parent, origin: settings.origin};
   }
+  var holder = window.opener || window.parent;
+  var named = null;
+  try {
+    named = holder.frames[settings.target] || null;
+  } catch (error) {
+    // A cross-origin window throws for a name it holds no frame by.
+  }
+  if (named) {
+    return {frame: named, origin: settings.origin};
+  }
+  return holder && holder !== window ? {frame: holder, origin: "*"} : null;
 }
 
-// Asks the storage frame one question and calls done once: with the answer, or with null when the frame errs,
-// stays silent too long or cannot be reached. Messages go to the platform's origin only, never to '*' (they
-// carry the launch's nonce), and answers from any other origin are ignored.
-function askStorage(frame, settings, message, answerSubject, done) {
+// Asks the storage one question and calls done once: with the answer, or with null when the storage errs,
+// stays silent too long or cannot be reached. Answers from anywhere else are ignored.
+function askStorage(storage, settings, message, answerSubject, done) {
   var id = message.subject + "-" + Math.random().toString(36).slice(2);
   var over = false;
   function end(answer) {
@@ -27,17 +37,20 @@ function askStorage(frame, settings, message, answerSubject, done) {
       done(answer);
     }
   }
+  function fromStorage(event) {
+    return storage.origin === "*" ? event.source === storage.frame : event.origin === storage.origin;
+  }
   message.message_id = id;
   setTimeout(function () { end(null); }, Number(settings.timeout));
   window.addEventListener("message", function (event) {
     var answer = event.data || {};
-    if (event.origin !== settings.origin || answer.subject !== answerSubject || answer.message_id !== id) {
+    if (!fromStorage(event) || answer.subject !== answerSubject || answer.message_id !== id) {
       return;
     }
     end(answer.error ? null : answer);
   });
   try {
-    frame.postMessage(message, settings.origin);
+    storage.frame.postMessage(message, storage.origin);
   } catch (error) {
     end(null);
   }

@@ -7,10 +7,10 @@
     form.elements[settings.proofField].value = answer && typeof answer.value === "string" ? answer.value : "";
     form.submit();
   }
-  var frame = storageFrame(settings.target);
-  if (!frame) {
+  var storage = storageFrame(settings);
+  if (!storage) {
     post(null);
     return;
   }
-  askStorage(frame, settings, {subject: "lti.get_data", key: settings.key}, "lti.get_data.response", post);
+  askStorage(storage, settings, {subject: "lti.get_data", key: settings.key}, "lti.get_data.response", post);
 })();

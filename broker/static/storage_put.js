@@ -5,11 +5,11 @@
   function goOn() {
     window.location.replace(settings.next);
   }
-  var frame = storageFrame(settings.target);
-  if (!frame) {
+  var storage = storageFrame(settings);
+  if (!storage) {
     goOn();
     return;
   }
   var message = {subject: "lti.put_data", key: settings.key, value: settings.value};
-  askStorage(frame, settings, message, "lti.put_data.response", goOn);
+  askStorage(storage, settings, message, "lti.put_data.response", goOn);
 })();

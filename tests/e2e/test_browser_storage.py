@@ -20,6 +20,7 @@ from broker.services import Services
 from tests.conftest import RunningBroker
 from tests.e2e.launching import Registered, registered
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.emulators import CanvasEmulator
 from tests.emulators.launch import COURSE_PATH, STORAGE_TARGET
 
 # Third-party cookies phased out, and a profile that blocks every cookie: Chromium would still keep the
@@ -42,9 +43,12 @@ async def cookieless(tmp_path: Path) -> AsyncIterator[BrowserContext]:
         await context.close()
 
 
-async def launch_in_course(context: BrowserContext, setup: Registered) -> tuple[Page, list[Request]]:
+async def launch_in_course(
+    context: BrowserContext, setup: Registered, storage: str = "frame"
+) -> tuple[Page, list[Request]]:
     """The LMS's course page, on localhost (another site than the broker's and the platform's 127.0.0.1),
-    framing its storage frame and the tool's login; returns the page and the broker's launch requests."""
+    framing its storage frame (or, `storage="page"`, answering itself) and the tool's login; returns the page
+    and the broker's launch requests."""
     setup.platform.storage_target = STORAGE_TARGET
     started = setup.platform.login_initiation()
     login = f"{started.url}?{urlencode(started.params)}"
@@ -53,7 +57,7 @@ async def launch_in_course(context: BrowserContext, setup: Registered) -> tuple[
     launches: list[Request] = []
     page = await context.new_page()
     page.on("request", lambda request: launches.append(request) if request.url.endswith("/lti/launch") else None)
-    await page.goto(f"{course.geturl()}{COURSE_PATH}?login={quote(login, safe='')}")
+    await page.goto(f"{course.geturl()}{COURSE_PATH}?storage={storage}&login={quote(login, safe='')}")
     return page, launches
 
 
@@ -68,6 +72,19 @@ async def test_a_cookieless_browser_launches_through_the_platforms_storage(
         assert setup.tool.launches[0]["iss"] == broker.url(f"/t/{setup.slug}")
         assert [PROOF_FIELD in (request.post_data or "") for request in launches] == [False, True]
         assert not [cookie for cookie in await cookieless.cookies() if cookie["name"].startswith("lti_")]
+
+
+async def test_without_the_named_frame_the_storage_of_the_page_holding_the_tool_is_used(
+    cookieless: BrowserContext, http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    """Canvas's rich content editor names a storage target but has no such frame: Canvas documents posting to
+    the window holding the tool, with '*' as the target origin; its answers come from the LMS page's origin."""
+    async with registered(http, broker, services, CanvasEmulator) as setup:
+        page, launches = await launch_in_course(cookieless, setup, storage="page")
+        await page.frame_locator("#tool").get_by_text("Launched.").wait_for(timeout=15_000)
+        await page.close()
+        assert len(setup.tool.launches) == 1, setup.tool.launch_refusals
+        assert [PROOF_FIELD in (request.post_data or "") for request in launches] == [False, True]
 
 
 async def test_a_wrong_storage_proof_is_refused_in_the_browser(

@@ -30,8 +30,9 @@ own layout) plus ``DEEP_LINK_RETURN_PATH``:
   ``LtiSubmissionReviewRequest`` of an item goes to its ``lineItem.submissionReview.url`` when it has one;
 * the 1EdTech LTI Client Side postMessages storage: ``STORAGE_FRAME_PATH`` is the storage frame (on the
   platform's origin, answering ``lti.put_data`` / ``lti.get_data`` from an in-memory map, so per browser tab),
-  ``COURSE_PATH`` a course page framing it (named ``STORAGE_TARGET``) beside the tool's login; knob
-  ``storage_target`` makes the login initiation send ``lti_storage_target``.
+  ``COURSE_PATH`` a course page framing it (named ``STORAGE_TARGET``), then the tool's login once it has
+  loaded (``?storage=page``: no such frame, the page answers itself, as Canvas's rich content editor does);
+  knob ``storage_target`` makes the login initiation send ``lti_storage_target``.
 
 Test helpers: ``login_initiation(...)`` starts a launch as the LMS would; ``mint_id_token(claims, ...)`` signs
 claims the way the knobs say (``id_token_alg`` ``RS256``/``none``/``HS256``, ``id_token_signer``
@@ -487,12 +488,20 @@ class LaunchSide:
         return HTMLResponse(f"<!DOCTYPE html><html><body><script>{STORAGE_SCRIPT}</script></body></html>")
 
     async def _course(self, request: Request) -> Response:
-        """The LMS's course page: its storage frame (always on the platform's own origin) and the tool's login."""
-        frame = html.escape(self.base_url + STORAGE_FRAME_PATH)
+        """The LMS's course page: its storage frame (always on the platform's own origin), then, once that frame
+        has loaded (as an LMS page holds it before any tool), the tool's login. With ``?storage=page`` the page
+        has no storage frame and answers the storage messages itself, as Canvas's rich content editor does."""
         login = html.escape(request.query_params.get("login", "about:blank"))
+        tool = f'<iframe id="tool" data-src="{login}" width="900" height="700"></iframe>'
+        frame_tool = "var t = document.getElementById('tool'); t.src = t.dataset.src;"
+        if request.query_params.get("storage") == "page":
+            return HTMLResponse(
+                f"<!DOCTYPE html><html><body>{tool}<script>{STORAGE_SCRIPT}{frame_tool}</script></body></html>"
+            )
+        frame = html.escape(self.base_url + STORAGE_FRAME_PATH)
         return HTMLResponse(
-            f'<!DOCTYPE html><html><body><iframe name="{STORAGE_TARGET}" src="{frame}" hidden></iframe>'
-            f'<iframe id="tool" src="{login}" width="900" height="700"></iframe></body></html>'
+            f'<!DOCTYPE html><html><body><iframe name="{STORAGE_TARGET}" src="{frame}" hidden '
+            f'onload="{frame_tool}"></iframe>{tool}</body></html>'
         )
 
     # ----------------------------------------------------------------- JWKS
