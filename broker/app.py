@@ -63,7 +63,7 @@ def create_services(settings: Settings) -> Services:
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
     key_pool = KeyPool(database, secret_box)
-    directory = LaunchDirectory(database)
+    directory = LaunchDirectory(database, secret_box)
     tenants = TenantService(database, settings, secret_box, key_ring)
     mailer = Mailer(settings, database)
     limit_store = open_limit_store(database, settings.redis_url, deployment_namespace(settings.database_url))

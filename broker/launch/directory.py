@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from broker.database import Database
 from broker.launch.login_origin import platform_hosts
+from broker.registration.endpoints import called_endpoint
 from broker.registration.models import Registration
+from tenants.encryption import SecretBox
 from tenants.keys import KEY_RING_TTL
 from tenants.models import Tenant
 
@@ -70,8 +72,9 @@ class _Expiring(Generic[K, V]):
 
 
 class LaunchDirectory:
-    def __init__(self, database: Database, ttl: float = KEY_RING_TTL) -> None:
+    def __init__(self, database: Database, secret_box: SecretBox, ttl: float = KEY_RING_TTL) -> None:
         self._database = database
+        self._secret_box = secret_box
         self._tenants: _Expiring[str, TenantView] = _Expiring(ttl)
         self._by_issuer: _Expiring[tuple[str, str], tuple[RegistrationView, ...]] = _Expiring(ttl)
         self._by_id: _Expiring[str, RegistrationView] = _Expiring(ttl)
@@ -104,7 +107,7 @@ class LaunchDirectory:
                     .where(Registration.tenant_id == tenant_id, Registration.issuer.in_((bare, bare + "/")))
                     .order_by(Registration.id)
                 )
-                views = tuple(_view(row) for row in rows)
+                views = tuple(_view(row, self._secret_box) for row in rows)
             if not views:
                 return ()
             self._by_issuer.put((tenant_id, bare), views)
@@ -130,7 +133,7 @@ class LaunchDirectory:
                 row = await session.get(Registration, registration_id)
                 if row is None:
                     return None
-                view = _view(row)
+                view = _view(row, self._secret_box)
             self._by_id.put(registration_id, view)
         return view
 
@@ -140,15 +143,16 @@ class LaunchDirectory:
         self._by_issuer.pop((registration.tenant_id, registration.issuer.rstrip("/")))
 
 
-def _view(row: Registration) -> RegistrationView:
+def _view(row: Registration, box: SecretBox) -> RegistrationView:
     return RegistrationView(
         id=row.id,
         tenant_id=row.tenant_id,
         issuer=row.issuer,
         client_id=row.client_id,
         status=row.status,
-        authorization_endpoint=row.authorization_endpoint,
-        jwks_uri=row.jwks_uri,
+        # The exact URLs, to call them (the columns may hold display copies).
+        authorization_endpoint=called_endpoint(row, "authorization_endpoint", box),
+        jwks_uri=called_endpoint(row, "jwks_uri", box) or row.jwks_uri,
         deployment_ids=frozenset(deployment.deployment_id for deployment in row.deployments),
         launched=row.launched_at is not None,
         key_set=row.key_set,

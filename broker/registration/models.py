@@ -85,6 +85,9 @@ class Registration(Base):
     authorization_server: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     jwks_uri: Mapped[str] = mapped_column(String(URL_LENGTH))
     registration_endpoint: Mapped[str] = mapped_column(String(URL_LENGTH))
+    # The exact endpoints whose query carries a secret-looking value, encrypted (broker/registration/endpoints.py);
+    # the endpoint columns then hold display copies. None when every endpoint column is exact.
+    endpoint_secrets: Mapped[str | None] = mapped_column(Text)
     # The platform-bound key set whose JWKS URL the platform was given (tenants.keys); None for registrations
     # made before keys were bound to platforms: they keep the tenant's own key until registered again.
     key_set: Mapped[str | None] = mapped_column(String(64))

@@ -30,6 +30,7 @@ from broker.http_client import (
 )
 from broker.redaction import redact_document, redact_secret_fields, redact_url
 from broker.registration import attempts, errors
+from broker.registration.endpoints import CALLED_ENDPOINTS, store_endpoints
 from broker.registration.models import AttemptStatus, Deployment, DeploymentSource, Registration
 from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
 from broker.registration.preparation import (
@@ -51,6 +52,7 @@ from broker.sealed_state import StateError, StateSealer
 from broker.settings import Settings
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
+from tenants.encryption import SecretBox
 from tenants.hosts import LOGIN_PATH, TenantSite, site_of
 from tenants.models import Tenant
 from tenants.platform_bound_keys import PlatformBoundKeys, platform_jwks_path
@@ -135,6 +137,7 @@ class RegistrationService:
         self.client = client
         self.platform_keys = platform_keys
         self._sealer = StateSealer(settings.secret_key, "registration-review")
+        self._secret_box = SecretBox(settings.secret_key)
 
     async def begin(self, tenant: Tenant, initiation: InitiationRequest) -> Review | Completed:
         """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that."""
@@ -347,6 +350,7 @@ class RegistrationService:
                 )
                 session.add(registration)
             _apply_platform(registration, platform, plan, request, result)
+            store_endpoints(registration, _called(platform), self._secret_box)
             # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
             registration.key_set = key_set
             known = {deployment.deployment_id for deployment in registration.deployments}
@@ -436,6 +440,10 @@ def _refusal(error: RegistrationResponseError, profile: PlatformProfile) -> erro
     )
 
 
+def _called(platform: PlatformConfiguration) -> dict[str, str | None]:
+    return {name: getattr(platform, name) for name in CALLED_ENDPOINTS}
+
+
 def _with_exact_endpoints(platform: PlatformConfiguration, state: dict[str, Any]) -> PlatformConfiguration:
     """The platform read from the stored (redacted) document, with the exact endpoints the review form sealed."""
     # A form an older broker process sealed carries the registration endpoint alone.
@@ -474,10 +482,7 @@ def _apply_platform(
     registration.platform_profile = platform.profile
     registration.adaptations = list(platform.adaptations)
     registration.platform_version = platform.version
-    registration.authorization_endpoint = platform.authorization_endpoint
-    registration.token_endpoint = platform.token_endpoint
     registration.authorization_server = platform.authorization_server
-    registration.jwks_uri = platform.jwks_uri
     # Redaction can lengthen a URL whose secret was shorter than the marker that replaces it.
     registration.registration_endpoint = stored_text.record(
         redact_url(platform.registration_endpoint), stored_text.URL_LENGTH

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from broker.database import Database, changed_rows, utcnow
 from broker.http_client import GuardedClient, OutboundError, OutboundTimeoutError, Purpose
 from broker.registration import attempts
+from broker.registration.endpoints import called_endpoint
 from broker.registration.models import Registration, RegistrationStatus
 from broker.registration.profiles.selection import profile_named
 from broker.sealed_state import StateError, StateSealer
@@ -193,7 +194,7 @@ class TokenService:
         )
 
     async def _grant(self, tenant: Tenant, registration: Registration, scopes: Sequence[str]) -> AccessToken:
-        token_endpoint = registration.token_endpoint or ""
+        token_endpoint = called_endpoint(registration, "token_endpoint", self.secret_box) or ""
         # The key bound to this registration's platform (the tenant's own for registrations made before).
         keys = await self.key_ring.get(tenant.slug, registration.key_set)
         if keys is None or keys.signing_key is None:

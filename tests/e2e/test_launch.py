@@ -410,3 +410,8 @@ async def test_a_key_set_url_with_a_secret_looking_query_is_used_exactly_and_sho
         assert answer.status_code == 200, answer.text
         assert not any(value in answer.text for value in secrets.values()), answer.text
     assert documents.json()["registration_response"]["registration_access_token"] == "[redacted]"
+    async with services.database.session() as session:
+        row = await session.get(Registration, setup.registration["id"])
+    assert row is not None and row.endpoint_secrets
+    stored = " ".join(str(value) for value in (row.jwks_uri, row.endpoint_secrets, row.registration_response))
+    assert secrets["key"] not in stored and secrets["token"] not in stored, "encrypted at rest"
