@@ -215,7 +215,6 @@ class DeliveryWorker:
                 .values(**values)
             )
         metrics.DELIVERIES.labels(step.outcome.value).inc()
-        metrics.DELIVERIES.labels(step.outcome.value).inc()
         if changed_rows(kept) != 1:
             logger.warning("delivery %s outlived its lease; another worker has it now", claim.delivery_id)
         logger.info(

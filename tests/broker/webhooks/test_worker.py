@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from broker.app import create_app
 from broker.database import Database, utcnow
 from broker.services import Services
+from broker.webhooks.models import AttemptOutcome
 from broker.webhooks.worker import MAX_RESPONSE_BODY, DeliveryWorker
 from tests.broker.webhooks.support import (
     add_event,
@@ -40,6 +42,19 @@ async def test_a_delivery_arrives_signed_with_the_event_id_as_webhook_id(service
     assert tool.ids() == [event_id] and not tool.rejected
     assert tool.received[0].payload["type"] == "registration.updated"
     assert delivery.status == "succeeded" and delivery.attempt_count == 1 and delivery.last_status_code == 204
+
+
+async def test_one_delivery_attempt_counts_once_in_the_metrics(services: Services) -> None:
+    def succeeded() -> float:
+        labels = {"outcome": AttemptOutcome.SUCCEEDED.value}
+        return REGISTRY.get_sample_value("broker_webhook_deliveries_total", labels) or 0.0
+
+    with ToolEmulator.running() as tool:
+        async with hooked_tenant(services, tool) as tenant:
+            before = succeeded()
+            await add_event(services, tenant.tenant.id)
+            await drain(make_worker(services))
+    assert succeeded() - before == 1
 
 
 async def test_a_failing_receiver_is_retried_and_every_attempt_is_recorded(services: Services) -> None:
