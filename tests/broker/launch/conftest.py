@@ -5,7 +5,13 @@ from typing import Any
 import pytest
 from joserfc.jwk import Key, KeySet
 
-from tests.broker.launch.helpers import CLIENT_ID, DL, ISSUER, LTI, NONCE, NOW, new_key, public_set
+from tests.broker.launch.helpers import (
+    DL,
+    LTI,
+    new_key,
+    public_set,
+    valid_id_token_claims,
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,20 +37,7 @@ def tenant_keys(tenant_key: Key) -> KeySet:
 @pytest.fixture
 def id_token_claims() -> dict[str, Any]:
     """The claims of a valid resource link launch from the platform, as of NOW."""
-    return {
-        "iss": ISSUER,
-        "aud": CLIENT_ID,
-        "sub": "user-42",
-        "iat": NOW - 5,
-        "exp": NOW + 300,
-        "nonce": NONCE,
-        LTI + "message_type": "LtiResourceLinkRequest",
-        LTI + "version": "1.3.0",
-        LTI + "deployment_id": "dep-1",
-        LTI + "target_link_uri": "https://broker.example.com/t/acme/tool",
-        LTI + "resource_link": {"id": "rl-7", "title": "Week 1"},
-        LTI + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
-    }
+    return valid_id_token_claims()
 
 
 @pytest.fixture

@@ -76,3 +76,21 @@ def with_raw_claim(claims: dict[str, Any], name: str, raw: str) -> bytes:
     """The JSON of `claims` with claim `name` written as the literal text `raw`."""
     marker = "\x00raw\x00"
     return json.dumps(claims | {name: marker}).replace(json.dumps(marker), raw).encode()
+
+
+def valid_id_token_claims() -> dict[str, Any]:
+    """The claims of a valid resource link launch from the platform, as of NOW."""
+    return {
+        "iss": ISSUER,
+        "aud": CLIENT_ID,
+        "sub": "user-42",
+        "iat": NOW - 5,
+        "exp": NOW + 300,
+        "nonce": NONCE,
+        LTI + "message_type": "LtiResourceLinkRequest",
+        LTI + "version": "1.3.0",
+        LTI + "deployment_id": "dep-1",
+        LTI + "target_link_uri": "https://broker.example.com/t/acme/tool",
+        LTI + "resource_link": {"id": "rl-7", "title": "Week 1"},
+        LTI + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+    }

@@ -16,7 +16,7 @@ from joserfc.jwk import Key, KeySet
 from broker import stored_text
 from broker.launch.id_token import IdTokenError, peek_unverified, validate_id_token
 from broker.launch.messages import LtiMessageError, check_lti_message
-from tests.broker.launch.helpers import CLIENT_ID, ISSUER, LTI, NONCE, NOW, sign_jws
+from tests.broker.launch.helpers import CLIENT_ID, ISSUER, LTI, NONCE, NOW, sign_jws, valid_id_token_claims
 from tests.hostile_values import json_values, member_changes, strings
 
 PROPERTIES = settings(
@@ -26,20 +26,7 @@ PROPERTIES = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-VALID_CLAIMS: dict[str, Any] = {
-    "iss": ISSUER,
-    "aud": CLIENT_ID,
-    "sub": "user-42",
-    "iat": NOW - 5,
-    "exp": NOW + 300,
-    "nonce": NONCE,
-    LTI + "message_type": "LtiResourceLinkRequest",
-    LTI + "version": "1.3.0",
-    LTI + "deployment_id": "dep-1",
-    LTI + "target_link_uri": "https://broker.example.com/t/acme/tool",
-    LTI + "resource_link": {"id": "rl-7"},
-    LTI + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
-}
+VALID_CLAIMS = valid_id_token_claims()
 
 
 def segment(value: Any) -> str:
