@@ -133,10 +133,11 @@ class Connection:
         self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.address}\r\n\r\n".encode())
         return await self._answer()
 
-    async def post_form(self, target: str, fields: Sequence[tuple[str, str]] | bytes) -> Answer:
+    async def post_form(self, target: str, fields: Sequence[tuple[str, str]] | bytes, extra_head: str = "") -> Answer:
+        """`extra_head`: more header lines, each ending in CRLF."""
         body = fields if isinstance(fields, bytes) else urlencode(fields).encode()
         head = (
-            f"POST {target} HTTP/1.1\r\nHost: {self.address}\r\n"
+            f"POST {target} HTTP/1.1\r\nHost: {self.address}\r\n{extra_head}"
             f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
