@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlencode
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -68,12 +69,16 @@ class Server:
 def uvicorn_server(
     app: str, env: dict[str, str], *, factory: bool = False, port: int | None = None, source: str = ""
 ) -> Iterator[Server]:
-    """Serves `app` with one uvicorn worker in a subprocess; from the checkout at `source` when given."""
+    """Serves `app` with one uvicorn worker in a subprocess; from the checkout at `source` when given, with that
+    checkout's own virtualenv when it has one (so a change of dependencies is measured too)."""
     port = port or free_port()
+    python = sys.executable
     if source:
         # `python -m` puts the working directory first on the path, so the server runs from the checkout.
         env = {**env, "PYTHONPATH": source}
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        own = Path(source) / ".venv" / "bin" / "python"
+        python = str(own) if own.exists() else python
+    command = [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", "--no-access-log"]
     if factory:
         command.append("--factory")
