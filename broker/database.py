@@ -141,6 +141,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # Readers never wait for the writer, and the writer never waits for readers.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode, NORMAL skips the fsync of each commit: a commit survives the process being killed (it is in
+    # the WAL file), and a power cut or an OS crash may lose the last commits, never corrupt the database.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -158,10 +161,6 @@ def create_private_sqlite_file(database_url: str) -> None:
 
 def _sqlite_ephemeral_pragmas(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
-    cursor = dbapi_connection.cursor()
-    # In WAL mode, NORMAL skips the fsync of each commit: a power cut may lose the last commits, never corrupt.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
     # The driver itself opens a write transaction (BEGIN IMMEDIATE) with the first statement that writes,
     # in the same call: no separate BEGIN round trip to the connection's thread.
     dbapi_connection.isolation_level = "IMMEDIATE"
@@ -248,9 +247,6 @@ class Database:
     async def ephemeral(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection whose statements commit together, for records that matter only for minutes
         (launch states) on hot paths, where an ORM session would cost more than the statements.
-
-        On SQLite its commits do not wait for the disk (a power cut may lose the last few: a user opens the
-        tool again); that wait was the slowest part of a launch.
         """
         async with self._write_turn(), self._ephemeral_engine.connect() as connection, connection.begin():
             yield connection
