@@ -78,18 +78,22 @@ async def update_attempt(database: Database, attempt_id: str, **values: Any) -> 
         )
 
 
-async def fail_attempt(
-    database: Database, attempt_id: str, error: errors.RegistrationError, *, code: str | None = None
-) -> None:
-    """Records the failure (its code is the refusal's class name) and makes the attempt the refusal's reference."""
+def failure(attempt_id: str, error: errors.RegistrationError, *, code: str | None = None) -> dict[str, Any]:
+    """An attempt's values once it failed (its code is the refusal's class name); makes the attempt the
+    refusal's reference."""
     error.reference = attempt_id
-    await update_attempt(
-        database,
-        attempt_id,
-        status=AttemptStatus.FAILED,
-        error_code=code or type(error).__name__,
-        error_detail=stored_text.record(error.detail, MAX_ERROR_DETAIL),
-    )
+    return {
+        "status": AttemptStatus.FAILED,
+        "error_code": code or type(error).__name__,
+        "error_detail": stored_text.record(error.detail, MAX_ERROR_DETAIL),
+    }
+
+
+async def fail_attempt(
+    database: Database, attempt_id: str, error: errors.RegistrationError, *, code: str | None = None, **values: Any
+) -> None:
+    """Records the failure, and `values` (what was learnt before it) with it, in one statement."""
+    await update_attempt(database, attempt_id, **values, **failure(attempt_id, error, code=code))
 
 
 async def interrupt_stalled(database: Database) -> int:
@@ -108,8 +112,25 @@ async def interrupt_stalled(database: Database) -> int:
     return marked
 
 
-async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> RegistrationAttempt:
-    """Moves a reviewed attempt on to submitting, in one statement, so a form posted twice submits once."""
+async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> RegistrationAttempt:
+    """The attempt a review form belongs to, while it still waits for that form (read only: the form is spent
+    by `claim_reviewed_attempt`)."""
+    async with database.session() as session:
+        attempt = await session.scalar(
+            select(RegistrationAttempt).where(
+                RegistrationAttempt.id == attempt_id, RegistrationAttempt.tenant_id == tenant_id
+            )
+        )
+    if attempt is None:
+        raise errors.ReviewExpiredError("This registration form is unknown.")
+    if attempt.status != AttemptStatus.REVIEWING:
+        raise _already_submitted(attempt_id, attempt.status)
+    return attempt
+
+
+async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id: str, **values: Any) -> None:
+    """Moves a reviewed attempt on (to submitting with its request, or to failed), in one statement, so a form
+    posted twice is used once: the second post gets AlreadySubmittedError."""
     async with database.transaction() as session:
         claimed = await session.execute(
             update(RegistrationAttempt)
@@ -118,30 +139,38 @@ async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id:
                 RegistrationAttempt.tenant_id == tenant_id,
                 RegistrationAttempt.status == AttemptStatus.REVIEWING,
             )
-            .values(status=AttemptStatus.SUBMITTING, updated_at=utcnow())
+            .values(updated_at=utcnow(), **values)
         )
-        attempt = await session.get(RegistrationAttempt, attempt_id)
-    if attempt is None:
-        raise errors.ReviewExpiredError("This registration form is unknown.")
-    if changed_rows(claimed) != 1:
-        raise errors.AlreadySubmittedError(
-            f"This form was already submitted (the registration is {attempt.status}).",
-            reference=attempt.id,
-        )
-    return attempt
+        status = None
+        if changed_rows(claimed) != 1:
+            status = await session.scalar(
+                select(RegistrationAttempt.status).where(RegistrationAttempt.id == attempt_id)
+            )
+    if status is not None:
+        raise _already_submitted(attempt_id, status)
 
 
-async def finish_attempt(session: AsyncSession, attempt_id: str, registration_id: str) -> None:
-    """Marks the attempt succeeded, inside the transaction that stores its registration."""
-    await session.execute(
-        update(RegistrationAttempt)
-        .where(RegistrationAttempt.id == attempt_id)
-        .values(status=AttemptStatus.SUCCEEDED, registration_id=registration_id, updated_at=utcnow())
+def _already_submitted(attempt_id: str, status: str) -> errors.AlreadySubmittedError:
+    return errors.AlreadySubmittedError(
+        f"This form was already submitted (the registration is {status}).", reference=attempt_id
     )
 
 
-async def conflict_attempt(session: AsyncSession, attempt_id: str, error: errors.RegistrationError) -> None:
-    """Marks the attempt `conflict` inside the transaction that announces it to the registration's owner."""
+async def finish_attempt(session: AsyncSession, attempt_id: str, registration_id: str, **values: Any) -> None:
+    """Marks the attempt succeeded, with `values` (the platform's answer), inside the transaction that stores
+    its registration."""
+    await session.execute(
+        update(RegistrationAttempt)
+        .where(RegistrationAttempt.id == attempt_id)
+        .values(status=AttemptStatus.SUCCEEDED, registration_id=registration_id, updated_at=utcnow(), **values)
+    )
+
+
+async def conflict_attempt(
+    session: AsyncSession, attempt_id: str, error: errors.RegistrationError, **values: Any
+) -> None:
+    """Marks the attempt `conflict`, with `values` (the platform's answer), inside the transaction that
+    announces it to the registration's owner."""
     error.reference = attempt_id
     await session.execute(
         update(RegistrationAttempt)
@@ -151,6 +180,7 @@ async def conflict_attempt(session: AsyncSession, attempt_id: str, error: errors
             error_code=type(error).__name__,
             error_detail=error.detail[:MAX_ERROR_DETAIL],
             updated_at=utcnow(),
+            **values,
         )
     )
 

@@ -141,19 +141,31 @@ class RegistrationService:
 
     async def begin(self, tenant: Tenant, initiation: InitiationRequest) -> Review | Completed:
         """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that."""
+        # Recorded before the platform is called, so an attempt cut off by a restart is found and marked.
         attempt_id = await attempts.open_attempt(self.database, tenant.id, initiation.openid_configuration)
         try:
             platform = await self._fetch_platform(initiation)
-            await attempts.update_attempt(self.database, attempt_id, **_platform_fields(platform))
-            # Checked before the review too, so the admin never reviews a registration the platform would refuse.
-            prepared = self._prepare(tenant, platform, initiation.registration_token)
         except errors.RegistrationError as error:
             await attempts.fail_attempt(self.database, attempt_id, error)
             raise
+        # What the platform said is written once, with the attempt's next status: nothing is called in between.
+        fields = _platform_fields(platform)
+        try:
+            # Checked before the review too, so the admin never reviews a registration the platform would refuse.
+            prepared = self._prepare(tenant, platform, initiation.registration_token)
+        except errors.RegistrationError as error:
+            await attempts.fail_attempt(self.database, attempt_id, error, **fields)
+            raise
         if not tenant.review_registrations:
-            await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.SUBMITTING)
+            await attempts.update_attempt(
+                self.database,
+                attempt_id,
+                status=AttemptStatus.SUBMITTING,
+                registration_request=prepared.request,
+                **fields,
+            )
             return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token)
-        await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.REVIEWING)
+        await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.REVIEWING, **fields)
         # The stored document is redacted; the real endpoints may carry a secret in their query (Blackboard's
         # registration token, a key set's API key), so they travel sealed with the registration token.
         state = self._sealer.seal(
@@ -179,23 +191,32 @@ class RegistrationService:
             raise errors.ReviewExpiredError(str(error)) from error
         if state.get("tenant") != tenant.id:
             raise errors.ReviewExpiredError("This form belongs to another tool's registration.")
-        attempt = await attempts.claim_reviewed_attempt(self.database, tenant.id, str(state.get("attempt")))
+        attempt = await attempts.reviewed_attempt(self.database, tenant.id, str(state.get("attempt")))
         try:
-            platform = read_platform_configuration(
-                attempt.platform_configuration,
-                configuration_url=attempt.openid_configuration_url,
-                allow_insecure=self.settings.allow_insecure_platforms,
-            )
-        except PlatformConfigurationError as error:
-            failure = errors.PlatformConfigurationRejected(error.reason, field=error.field)
-            await attempts.fail_attempt(self.database, attempt.id, failure)
-            raise failure from error
-        platform = _with_exact_endpoints(platform, state)
-        try:
+            try:
+                platform = read_platform_configuration(
+                    attempt.platform_configuration,
+                    configuration_url=attempt.openid_configuration_url,
+                    allow_insecure=self.settings.allow_insecure_platforms,
+                )
+            except PlatformConfigurationError as error:
+                raise errors.PlatformConfigurationRejected(error.reason, field=error.field) from error
+            platform = _with_exact_endpoints(platform, state)
             prepared = self._prepare(tenant, platform, state.get("token"), included)
         except errors.RegistrationError as error:
-            await attempts.fail_attempt(self.database, attempt.id, error)
+            # The form is spent on the failure too, as on a submission.
+            await attempts.claim_reviewed_attempt(
+                self.database, tenant.id, attempt.id, **attempts.failure(attempt.id, error)
+            )
             raise
+        # The claim is on record before the platform is called, so a form posted again never registers twice.
+        await attempts.claim_reviewed_attempt(
+            self.database,
+            tenant.id,
+            attempt.id,
+            status=AttemptStatus.SUBMITTING,
+            registration_request=prepared.request,
+        )
         return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"))
 
     def _prepare(
@@ -254,8 +275,9 @@ class RegistrationService:
         prepared: PreparedRegistration,
         registration_token: str | None,
     ) -> Completed:
+        """Step 3 for an attempt already `submitting` with its request on record: the platform's answer is
+        recorded with what comes of it, the registration or the failure, in one transaction."""
         body = prepared.request
-        await attempts.update_attempt(self.database, attempt_id, registration_request=body)
         # The request names the key set's JWKS URL, and some platforms (Brightspace) fetch it at once.
         key_set = await self.platform_keys.ensure(tenant.id, tenant.slug, platform.issuer)
         try:
@@ -268,22 +290,21 @@ class RegistrationService:
                     headers=_bearer(registration_token),
                 ),
             )
-            await attempts.update_attempt(
-                self.database,
-                attempt_id,
-                response_status=response.status_code,
-                response_body=stored_text.record(response.text, MAX_RESPONSE_BODY),
-            )
-            result = read_answer(prepared, response.status_code, response.content)
-        except RegistrationResponseError as error:
-            failure = _refusal(error, prepared.profile)
-            await attempts.fail_attempt(self.database, attempt_id, failure)
-            raise failure from error
         except errors.RegistrationError as error:
             await attempts.fail_attempt(self.database, attempt_id, error)
             raise
+        answer: dict[str, Any] = {
+            "response_status": response.status_code,
+            "response_body": stored_text.record(response.text, MAX_RESPONSE_BODY),
+        }
+        try:
+            result = read_answer(prepared, response.status_code, response.content)
+        except RegistrationResponseError as error:
+            failure = _refusal(error, prepared.profile)
+            await attempts.fail_attempt(self.database, attempt_id, failure, **answer)
+            raise failure from error
         platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
-        return await self._store(tenant, attempt_id, platform, prepared.plan, body, result, key_set)
+        return await self._store(tenant, attempt_id, platform, prepared.plan, body, result, key_set, answer)
 
     async def _store(
         self,
@@ -294,14 +315,20 @@ class RegistrationService:
         request: dict[str, Any],
         result: RegistrationResult,
         key_set: str,
+        answer: dict[str, Any],
     ) -> Completed:
-        """Registration, deployments, outbox event and attempt outcome commit together, or not at all."""
+        """Registration, deployments, outbox event and attempt outcome with the platform's `answer` commit
+        together, or not at all; when they cannot, the answer is kept with the failure."""
         try:
             try:
-                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result, key_set)
+                stored = await self._store_once(
+                    tenant, attempt_id, platform, plan, request, result, key_set, answer
+                )
             except IntegrityError:
                 # Another process stored the same (issuer, client_id) first: update it, or find the conflict.
-                stored = await self._store_once(tenant, attempt_id, platform, plan, request, result, key_set)
+                stored = await self._store_once(
+                    tenant, attempt_id, platform, plan, request, result, key_set, answer
+                )
         except SQLAlchemyError as error:
             logger.exception(
                 "storing registration failed after the platform accepted it (attempt %s)", attempt_id
@@ -310,7 +337,7 @@ class RegistrationService:
                 f"The platform registered client_id {result.client_id}; its answer is kept in our records.",
                 reference=attempt_id,
             )
-            await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed")
+            await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed", **answer)
             raise failure from error
         if isinstance(stored, errors.RegistrationConflictError):
             raise stored
@@ -325,9 +352,10 @@ class RegistrationService:
         request: dict[str, Any],
         result: RegistrationResult,
         key_set: str,
+        answer: dict[str, Any],
     ) -> Completed | errors.RegistrationConflictError:
         async with self.database.transaction() as session:
-            conflict = await _claimed_elsewhere(session, tenant, attempt_id, platform.issuer, result.client_id)
+            conflict = await _claimed_elsewhere(session, tenant, attempt_id, platform.issuer, result.client_id, answer)
             if conflict is not None:
                 return conflict
             registration = await session.scalar(
@@ -367,7 +395,7 @@ class RegistrationService:
             for deployment_id in new_ids:
                 data = deployment_event_data(registration, deployment_id)
                 record_event(session, tenant, EventType.DEPLOYMENT_CREATED, data)
-            await attempts.finish_attempt(session, attempt_id, registration.id)
+            await attempts.finish_attempt(session, attempt_id, registration.id, **answer)
         return Completed(attempt_id, registration, created, platform, plan, new_ids)
 
     async def _call(self, step: str, call: Awaitable[OutboundResponse]) -> OutboundResponse:
@@ -389,7 +417,7 @@ class RegistrationService:
 
 
 async def _claimed_elsewhere(
-    session: AsyncSession, tenant: Tenant, attempt_id: str, issuer: str, client_id: str
+    session: AsyncSession, tenant: Tenant, attempt_id: str, issuer: str, client_id: str, answer: dict[str, Any]
 ) -> errors.RegistrationConflictError | None:
     """A platform client belongs to one tenant. When the answer names another tenant's, nothing is stored: the
     attempt is marked `conflict` and the owner hears of it, in this transaction; the refusal is returned.
@@ -416,7 +444,7 @@ async def _claimed_elsewhere(
     )
     if owner is not None:
         record_event(session, owner, EventType.REGISTRATION_CONFLICT, registration_item(owned))
-    await attempts.conflict_attempt(session, attempt_id, conflict)
+    await attempts.conflict_attempt(session, attempt_id, conflict, **answer)
     logger.warning(
         "registration conflict: attempt %s of tenant %s got client_id %r of registration %s",
         attempt_id, tenant.id, client_id, owned.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -11,6 +12,7 @@ from sqlalchemy import select, text
 from broker.registration.models import Registration, RegistrationAttempt
 from broker.services import Services
 from tenants.services import CreatedTenant
+from tests.broker.http_client.support import eventually
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.flow import forms_of, posts_close_message, register, submit_defaults
 from tests.emulators import REMOVE, GenericEmulator, MoodleEmulator
@@ -103,6 +105,26 @@ async def test_double_submitted_review_form_registers_once(
         assert "already submitted" in second.text and not posts_close_message(second.text)
         assert len(platform.registration_requests) == 1
     assert len(await registrations_of(services, tenant)) == 1
+
+
+async def test_while_the_platform_answers_the_attempt_is_on_record_as_submitting_with_its_request(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    """What a restart in the middle of the platform's call leaves behind: the attempt marked submitting (so it is
+    later marked interrupted, with what to do) with the request that was sent, and a spent form."""
+    with GenericEmulator.running(registration_delay=1.0) as platform:
+        review = await http.get(platform.initiation_url(registration_url(broker, tenant)))
+        form = forms_of(review.text)[0]
+        submitted = asyncio.create_task(http.post(str(review.url), data=form.fields))
+        await eventually(lambda: bool(platform.registration_requests))
+        (attempt,) = await attempts_of(services, tenant)
+        assert attempt.status == "submitting" and attempt.response_status is None
+        assert attempt.registration_request == platform.registration_requests[0].json
+        again = await http.post(str(review.url), data=form.fields)
+        assert again.status_code == 409 and "already submitted" in again.text
+        assert (await submitted).status_code == 200
+    (attempt,) = await attempts_of(services, tenant)
+    assert attempt.status == "succeeded" and attempt.response_status == 201
 
 
 async def test_same_issuer_and_client_again_updates_and_adds_deployments(
