@@ -15,6 +15,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from broker import log_context
 from broker.refusals import FALLBACK_NEXT_STEP, Refusal
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
@@ -96,6 +97,7 @@ def refusal_page(request: Request, refusal: Refusal) -> HTMLResponse:
         "detail": refusal.detail,
         "next_step": refusal.next_step or FALLBACK_NEXT_STEP,
         "field": refusal.field,
+        "request_id": log_context.request_id(request),
     }
     response = render(request, "refusal.html", context, status_code=refusal.status_code)
     response.headers.update(refusal.headers)

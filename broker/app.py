@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import admin_ui.routes
-from broker import background, demo_tool, health, jwks, monitoring
+from broker import background, demo_tool, health, jwks, log_context, monitoring
+from broker.access_log import AccessLogMiddleware
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.host_routing import HostRouting, under_tenant_paths
@@ -43,9 +43,6 @@ from tenants.key_pool import KeyPool
 from tenants.keys import KeyRing
 from tenants.platform_bound_keys import PlatformBoundKeys
 from tenants.services import TenantService
-
-logger = logging.getLogger("broker")
-
 
 USER_AGENT = "lti-broker/0.1"
 
@@ -108,14 +105,18 @@ async def _refused(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Logged by the access log's middleware, with the request's context; this page is sent from outside it.
     refusal = Refusal(
         "The request could not be completed.",
         status_code=500,
         title="Something went wrong on our side",
         next_step="Try again in a minute; if it keeps failing, contact the tool's vendor.",
     )
-    return refusal_page(request, refusal)
+    response = refusal_page(request, refusal)
+    request_id = log_context.request_id(request)
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.extend(demo_tool.routes)
     app = Starlette(
         routes=[HostRouting(settings, routes, tenant_routes), *routes],
-        middleware=[Middleware(SecurityHeadersMiddleware)],
+        middleware=[Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware)],
         exception_handlers={
             404: _not_found, 405: _not_found, 500: _server_error,
             Refusal: _refused,

@@ -8,11 +8,12 @@ new one.
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
+from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from broker.metrics import CACHE_LOOKUPS
+from broker.refusals import Refusal, problem_response
 from tenants.hosts import JWKS_PATH
 from tenants.keys import TenantKeys
 from tenants.platform_bound_keys import platform_jwks_path
@@ -25,11 +26,7 @@ CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"
 # again from the database.
 _HITS, _MISSES = CACHE_LOOKUPS.labels("jwks", "hit"), CACHE_LOOKUPS.labels("jwks", "miss")
 
-_NOT_FOUND = JSONResponse(
-    {"type": "about:blank", "title": "No such key set", "status": 404, "detail": "Check the tenant's slug."},
-    status_code=404,
-    media_type="application/problem+json",
-)
+_NOT_FOUND = Refusal("Check the tenant's slug.", status_code=404, title="No such key set")
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -42,7 +39,7 @@ class JWKSEndpoint:
         name = (scope["path_params"]["slug"], scope["path_params"].get("key_set"))
         keys = await scope["app"].state.key_ring.get(*name)
         if keys is None:
-            await _NOT_FOUND(scope, receive, send)
+            await problem_response(_NOT_FOUND, HTTPConnection(scope))(scope, receive, send)
             return
         cached = self._headers.get(name)
         if cached is not None and cached[0] is keys:

@@ -2,7 +2,8 @@
 an HTML page for a person, problem details JSON (RFC 9457) for an API client.
 
 A refusal names what was wrong (`detail`, and `field` when one field is at fault) and what to do about it
-(`next_step`); `reference` lets support find the records. Subclasses set the class-level defaults.
+(`next_step`); `reference` lets support find the records, and the request id (`broker.log_context`) the
+request's log lines. Subclasses set the class-level defaults.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse
 
+from broker import log_context
 from broker.pages import render
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -50,7 +52,7 @@ class Refusal(Exception):
             self.title = title
 
 
-def problem_body(refusal: Refusal) -> dict[str, Any]:
+def problem_body(refusal: Refusal, request_id: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": refusal.title,
@@ -61,13 +63,15 @@ def problem_body(refusal: Refusal) -> dict[str, Any]:
         value = getattr(refusal, name)
         if value:
             body[name] = value
+    if request_id:
+        body["request_id"] = request_id
     return body
 
 
-def problem_response(refusal: Refusal) -> JSONResponse:
+def problem_response(refusal: Refusal, request: HTTPConnection) -> JSONResponse:
     """The refusal as problem details JSON, for API clients."""
     return JSONResponse(
-        problem_body(refusal),
+        problem_body(refusal, log_context.request_id(request)),
         status_code=refusal.status_code,
         headers=refusal.headers,
         media_type=PROBLEM_MEDIA_TYPE,
@@ -82,6 +86,7 @@ def refusal_page(request: Request, refusal: Refusal, *, framable: bool = False) 
         "next_step": refusal.next_step or FALLBACK_NEXT_STEP,
         "field": refusal.field,
         "reference": refusal.reference,
+        "request_id": log_context.request_id(request),
     }
     response = render(request, "error.html", context, status_code=refusal.status_code, framable=framable)
     response.headers.update(refusal.headers)

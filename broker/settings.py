@@ -32,6 +32,8 @@ DEV_SECRET_KEY_FILE = ".broker-secret-key"  # noqa: S105 - a file name, not a se
 MIN_SECRET_KEY_LENGTH = 32
 # The contract: every outbound call ends within 10 s, so a registration page always answers within 15 s.
 MAX_OUTBOUND_TIMEOUT = 10.0
+# Lines as JSON objects (what a log pipeline reads; the default in production) or as text (for a terminal).
+LOG_FORMATS = ("json", "text")
 
 
 def settings_of(connection: HTTPConnection) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
     mail_from: str = ""
     # Each tenant served at <slug>.<tenant_domain> (scheme and port from base_url); empty: paths /t/<slug>/ only.
     tenant_domain: str = ""
+    log_format: str = "text"  # json or text; see broker/logs.py
 
     @property
     def domain(self) -> str:
@@ -130,7 +133,18 @@ class Settings:
             smtp_url=_smtp_url(env.get("BROKER_SMTP_URL", ""), environment),
             mail_from=env.get("BROKER_MAIL_FROM", "").strip(),
             tenant_domain=_tenant_domain(env.get("BROKER_TENANT_DOMAIN", "")),
+            log_format=log_format_of(env),
         )
+
+
+def log_format_of(env: Mapping[str, str]) -> str:
+    """BROKER_LOG_FORMAT, else JSON in production and text elsewhere."""
+    value = env.get("BROKER_LOG_FORMAT", "").strip().lower()
+    if not value:
+        return "json" if env.get("BROKER_ENV", "").strip() == "production" else "text"
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"BROKER_LOG_FORMAT must be json or text; got {value!r}.")
+    return value
 
 
 def _flag(value: str) -> bool:

@@ -68,14 +68,14 @@ def _document(server_url: str) -> dict[str, Any]:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    return problem_response(exc)
+    return problem_response(exc, request)
 
 
 async def _no_such_route(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Refused")
     detail = f"{request.method} {request.url.path} is not an API route."
-    return problem_response(Refusal(detail, status_code=exc.status_code, title=title, headers=exc.headers))
+    return problem_response(Refusal(detail, status_code=exc.status_code, title=title, headers=exc.headers), request)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -86,7 +86,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
         title="Internal error",
         next_step="Try again; if it keeps failing, contact support.",
     )
-    return problem_response(refusal)
+    return problem_response(refusal, request)
 
 
 class Api:

@@ -6,6 +6,7 @@ import math
 
 from starlette.requests import Request
 
+from broker import log_context
 from broker.api.problems import TenantSuspended, TooManyRequests, Unauthorized
 from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.services import services
@@ -38,6 +39,7 @@ async def authenticated_tenant(request: Request) -> Tenant:
             "The API key is unknown or revoked; create a new one with `broker api-keys create` or ask your operator."
         )
     limits.succeeded(digest)
+    log_context.bind(tenant=tenant.slug)
     if tenant.suspended_at is not None:
         raise TenantSuspended("The broker's operator has suspended this tenant; nothing is deleted.")
     return tenant

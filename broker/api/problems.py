@@ -67,3 +67,6 @@ class Problem(Item, title="Problem"):
     field: str | None = shown_once("The field at fault, when one is: `scopes[0]`, `cursor`, `name`.")
     next_step: str | None = shown_once("What to do about it.")
     reference: str | None = shown_once("What support can find the records by.")
+    request_id: str | None = shown_once(
+        "The request's id, also in the X-Request-Id header and on each of the request's log lines."
+    )

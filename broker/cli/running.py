@@ -41,21 +41,23 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from broker.logs import log_config
 
+    found = settings()  # a setting error is said once, here, not by every worker
     # On SIGTERM uvicorn stops taking connections and lets the requests in flight finish (every page answers
     # within 15 s), then the background loop ends its pass, so no delivery is recorded twice.
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "proxy_headers": True,
-        "log_config": log_config(),
+        "log_config": log_config(log_format=found.log_format),
+        # The broker writes each request's line itself (broker/access_log.py), with its id and context.
+        "access_log": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers == 1:
         from broker.app import create_app
 
-        uvicorn.run(create_app(settings()), **options)
+        uvicorn.run(create_app(found), **options)
         return
-    settings()  # a setting error is said once, here, not by every worker
     # Each worker counts in files of this directory, and the one answering /metrics adds them all up.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="broker-metrics-"))
     # A worker imports the whole broker before it answers its supervisor's first ping: on a busy host that takes

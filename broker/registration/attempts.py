@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker import stored_text
+from broker import log_context, stored_text
 from broker.database import Database, changed_rows, utcnow
 from broker.redaction import redact_url
 from broker.registration import errors
@@ -51,6 +51,7 @@ async def open_attempt(database: Database, tenant_id: str, configuration_url: st
     )
     async with database.transaction() as session:
         session.add(attempt)
+    log_context.bind(attempt_id=attempt.id)
     return attempt.id
 
 
@@ -123,6 +124,7 @@ async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) 
         )
     if attempt is None:
         raise errors.ReviewExpiredError("This registration form is unknown.")
+    log_context.bind(attempt_id=attempt.id)
     if attempt.status != AttemptStatus.REVIEWING:
         raise _already_submitted(attempt_id, attempt.status)
     return attempt

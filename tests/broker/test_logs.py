@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from broker.logs import RedactQueryFilter, RedactSecretsFilter, log_config
+from broker import log_context
+from broker.logs import (
+    ContextFilter,
+    JsonFormatter,
+    RedactQueryFilter,
+    RedactSecretsFilter,
+    TextFormatter,
+    fields,
+    log_config,
+)
 from broker.redaction import redact_text
 
 TOKEN = "c2VjcmV0LXRva2Vu"
@@ -16,6 +26,13 @@ TOKEN = "c2VjcmV0LXRva2Vu"
 
 def record(name: str, message: str, args: tuple[object, ...] | None = None) -> logging.LogRecord:
     return logging.LogRecord(name, logging.INFO, __file__, 1, message, args, None)
+
+
+def handled(record: logging.LogRecord, formatter: logging.Formatter) -> str:
+    """The line a broker handler writes for the record: its filters, then its formatter."""
+    for kind in (ContextFilter, RedactSecretsFilter):
+        assert kind().filter(record)
+    return formatter.format(record)
 
 
 def access_record(path: str) -> logging.LogRecord:
@@ -77,8 +94,50 @@ def test_arguments_and_tracebacks_are_redacted() -> None:
 def test_the_broker_set_up_redacts_every_handler_and_quiets_the_http_libraries() -> None:
     config = log_config()
     assert config["disable_existing_loggers"] is False
-    assert config["handlers"]["access"]["filters"] == ["redact_query", "redact_secrets"]
+    assert config["handlers"]["access"]["filters"] == ["context", "redact_query", "redact_secrets"]
     assert all("redact_secrets" in handler["filters"] for handler in config["handlers"].values())
     assert config["root"]["handlers"] == ["line"]
     assert config["loggers"]["httpx"]["level"] == "WARNING"
     assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]
+
+
+def test_a_json_line_is_one_object_with_its_context_and_its_own_members() -> None:
+    line = record("broker.webhooks", "delivery %s: %s", ("del_1", "succeeded"))
+    line.__dict__.update(fields(status_code=204, duration_ms=12))
+    with log_context.about(tenant="acme", attempt_id="dat_1", delivery_id="del_1"):
+        written = handled(line, JsonFormatter())
+    assert "\n" not in written
+    parsed = json.loads(written)
+    assert parsed["time"].endswith("Z") and parsed["level"] == "INFO" and parsed["logger"] == "broker.webhooks"
+    assert parsed["message"] == "delivery del_1: succeeded"
+    assert {key: parsed[key] for key in ("tenant", "attempt_id", "delivery_id", "status_code", "duration_ms")} == {
+        "tenant": "acme", "attempt_id": "dat_1", "delivery_id": "del_1", "status_code": 204, "duration_ms": 12,
+    }  # fmt: skip
+    assert "request_id" not in parsed, "no member for what the context does not know"
+
+
+def test_json_lines_hold_tracebacks_and_redact_secrets_in_every_member() -> None:
+    line = record("broker.access", "GET %s", (f"/x?registration_token={TOKEN}",))
+    line.__dict__.update(fields(path=f"/x?registration_token={TOKEN}"))
+    try:
+        raise ValueError(f"refused Bearer {TOKEN}\nsecond line")
+    except ValueError:
+        line.exc_info = sys.exc_info()
+    written = handled(line, JsonFormatter())
+    assert TOKEN not in written and len(written.splitlines()) == 1
+    assert "ValueError: refused Bearer" in json.loads(written)["exception"]
+
+
+def test_a_text_line_names_its_context_and_quotes_what_could_run_on() -> None:
+    with log_context.about(tenant="acme", delivery_id="del 1\nINFO forged line"):
+        written = handled(record("broker.webhooks", "sent"), TextFormatter())
+    assert written.endswith(' broker.webhooks: sent tenant=acme delivery_id="del 1\\nINFO forged line"')
+    assert len(written.splitlines()) == 1
+    assert handled(record("broker", "plain"), TextFormatter()).endswith("INFO broker: plain")
+
+
+def test_the_json_set_up_writes_json_from_every_handler() -> None:
+    config = log_config(log_format="json")
+    assert {handler["formatter"] for handler in config["handlers"].values()} == {"json"}
+    assert all(handler["filters"][0] == "context" for handler in config["handlers"].values())
+    assert {handler["formatter"] for handler in log_config()["handlers"].values()} == {"default", "access", "line"}

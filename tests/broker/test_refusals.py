@@ -14,6 +14,9 @@ from broker.refusals import FALLBACK_NEXT_STEP, Refusal, problem_response, refus
 from broker.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 
+# A request that did not go through the broker's middleware, so has no request id.
+REQUEST = Request({"type": "http", "headers": []})
+
 
 class Gone(Refusal):
     status_code = 410
@@ -22,7 +25,8 @@ class Gone(Refusal):
 
 
 def test_problem_json_has_the_standard_members_and_only_the_optional_ones_that_are_set() -> None:
-    response = problem_response(Refusal("The body is not JSON.", title="Bad body", headers={"Retry-After": "3"}))
+    refusal = Refusal("The body is not JSON.", title="Bad body", headers={"Retry-After": "3"})
+    response = problem_response(refusal, REQUEST)
     assert response.status_code == 400
     assert response.media_type == "application/problem+json"
     assert response.headers["retry-after"] == "3"
@@ -32,7 +36,7 @@ def test_problem_json_has_the_standard_members_and_only_the_optional_ones_that_a
 
 
 def test_problem_json_carries_field_next_step_and_reference() -> None:
-    body = json.loads(problem_response(Gone("It expired.", field="state", reference="att_1")).body)
+    body = json.loads(problem_response(Gone("It expired.", field="state", reference="att_1"), REQUEST).body)
     assert body == {
         "type": "about:blank", "title": "This thing is gone", "status": 410, "detail": "It expired.",
         "field": "state", "next_step": "Ask for a new one.", "reference": "att_1",

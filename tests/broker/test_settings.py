@@ -45,11 +45,28 @@ def test_production_without_a_secret_key_is_a_startup_error(tmp_path: Path, monk
         {"BROKER_TENANT_DOMAIN": "https://lti.example.com"},
         {"BROKER_TENANT_DOMAIN": "lti_tools.example.com"},
         {"BROKER_TENANT_DOMAIN": "localhost"},
+        {"BROKER_LOG_FORMAT": "yaml"},
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(environ))):
         Settings.from_environ({"BROKER_SECRET_KEY": "k" * 40, **environ})
+
+
+PRODUCTION = {"BROKER_ENV": "production", "BROKER_SMTP_URL": "smtp://mail.example.com"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "log_format"),
+    [
+        ({}, "text"),
+        (PRODUCTION, "json"),
+        ({**PRODUCTION, "BROKER_LOG_FORMAT": "text"}, "text"),
+        ({"BROKER_LOG_FORMAT": " JSON "}, "json"),
+    ],
+)
+def test_logs_are_json_in_production_unless_told_otherwise(environ: dict[str, str], log_format: str) -> None:
+    assert Settings.from_environ({"BROKER_SECRET_KEY": "k" * 40, **environ}).log_format == log_format
 
 
 def test_values_are_read() -> None:

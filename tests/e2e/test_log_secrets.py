@@ -1,13 +1,16 @@
-"""No secret reaches a log line, from the broker or any library it uses, even with every logger at DEBUG.
+"""No secret reaches a log line, from the broker or any library it uses, even with every logger at DEBUG, in
+either log format.
 
 A full run (registrations whose platforms put the registration token in a query, a launch, a service-token
-grant, API calls, a webhook delivery) goes through a broker served with access logs on and the broker's own
-logging set-up; every line any logger writes is captured, then searched for each secret the run created.
+grant, API calls, a webhook delivery) goes through a broker served as `broker serve` serves it, with the
+broker's own logging set-up; every line any logger writes is captured, then searched for each secret the run
+created. In JSON, every line must also be one object, the requests' lines naming their tenant and attempt.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 import time
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import httpx
+import pytest
 import uvicorn
 
 from broker.app import create_app
@@ -35,11 +39,12 @@ START_TIMEOUT_S = 10.0
 
 @contextmanager
 def broker_with_access_log(database_url: str) -> Iterator[RunningBroker]:
-    """The broker served as `broker serve` does it, access log on, leaving logging as it finds it."""
+    """The broker served as `broker serve` does it (its own request lines, uvicorn's off), leaving logging as
+    it finds it."""
     sock = bind_loopback()
     settings = make_settings(database_url, base_url_of(sock))
     config = uvicorn.Config(
-        create_app(settings), log_config=None, log_level=None, access_log=True, lifespan="on", http="h11"
+        create_app(settings), log_config=None, log_level=None, access_log=False, lifespan="on", http="h11"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -57,7 +62,7 @@ def broker_with_access_log(database_url: str) -> Iterator[RunningBroker]:
 
 
 @contextmanager
-def every_log_line() -> Iterator[io.StringIO]:
+def every_log_line(log_format: str) -> Iterator[io.StringIO]:
     """The broker's logging set-up with every handler writing here and every logger (any library's) at DEBUG."""
     manager = logging.Logger.manager
     saved = {
@@ -70,7 +75,7 @@ def every_log_line() -> Iterator[io.StringIO]:
     lines = io.StringIO()
     try:
         root.handlers.clear()  # as in a fresh `broker` process, where nothing else has set logging up
-        configure_logging()
+        configure_logging(log_format=log_format)
         loggers = [root, *(logger for logger in manager.loggerDict.values() if isinstance(logger, logging.Logger))]
         for logger in loggers:
             logger.setLevel(logging.DEBUG)
@@ -96,14 +101,17 @@ def registration_tokens(*platforms: PlatformEmulator) -> dict[str, str]:
     }
 
 
-async def test_no_secret_reaches_a_log_line(http: httpx.AsyncClient, database_url: str, services: Services) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_no_secret_reaches_a_log_line(
+    http: httpx.AsyncClient, database_url: str, services: Services, log_format: str
+) -> None:
     secrets: dict[str, str] = {"BROKER_SECRET_KEY": TEST_SECRET_KEY}
     with (
         ToolEmulator.running() as tool,
         CanvasEmulator.running() as canvas,
         BlackboardEmulator.running() as blackboard,
         broker_with_access_log(database_url) as broker,
-        every_log_line() as lines,
+        every_log_line(log_format) as lines,
     ):
         tenant = await services.tenants.create(
             unique_slug("logs"), "Log Check", tool_url=tool.launch_url, webhook_url=tool.url
@@ -155,7 +163,18 @@ async def test_no_secret_reaches_a_log_line(http: httpx.AsyncClient, database_ur
 
     text = lines.getvalue()
     assert "HTTP Request" in text and "/lti/register" in text and "sqlalchemy.engine" in text, (
-        "the capture holds library, access and database lines at DEBUG"
+        "the capture holds library, request and database lines at DEBUG"
     )
+    if log_format == "json":
+        check_json_lines(text, slug)
     leaked = sorted(name for name, value in secrets.items() if value in text or quote(value, safe="") in text)
     assert not leaked, f"secrets in the log: {leaked}"
+
+
+def check_json_lines(text: str, slug: str) -> None:
+    """Every line one JSON object; the registrations' requests name their tenant and attempt."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert all(isinstance(line, dict) and {"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    registering = [line for line in lines if line.get("path") == f"/t/{slug}/lti/register"]
+    assert registering and all(line["tenant"] == slug and line["attempt_id"] for line in registering)
+    assert all(line["request_id"] for line in lines if line["logger"] == "broker.access")
