@@ -35,7 +35,8 @@ from broker.registration.models import Registration
 from broker.registration.queries import list_registrations
 from broker.services import services
 from broker.settings import Settings, settings_of
-from tenants.keys import generate_signing_key, public_jwk
+from tenants.key_generator import generate_signing_key
+from tenants.keys import public_jwk
 
 PATH = "/demo/lms"
 DEPLOYMENT_ID = "demo-deployment"

@@ -23,7 +23,7 @@ from joserfc import jws
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
 
 from broker.launch import jose
-from tenants.keys import generate_signing_key
+from tenants.key_generator import generate_signing_key
 
 ROUNDS = 30
 NUMBER = 100

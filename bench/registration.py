@@ -210,7 +210,7 @@ def fill_key_pool(bench: Deployment, count: int) -> Result | None:
             cpu = process_cpu_seconds(os.getpid()) - cpu_before  # before close(): the child still counts
             return Result(added, elapsed, cpu, (elapsed / added,)) if added else None
         finally:
-            pool.close()
+            await pool.close()
             await database.dispose()
 
     return asyncio.run(fill())

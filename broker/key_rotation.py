@@ -23,7 +23,8 @@ from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_event
 from tenants.encryption import SecretBox
 from tenants.hosts import site_of
-from tenants.keys import KEY_RING_TTL, KeyRing, generate_signing_key, key_id, private_jwk_json, public_jwk
+from tenants.key_generator import generate_signing_key, private_jwk_json
+from tenants.keys import KEY_RING_TTL, KeyRing, key_id, public_jwk
 from tenants.models import KeyStatus, SigningKey, Tenant
 from tenants.services import lock_tenant
 

@@ -55,7 +55,7 @@ class Services:
     accounts: AccountService
 
     async def close(self) -> None:
-        self.key_pool.close()
+        await self.key_pool.close()
         await self.client.aclose()
         await self.limit_store.close()
         await self.database.dispose()

@@ -5,16 +5,14 @@ The pool lives in the database, so every broker process shares it and a key is h
 is a DELETE that only one caller can win. When the pool is empty (a burst of new platforms, or no background
 loop running), the key is generated while the request waits; `generated_on_demand` counts how often.
 
-Keys are generated in a child process: the RSA library holds the GIL while it searches for primes, so a
-thread would stall every request of this process for as long.
+Keys are generated in a child process (`tenants/key_generator.py`): the RSA library holds the GIL while it
+searches for primes, so a thread would stall every request of this process for as long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +20,8 @@ from sqlalchemy import delete, func, select
 
 from broker.database import Database, changed_rows
 from tenants.encryption import SecretBox
-from tenants.keys import new_private_jwk_json, public_jwk, read_private_jwk
+from tenants.key_generator import KeyGenerator
+from tenants.keys import public_jwk, read_private_jwk
 from tenants.models import SpareSigningKey
 
 logger = logging.getLogger("tenants.key_pool")
@@ -48,7 +47,7 @@ class KeyPool:
         self.secret_box = secret_box
         self.size = size
         self.generated_on_demand = 0
-        self._generator: ProcessPoolExecutor | None = None
+        self._generator = KeyGenerator()
 
     async def take(self) -> KeyPair:
         """A key pair nobody else has: a spare one, else a new one made now (off the event loop)."""
@@ -79,15 +78,11 @@ class KeyPool:
                 session.add(SpareSigningKey(**vars(pair)))
         return max(0, missing)
 
-    def close(self) -> None:
-        if self._generator is not None:
-            self._generator.shutdown(wait=False, cancel_futures=True)
-            self._generator = None
+    async def close(self) -> None:
+        """Ends the key-generating child, once the key it is making (if any) is handed back."""
+        await asyncio.to_thread(self._generator.close)
 
     async def _new_pair(self) -> KeyPair:
-        if self._generator is None:
-            # One worker, started on first use: "spawn", since forking a process with threads is unsafe.
-            self._generator = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        private = await asyncio.get_running_loop().run_in_executor(self._generator, new_private_jwk_json)
+        private = await asyncio.to_thread(self._generator.private_jwk_json)
         key = read_private_jwk(private)
         return KeyPair(str(key.kid), self.secret_box.encrypt(private), public_jwk(key))

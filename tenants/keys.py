@@ -27,19 +27,13 @@ from sqlalchemy import Select, select
 
 from broker.database import Database
 from tenants.encryption import SecretBox, derive_key
+from tenants.key_generator import SIGNING_ALGORITHM
 from tenants.models import KeyStatus, PlatformSigningKey, SigningKey, Tenant
 
-SIGNING_ALGORITHM = "RS256"
-RSA_KEY_SIZE = 2048
 MAX_UNKNOWN_SLUGS = 10_000
 PUBLISHED_STATUSES = (KeyStatus.NEXT, KeyStatus.ACTIVE, KeyStatus.RETIRED)
 # How stale a process's view of a tenant's keys may be: a rotation made elsewhere reaches it within this.
 KEY_RING_TTL = 30.0
-
-
-def generate_signing_key() -> RSAKey:
-    """An RSA-2048 key whose kid is its RFC 7638 thumbprint."""
-    return RSAKey.generate_key(RSA_KEY_SIZE, {"alg": SIGNING_ALGORITHM, "use": "sig"}, auto_kid=True)
 
 
 def key_id(key: RSAKey) -> str:
@@ -47,11 +41,6 @@ def key_id(key: RSAKey) -> str:
     if not key.kid:
         raise ValueError("a signing key without a kid; receivers find our keys by it")
     return key.kid
-
-
-def new_private_jwk_json() -> str:
-    """A new signing key as private JWK JSON: what a key-generating child process hands back."""
-    return private_jwk_json(generate_signing_key())
 
 
 def platform_key_set(secret_key: str, tenant_id: str, issuer: str) -> str:
@@ -68,11 +57,6 @@ def platform_key_set(secret_key: str, tenant_id: str, issuer: str) -> str:
 
 def public_jwk(key: RSAKey) -> dict[str, Any]:
     return key.as_dict(private=False, kid=key.kid, alg=SIGNING_ALGORITHM, use="sig")
-
-
-def private_jwk_json(key: RSAKey) -> str:
-    """The private key as a JWK in JSON, the form it is stored in (encrypted)."""
-    return json.dumps(key.as_dict(private=True), separators=(",", ":"))
 
 
 def read_private_jwk(text: str | bytes) -> RSAKey:

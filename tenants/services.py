@@ -27,7 +27,8 @@ from broker.settings import Settings
 from tenants.api_keys import digest_api_key, generate_api_key, looks_like_api_key
 from tenants.encryption import SecretBox
 from tenants.hosts import check_custom_hostname
-from tenants.keys import KeyRing, generate_signing_key, key_id, private_jwk_json, public_jwk
+from tenants.key_generator import generate_signing_key, private_jwk_json
+from tenants.keys import KeyRing, key_id, public_jwk
 from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant, TenantHostname
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 

@@ -29,6 +29,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def children(pid: int) -> set[int]:
+    """The processes `pid` started that still run (or wait to be reaped), from /proc."""
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found |= {int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()}
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie has ended: only its parent has yet to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def broker_environment(database_url: str, base_url: str, **settings: str) -> dict[str, str]:
     """What every process of one deployment shares: the database, the secret key, the public base URL."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("BROKER_")}

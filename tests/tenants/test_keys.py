@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from broker.launch import jose
 from broker.services import Services
-from tenants.keys import KeyRing, generate_signing_key, private_jwk_json, public_jwk, read_private_jwk
+from tenants.key_generator import generate_signing_key, private_jwk_json
+from tenants.keys import KeyRing, public_jwk, read_private_jwk
 from tenants.models import SigningKey
 from tests.broker.launch.helpers import NOW, decode_part
 from tests.conftest import unique_slug
