@@ -3,6 +3,7 @@ field; and the types of the query parameters the list operations share."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -100,22 +101,29 @@ def read_body(shape: Any, body: bytes) -> Any:
         value = _reader(shape).validate_json(body or b"{}")
     except ValidationError as error:
         raise _invalid("Invalid request body", error) from None
-    field = _field_with_nul(value)
-    if field is not None:
-        # PostgreSQL holds no NUL in text, where SQLite does: refused alike on both, whichever field it is in.
-        raise InvalidInput(f"{field}: contains a NUL character", title="Invalid request body", field=field)
+    refused = _refused_value(value)
+    if refused is not None:
+        field, reason = refused
+        raise InvalidInput(f"{field}: {reason}", title="Invalid request body", field=field)
     return value
 
 
-def _field_with_nul(value: Any) -> str | None:
-    """The name of the first field holding a string with a NUL character, at any depth, or None."""
+def _refused_value(value: Any) -> tuple[str, str] | None:
+    """The first field, at any depth, holding what the broker cannot keep or pass on, and why; or None.
+
+    pydantic's parser reads NaN, Infinity and numbers past a float's range (1e999) into floats that no JSON can
+    hold: in a free-form field (a content item) they would reach a signed answer as something no platform reads.
+    PostgreSQL holds no NUL in text, where SQLite does: refused alike on both, whichever field it is in.
+    """
     pending: list[tuple[tuple[int | str, ...], Any]] = [((), value)]
     while pending:
         location, item = pending.pop()
         if isinstance(item, BaseModel):
             item = dict(item)
         if isinstance(item, str) and "\x00" in item:
-            return _field_name(location) or "(body)"
+            return _field_name(location) or "(body)", "contains a NUL character"
+        if isinstance(item, float) and not math.isfinite(item):
+            return _field_name(location) or "(body)", "NaN and Infinity (or a number out of range) are not JSON"
         if isinstance(item, Mapping):
             pending.extend(((*location, str(key)), child) for key, child in item.items())
             pending.extend(((*location, str(key)), key) for key in item)

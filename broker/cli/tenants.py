@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from broker import untrusted_json
 from broker.cli.base import Failure, json_option, show, tenant_id_of, with_services
 from broker.key_rotation import signing_key_item
 from broker.services import Services
@@ -84,7 +84,8 @@ async def update_tenant(
 def _read_json(path: str) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            # Refuses NaN, Infinity and nesting past any tool configuration's, which json.load would recurse into.
+            return untrusted_json.loads(handle.read())
     except (OSError, ValueError) as error:
         raise Failure(f"--tool-config {path}: cannot read a JSON document ({error})") from error
 

@@ -204,3 +204,17 @@ async def test_tenants_create_shows_the_urls_on_the_tenants_host(broker: Running
     item = json.loads(result.stdout)
     site = f"http://{slug}.tools.example.com:{broker.base_url.rsplit(':', 1)[1]}"
     assert (item["registration_url"], item["jwks_url"]) == (site + "/lti/register", site + "/.well-known/jwks.json")
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [(b'{"name": NaN}', "NaN is not a JSON value"), (b"[" * 100_000 + b"]" * 100_000, "nested more than")],
+    ids=["nan", "deep"],
+)
+async def test_a_tool_config_file_that_is_not_plain_json_is_an_error_line(
+    broker: RunningBroker, tenant: CreatedTenant, tmp_path: Path, document: bytes, says: str
+) -> None:
+    path = tmp_path / "tool.json"
+    path.write_bytes(document)
+    refused = run_cli(broker, "tenants", "update", tenant.tenant.slug, "--tool-config", str(path))
+    assert refused.returncode == 2 and says in refused.stderr and "Traceback" not in refused.stderr

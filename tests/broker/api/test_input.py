@@ -128,3 +128,17 @@ async def test_a_nul_character_in_a_body_is_a_422_problem_on_both_engines(
     api = ApiClient(http, broker, tenant.api_key)
     problem = assert_problem(await api.call(method, path, json=body), 422)
     assert problem["field"].startswith(field), problem
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
+async def test_nan_or_infinity_in_a_deep_linking_item_is_a_422_problem_naming_the_field(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant, constant: str
+) -> None:
+    """They are not JSON (1e999 reads as infinity): a signed Deep Linking answer holding one breaks the platform's
+    reader, so they are refused before anything is signed."""
+    item = '{"type": "ltiResourceLink", "url": "https://t.example/a", "lineItem": {"scoreMaximum": ' + constant + "}}"
+    body = '{"launch_token": "x.y.z", "content_items": [' + item + "]}"
+    api = ApiClient(http, broker, tenant.api_key)
+    problem = assert_problem(await api.call("POST", "/api/v1/deep-linking/response", content=body.encode()), 422)
+    assert problem["field"] == "content_items[0].lineItem.scoreMaximum" and "not JSON" in problem["detail"], problem
