@@ -23,8 +23,9 @@ from broker.webhooks.queries import outbox_depth
 from tenants.accounts.audit import Actor
 
 RECENT_FAILURES = 20
-# A conflict (an LMS answered with another tenant's client) is a failure the operator should see too.
-SHOWN_FAILURES = (AttemptStatus.FAILED, AttemptStatus.CONFLICT)
+# A conflict (an LMS answered with another tenant's client) is a failure the operator should see too, and so is
+# an attempt cut off by a broker restart: the platform may hold a registration the broker never heard of.
+SHOWN_FAILURES = (AttemptStatus.FAILED, AttemptStatus.CONFLICT, AttemptStatus.INTERRUPTED)
 
 
 class NoSuchTenant(Refusal):
