@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import pytest_asyncio
-import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -43,13 +43,13 @@ class FuzzedTenant:
     spare_key: str
     # Ids the tenant has, by the collection they sit in (`registrations`, `api-keys`, ...).
     known_ids: dict[str, list[str]] = field(default_factory=dict)
-    session: requests.Session = field(default_factory=requests.Session)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=20))
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, self.broker.url(path), headers=self.headers(), timeout=20, **kwargs)
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, self.broker.url(path), headers=self.headers(), **kwargs)
 
     def use_a_known_id(self, case: schemathesis.Case) -> None:
         """Every other generated id is swapped for one the tenant has, so the handlers behind the 404 are
@@ -65,7 +65,7 @@ class FuzzedTenant:
     def replace_a_revoked_key(self) -> None:
         """A generated DELETE revoked the key in use: the spare makes a new one to go on with."""
         spare = {"Authorization": f"Bearer {self.spare_key}"}
-        made = self.session.post(self.broker.url("/api/v1/api-keys"), json={"name": "fuzz"}, headers=spare, timeout=20)
+        made = self.http.post(self.broker.url("/api/v1/api-keys"), json={"name": "fuzz"}, headers=spare)
         assert made.status_code == 201, made.text
         self.key = made.json()["key"]
         self.known_ids["api-keys"] = [made.json()["id"]]
@@ -95,14 +95,14 @@ async def fuzzed(fuzzed_broker: RunningBroker) -> AsyncIterator[FuzzedTenant]:
         "api-keys": [in_use.id],
     }
     # An event and its webhook delivery, made through the API as a tenant makes them.
-    assert tenant.call("PUT", "/api/v1/webhook", json={"url": "http://127.0.0.1:9/hook"}).ok
-    assert tenant.call("POST", f"/api/v1/registrations/{registration_id}/disable").ok
+    assert tenant.call("PUT", "/api/v1/webhook", json={"url": "http://127.0.0.1:9/hook"}).is_success
+    assert tenant.call("POST", f"/api/v1/registrations/{registration_id}/disable").is_success
     tenant.known_ids["events"] = [item["id"] for item in tenant.call("GET", "/api/v1/events").json()["items"]]
     deliveries = tenant.call("GET", "/api/v1/webhook-deliveries").json()["items"]
     tenant.known_ids["webhook-deliveries"] = [item["id"] for item in deliveries]
     assert all(tenant.known_ids.values()), tenant.known_ids
     yield tenant
-    tenant.session.close()
+    tenant.http.close()
 
 
 def without_dns(url: object) -> object:
@@ -129,7 +129,7 @@ def test_no_operation_answers_a_server_error_or_off_its_schema(case: schemathesi
     fuzzed.use_a_known_id(case)
     if isinstance(case.body, dict) and "url" in case.body:
         case.body = {**case.body, "url": without_dns(case.body["url"])}
-    response = case.call(base_url=fuzzed.broker.base_url, session=fuzzed.session, headers=fuzzed.headers())
+    response = case.call(base_url=fuzzed.broker.base_url, headers=fuzzed.headers())
     if case.method == "DELETE" and response.status_code == 200:
         fuzzed.replace_a_revoked_key()
     platform_failed = response.status_code in PLATFORM_FAILED
