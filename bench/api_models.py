@@ -84,61 +84,39 @@ def _json_time(value: datetime | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- the two libraries
-class PydanticItem(pydantic.BaseModel):
-    id: str
-    issuer: str
-    client_id: str
-    deployment_ids: list[str]
-    jwks_uri: str
-    token_endpoint: str | None
-    authorization_endpoint: str | None
-    authorization_server: str | None
-    registration_endpoint: str
-    product_family_code: str | None
-    platform_version: str | None
-    status: str
-    scopes_requested: list[str]
-    scopes_granted: list[str]
-    scopes_missing: list[str]
-    scopes_narrowed: bool
-    platform_profile: str | None
-    adaptations: list[str]
-    verified_at: datetime | None
-    launched_at: datetime | None
-    scope_drift: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
+# The registration item's fields, declared once and built in each library from this table.
+ITEM_FIELDS: dict[str, Any] = {
+    "id": str,
+    "issuer": str,
+    "client_id": str,
+    "deployment_ids": list[str],
+    "jwks_uri": str,
+    "token_endpoint": str | None,
+    "authorization_endpoint": str | None,
+    "authorization_server": str | None,
+    "registration_endpoint": str,
+    "product_family_code": str | None,
+    "platform_version": str | None,
+    "status": str,
+    "scopes_requested": list[str],
+    "scopes_granted": list[str],
+    "scopes_missing": list[str],
+    "scopes_narrowed": bool,
+    "platform_profile": str | None,
+    "adaptations": list[str],
+    "verified_at": datetime | None,
+    "launched_at": datetime | None,
+    "scope_drift": dict[str, Any] | None,
+    "created_at": datetime,
+    "updated_at": datetime,
+}
+PydanticItem = pydantic.create_model("PydanticItem", **{name: (kind, ...) for name, kind in ITEM_FIELDS.items()})
+MsgspecItem = msgspec.defstruct("MsgspecItem", list(ITEM_FIELDS.items()))
 
 
 class PydanticPage(pydantic.BaseModel):
     items: list[PydanticItem]
     next: str | None
-
-
-class MsgspecItem(msgspec.Struct):
-    id: str
-    issuer: str
-    client_id: str
-    deployment_ids: list[str]
-    jwks_uri: str
-    token_endpoint: str | None
-    authorization_endpoint: str | None
-    authorization_server: str | None
-    registration_endpoint: str
-    product_family_code: str | None
-    platform_version: str | None
-    status: str
-    scopes_requested: list[str]
-    scopes_granted: list[str]
-    scopes_missing: list[str]
-    scopes_narrowed: bool
-    platform_profile: str | None
-    adaptations: list[str]
-    verified_at: datetime | None
-    launched_at: datetime | None
-    scope_drift: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class MsgspecPage(msgspec.Struct):
