@@ -9,6 +9,7 @@ from admin_ui.console import audit, credentials, overview, registrations, tool, 
 routes = [
     Route("/console/", overview.index, methods=["GET"], name="console"),
     Route("/console/{slug}/", overview.overview, methods=["GET"], name="console_overview"),
+    Route("/console/{slug}/hostname", overview.set_hostname, methods=["POST"]),
     Route("/console/{slug}/members", overview.members, methods=["GET", "POST"], name="console_members"),
     Route("/console/{slug}/registrations", registrations.registrations, methods=["GET"]),
     Route("/console/{slug}/registrations/{id}", registrations.registration, methods=["GET"]),

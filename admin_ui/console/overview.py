@@ -15,6 +15,8 @@ from broker.services import services
 from broker.settings import settings_of
 from tenants.accounts.service import AccountError, TenantRole
 from tenants.hosts import serving_sites
+from tenants.models import Tenant
+from tenants.services import TenantError
 
 
 @requires("vendor", redirect="login")
@@ -25,15 +27,41 @@ async def index(request: Request) -> Response:
     return render(request, "console/index.html", {"title": "Your tenants", "memberships": memberships})
 
 
-@tenant_page
-async def overview(request: Request, membership: TenantRole) -> Response:
-    settings, tenant = settings_of(request), membership.tenant
-    sites = serving_sites(settings, tenant, await services(request).tenants.hostnames(tenant.id))
+async def _overview_page(request: Request, membership: TenantRole, tenant: Tenant, *, message: str | None = None,
+                         errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                         status_code: int = 200) -> Response:  # fmt: skip
+    sites = serving_sites(settings_of(request), tenant, await services(request).tenants.hostnames(tenant.id))
     context = page_context(
         membership, tenant.name, registration_url=sites[0].registration_url, lms=PASTE_HERE,
-        other_sites=[site.base for site in sites[1:]],
+        other_sites=[site.base for site in sites[1:]], hostname=tenant.hostname, message=message,
+        errors=errors or {}, values=values or {"hostname": tenant.hostname or ""},
     )  # fmt: skip
-    return render(request, "console/overview.html", context)
+    return render(request, "console/overview.html", context, status_code=status_code)
+
+
+@tenant_page
+async def overview(request: Request, membership: TenantRole) -> Response:
+    return await _overview_page(request, membership, membership.tenant)
+
+
+@tenant_page
+async def set_hostname(request: Request, membership: TenantRole) -> Response:
+    # Where LMSs reach the tool, as `tenants update --hostname` and PATCH /api/v1/tenant set it: owners' to change.
+    require_owner(membership, "changing the tool's host name")
+    values = await form_values(request, "hostname")
+    try:
+        tenant = await services(request).tenants.update(membership.tenant.id, {"hostname": values["hostname"].strip()})
+    except TenantError as error:
+        return await _overview_page(request, membership, membership.tenant, errors={"hostname": error.reason},
+                                    values=values, status_code=400)  # fmt: skip
+    await services(request).accounts.audit.record(
+        actor(request), "tenant.hostname_set", tenant_id=tenant.id, hostname=tenant.hostname
+    )
+    message = (
+        f"New registrations use {tenant.hostname}; point it at this broker (a CNAME) and ask the operator for its "
+        "certificate." if tenant.hostname else "New registrations use the broker's own addresses again."
+    )
+    return await _overview_page(request, membership, tenant, message=message)
 
 
 @tenant_page

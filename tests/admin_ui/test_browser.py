@@ -103,6 +103,10 @@ async def test_a_vendor_signs_up_confirms_signs_in_copies_the_url_and_invites(
     await page.get_by_role("button", name="Copy").click()
     await page.locator("#registration-url-status").filter(has_text="Copied.").wait_for()
     assert await page.evaluate("navigator.clipboard.readText()") == registration_url
+    await page.get_by_label("Host name", exact=True).fill("lti_acme.example.com")
+    await page.get_by_role("button", name="Save the host name").click()
+    await page.locator("#hostname-error").wait_for()
+    await check_page(page, "console-hostname-error")
 
     await page.get_by_role("link", name="Members").click()
     colleague = unique_email("bob")
