@@ -136,11 +136,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.close()
 
     tenant_routes = [*jwks.routes, *registration_routes.routes, *launch_routes.routes]
+    # The tenant routes first, the key set first among them: it is the busiest route, and Starlette tries the
+    # routes in order (no path of the others is under /t/).
     routes = [
+        *under_tenant_paths(tenant_routes),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", monitoring.metrics_endpoint, methods=["GET"]),
-        *under_tenant_paths(tenant_routes),
         api_mount(),
         *admin_ui.routes.routes(settings),
     ]

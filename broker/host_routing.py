@@ -45,12 +45,19 @@ UNKNOWN_HOST_TTL = 2.0
 
 def request_host(scope: Scope) -> str:
     """The `Host` header's name: lower-cased, without port or the root's trailing dot."""
+    return host_name(_host_header(scope))
+
+
+def _host_header(scope: Scope) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == b"host":
-            host: str = value.decode("latin-1").strip().lower()
-            break
-    else:
-        return ""
+            return bytes(value)
+    return b""
+
+
+def host_name(header: bytes) -> str:
+    """A `Host` header's name: lower-cased, without port or the root's trailing dot."""
+    host = header.decode("latin-1").strip().lower()
     if host.startswith("["):  # an IPv6 literal, maybe with a port
         return host[: host.find("]") + 1]
     return host.rsplit(":", 1)[0].rstrip(".")
@@ -93,16 +100,28 @@ class HostRouting(BaseRoute):
         self.base = Router(list(routes))  # for a host that names no tenant, without BROKER_TENANT_DOMAIN
         self.tenant = Router(list(tenant_routes))
         self._found: dict[str, tuple[float, str | None]] = {}
+        # Whether a Host header's value is decided here, by the value as sent: every request asks (the key set
+        # route's most of all), and the same few values come again and again.
+        self._decided_here: dict[bytes, bool] = {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in PROBES:
             return Match.NONE, {}
-        host = request_host(scope)
-        if host == self.settings.base_host or scope.get("path") in PROBES:
-            return Match.NONE, {}
-        if not self.settings.tenant_domain and not could_be_hostname(host):
-            return Match.NONE, {}  # an IP address or `localhost`: the base host's routes, as before tenant hosts
-        return Match.FULL, {}
+        header = _host_header(scope)
+        here = self._decided_here.get(header)
+        if here is None:
+            here = self._decides(host_name(header))
+            if len(self._decided_here) >= MAX_REMEMBERED:
+                self._decided_here.clear()  # made-up Host headers cannot grow it without bound
+            self._decided_here[header] = here
+        return (Match.FULL if here else Match.NONE), {}
+
+    def _decides(self, host: str) -> bool:
+        if host == self.settings.base_host:
+            return False
+        # Without BROKER_TENANT_DOMAIN, an IP address or `localhost` gets the base host's routes, as before tenant
+        # hosts existed.
+        return bool(self.settings.tenant_domain) or could_be_hostname(host)
 
     def url_path_for(self, name: str, /, **path_params: str) -> URLPath:
         raise NoMatchFound(name, path_params)  # every named route is among the base host's
