@@ -14,9 +14,10 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import TextClause, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from broker.database import Database
@@ -101,6 +102,17 @@ _TAKE_TEMPLATE = (
 )
 
 
+@lru_cache(maxsize=8)
+def _take_statement(buckets: int) -> TextClause:
+    """The upsert taking a token from each of `buckets` buckets, built once per count: every public request
+    takes two, and reading the statement's text for its parameters costs more than running it."""
+    # Rows are inserted with full_at = now + interval: excluded.full_at - now is then the row's interval,
+    # which is how one statement serves buckets of different rates.
+    rows = ", ".join(f"(:key_{i}, :inserted_{i}, false)" for i in range(buckets))
+    had_token = " OR ".join(f"(limit_buckets.key = :key_{i} AND {_HAD_TOKEN.format(i=i)})" for i in range(buckets))
+    return text(_TAKE_TEMPLATE.format(rows=rows, had_token=f"({had_token})", full_at_now=_FULL_AT_NOW))
+
+
 class DatabaseLimitStore:
     def __init__(self, database: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.database = database
@@ -110,18 +122,11 @@ class DatabaseLimitStore:
         now = self.clock()
         rates = {rate.key(subject): rate for rate, subject in checks}
         keys = list(rates)
-        # Rows are inserted with full_at = now + interval: excluded.full_at - now is then the row's interval,
-        # which is how one statement serves buckets of different rates.
-        rows = ", ".join(f"(:key_{i}, :inserted_{i}, false)" for i in range(len(keys)))
-        had_token = " OR ".join(
-            f"(limit_buckets.key = :key_{i} AND {_HAD_TOKEN.format(i=i)})" for i in range(len(keys))
-        )
-        statement = _TAKE_TEMPLATE.format(rows=rows, had_token=f"({had_token})", full_at_now=_FULL_AT_NOW)
         params: dict[str, object] = {"now": now}
         for i, key in enumerate(keys):
             params |= {f"key_{i}": key, f"inserted_{i}": now + rates[key].interval, f"period_{i}": rates[key].period}
         async with self.database.ephemeral() as connection:
-            answered = (await connection.execute(text(statement), params)).all()
+            answered = (await connection.execute(_take_statement(len(keys)), params)).all()
         return max(
             (full_at + rates[key].interval - now - rates[key].period for key, full_at, refused in answered if refused),
             default=0.0,
