@@ -41,7 +41,7 @@ from broker.launch.messages import LtiMessageError, check_lti_message
 from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorization_request_url, parse_login_request
 from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
 from broker.launch.state_binding import browser_started_login, state_cookie_name
-from broker.launch.states import LaunchStates, NewState
+from broker.launch.states import LaunchStates, NewState, PendingLaunch, StorageOffer
 from broker.lti import TARGET_LINK_URI
 from broker.registration.models import Deployment, DeploymentSource, Registration, RegistrationStatus
 from broker.registration.representation import deployment_event_data
@@ -223,11 +223,17 @@ class LaunchService:
             raise errors.LaunchStateRefused("The LMS's answer has no state.", field="state")
         digest = self.states.digest(state)
         proof = form.get(PROOF_FIELD)
-        if proof is None and state_cookie_name(digest) not in cookies:
-            check = await self._storage_check(site, tenant.id, digest, form)
+        # Neither a proof nor the state's cookie: if the login offered the platform's storage, the storage check
+        # comes first and the state stays unspent until the proof comes back (an error answer needs no check).
+        unbound = proof is None and state_cookie_name(digest) not in cookies and not form.get("error")
+        spent = await self.states.spend(tenant.id, digest, unless_offered=unbound)
+        if isinstance(spent, StorageOffer):
+            check = await self._storage_check(site, spent, form)
             if check is not None:
-                return check  # the state stays unspent until the proof comes back
-        pending = await self.states.spend(tenant.id, digest)
+                return check
+            spent = await self.states.spend(tenant.id, digest)
+        assert isinstance(spent, PendingLaunch)  # only an offer is answered instead of spending
+        pending = spent
         headers = headers or {}
         our_origin = storage_origin(site.launch_url)
         from_our_page = posted_by_our_page(headers.get("origin"), headers.get("sec-fetch-site"), our_origin)
@@ -288,14 +294,10 @@ class LaunchService:
         return tool_url if path is None else tool_target(tool_url, path)
 
     async def _storage_check(
-        self, site: TenantSite, tenant_id: str, digest: str, form: Mapping[str, str]
+        self, site: TenantSite, offer: StorageOffer, form: Mapping[str, str]
     ) -> StorageCheck | None:
-        """The page that proves the binding from the platform's storage, when the login offered one."""
-        if form.get("error"):
-            return None
-        offer = await self.states.storage_offer(tenant_id, digest)
-        if offer is None:
-            return None
+        """The page that proves the binding from the platform's storage the login offered; None when the
+        registration can no longer say where that storage is."""
         registration = await self.directory.registration(offer.registration_id)
         if registration is None or registration.authorization_endpoint is None:
             return None

@@ -41,10 +41,12 @@ _CLAIM_STATE = (
         _STATES.c.login_host,
     )
 )
-_FIND_STATE = select(_STATES.c.used_at, _STATES.c.expires_at).where(_THIS_STATE)
-_FIND_STORAGE = select(_STATES.c.storage_target, _STATES.c.registration_id).where(
-    _THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now")
-)
+# A launch with nothing binding it to its browser spends its state only if the login offered no platform
+# storage; otherwise the storage check comes first (and this launch's one round trip reads why it was not).
+_CLAIM_UNOFFERED_STATE = _CLAIM_STATE.where(_STATES.c.storage_target.is_(None))
+_FIND_STATE = select(
+    _STATES.c.used_at, _STATES.c.expires_at, _STATES.c.storage_target, _STATES.c.registration_id
+).where(_THIS_STATE)
 _FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
 
 
@@ -111,20 +113,16 @@ class LaunchStates:
                 self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
                 await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
 
-    async def storage_offer(self, tenant_id: str, digest: str) -> StorageOffer | None:
-        """The platform storage the login offered, while the state is still unspent; None when it offered none."""
-        params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
-        async with self.database.ephemeral() as connection:
-            row = (await connection.execute(_FIND_STORAGE, params)).first()
-        if row is None or row.storage_target is None:
-            return None
-        return StorageOffer(row.storage_target, row.registration_id)
+    async def spend(self, tenant_id: str, digest: str, *, unless_offered: bool = False) -> PendingLaunch | StorageOffer:
+        """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins.
 
-    async def spend(self, tenant_id: str, digest: str) -> PendingLaunch:
-        """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins."""
+        `unless_offered`: a state whose login offered the platform's storage is left unspent, and its offer is
+        answered instead (the launch must first prove its binding from that storage).
+        """
         params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
         async with self.database.ephemeral() as connection:
-            row = (await connection.execute(_CLAIM_STATE, params)).first()
+            claim = _CLAIM_UNOFFERED_STATE if unless_offered else _CLAIM_STATE
+            row = (await connection.execute(claim, params)).first()
             if row is not None:
                 return PendingLaunch(*row)
             found = (await connection.execute(_FIND_STATE, params)).first()
@@ -134,4 +132,7 @@ class LaunchStates:
             )
         if found.used_at is not None:
             raise errors.LaunchStateRefused("This launch was already used; each launch works once.", field="state")
-        raise errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
+        if found.expires_at <= params["now"]:
+            raise errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
+        # Unspent and unexpired: only left so because its login offered storage (`unless_offered`).
+        return StorageOffer(found.storage_target, found.registration_id)
