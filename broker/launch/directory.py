@@ -2,28 +2,64 @@
 
 Every login and launch reads the same tenant and registration rows; reading them once per `ttl` instead of
 per request is most of the database work a launch would otherwise do. Like the key ring, a change made by
-another broker process (a disabled registration, a new tool URL) reaches this one within `ttl` seconds.
-Only rows that exist are cached, so a platform registered a moment ago is found at once.
+another broker process (a suspended tool, a disabled or deleted registration, a new tool URL) reaches this one
+within `ttl` seconds. Only rows that exist are cached, so a platform registered a moment ago is found at once,
+and each cache holds at most `max_entries` answers (the least recently stored go first), so a broker with
+many tenants and registrations keeps its memory bounded. A miss reads only the columns a launch uses, with
+statements built once.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from broker.database import Database
 from broker.launch.login_origin import platform_hosts
 from broker.registration.endpoints import called_endpoint
-from broker.registration.models import Registration
+from broker.registration.models import Deployment, Registration
 from tenants.encryption import SecretBox
 from tenants.keys import KEY_RING_TTL
 from tenants.models import Tenant
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+# Answers kept per cache: tenants by slug, registrations by id, and registrations by (tenant, issuer).
+MAX_ENTRIES = 10_000
+
+_TENANTS = Tenant.metadata.tables[Tenant.__tablename__]
+_REGISTRATIONS = Registration.metadata.tables[Registration.__tablename__]
+_DEPLOYMENTS = Deployment.metadata.tables[Deployment.__tablename__]
+_FIND_TENANT = select(
+    _TENANTS.c.id,
+    _TENANTS.c.slug,
+    _TENANTS.c.name,
+    _TENANTS.c.tool_url,
+    _TENANTS.c.accept_new_deployments,
+    _TENANTS.c.suspended_at,
+).where(_TENANTS.c.slug == bindparam("slug"))
+_REGISTRATION_COLUMNS = select(
+    *(
+        _REGISTRATIONS.c[name]
+        for name in (
+            "id", "tenant_id", "issuer", "client_id", "status", "authorization_endpoint", "token_endpoint",
+            "jwks_uri", "registration_endpoint", "endpoint_secrets", "launched_at", "key_set", "login_hosts",
+        )
+    )
+)
+_FIND_REGISTRATION = _REGISTRATION_COLUMNS.where(_REGISTRATIONS.c.id == bindparam("registration"))
+_FIND_ISSUERS_REGISTRATIONS = _REGISTRATION_COLUMNS.where(
+    _REGISTRATIONS.c.tenant_id == bindparam("tenant"),
+    _REGISTRATIONS.c.issuer.in_(bindparam("issuers", expanding=True)),
+).order_by(_REGISTRATIONS.c.id)
+_FIND_DEPLOYMENTS = select(_DEPLOYMENTS.c.registration_id, _DEPLOYMENTS.c.deployment_id).where(
+    _DEPLOYMENTS.c.registration_id.in_(bindparam("registrations", expanding=True))
+)
 
 
 @dataclass(frozen=True)
@@ -54,36 +90,52 @@ class RegistrationView:
 
 
 class _Expiring(Generic[K, V]):
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
         self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
         self._entries: dict[K, tuple[float, V]] = {}
 
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
+        if entry is None or entry[0] <= self._clock():
             return None
         return entry[1]
 
     def put(self, key: K, value: V) -> None:
-        self._entries[key] = (time.monotonic() + self._ttl, value)
+        self._entries.pop(key, None)  # stored again: it goes to the end, the last to be dropped
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (self._clock() + self._ttl, value)
 
     def pop(self, key: K) -> None:
         self._entries.pop(key, None)
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
 
 class LaunchDirectory:
-    def __init__(self, database: Database, secret_box: SecretBox, ttl: float = KEY_RING_TTL) -> None:
+    def __init__(
+        self,
+        database: Database,
+        secret_box: SecretBox,
+        ttl: float = KEY_RING_TTL,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._database = database
         self._secret_box = secret_box
-        self._tenants: _Expiring[str, TenantView] = _Expiring(ttl)
-        self._by_issuer: _Expiring[tuple[str, str], tuple[RegistrationView, ...]] = _Expiring(ttl)
-        self._by_id: _Expiring[str, RegistrationView] = _Expiring(ttl)
+        self._tenants: _Expiring[str, TenantView] = _Expiring(ttl, max_entries, clock)
+        self._by_issuer: _Expiring[tuple[str, str], tuple[RegistrationView, ...]] = _Expiring(ttl, max_entries, clock)
+        self._by_id: _Expiring[str, RegistrationView] = _Expiring(ttl, max_entries, clock)
 
     async def tenant(self, slug: str) -> TenantView | None:
         view = self._tenants.get(slug)
         if view is None:
-            async with self._database.session() as session:
-                row = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+            async with self._database.engine.connect() as connection:
+                row = (await connection.execute(_FIND_TENANT, {"slug": slug})).first()
             if row is None:
                 return None
             view = TenantView(
@@ -101,13 +153,7 @@ class LaunchDirectory:
         bare = issuer.rstrip("/")
         views = self._by_issuer.get((tenant_id, bare))
         if views is None:
-            async with self._database.session() as session:
-                rows = await session.scalars(
-                    select(Registration)
-                    .where(Registration.tenant_id == tenant_id, Registration.issuer.in_((bare, bare + "/")))
-                    .order_by(Registration.id)
-                )
-                views = tuple(_view(row, self._secret_box) for row in rows)
+            views = await self._read(_FIND_ISSUERS_REGISTRATIONS, {"tenant": tenant_id, "issuers": [bare, bare + "/"]})
             if not views:
                 return ()
             self._by_issuer.put((tenant_id, bare), views)
@@ -129,21 +175,39 @@ class LaunchDirectory:
     async def registration(self, registration_id: str) -> RegistrationView | None:
         view = self._by_id.get(registration_id)
         if view is None:
-            async with self._database.session() as session:
-                row = await session.get(Registration, registration_id)
-                if row is None:
-                    return None
-                view = _view(row, self._secret_box)
+            found = await self._read(_FIND_REGISTRATION, {"registration": registration_id})
+            if not found:
+                return None
+            view = found[0]
             self._by_id.put(registration_id, view)
         return view
+
+    def answers_held(self) -> int:
+        """How many answers the caches hold now (at most three times `max_entries`)."""
+        return len(self._tenants) + len(self._by_issuer) + len(self._by_id)
 
     def forget(self, registration: RegistrationView) -> None:
         """Drop what this process just changed, so its next launch reads the new row."""
         self._by_id.pop(registration.id)
         self._by_issuer.pop((registration.tenant_id, registration.issuer.rstrip("/")))
 
+    async def _read(self, statement: Any, params: dict[str, Any]) -> tuple[RegistrationView, ...]:
+        """The registrations a statement finds, with their deployments: two reads on one connection."""
+        async with self._database.engine.connect() as connection:
+            rows = (await connection.execute(statement, params)).all()
+            if not rows:
+                return ()
+            found = {"registrations": [row.id for row in rows]}
+            deployments = (await connection.execute(_FIND_DEPLOYMENTS, found)).all()
+        return tuple(_view(row, _deployments_of(row.id, deployments), self._secret_box) for row in rows)
 
-def _view(row: Registration, box: SecretBox) -> RegistrationView:
+
+def _deployments_of(registration_id: str, deployments: Iterable[Any]) -> frozenset[str]:
+    return frozenset(row.deployment_id for row in deployments if row.registration_id == registration_id)
+
+
+def _view(row: Any, deployment_ids: frozenset[str], box: SecretBox) -> RegistrationView:
+    """A registration's launch view from its row (only the columns of `_REGISTRATION_COLUMNS`)."""
     return RegistrationView(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -153,7 +217,7 @@ def _view(row: Registration, box: SecretBox) -> RegistrationView:
         # The exact URLs, to call them (the columns may hold display copies).
         authorization_endpoint=called_endpoint(row, "authorization_endpoint", box),
         jwks_uri=called_endpoint(row, "jwks_uri", box) or row.jwks_uri,
-        deployment_ids=frozenset(deployment.deployment_id for deployment in row.deployments),
+        deployment_ids=deployment_ids,
         launched=row.launched_at is not None,
         key_set=row.key_set,
         login_hosts=platform_hosts(
