@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from broker.database import utcnow
 from broker.health import Heartbeat
@@ -150,17 +150,23 @@ async def _deliveries(
     heartbeat: Heartbeat,
     poll_interval: float,
 ) -> None:
-    while not stop.is_set():
-        heartbeat.beat()
-        pause = poll_interval
-        try:
-            if await worker.run_once():
-                pause = 0.0  # more may be due at once
-            backoff.succeeded()
-        except Exception as error:
-            pause = backoff.failed(error)
-        if pause > 0:
-            await _pause(stop, wakeup, pause)
+    # Deliveries go out as tasks of their own: the loop claims more while slow receivers are still answering.
+    try:
+        while not stop.is_set():
+            heartbeat.beat()
+            pause = poll_interval
+            try:
+                more = await worker.start_due()
+                backoff.succeeded()
+                if more:
+                    continue
+            except Exception as error:
+                pause = backoff.failed(error)
+            # Claiming again finds more only once an event commits, a retry falls due (the poll), or a tenant's
+            # deliveries under way leave it room.
+            await _pause(stop, pause, wakeup.wait(), worker.room_made())
+    finally:
+        await worker.finish()
 
 
 async def _chores(chores: list[_Chore], stop: asyncio.Event) -> None:
@@ -173,13 +179,12 @@ async def _chores(chores: list[_Chore], stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), pause)
 
 
-async def _pause(stop: asyncio.Event, wakeup: Wakeup, seconds: float) -> None:
-    """Waits `seconds`, or until stopped or woken (an event committed: its delivery is due now)."""
-    stopped = asyncio.ensure_future(stop.wait())
-    woken = asyncio.ensure_future(wakeup.wait())
-    await asyncio.wait((stopped, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
-    woken.cancel()
+async def _pause(stop: asyncio.Event, seconds: float, *wakers: Coroutine[Any, Any, None]) -> None:
+    """Waits `seconds`, or until stopped or woken (by an event committed, whose delivery is due now)."""
+    waiting = [asyncio.ensure_future(stop.wait()), *(asyncio.ensure_future(waker) for waker in wakers)]
+    await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    for future in waiting:
+        future.cancel()
 
 
 @contextlib.asynccontextmanager

@@ -56,11 +56,12 @@ POOL_LIMITS: Mapping[Purpose, PoolLimits] = MappingProxyType(
         Purpose.SERVICE_TOKENS: PoolLimits(
             connections=100, per_destination=25, keepalive_connections=20, keepalive_expiry=30.0
         ),
-        # No share below the pool: the delivery worker bounds its own concurrency (a batch at a time, which
-        # waits for its slowest delivery anyway), and a tighter share only made a burst to one endpoint
-        # time out in the queue. The pool of its own keeps deliveries from starving the other purposes.
+        # No share below the pool: the delivery worker bounds its own concurrency, per tenant and in all
+        # (webhooks/worker.py: IN_FLIGHT, PER_TENANT), and a tighter share only made a burst to one endpoint
+        # time out in the queue. Room for all of it, connections kept for the next deliveries to the same
+        # receivers. The pool of its own keeps deliveries from starving the other purposes.
         Purpose.WEBHOOKS: PoolLimits(
-            connections=60, per_destination=60, keepalive_connections=20, keepalive_expiry=30.0
+            connections=128, per_destination=128, keepalive_connections=64, keepalive_expiry=30.0
         ),
     }
 )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import httpcore
 import httpx
@@ -38,13 +41,14 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         # Try each address in turn, as connecting by name would (an unroutable IPv6 must not end the call).
         for address in addresses:
             try:
-                return await self._backend.connect_tcp(
+                stream = await self._backend.connect_tcp(
                     str(address),
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return _KeptStream(stream)
             except httpcore.ConnectError as exc:
                 failure = exc
         assert failure is not None
@@ -69,6 +73,41 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"timed out resolving {host}") from exc
         except OSError as exc:
             raise httpcore.ConnectError(f"could not resolve {host}") from exc
+
+
+class _KeptStream(httpcore.AsyncNetworkStream):
+    """A connected stream that answers cheaply whether the server has closed it. httpcore asks that of every idle
+    connection in the pool before and after each request, and anyio's own answer rebuilds every socket attribute
+    (a getpeername call among them) each time: that was most of the cost of a webhook post on a kept connection."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._socket: socket.socket | None = stream.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+    ) -> httpcore.AsyncNetworkStream:
+        return _KeptStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            # Readable while idle means the server closed it (or sent what nobody asked for): not reusable.
+            poll = select.poll()
+            poll.register(self._socket, select.POLLIN)
+            return bool(poll.poll(0))
+        return self._stream.get_extra_info(info)
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):

@@ -1,10 +1,15 @@
-"""The webhook delivery worker: claims due deliveries under a lease, posts each signed event through the
-guarded client, and records every attempt.
+"""The webhook delivery worker: claims due deliveries under a lease, a batch per query, posts each signed event
+through the guarded client, and records what came of the attempts, many per transaction.
 
-Claiming is one UPDATE … RETURNING over the due rows; on PostgreSQL it selects them
-`FOR UPDATE SKIP LOCKED`, so any number of workers share the queue and no delivery is attempted by two at
-once. SQLite serialises writers, which is enough for its single worker. A worker that dies mid-delivery
-leaves its lease to expire; the delivery is then due again and goes out with the same `webhook-id`.
+Claiming is one UPDATE … RETURNING over the due rows; on PostgreSQL it picks them `FOR UPDATE SKIP LOCKED`, so
+any number of workers share the queue and no delivery is attempted by two at once. SQLite serialises writers,
+which is enough for its single worker. A worker that dies mid-delivery leaves its lease to expire; the delivery
+is then due again and goes out with the same `webhook-id`.
+
+Fairness between tenants: a worker has at most PER_TENANT deliveries of one tenant under way, claimed
+CLAIM_SHARE at a time, the next share once half of them are done. So a receiver that hangs holds PER_TENANT
+places at most, until its timeout, and a tenant's backlog of thousands is claimed a share at a time beside every
+other tenant's first due deliveries, never ahead of them.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import metrics, stored_text
@@ -32,12 +39,17 @@ from tenants.models import Tenant
 from tenants.services import TenantService
 
 logger = logging.getLogger("broker.webhooks")
+T = TypeVar("T")
 
 # A lease is far longer than one post can take (BROKER_OUTBOUND_TIMEOUT, at most 10 s: 60 s then), so a live
 # worker never loses it; it is also how long the deliveries of a killed worker wait before going out again.
 LEASE_PER_TIMEOUT = 6
 MIN_LEASE = timedelta(seconds=5)
-BATCH_SIZE = 20
+# Deliveries under way at once in one worker, over all tenants and for one tenant. The per-tenant share is
+# what one receiver's trouble can hold up; the whole is within the webhook connection pool (http_client.limits).
+IN_FLIGHT = 128
+PER_TENANT = 32
+CLAIM_SHARE = PER_TENANT // 2
 MAX_RESPONSE_BODY = 2000
 # Retry delays are spread by up to ±10 %, so deliveries that failed together do not all come back together.
 JITTER = 0.1
@@ -49,6 +61,7 @@ class Claim:
     attempt_id: str
     attempt_number: int
     lease_owner: str
+    tenant_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,26 @@ def webhook_body(event: OutboxEvent) -> bytes:
     return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A claimed delivery with what its post needs, read in the transaction that claimed it."""
+
+    claim: Claim
+    event: OutboxEvent
+    url: str | None  # the tenant's current webhook URL
+    signing_secrets: list[str]
+    queued_url: str  # the URL when the delivery was queued, recorded if the tenant has none any more
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    claim: Claim
+    url: str
+    response: Response
+    step: NextStep
+    duration_ms: int
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -103,127 +136,308 @@ class DeliveryWorker:
         self.settings = settings
         self._jitter = jitter
         self.lease = max(MIN_LEASE, timedelta(seconds=LEASE_PER_TIMEOUT * settings.outbound_timeout))
+        self._under_way: Counter[str] = Counter()  # claimed and not yet recorded, by tenant id
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._recorder = _GroupWriter(self._record_all)
 
     async def run_once(self) -> int:
-        """Claims one batch of due deliveries and attempts each (concurrently); returns how many."""
-        claims = await self.claim()
-        results = await asyncio.gather(*(self.attempt(claim) for claim in claims), return_exceptions=True)
-        for claim, result in zip(claims, results, strict=True):
-            if isinstance(result, BaseException):
-                # Its lease expires and the delivery is tried again; the error is ours, not the receiver's.
-                logger.error("delivery %s failed inside the worker", claim.delivery_id, exc_info=result)
-        return len(claims)
+        """Claims the deliveries due now (as many as there is room for) and attempts each, concurrently;
+        returns how many, once all are recorded."""
+        jobs = await self._claim_jobs()
+        await asyncio.gather(*(self._deliver(job) for job in jobs))
+        return len(jobs)
+
+    async def start_due(self) -> bool:
+        """Claims the deliveries due now (as many as there is room for) and starts posting them without waiting
+        for the answers. True when claiming again at once may find more: a tenant had a whole share claimed
+        and still has room. Else `room_made` tells when it may."""
+        jobs = await self._claim_jobs()
+        for job in jobs:
+            task = asyncio.create_task(self._deliver(job), name=f"webhook delivery {job.claim.delivery_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        shares = Counter(job.claim.tenant_id for job in jobs)
+        return self._under_way.total() < IN_FLIGHT and any(
+            count == CLAIM_SHARE and not self._busy(tenant_id) for tenant_id, count in shares.items()
+        )
+
+    def _busy(self, tenant_id: str) -> bool:
+        """Whether the tenant's next share would take it over PER_TENANT under way."""
+        return self._under_way[tenant_id] > PER_TENANT - CLAIM_SHARE
+
+    async def room_made(self) -> None:
+        """Waits until a tenant may have its next share claimed, or the worker is no longer full."""
+        await self._room.wait()
+        self._room.clear()
+
+    async def finish(self) -> None:
+        """Waits until every delivery started is posted and recorded."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def claim(self, now: datetime | None = None) -> list[Claim]:
-        now = now or utcnow()
-        owner = secrets.token_hex(8)
-        # A materialised CTE runs once: as a plain IN (subquery) PostgreSQL may run it again per row, and
-        # every run skips what the last one locked, so the batch would outgrow its LIMIT.
-        due = (
-            select(WebhookDelivery.id)
-            .where(_is_due(now))
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(BATCH_SIZE)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-            .prefix_with("MATERIALIZED")
-        )
-        async with self.database.transaction() as session:
-            claimed = await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(select(due.c.id)), _is_due(now))
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=now + self.lease,
-                    attempt_count=WebhookDelivery.attempt_count + 1,
-                    updated_at=now,
-                )
-                .returning(WebhookDelivery.id, WebhookDelivery.attempt_count)
-                .execution_options(synchronize_session=False)
-            )
-            claims = [Claim(row.id, new_id("dat"), row.attempt_count, owner) for row in claimed]
-            if claims:
-                await _close_interrupted_attempts(session, [claim.delivery_id for claim in claims])
-                session.add_all(_started_attempt(claim, now) for claim in claims)
-        return claims
+        return [job.claim for job in await self._claim_jobs(now)]
 
-    async def attempt(self, claim: Claim) -> NextStep:
-        """Posts the delivery's event and records what came of it."""
+    async def attempt(self, claim: Claim) -> None:
+        """Posts a claimed delivery's event and records what came of it."""
         async with self.database.session() as session:
             delivery = await session.get(WebhookDelivery, claim.delivery_id)
             assert delivery is not None
-            event = await session.get(OutboxEvent, delivery.event_id)
-            tenant = await session.get(Tenant, delivery.tenant_id)
-        assert event is not None and tenant is not None
+            (job,) = await self._jobs(session, [claim], {claim.delivery_id: (delivery.event_id, delivery.url)})
+        self._under_way[claim.tenant_id] += 1
+        await self._deliver(job)
+
+    async def _claim_jobs(self, now: datetime | None = None) -> list[_Job]:
+        now = now or utcnow()
+        room = IN_FLIGHT - self._under_way.total()
+        if room <= 0:
+            return []
+        owner = secrets.token_hex(8)
+        busy = [tenant_id for tenant_id in self._under_way if self._busy(tenant_id)]
+        due = _due(now, busy=busy, room=room, postgresql=not self.database.is_sqlite)
+        async with self.database.transaction() as session:
+            claimed = (
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(select(due.c.id)), _is_due(now))
+                    .values(
+                        lease_owner=owner,
+                        lease_expires_at=now + self.lease,
+                        attempt_count=WebhookDelivery.attempt_count + 1,
+                        updated_at=now,
+                    )
+                    .returning(
+                        WebhookDelivery.id,
+                        WebhookDelivery.attempt_count,
+                        WebhookDelivery.tenant_id,
+                        WebhookDelivery.event_id,
+                        WebhookDelivery.url,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            if not claimed:
+                return []
+            claims = [Claim(row.id, new_id("dat"), row.attempt_count, owner, row.tenant_id) for row in claimed]
+            retried = [claim.delivery_id for claim in claims if claim.attempt_number > 1]
+            if retried:
+                await _close_interrupted_attempts(session, retried)
+            await session.execute(insert(_ATTEMPTS), [_started_attempt(claim, now) for claim in claims])
+            jobs = await self._jobs(session, claims, {row.id: (row.event_id, row.url) for row in claimed})
+        self._under_way.update(claim.tenant_id for claim in claims)
+        return jobs
+
+    async def _jobs(self, session: AsyncSession, claims: list[Claim], queued: dict[str, tuple[str, str]]) -> list[_Job]:
+        """The events and tenants of the claimed deliveries, one query each, and each tenant's secrets once."""
+        event_ids = {event_id for event_id, _ in queued.values()}
+        events = {
+            event.id: event for event in await session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(event_ids)))
+        }
+        tenant_ids = {claim.tenant_id for claim in claims}
+        tenants = {
+            tenant.id: tenant for tenant in await session.scalars(select(Tenant).where(Tenant.id.in_(tenant_ids)))
+        }
+        now = utcnow()
+        signing = {
+            tenant_id: self.tenants.webhook_signing_secrets(tenant, now) for tenant_id, tenant in tenants.items()
+        }
+        return [
+            _Job(
+                claim=claim,
+                event=events[queued[claim.delivery_id][0]],
+                url=tenants[claim.tenant_id].webhook_url,
+                signing_secrets=signing[claim.tenant_id],
+                queued_url=queued[claim.delivery_id][1],
+            )
+            for claim in claims
+        ]
+
+    async def _deliver(self, job: _Job) -> None:
+        try:
+            await self._recorder.write(await self._attempt(job))
+        except Exception:
+            # Its lease expires and the delivery is tried again; the error is ours, not the receiver's.
+            logger.exception("delivery %s failed inside the worker", job.claim.delivery_id)
+        finally:
+            self._done(job.claim.tenant_id)
+
+    def _done(self, tenant_id: str) -> None:
+        was_full = self._under_way.total() >= IN_FLIGHT
+        self._under_way[tenant_id] -= 1
+        left = self._under_way[tenant_id]
+        if left <= 0:
+            del self._under_way[tenant_id]
+        if was_full or left == PER_TENANT - CLAIM_SHARE:
+            self._room.set()  # the tenant's next share may be claimed (or anyone's, when the worker was full)
+
+    async def _attempt(self, job: _Job) -> _Outcome:
         started = time.monotonic()
-        if tenant.webhook_url:
+        if job.url:
             # The tenant's current URL, so that correcting a wrong URL also rescues the deliveries queued for it.
-            response = await self._post(tenant.webhook_url, tenant, event)
-            step = next_step(response, claim.attempt_number, self.settings.webhook_retry_delays, self._jitter())
+            response = await self._post(job)
+            step = next_step(response, job.claim.attempt_number, self.settings.webhook_retry_delays, self._jitter())
         else:
             response = Response(error="the tenant removed its webhook URL")
             step = NextStep(AttemptOutcome.FAILED, reason=response.error)
         duration_ms = round((time.monotonic() - started) * 1000)
-        await self._record(claim, tenant.webhook_url or delivery.url, response, step, duration_ms)
-        return step
+        return _Outcome(job.claim, job.url or job.queued_url, response, step, duration_ms)
 
-    async def _post(self, url: str, tenant: Tenant, event: OutboxEvent) -> Response:
-        signing_secrets = self.tenants.webhook_signing_secrets(tenant, utcnow())
-        if not signing_secrets:
+    async def _post(self, job: _Job) -> Response:
+        assert job.url is not None
+        if not job.signing_secrets:
             return Response(error="no webhook secret is set")
-        body = webhook_body(event)
-        headers = signed_headers(event.id, int(time.time()), body, signing_secrets)
+        body = webhook_body(job.event)
+        headers = signed_headers(job.event.id, int(time.time()), body, job.signing_secrets)
         headers["Content-Type"] = "application/json"
         try:
-            answer = await self.client.request(
-                "POST", url, purpose=Purpose.WEBHOOKS, headers=headers, content=body
-            )
+            answer = await self.client.request("POST", job.url, purpose=Purpose.WEBHOOKS, headers=headers, content=body)
         except OutboundError as error:
             return Response(error=error.reason)
         return Response(status_code=answer.status_code, body=stored_text.record(answer.text)[:MAX_RESPONSE_BODY])
 
-    async def _record(self, claim: Claim, url: str, response: Response, step: NextStep, duration_ms: int) -> None:
+    async def _record_all(self, outcomes: list[_Outcome]) -> None:
+        """The attempts and their deliveries, in one transaction; a delivery whose lease another worker has taken
+        meanwhile keeps that worker's state."""
         now = utcnow()
-        values: dict[str, object] = {
-            "url": url,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "last_status_code": response.status_code,
-            "last_error": step.reason or response.error,
-            "updated_at": now,
-        }
-        if step.outcome == AttemptOutcome.RETRYING:
-            assert step.retry_in is not None
-            values["next_attempt_at"] = now + timedelta(seconds=step.retry_in)
-        else:
-            values["status"] = DeliveryStatus(step.outcome)  # succeeded or failed, as the attempt
+        retrying = [outcome for outcome in outcomes if outcome.step.outcome == AttemptOutcome.RETRYING]
+        finished = [outcome for outcome in outcomes if outcome.step.outcome != AttemptOutcome.RETRYING]
         async with self.database.transaction() as session:
-            await session.execute(
-                update(WebhookDeliveryAttempt)
-                .where(WebhookDeliveryAttempt.id == claim.attempt_id)
-                .values(
-                    duration_ms=duration_ms,
-                    status_code=response.status_code,
-                    response_body=response.body,
-                    error=response.error,
-                    outcome=step.outcome,
-                )
+            await session.execute(_RECORD_ATTEMPT, [_attempt_values(outcome) for outcome in outcomes])
+            kept = 0
+            if retrying:
+                rows = [_delivery_values(outcome, now) for outcome in retrying]
+                for row, outcome in zip(rows, retrying, strict=True):
+                    assert outcome.step.retry_in is not None
+                    row["b_next_attempt_at"] = now + timedelta(seconds=outcome.step.retry_in)
+                kept += changed_rows(await session.execute(_RECORD_RETRY, rows))
+            if finished:
+                rows = [_delivery_values(outcome, now) for outcome in finished]
+                for row, outcome in zip(rows, finished, strict=True):
+                    row["b_status"] = DeliveryStatus(outcome.step.outcome)  # succeeded or failed, as the attempt
+                kept += changed_rows(await session.execute(_RECORD_END, rows))
+        if kept != len(outcomes):
+            logger.warning("%d deliveries outlived their lease; other workers have them now", len(outcomes) - kept)
+        for outcome in outcomes:
+            metrics.DELIVERIES.labels(outcome.step.outcome.value).inc()
+            logger.info(
+                "delivery %s attempt %d: %s (%s)",
+                outcome.claim.delivery_id,
+                outcome.claim.attempt_number,
+                outcome.step.outcome,
+                outcome.response.status_code or outcome.response.error,
             )
-            kept = await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == claim.delivery_id, WebhookDelivery.lease_owner == claim.lease_owner)
-                .values(**values)
-            )
-        metrics.DELIVERIES.labels(step.outcome.value).inc()
-        if changed_rows(kept) != 1:
-            logger.warning("delivery %s outlived its lease; another worker has it now", claim.delivery_id)
-        logger.info(
-            "delivery %s attempt %d: %s (%s)",
-            claim.delivery_id,
-            claim.attempt_number,
-            step.outcome,
-            response.status_code or response.error,
+
+
+class _GroupWriter(Generic[T]):
+    """Writes that arrive while one is being written wait for it, then go together in the next transaction:
+    as many transactions as there are turns at the database, not as many as there are writes."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._turn = asyncio.Lock()
+
+    async def write(self, item: T) -> None:
+        written = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, written))
+        async with self._turn:
+            if not written.done():  # else a write that started after it was queued took it along
+                batch, self._waiting = self._waiting, []
+                try:
+                    await self._write([queued for queued, _ in batch])
+                except BaseException as error:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    raise
+                for _, future in batch:
+                    future.set_result(None)
+        await written
+
+
+def _due(now: datetime, *, busy: list[str], room: int, postgresql: bool) -> Any:
+    """The ids of the deliveries to claim: at most CLAIM_SHARE for each tenant not in `busy`, `room` in all,
+    oldest first, the first due of every tenant before the second of any (a CTE, materialised, so it runs once:
+    as a plain IN (subquery) PostgreSQL may run it again per row, and every run skips what the last one locked,
+    so the batch would outgrow its limit)."""
+    due = _is_due(now) & WebhookDelivery.tenant_id.not_in(busy)
+    if postgresql:
+        # Rows locked by another worker's claim are skipped, so workers never wait for each other. Locking
+        # cannot go with a window function, hence a LATERAL per due tenant for its share.
+        tenants = select(WebhookDelivery.tenant_id).where(due).distinct().subquery("due_tenants")
+        share = (
+            select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
+            .where(WebhookDelivery.tenant_id == tenants.c.tenant_id, _is_due(now))
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(CLAIM_SHARE)
+            .with_for_update(skip_locked=True)
         )
+        picked = share.lateral("picked")
+        chosen = select(picked.c.id).select_from(tenants.join(picked, true())).order_by(picked.c.next_attempt_at)
+    else:
+        rank = func.row_number().over(
+            partition_by=WebhookDelivery.tenant_id, order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        )
+        ranked = select(WebhookDelivery.id, WebhookDelivery.next_attempt_at, rank.label("rank")).where(due)
+        ranked_rows = ranked.subquery("ranked")
+        chosen = (
+            select(ranked_rows.c.id)
+            .where(ranked_rows.c.rank <= CLAIM_SHARE)
+            .order_by(ranked_rows.c.rank, ranked_rows.c.next_attempt_at)
+        )
+    return chosen.limit(room).cte("due").prefix_with("MATERIALIZED")
+
+
+# The Tables (`__table__` is typed as any FROM): their UPDATEs run once per row of a list (executemany).
+_ATTEMPTS = WebhookDeliveryAttempt.metadata.tables[WebhookDeliveryAttempt.__tablename__]
+_DELIVERIES = WebhookDelivery.metadata.tables[WebhookDelivery.__tablename__]
+_RECORD_ATTEMPT = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("b_id"))
+    .values(
+        duration_ms=bindparam("b_duration_ms"),
+        status_code=bindparam("b_status_code"),
+        response_body=bindparam("b_response_body"),
+        error=bindparam("b_error"),
+        outcome=bindparam("b_outcome"),
+    )
+)
+_DELIVERY_OUTCOME: dict[str, Any] = {
+    "url": bindparam("b_url"),
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "last_status_code": bindparam("b_last_status_code"),
+    "last_error": bindparam("b_last_error"),
+    "updated_at": bindparam("b_updated_at"),
+}
+_THIS_LEASE = (_DELIVERIES.c.id == bindparam("b_delivery_id")) & (_DELIVERIES.c.lease_owner == bindparam("b_owner"))
+_RECORD_RETRY = (
+    update(_DELIVERIES).where(_THIS_LEASE).values(**_DELIVERY_OUTCOME, next_attempt_at=bindparam("b_next_attempt_at"))
+)
+_RECORD_END = update(_DELIVERIES).where(_THIS_LEASE).values(**_DELIVERY_OUTCOME, status=bindparam("b_status"))
+
+
+def _attempt_values(outcome: _Outcome) -> dict[str, object]:
+    return {
+        "b_id": outcome.claim.attempt_id,
+        "b_duration_ms": outcome.duration_ms,
+        "b_status_code": outcome.response.status_code,
+        "b_response_body": outcome.response.body,
+        "b_error": outcome.response.error,
+        "b_outcome": outcome.step.outcome,
+    }
+
+
+def _delivery_values(outcome: _Outcome, now: datetime) -> dict[str, object]:
+    return {
+        "b_delivery_id": outcome.claim.delivery_id,
+        "b_owner": outcome.claim.lease_owner,
+        "b_url": outcome.url,
+        "b_last_status_code": outcome.response.status_code,
+        "b_last_error": outcome.step.reason or outcome.response.error,
+        "b_updated_at": now,
+    }
 
 
 def _is_due(now: datetime) -> ColumnElement[bool]:
@@ -234,16 +448,16 @@ def _is_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _started_attempt(claim: Claim, now: datetime) -> WebhookDeliveryAttempt:
+def _started_attempt(claim: Claim, now: datetime) -> dict[str, object]:
     # Written when the post starts, so an attempt cut short by a crash still shows in the record.
-    return WebhookDeliveryAttempt(
-        id=claim.attempt_id,
-        delivery_id=claim.delivery_id,
-        number=claim.attempt_number,
-        started_at=now,
-        duration_ms=0,
-        outcome=AttemptOutcome.IN_PROGRESS,
-    )
+    return {
+        "id": claim.attempt_id,
+        "delivery_id": claim.delivery_id,
+        "number": claim.attempt_number,
+        "started_at": now,
+        "duration_ms": 0,
+        "outcome": AttemptOutcome.IN_PROGRESS,
+    }
 
 
 async def _close_interrupted_attempts(session: AsyncSession, delivery_ids: list[str]) -> None:

@@ -66,6 +66,15 @@ async def add_event(services: Services, tenant_id: str, event_type: str = "regis
         return event.id
 
 
+async def add_events(services: Services, tenant_id: str, count: int) -> None:
+    """Records `count` events for the tenant in one transaction, as a burst of changes would."""
+    async with services.database.transaction() as session:
+        tenant = await session.get(Tenant, tenant_id)
+        assert tenant is not None
+        for number in range(count):
+            record_event(session, tenant, "registration.updated", {"id": f"reg_{number}", "status": "active"})
+
+
 async def deliveries_of(services: Services, tenant_id: str) -> list[WebhookDelivery]:
     async with services.database.session() as session:
         query = select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id).order_by(WebhookDelivery.id)
