@@ -154,8 +154,10 @@ async def test_a_registration_begun_on_one_process_completes_on_another_and_laun
 async def test_webhooks_go_out_once_per_attempt_while_delivering_processes_are_killed(
     http: httpx.AsyncClient, fleet: Fleet
 ) -> None:
-    events = 40
-    with ToolEmulator.running(delay=0.3) as tool:
+    # Enough events, and a receiver slow enough, that posts are under way when the processes die: each worker
+    # posts up to 32 of a tenant's deliveries at once.
+    events = 200
+    with ToolEmulator.running(delay=1.0) as tool:
         created = await fleet.services.tenants.create(unique_slug("hooks"), "Hooks", webhook_url=tool.url)
         tool.secret = created.webhook_secret
         async with fleet.services.database.transaction() as session:
