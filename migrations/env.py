@@ -16,6 +16,9 @@ def run_migrations() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # One transaction per migration: a migration's autocommit block (CREATE INDEX CONCURRENTLY) then
+            # commits only the migrations before it, each whole.
+            transaction_per_migration=True,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -22,6 +22,8 @@ ALLOWED = (
     re.compile(r"^CREATE INDEX "),
     re.compile(r"^ALTER TABLE \S+ ADD COLUMN (?!.*NOT NULL)"),  # old code's inserts leave it empty
     re.compile(r"^ALTER TABLE \S+ ADD COLUMN .*DEFAULT"),  # or the database fills it in
+    # Around an autocommit block (CREATE INDEX CONCURRENTLY cannot run in a transaction): no change to the schema.
+    re.compile(r"^(COMMIT|BEGIN)$"),
 )
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
-from broker.database import sync_url
+from broker.database import Database, sync_url, utcnow
 from broker.migrate import alembic_config, check, upgrade
+from broker.registration import attempts
+from broker.registration.models import RegistrationAttempt
+from broker.registration.queries import RegistrationFilter, list_registrations
 from tests.conftest import ENGINES, POSTGRES_URL, _create_postgres_database, _drop_postgres_database
 
 
@@ -89,3 +93,90 @@ def test_upgrade_gives_a_client_held_by_several_tenants_to_the_oldest_active_one
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
         connection.execute(sa.text("UPDATE registrations SET status = 'active' WHERE tenant_id = 'ten_c'"))
     engine.dispose()
+
+
+async def test_the_scale_indexes_apply_to_a_database_in_use_and_its_queries_find_the_same_rows(
+    empty_database_url: str,
+) -> None:
+    """Upgraded over registrations and attempts (on PostgreSQL the indexes are built concurrently, outside a
+    transaction), a tenant's pages still hold exactly its registrations in id order under each filter, the sweep
+    marks exactly the attempts stalled mid-flight, and the pruning deletes exactly the abandoned ones."""
+    command.upgrade(alembic_config(empty_database_url), "0013")
+    engine = sa.create_engine(sync_url(empty_database_url))
+    long_ago, recently = utcnow() - timedelta(hours=2), utcnow() - timedelta(minutes=1)
+    with engine.begin() as connection:
+        _insert_tenant(connection, "ten_a")
+        _insert_tenant(connection, "ten_b")
+        for n in range(12):  # the two tenants' ids interleave
+            for tenant_id in ("ten_a", "ten_b"):
+                _insert_listed_registration(connection, tenant_id, n)
+        for status, at in [("fetching", long_ago), ("submitting", long_ago), ("fetching", recently),
+                           ("submitting", recently), ("reviewing", long_ago), ("failed", long_ago)]:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO registration_attempts (id, tenant_id, status, openid_configuration_url, verify_uses, "
+                    "created_at, updated_at) VALUES (:id, 'ten_b', :status, 'https://lms.example/config', 0, :at, :at)"
+                ),
+                {"id": f"att_{status}_{at:%H%M%S}", "status": status, "at": at},
+            )
+    upgrade(empty_database_url)
+    indexes = {
+        table: {index["name"] for index in sa.inspect(engine).get_indexes(table)}
+        for table in ("registrations", "registration_attempts")
+    }
+    engine.dispose()
+    for name, table, _, _ in ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("0014").module.INDEXES:
+        assert name in indexes[table]
+
+    database = Database(empty_database_url)
+    try:
+        for filters, expected in [
+            (None, [f"reg_ten_a_{n:02}" for n in range(12)]),
+            (RegistrationFilter(status="pending"), [f"reg_ten_a_{n:02}" for n in range(12) if n % 3 == 1]),
+            (RegistrationFilter(product_family_code="canvas"), [f"reg_ten_a_{n:02}" for n in range(12) if n % 2]),
+            (RegistrationFilter(updated_since=datetime(2025, 4, 15, tzinfo=UTC)),
+             [f"reg_ten_a_{n:02}" for n in range(8, 12)]),
+        ]:
+            assert await _all_pages(database, "ten_a", filters) == expected
+        assert await attempts.interrupt_stalled(database) == 2
+        async with database.session() as session:
+            marked = await session.scalars(
+                sa.select(RegistrationAttempt.id).where(RegistrationAttempt.status == "interrupted")
+            )
+            assert sorted(marked) == sorted(f"att_{status}_{long_ago:%H%M%S}" for status in ("fetching", "submitting"))
+        fetching = await attempts.list_attempts(database, tenant_id="ten_b", status="fetching", limit=10)
+        assert [row.id for row in fetching] == [f"att_fetching_{recently:%H%M%S}"]
+        # Abandoned long ago: the one left at its review and the failed one; the interrupted ones just changed.
+        assert await attempts.prune_abandoned(database, utcnow() - timedelta(hours=1)) == 2
+    finally:
+        await database.dispose()
+
+
+def _insert_listed_registration(connection: sa.Connection, tenant_id: str, n: int) -> None:
+    """The nth registration of a tenant: every third pending, every other one canvas, updated in 2025, two a month."""
+    at = datetime(2025, 1 + n // 2, 1 + n % 2, tzinfo=UTC)
+    connection.execute(
+        sa.text(
+            "INSERT INTO registrations (id, tenant_id, issuer, client_id, status, product_family_code, jwks_uri, "
+            "registration_endpoint, scopes_requested, scopes_granted, platform_configuration, registration_request, "
+            "registration_response, created_at, updated_at) VALUES (:id, :tenant, 'https://lms.example', :client, "
+            ":status, :family, 'https://lms.example/jwks', 'https://lms.example/register', '[]', '[]', '{}', '{}', "
+            "'{}', :at, :at)"
+        ),
+        {
+            "id": f"reg_{tenant_id}_{n:02}", "tenant": tenant_id, "client": f"{tenant_id}-{n}",
+            "status": "pending" if n % 3 == 1 else "active", "family": "canvas" if n % 2 else "moodle", "at": at,
+        },
+    )
+
+
+async def _all_pages(database: Database, tenant_id: str, filters: RegistrationFilter | None) -> list[str]:
+    """Every id of the tenant's list, read three at a time after each page's last id, as the API's cursor does."""
+    found: list[str] = []
+    while True:
+        page = await list_registrations(
+            database, tenant_id=tenant_id, after_id=found[-1] if found else None, limit=3, filters=filters
+        )
+        found += [row.id for row in page]
+        if len(page) < 3:
+            return found

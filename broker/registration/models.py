@@ -43,6 +43,10 @@ class AttemptStatus(StrEnum):
 LIVE_REGISTRATION = text("status != 'disabled'")
 
 
+# An attempt that never got an answer from the platform's registration endpoint, nor made a registration.
+ABANDONED_ATTEMPT = text("response_status IS NULL AND registration_id IS NULL")
+
+
 class DeploymentSource(StrEnum):
     """How the broker learnt a deployment: from the registration answer, or from its first launch."""
 
@@ -60,6 +64,13 @@ class Registration(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "issuer", "client_id"),
         Index(None, "issuer", "client_id"),
+        # The API's pages (`tenant_id = ? [AND filter] AND id > cursor ORDER BY id LIMIT n`) read one page of
+        # index entries, whatever the filter and however many registrations the tenant holds; `updated_since`
+        # (a tool polling for changes) reads only what changed (bench/scale.py prints the plans).
+        Index(None, "tenant_id", "id"),
+        Index(None, "tenant_id", "status", "id"),
+        Index(None, "tenant_id", "product_family_code", "id"),
+        Index(None, "tenant_id", "updated_at"),
         Index(
             "uq_registrations_live_client",
             "issuer",
@@ -129,7 +140,21 @@ class RegistrationAttempt(Base):
     """Every registration attempt with its outcome and what was exchanged (tokens never stored)."""
 
     __tablename__ = "registration_attempts"
-    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index(None, "tenant_id", "created_at"),
+        # The API's pages, as for registrations.
+        Index(None, "tenant_id", "id"),
+        Index(None, "tenant_id", "status", "id"),
+        # The interrupted-attempt sweep: attempts of one status last changed before a time (a few rows at most).
+        Index(None, "status", "updated_at"),
+        # The pruning of abandoned attempts reads only them (attempts.prune_abandoned).
+        Index(
+            "ix_registration_attempts_abandoned_updated_at",
+            "updated_at",
+            sqlite_where=ABANDONED_ATTEMPT,
+            postgresql_where=ABANDONED_ATTEMPT,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("att"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
