@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import defer
 
 from broker.database import Database
 from broker.registration.models import Registration
@@ -18,6 +19,14 @@ class RegistrationFilter:
     updated_since: datetime | None = None
 
 
+# What no listing shows: the platform's configuration and answer, the largest documents of a registration, left
+# unread (decoding JSON is most of the cost of reading rows); reading one from a listed row raises, never queries.
+_LISTED = (
+    defer(Registration.platform_configuration, raiseload=True),
+    defer(Registration.registration_response, raiseload=True),
+)
+
+
 async def list_registrations(
     database: Database,
     *,
@@ -26,7 +35,7 @@ async def list_registrations(
     limit: int | None = None,
     filters: RegistrationFilter | None = None,
 ) -> list[Registration]:
-    query = select(Registration).order_by(Registration.id)
+    query = select(Registration).options(*_LISTED).order_by(Registration.id)
     if tenant_id is not None:
         query = query.where(Registration.tenant_id == tenant_id)
     if filters is not None:
