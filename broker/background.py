@@ -3,7 +3,10 @@ pool of spare signing keys kept full, and housekeeping (spent limit counters, ol
 attempts cut off mid-flight marked interrupted).
 
 It runs inside `broker serve` (unless BROKER_RUN_WORKER=0) and alone as `broker webhooks work`. Every pass is
-bounded (one batch of deliveries, one rotation check); between passes it waits for work or for `stop`.
+bounded (one batch of deliveries, one rotation check); between passes it waits for work or for `stop`. Each pass
+of a chore leaves one line (`broker.background.steps`, with the step's name in its context): at INFO when it
+changed something it counts, at DEBUG otherwise. A key activated in a rotation and each delivery attempt leave
+lines of their own, with their tenant in context.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from broker import log_context
 from broker.database import utcnow
 from broker.health import Heartbeat
+from broker.logs import fields
 from broker.registration import attempts
 from broker.webhooks.wakeup import Wakeup, listen
 from broker.webhooks.worker import DeliveryWorker
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from broker.services import Services
 
 logger = logging.getLogger("broker.background")
+steps = logging.getLogger("broker.background.steps")
 
 POLL_INTERVAL = 1.0
 # Rotations move on a scale of minutes (the JWKS cache time), so checking twice a minute is plenty; a full pool of
@@ -86,21 +92,36 @@ class _Chore:
     async def run_if_due(self, now: float) -> None:
         if now < self.due:
             return
-        try:
-            more = await self.work()
-            self.backoff.succeeded()
-            wait = self.busy_interval if more and self.busy_interval is not None else self.interval
-            self.due = time.monotonic() + wait
-        except Exception as error:
-            self.due = time.monotonic() + self.backoff.failed(error)
+        with log_context.about(step=self.backoff.what):
+            started = time.perf_counter()
+            try:
+                more = await self.work()
+                self.backoff.succeeded()
+                wait = self.busy_interval if more and self.busy_interval is not None else self.interval
+                self.due = time.monotonic() + wait
+            except Exception as error:
+                self.due = time.monotonic() + self.backoff.failed(error)
+                return
+            _log_step(self.backoff.what, more, time.perf_counter() - started)
 
 
-async def _housekeeping(services: Services) -> None:
+def _log_step(what: str, result: object, seconds: float) -> None:
+    """The pass's line: how long it took and, when the work counts what it changed, how many."""
+    duration_ms = round(seconds * 1000, 1)
+    changed = result if isinstance(result, int) and not isinstance(result, bool) else None
+    steps.log(
+        logging.INFO if changed else logging.DEBUG,
+        "%s pass in %.1f ms%s", what, duration_ms, f", {changed} changed" if changed is not None else "",
+        extra=fields(changed=changed, duration_ms=duration_ms),
+    )  # fmt: skip
+
+
+async def _housekeeping(services: Services) -> int:
     """Forgets what no longer means anything: spent limit counters, and attempts that never reached a
-    platform once they are older than the retention the operator chose."""
+    platform once they are older than the retention the operator chose; returns how many attempts went."""
     await services.limit_store.prune()
     retention = timedelta(days=services.settings.attempt_retention_days)
-    await attempts.prune_abandoned(services.database, utcnow() - retention)
+    return await attempts.prune_abandoned(services.database, utcnow() - retention)
 
 
 async def _rotations(services: Services) -> None:

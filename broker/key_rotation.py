@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import Database, json_time, utcnow
 from broker.jwks import JWKS_MAX_AGE
+from broker.logs import fields
 from broker.representation import Item, Timestamp, shown_once
 from broker.settings import Settings
 from broker.webhooks.models import EventType
@@ -164,7 +165,10 @@ class KeyRotationService:
             await session.flush()
             record_event(session, tenant, EventType.KEYS_ROTATED, self._event_data(tenant, pending, previous))
         self.key_ring.invalidate(tenant.slug)
-        logger.info("tenant %s now signs with key %s", tenant.slug, pending.kid)
+        logger.info(
+            "tenant %s now signs with key %s", tenant.slug, pending.kid,
+            extra=fields(tenant=tenant.slug, kid=pending.kid),
+        )  # fmt: skip
 
     def _event_data(self, tenant: Tenant, active: SigningKey, previous: SigningKey | None) -> dict[str, Any]:
         return {

@@ -29,9 +29,10 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker import metrics, stored_text
+from broker import log_context, metrics, stored_text
 from broker.database import Database, changed_rows, new_id, utcnow
 from broker.http_client import GuardedClient, OutboundError, Purpose
+from broker.logs import fields
 from broker.settings import Settings
 from broker.webhooks.models import AttemptOutcome, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
 from broker.webhooks.signer import signed_headers
@@ -106,6 +107,7 @@ class _Job:
 
     claim: Claim
     event: OutboxEvent
+    tenant_slug: str
     url: str | None  # the tenant's current webhook URL
     signing_secrets: list[str]
     queued_url: str  # the URL when the delivery was queued, recorded if the tenant has none any more
@@ -246,6 +248,7 @@ class DeliveryWorker:
             _Job(
                 claim=claim,
                 event=events[queued[claim.delivery_id][0]],
+                tenant_slug=tenants[claim.tenant_id].slug,
                 url=tenants[claim.tenant_id].webhook_url,
                 signing_secrets=signing[claim.tenant_id],
                 queued_url=queued[claim.delivery_id][1],
@@ -254,13 +257,17 @@ class DeliveryWorker:
         ]
 
     async def _deliver(self, job: _Job) -> None:
-        try:
-            await self._recorder.write(await self._attempt(job))
-        except Exception:
-            # Its lease expires and the delivery is tried again; the error is ours, not the receiver's.
-            logger.exception("delivery %s failed inside the worker", job.claim.delivery_id)
-        finally:
-            self._done(job.claim.tenant_id)
+        about = {"delivery_id": job.claim.delivery_id, "event_id": job.event.id}
+        with log_context.about(tenant=job.tenant_slug, attempt_id=job.claim.attempt_id, **about):
+            try:
+                outcome = await self._attempt(job)
+                await self._recorder.write(outcome)
+                _log_attempt(outcome)
+            except Exception:
+                # Its lease expires and the delivery is tried again; the error is ours, not the receiver's.
+                logger.exception("delivery %s failed inside the worker", job.claim.delivery_id)
+            finally:
+                self._done(job.claim.tenant_id)
 
     def _done(self, tenant_id: str) -> None:
         was_full = self._under_way.total() >= IN_FLIGHT
@@ -320,13 +327,21 @@ class DeliveryWorker:
             logger.warning("%d deliveries outlived their lease; other workers have them now", len(outcomes) - kept)
         for outcome in outcomes:
             metrics.DELIVERIES.labels(outcome.step.outcome.value).inc()
-            logger.info(
-                "delivery %s attempt %d: %s (%s)",
-                outcome.claim.delivery_id,
-                outcome.claim.attempt_number,
-                outcome.step.outcome,
-                outcome.response.status_code or outcome.response.error,
-            )
+
+
+def _log_attempt(outcome: _Outcome) -> None:
+    """The attempt's line, once recorded, in its delivery's log context (not in the group write's, which may be
+    another delivery's)."""
+    response = outcome.response
+    logger.info(
+        "delivery %s attempt %d: %s (%s)",
+        outcome.claim.delivery_id, outcome.claim.attempt_number, outcome.step.outcome,
+        response.status_code or response.error,
+        extra=fields(
+            attempt=outcome.claim.attempt_number, outcome=outcome.step.outcome.value,
+            status_code=response.status_code, error=response.error, duration_ms=outcome.duration_ms,
+        ),
+    )  # fmt: skip
 
 
 class _GroupWriter(Generic[T]):

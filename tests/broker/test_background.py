@@ -21,6 +21,7 @@ from broker.registration.models import AttemptStatus
 from tenants.models import SpareSigningKey
 from tests.broker.registration.test_attempts import stalled_attempt
 from tests.conftest import make_settings
+from tests.log_capture import json_lines
 
 ROUNDS = 500
 STEP_S = 0.01
@@ -88,19 +89,25 @@ async def test_the_loop_marks_an_attempt_cut_off_mid_flight_interrupted(tmp_path
         services, created.tenant.id, AttemptStatus.FETCHING, idle=attempts.STALLED_AFTER + timedelta(minutes=1)
     )
     stop = asyncio.Event()
-    loop = asyncio.create_task(background.run(services, stop, poll_interval=STEP_S))
-    try:
-        for _ in range(ROUNDS):
-            found = await attempts.get_attempt(services.database, tenant_id=created.tenant.id, attempt_id=attempt_id)
-            if found is not None and found.status == AttemptStatus.INTERRUPTED:
-                break
-            await asyncio.sleep(STEP_S)
-        else:
-            raise AssertionError("the background loop never marked the attempt interrupted")
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, 5)
-        await services.close()
+    with json_lines() as lines:
+        loop = asyncio.create_task(background.run(services, stop, poll_interval=STEP_S))
+        try:
+            for _ in range(ROUNDS):
+                found = await attempts.get_attempt(
+                    services.database, tenant_id=created.tenant.id, attempt_id=attempt_id
+                )
+                if found is not None and found.status == AttemptStatus.INTERRUPTED:
+                    break
+                await asyncio.sleep(STEP_S)
+            else:
+                raise AssertionError("the background loop never marked the attempt interrupted")
+        finally:
+            stop.set()
+            await asyncio.wait_for(loop, 5)
+            await services.close()
+    (swept,) = [line for line in lines.all() if line.get("step") == "registration attempt sweep"]
+    assert swept["logger"] == "broker.background.steps" and swept["level"] == "INFO"
+    assert swept["changed"] == 1 and swept["duration_ms"] >= 0 and "request_id" not in swept
 
 
 async def test_the_loop_keeps_the_pool_of_spare_signing_keys_full(tmp_path: Path) -> None:
@@ -109,18 +116,21 @@ async def test_the_loop_keeps_the_pool_of_spare_signing_keys_full(tmp_path: Path
     services = create_services(make_settings(url, "http://127.0.0.1:9"))
     services.key_pool.size = 2
     stop = asyncio.Event()
-    loop = asyncio.create_task(background.run(services, stop, poll_interval=STEP_S))
-    try:
-        for _ in range(ROUNDS):
-            async with services.database.session() as session:
-                spare = (await session.scalars(select(SpareSigningKey.kid))).all()
-            if len(spare) == 2:
-                break
-            await asyncio.sleep(STEP_S * 10)
-        taken = await services.key_pool.take()
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, 10)
-        await services.close()
+    with json_lines() as lines:
+        loop = asyncio.create_task(background.run(services, stop, poll_interval=STEP_S))
+        try:
+            for _ in range(ROUNDS):
+                async with services.database.session() as session:
+                    spare = (await session.scalars(select(SpareSigningKey.kid))).all()
+                if len(spare) == 2:
+                    break
+                await asyncio.sleep(STEP_S * 10)
+            taken = await services.key_pool.take()
+        finally:
+            stop.set()
+            await asyncio.wait_for(loop, 10)
+            await services.close()
     assert len(spare) == 2, "the pool was never filled"
+    filled = [line for line in lines.all() if line.get("step") == "spare signing keys"]
+    assert [line["changed"] for line in filled] == [1, 1], "one line for each key added"
     assert taken.kid in spare and services.key_pool.generated_on_demand == 0

@@ -178,3 +178,7 @@ def check_json_lines(text: str, slug: str) -> None:
     registering = [line for line in lines if line.get("path") == f"/t/{slug}/lti/register"]
     assert registering and all(line["tenant"] == slug and line["attempt_id"] for line in registering)
     assert all(line["request_id"] for line in lines if line["logger"] == "broker.access")
+    deliveries = [line for line in lines if line["logger"] == "broker.webhooks" and "outcome" in line]
+    assert deliveries and all(line["tenant"] == slug for line in deliveries)
+    for line in deliveries:  # each delivery attempt's line names the attempt, the delivery and the event
+        assert line["attempt_id"].startswith("dat_") and line["delivery_id"] and line["event_id"]
