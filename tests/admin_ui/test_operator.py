@@ -8,13 +8,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from broker.database import utcnow
 from broker.registration import attempts
-from broker.registration.attempts import STALLED_AFTER
-from broker.registration.models import RegistrationAttempt
+from broker.registration.models import AttemptStatus, RegistrationAttempt
 from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.admin_ui.conftest import CSRF_COOKIE, PASSWORD, Browser, signed_in_owner, unique_email
+from tests.broker.registration.test_attempts import stalled_attempt
 from tests.conftest import RunningBroker, unique_slug
 from tests.smtp import Mailbox
 
@@ -120,19 +119,14 @@ async def test_the_operator_sees_registration_conflicts_among_the_failures(
 async def test_the_operator_sees_interrupted_registrations_with_what_to_do(
     dev_browser: Browser, services: Services, tenant: CreatedTenant
 ) -> None:
-    stalled = utcnow() - STALLED_AFTER - timedelta(minutes=1)
-    async with services.database.transaction() as session:
-        attempt = RegistrationAttempt(
-            tenant_id=tenant.tenant.id, status="submitting", openid_configuration_url="https://lms.example/conf",
-            issuer="https://lms.example", created_at=stalled, updated_at=stalled,
-        )  # fmt: skip
-        session.add(attempt)
+    idle = attempts.STALLED_AFTER + timedelta(minutes=1)
+    attempt_id = await stalled_attempt(services, tenant.tenant.id, AttemptStatus.SUBMITTING, idle=idle)
     assert await attempts.interrupt_stalled(services.database) >= 1
     email = unique_email("op")
     await services.accounts.create_operator(email, PASSWORD)
     assert (await dev_browser.post("/admin/login", {"email": email, "password": PASSWORD})).status_code == 303
     failures = (await dev_browser.get("/admin/")).text.split("Recent failed registration attempts")[1]
-    row = failures.split(f"<code>{attempt.id}</code>")[1].split("</tr>")[0]
+    row = failures.split(f"<code>{attempt_id}</code>")[1].split("</tr>")[0]
     assert f"<code>{tenant.tenant.slug}</code>" in row and "interrupted" in row and "None" not in row
     assert "Check the LMS&#39;s tool list" in row, "the row says what to do"
     await dev_browser.client.aclose()

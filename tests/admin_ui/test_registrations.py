@@ -151,6 +151,9 @@ async def test_an_attempt_cut_off_mid_flight_shows_as_interrupted_with_what_to_d
     listing = await browser.get(f"/console/{owner.slug}/attempts")
     row = listing.text.split(attempt_id)[-1].split("</tr>")[0]
     assert "interrupted" in row and "start the registration again" in row
+    page = await browser.get(f"/console/{owner.slug}/attempts/{attempt_id}")
+    outcome = page.text.split('id="outcome"')[1].split("</section>")[0]
+    assert "interrupted" in outcome and "start the registration again" in outcome, "the attempt's page says what to do"
 
 
 async def test_a_deeply_nested_stored_document_never_breaks_the_console(
