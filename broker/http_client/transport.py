@@ -82,7 +82,12 @@ class _KeptStream(httpcore.AsyncNetworkStream):
 
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
-        self._socket: socket.socket | None = stream.get_extra_info("socket")
+        self._readable: select.poll | None = None
+        sock: socket.socket | None = stream.get_extra_info("socket")
+        if sock is not None:
+            # Registered once: each question is then one system call.
+            self._readable = select.poll()
+            self._readable.register(sock, select.POLLIN)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         return await self._stream.read(max_bytes, timeout)
@@ -102,11 +107,9 @@ class _KeptStream(httpcore.AsyncNetworkStream):
         return _KeptStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._socket is not None:
+        if info == "is_readable" and self._readable is not None:
             # Readable while idle means the server closed it (or sent what nobody asked for): not reusable.
-            poll = select.poll()
-            poll.register(self._socket, select.POLLIN)
-            return bool(poll.poll(0))
+            return bool(self._readable.poll(0))
         return self._stream.get_extra_info(info)
 
 

@@ -363,7 +363,7 @@ class _GroupWriter(Generic[T]):
                     await self._write([queued for queued, _ in batch])
                 except BaseException as error:
                     for _, future in batch:
-                        if not future.done():
+                        if future is not written and not future.done():
                             future.set_exception(error)
                     raise
                 for _, future in batch:

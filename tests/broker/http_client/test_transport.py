@@ -314,3 +314,30 @@ async def test_connections_are_kept_alive_per_purpose(live_server: LiveServer) -
 
     assert keys[0].json()["client_port"] == keys[1].json()["client_port"]
     assert token.json()["client_port"] != keys[0].json()["client_port"]
+
+
+async def test_a_kept_connection_the_server_closed_meanwhile_is_not_used_again() -> None:
+    ports: list[int] = []
+    answered = asyncio.Event()
+
+    async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        ports.append(writer.get_extra_info("peername")[1])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        answered.set()
+        writer.close()  # as a server whose keep-alive ran out does, without saying so in the answer
+
+    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+    try:
+        async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+            first = await client.post_json(url, {}, purpose=Purpose.WEBHOOKS)
+            await answered.wait()
+            await asyncio.sleep(0.05)  # the hang-up reaches the client's socket
+            second = await client.post_json(url, {}, purpose=Purpose.WEBHOOKS)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert first.status_code == second.status_code == 200
+    assert len(ports) == 2 and ports[0] != ports[1], "the second call went over a new connection"
