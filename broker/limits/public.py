@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker.limits.store import LimitStore, Rate
+from broker.limits.store import LimitStore, Places, Rate
 from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.refusals import Refusal, refusal_page
 from broker.services import services
@@ -70,21 +70,21 @@ class PublicLimits:
                 "allows in a minute.",
                 wait,
             )
-        async with AsyncExitStack() as stack:
-            for name, limit, subject in (
-                ("fetching-address", self.in_flight_per_address, address),
-                ("fetching-tenant", self.in_flight_per_tenant, tenant),
-            ):
-                lease = await self.store.acquire(name, limit, subject)
-                if lease is None:
-                    RATE_LIMIT_REFUSALS.labels("registration_calls_in_flight").inc()
-                    raise TooManyRequests(
-                        "Other registrations of this tool, or from your network, are waiting for their platforms "
-                        "right now.",
-                        5,
-                    )
-                stack.push_async_callback(self.store.release, lease)
+        places = [
+            Places("fetching-address", self.in_flight_per_address, address),
+            Places("fetching-tenant", self.in_flight_per_tenant, tenant),
+        ]
+        leases = await self.store.acquire(places)
+        if leases is None:
+            RATE_LIMIT_REFUSALS.labels("registration_calls_in_flight").inc()
+            raise TooManyRequests(
+                "Other registrations of this tool, or from your network, are waiting for their platforms right now.",
+                5,
+            )
+        try:
             yield
+        finally:
+            await self.store.release(leases)
 
 
 def limited(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:

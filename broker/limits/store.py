@@ -19,6 +19,7 @@ from typing import Protocol
 
 from sqlalchemy import TextClause, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.database import Database
 from broker.limits.models import LimitBucket, LimitSlot
@@ -46,6 +47,15 @@ class Rate:
 
 
 @dataclass(frozen=True)
+class Places:
+    """`limit` places for calls in flight of one `subject`."""
+
+    name: str
+    limit: int
+    subject: str
+
+
+@dataclass(frozen=True)
 class Lease:
     """A place held for one call in flight."""
 
@@ -64,11 +74,11 @@ class LimitStore(Protocol):
         """The seconds until the bucket has a token (0 when it has one), spending nothing."""
         ...
 
-    async def acquire(self, name: str, limit: int, subject: str) -> Lease | None:
-        """One of `limit` places for a call in flight, or None when all are held."""
+    async def acquire(self, places: Sequence[Places]) -> list[Lease] | None:
+        """One place of each of `places` for a call in flight, or None (and none held) when one has none free."""
         ...
 
-    async def release(self, lease: Lease) -> None: ...
+    async def release(self, leases: Sequence[Lease]) -> None: ...
 
     async def prune(self) -> None:
         """Forgets full buckets and expired places (they mean the same as none)."""
@@ -139,15 +149,28 @@ class DatabaseLimitStore:
             return 0.0
         return max(0.0, full_at + rate.interval - self.clock() - rate.period)
 
-    async def acquire(self, name: str, limit: int, subject: str) -> Lease | None:
-        key = f"{name}:{limit}:{subject}"
+    async def acquire(self, places: Sequence[Places]) -> list[Lease] | None:
         now = self.clock()
-        async with self.database.session() as session:
-            held = set(
-                await session.scalars(select(LimitSlot.slot).where(LimitSlot.key == key, LimitSlot.expires_at > now))
-            )
         holder = secrets.token_hex(8)
-        for slot in (slot for slot in range(limit) if slot not in held):
+        # One transaction for every place (a call holds several): all are claimed together, or none.
+        try:
+            async with self.database.ephemeral() as connection:
+                leases = []
+                for wanted in places:
+                    lease = await self._claim(connection, wanted, holder, now)
+                    if lease is None:
+                        raise _NoPlace
+                    leases.append(lease)
+        except _NoPlace:
+            return None
+        return leases
+
+    async def _claim(self, connection: AsyncConnection, places: Places, holder: str, now: float) -> Lease | None:
+        key = f"{places.name}:{places.limit}:{places.subject}"
+        held = set(
+            await connection.scalars(select(LimitSlot.slot).where(LimitSlot.key == key, LimitSlot.expires_at > now))
+        )
+        for slot in (slot for slot in range(places.limit) if slot not in held):
             # Claims the place if it is free or its holder's time is up; another process may win it first.
             values = {"key": key, "slot": slot, "holder": holder, "expires_at": now + LEASE_SECONDS}
             claim = self._insert()(LimitSlot).values(values).on_conflict_do_update(
@@ -155,18 +178,18 @@ class DatabaseLimitStore:
                 set_={"holder": holder, "expires_at": now + LEASE_SECONDS},
                 where=LimitSlot.expires_at <= now,
             ).returning(LimitSlot.slot)
-            async with self.database.ephemeral() as connection:
-                if (await connection.execute(claim)).first() is not None:
-                    return Lease(key, slot, holder)
+            if (await connection.execute(claim)).first() is not None:
+                return Lease(key, slot, holder)
         return None
 
-    async def release(self, lease: Lease) -> None:
+    async def release(self, leases: Sequence[Lease]) -> None:
         async with self.database.ephemeral() as connection:
-            await connection.execute(
-                delete(LimitSlot).where(
-                    LimitSlot.key == lease.key, LimitSlot.slot == lease.slot, LimitSlot.holder == lease.holder
+            for lease in leases:
+                await connection.execute(
+                    delete(LimitSlot).where(
+                        LimitSlot.key == lease.key, LimitSlot.slot == lease.slot, LimitSlot.holder == lease.holder
+                    )
                 )
-            )
 
     async def prune(self) -> None:
         now = self.clock()
@@ -179,6 +202,10 @@ class DatabaseLimitStore:
 
     def _insert(self) -> Callable[..., postgresql.Insert | sqlite.Insert]:
         return sqlite.insert if self.database.is_sqlite else postgresql.insert
+
+
+class _NoPlace(Exception):
+    """Rolls back the places claimed before one that had none free."""
 
 
 # KEYS: the buckets; ARGV: now, then each bucket's interval and period. Answers the longest wait (a string:
@@ -237,17 +264,23 @@ class RedisLimitStore:
             return 0.0
         return max(0.0, float(stored) + rate.interval - self.clock() - rate.period)
 
-    async def acquire(self, name: str, limit: int, subject: str) -> Lease | None:
-        key = f"{self.namespace}:{name}:{limit}:{subject}"
+    async def acquire(self, places: Sequence[Places]) -> list[Lease] | None:
         holder = secrets.token_hex(8)
         now = self.clock()
-        args: list[float | str] = [now, limit, now + LEASE_SECONDS, holder, int(LEASE_SECONDS * 1000)]
-        if await self._acquire(keys=[key], args=args):
-            return Lease(key, 0, holder)
-        return None
+        args: list[float | str] = [now, 0, now + LEASE_SECONDS, holder, int(LEASE_SECONDS * 1000)]
+        leases: list[Lease] = []
+        for wanted in places:
+            key = f"{self.namespace}:{wanted.name}:{wanted.limit}:{wanted.subject}"
+            args[1] = wanted.limit
+            if not await self._acquire(keys=[key], args=args):
+                await self.release(leases)
+                return None
+            leases.append(Lease(key, 0, holder))
+        return leases
 
-    async def release(self, lease: Lease) -> None:
-        await self.redis.zrem(lease.key, lease.holder)
+    async def release(self, leases: Sequence[Lease]) -> None:
+        for lease in leases:
+            await self.redis.zrem(lease.key, lease.holder)
 
     async def prune(self) -> None:
         """Redis forgets on its own: every key expires when it would mean the same as no key."""

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from broker.limits.store import LEASE_SECONDS, LimitStore, Rate
+from broker.limits.store import LEASE_SECONDS, LimitStore, Places, Rate
 from tests.broker.limits.conftest import Clock
 
 
@@ -52,18 +52,29 @@ async def test_concurrent_takes_never_hand_out_more_than_the_limit(limit_store: 
 async def test_places_in_flight_up_to_the_limit_come_back_on_release_or_expiry(
     limit_store: LimitStore, clock: Clock
 ) -> None:
-    who = subject()
-    first, second = await limit_store.acquire("calls", 2, who), await limit_store.acquire("calls", 2, who)
+    calls = Places("calls", 2, subject())
+    first, second = await limit_store.acquire([calls]), await limit_store.acquire([calls])
     assert first is not None and second is not None
-    assert await limit_store.acquire("calls", 2, who) is None
-    assert await limit_store.acquire("calls", 2, subject()) is not None, "each subject has its own places"
+    assert await limit_store.acquire([calls]) is None
+    assert await limit_store.acquire([Places("calls", 2, subject())]) is not None, "each subject has its own places"
     await limit_store.release(first)
-    third = await limit_store.acquire("calls", 2, who)
+    third = await limit_store.acquire([calls])
     assert third is not None
-    assert await limit_store.acquire("calls", 2, who) is None
+    assert await limit_store.acquire([calls]) is None
     clock.now += LEASE_SECONDS + 1
-    assert await limit_store.acquire("calls", 2, who) is not None, "a holder killed mid-call frees its place"
+    assert await limit_store.acquire([calls]) is not None, "a holder killed mid-call frees its place"
     await limit_store.prune()
+
+
+async def test_places_of_several_limits_are_held_all_together_or_not_at_all(limit_store: LimitStore) -> None:
+    roomy, tight = Places("roomy", 2, subject()), Places("tight", 1, subject())
+    held = await limit_store.acquire([roomy, tight])
+    assert held is not None and len(held) == 2
+    assert await limit_store.acquire([roomy, tight]) is None, "the tight limit is full"
+    assert await limit_store.acquire([roomy]) is not None, "the refused call took no place of the roomy limit"
+    assert await limit_store.acquire([roomy]) is None
+    await limit_store.release(held)
+    assert await limit_store.acquire([tight]) is not None, "release gives back every place held"
 
 
 async def test_pruning_forgets_only_what_means_nothing(limit_store: LimitStore, clock: Clock) -> None:
