@@ -387,8 +387,8 @@ class RegistrationService:
                 registration.deployments.append(
                     Deployment(deployment_id=deployment_id, source=DeploymentSource.REGISTRATION)
                 )
+            # The flush gives the new deployments their ids; the collection holds them in order, so no reload.
             await session.flush()
-            await session.refresh(registration, ["deployments"])
             event_type = EventType.REGISTRATION_CREATED if created else EventType.REGISTRATION_UPDATED
             item = registration_item(registration)
             record_event(session, tenant, event_type, item)
