@@ -245,9 +245,9 @@ class Database:
 
     @asynccontextmanager
     async def ephemeral(self) -> AsyncIterator[AsyncConnection]:
-        """A Core connection whose statements commit together, for records that matter only for minutes
-        (launch states) on hot paths, where an ORM session would cost more than the statements.
-        """
+        """A Core connection whose statements commit together, for writes on hot paths (launch states, limits,
+        registration attempts), where an ORM session would cost more than the statements. On SQLite the
+        transaction begins with its first write (BEGIN IMMEDIATE), in the same call to the driver."""
         async with self._write_turn(), self._ephemeral_engine.connect() as connection, connection.begin():
             yield connection
 

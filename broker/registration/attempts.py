@@ -11,11 +11,11 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import log_context, stored_text
-from broker.database import Database, changed_rows, utcnow
+from broker.database import Database, changed_rows, new_id, utcnow
 from broker.redaction import redact_url
 from broker.registration import errors
 from broker.registration.models import AttemptStatus, RegistrationAttempt
@@ -39,20 +39,32 @@ INTERRUPTED_DETAIL = {
 }
 
 
+# The flow's own writes are Core statements built once, on the database's statement connections: an ORM
+# session and a statement built per call cost more than the write itself.
+_INSERT = insert(RegistrationAttempt)
+_UPDATE = update(RegistrationAttempt).where(RegistrationAttempt.id == bindparam("attempt_id"))
+_CLAIM = _UPDATE.where(
+    RegistrationAttempt.tenant_id == bindparam("tenant"), RegistrationAttempt.status == AttemptStatus.REVIEWING
+)
+_STATUS = select(RegistrationAttempt.status).where(RegistrationAttempt.id == bindparam("attempt_id"))
+
+
 async def open_attempt(database: Database, tenant_id: str, configuration_url: str) -> str:
     """A new attempt, fetching the platform's configuration; its URL is kept with every query value redacted."""
-    attempt = RegistrationAttempt(
-        tenant_id=tenant_id,
-        status=AttemptStatus.FETCHING,
+    attempt_id = new_id("att")
+    values = {
+        "id": attempt_id,
+        "tenant_id": tenant_id,
+        "status": AttemptStatus.FETCHING,
         # Redaction can lengthen a URL whose values were shorter than the marker that replaces them.
-        openid_configuration_url=stored_text.record(
+        "openid_configuration_url": stored_text.record(
             redact_url(configuration_url, all_values=True), stored_text.URL_LENGTH
         ),
-    )
-    async with database.transaction() as session:
-        session.add(attempt)
-    log_context.bind(attempt_id=attempt.id)
-    return attempt.id
+    }
+    async with database.ephemeral() as connection:
+        await connection.execute(_INSERT, values)
+    log_context.bind(attempt_id=attempt_id)
+    return attempt_id
 
 
 async def prune_abandoned(database: Database, before: datetime) -> int:
@@ -71,12 +83,8 @@ async def prune_abandoned(database: Database, before: datetime) -> int:
 
 
 async def update_attempt(database: Database, attempt_id: str, **values: Any) -> None:
-    async with database.transaction() as session:
-        await session.execute(
-            update(RegistrationAttempt)
-            .where(RegistrationAttempt.id == attempt_id)
-            .values(updated_at=utcnow(), **values)
-        )
+    async with database.ephemeral() as connection:
+        await connection.execute(_UPDATE, {"attempt_id": attempt_id, "updated_at": utcnow(), **values})
 
 
 def failure(attempt_id: str, error: errors.RegistrationError, *, code: str | None = None) -> dict[str, Any]:
@@ -133,21 +141,13 @@ async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) 
 async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id: str, **values: Any) -> None:
     """Moves a reviewed attempt on (to submitting with its request, or to failed), in one statement, so a form
     posted twice is used once: the second post gets AlreadySubmittedError."""
-    async with database.transaction() as session:
-        claimed = await session.execute(
-            update(RegistrationAttempt)
-            .where(
-                RegistrationAttempt.id == attempt_id,
-                RegistrationAttempt.tenant_id == tenant_id,
-                RegistrationAttempt.status == AttemptStatus.REVIEWING,
-            )
-            .values(updated_at=utcnow(), **values)
+    async with database.ephemeral() as connection:
+        claimed = await connection.execute(
+            _CLAIM, {"attempt_id": attempt_id, "tenant": tenant_id, "updated_at": utcnow(), **values}
         )
         status = None
         if changed_rows(claimed) != 1:
-            status = await session.scalar(
-                select(RegistrationAttempt.status).where(RegistrationAttempt.id == attempt_id)
-            )
+            status = await connection.scalar(_STATUS, {"attempt_id": attempt_id})
     if status is not None:
         raise _already_submitted(attempt_id, status)
 
