@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import TextClause, delete, select, text
+from sqlalchemy import TextClause, bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
 from broker.database import Database
 from broker.limits.models import LimitBucket, LimitSlot
@@ -167,29 +168,19 @@ class DatabaseLimitStore:
 
     async def _claim(self, connection: AsyncConnection, places: Places, holder: str, now: float) -> Lease | None:
         key = f"{places.name}:{places.limit}:{places.subject}"
-        held = set(
-            await connection.scalars(select(LimitSlot.slot).where(LimitSlot.key == key, LimitSlot.expires_at > now))
-        )
+        held = set(await connection.scalars(_HELD, {"key": key, "now": now}))
+        claim = _CLAIM_SQLITE if self.database.is_sqlite else _CLAIM_POSTGRESQL
         for slot in (slot for slot in range(places.limit) if slot not in held):
             # Claims the place if it is free or its holder's time is up; another process may win it first.
-            values = {"key": key, "slot": slot, "holder": holder, "expires_at": now + LEASE_SECONDS}
-            claim = self._insert()(LimitSlot).values(values).on_conflict_do_update(
-                index_elements=["key", "slot"],
-                set_={"holder": holder, "expires_at": now + LEASE_SECONDS},
-                where=LimitSlot.expires_at <= now,
-            ).returning(LimitSlot.slot)
-            if (await connection.execute(claim)).first() is not None:
+            values = {"key": key, "slot": slot, "holder": holder, "expires_at": now + LEASE_SECONDS, "now": now}
+            if (await connection.execute(claim, values)).first() is not None:
                 return Lease(key, slot, holder)
         return None
 
     async def release(self, leases: Sequence[Lease]) -> None:
         async with self.database.ephemeral() as connection:
             for lease in leases:
-                await connection.execute(
-                    delete(LimitSlot).where(
-                        LimitSlot.key == lease.key, LimitSlot.slot == lease.slot, LimitSlot.holder == lease.holder
-                    )
-                )
+                await connection.execute(_RELEASE, {"key": lease.key, "slot": lease.slot, "holder": lease.holder})
 
     async def prune(self) -> None:
         now = self.clock()
@@ -200,8 +191,29 @@ class DatabaseLimitStore:
     async def close(self) -> None:
         """The database belongs to the services; nothing of its own to close."""
 
-    def _insert(self) -> Callable[..., postgresql.Insert | sqlite.Insert]:
-        return sqlite.insert if self.database.is_sqlite else postgresql.insert
+
+
+# The statements of places in flight, built once (building and keying a statement costs more than running it).
+_HELD = select(LimitSlot.slot).where(LimitSlot.key == bindparam("key"), LimitSlot.expires_at > bindparam("now"))
+_RELEASE = delete(LimitSlot).where(
+    LimitSlot.key == bindparam("key"), LimitSlot.slot == bindparam("slot"), LimitSlot.holder == bindparam("holder")
+)
+
+
+def _claim_statement(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> ReturningInsert[tuple[int]]:
+    """Takes a place that is free or whose holder's time is up; answers its slot when it took it."""
+    values = insert(LimitSlot).values(
+        key=bindparam("key"), slot=bindparam("slot"), holder=bindparam("holder"), expires_at=bindparam("expires_at")
+    )
+    return values.on_conflict_do_update(
+        index_elements=["key", "slot"],
+        set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
+        where=LimitSlot.expires_at <= bindparam("now"),
+    ).returning(LimitSlot.slot)
+
+
+_CLAIM_SQLITE = _claim_statement(sqlite.insert)
+_CLAIM_POSTGRESQL = _claim_statement(postgresql.insert)
 
 
 class _NoPlace(Exception):
