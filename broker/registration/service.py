@@ -355,17 +355,12 @@ class RegistrationService:
         answer: dict[str, Any],
     ) -> Completed | errors.RegistrationConflictError:
         async with self.database.transaction() as session:
-            conflict = await _claimed_elsewhere(session, tenant, attempt_id, platform.issuer, result.client_id, answer)
+            found = await _registrations_of_client(session, platform.issuer, result.client_id)
+            conflict = await _claimed_elsewhere(session, tenant, attempt_id, found, result.client_id, answer)
             if conflict is not None:
                 return conflict
-            registration = await session.scalar(
-                select(Registration)
-                .where(
-                    Registration.tenant_id == tenant.id,
-                    Registration.issuer == platform.issuer,
-                    Registration.client_id == result.client_id,
-                )
-                .with_for_update()
+            registration = next(
+                (held for held in found if held.tenant_id == tenant.id and held.issuer == platform.issuer), None
             )
             created = registration is None
             if registration is None:
@@ -416,24 +411,40 @@ class RegistrationService:
             ) from error
 
 
+def _issuer_spellings(issuer: str) -> tuple[str, ...]:
+    """The issuer as given, and with and without one trailing slash: the same platform to the conflict rule."""
+    bare = issuer.rstrip("/")
+    return tuple(dict.fromkeys((bare, bare + "/", issuer)))
+
+
+async def _registrations_of_client(session: AsyncSession, issuer: str, client_id: str) -> list[Registration]:
+    """Every registration, of any tenant, of the platform client (issuer in any spelling, client_id), oldest
+    first, locked for the transaction: in one read, the tenant's own one to update and any other's."""
+    return list(
+        await session.scalars(
+            select(Registration)
+            .where(Registration.issuer.in_(_issuer_spellings(issuer)), Registration.client_id == client_id)
+            .order_by(Registration.created_at)
+            .with_for_update()
+        )
+    )
+
+
 async def _claimed_elsewhere(
-    session: AsyncSession, tenant: Tenant, attempt_id: str, issuer: str, client_id: str, answer: dict[str, Any]
+    session: AsyncSession,
+    tenant: Tenant,
+    attempt_id: str,
+    found: list[Registration],
+    client_id: str,
+    answer: dict[str, Any],
 ) -> errors.RegistrationConflictError | None:
-    """A platform client belongs to one tenant. When the answer names another tenant's, nothing is stored: the
-    attempt is marked `conflict` and the owner hears of it, in this transaction; the refusal is returned.
+    """A platform client belongs to one tenant. When the answer names another tenant's (in `found`), nothing is
+    stored: the attempt is marked `conflict` and the owner hears of it, in this transaction; the refusal is
+    returned.
 
     Moodle answers this way when an admin accepts its offer to update the tool it found on the same domain.
     """
-    bare = issuer.rstrip("/")
-    owned = await session.scalar(
-        select(Registration)
-        .where(
-            Registration.issuer.in_((bare, bare + "/")),
-            Registration.client_id == client_id,
-            Registration.tenant_id != tenant.id,
-        )
-        .order_by(Registration.created_at)
-    )
+    owned = next((held for held in found if held.tenant_id != tenant.id), None)
     if owned is None:
         return None
     owner = await session.get(Tenant, owned.tenant_id)
