@@ -137,6 +137,9 @@ class TextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
+        if "\n" in line or "\r" in line:
+            # A line break in a message (a request's decoded path, a platform's words) would forge a line.
+            line = line.replace("\r", "\\r").replace("\n", "\\n")
         context = getattr(record, CONTEXT, None)
         if not context:
             return line

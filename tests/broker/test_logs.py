@@ -136,6 +136,13 @@ def test_a_text_line_names_its_context_and_quotes_what_could_run_on() -> None:
     assert handled(record("broker", "plain"), TextFormatter()).endswith("INFO broker: plain")
 
 
+def test_a_text_line_breaks_no_line_whatever_its_message_holds() -> None:
+    forged = record("broker.access", "GET %s 404", ("/t/x\r\n2026-01-01 ERROR broker: forged",))
+    written = handled(forged, TextFormatter())
+    assert written.endswith("GET /t/x\\r\\n2026-01-01 ERROR broker: forged 404")
+    assert len(written.splitlines()) == 1
+
+
 def test_the_json_set_up_writes_json_from_every_handler() -> None:
     config = log_config(log_format="json")
     assert {handler["formatter"] for handler in config["handlers"].values()} == {"json"}
