@@ -40,7 +40,7 @@ lint: install
 	$(BIN)/mypy
 
 # Benchmarks drive the JWKS route with Debian's wrk and profile with py-spy (the bench extra).
-# ONLY="registration profile" runs some of them: jwks, registration, launch, profile.
+# ONLY="registration profile" runs some of them: jwks, registration, launch, profile, scale (PostgreSQL; see README).
 WRK := /usr/bin/wrk
 BENCH_STAMP := $(VENV)/.bench-installed
 

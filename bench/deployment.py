@@ -46,22 +46,27 @@ def database_urls() -> list[str]:
     return ["", *filter(None, [os.environ.get("BENCH_DATABASE_URL")])]
 
 
+def broker_env(database_url: str) -> dict[str, str]:
+    """The settings a measured broker runs with."""
+    return {
+        "BROKER_DATABASE_URL": database_url,
+        "BROKER_SECRET_KEY": SECRET_KEY,
+        "BROKER_BASE_URL": BASE_URL,
+        "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
+        "BROKER_RUN_WORKER": "0",
+        # The benchmarks measure throughput, not the limits on anonymous callers: raised out of the way.
+        "BROKER_PUBLIC_RATE_LIMIT": "1000000",
+        "BROKER_TENANT_RATE_LIMIT": "1000000",
+        "BROKER_REGISTRATION_FETCH_LIMIT": "1000000",
+    }
+
+
 @contextmanager
 def deployment(database_url: str = "") -> Iterator[Deployment]:
     """A migrated database (a fresh SQLite file when `database_url` is empty) holding one new tenant."""
     with TemporaryDirectory() as folder:
         database_url = database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        env = {
-            "BROKER_DATABASE_URL": database_url,
-            "BROKER_SECRET_KEY": SECRET_KEY,
-            "BROKER_BASE_URL": BASE_URL,
-            "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
-            "BROKER_RUN_WORKER": "0",
-            # The benchmarks measure throughput, not the limits on anonymous callers: raised out of the way.
-            "BROKER_PUBLIC_RATE_LIMIT": "1000000",
-            "BROKER_TENANT_RATE_LIMIT": "1000000",
-            "BROKER_REGISTRATION_FETCH_LIMIT": "1000000",
-        }
+        env = broker_env(database_url)
         subprocess.run([BROKER, "db", "upgrade"], env={**os.environ, **env}, check=True, capture_output=True)  # noqa: S603
         bench = Deployment(database_url, "bench-" + secrets.token_hex(4), env)
         bench.broker("tenants", "create", bench.slug, "--name", "Bench Tool", "--tool-url", TOOL_URL)

@@ -134,8 +134,9 @@ class Connection:
     def close(self) -> None:
         self.writer.close()
 
-    async def get(self, target: str) -> Answer:
-        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.address}\r\n\r\n".encode())
+    async def get(self, target: str, extra_head: str = "") -> Answer:
+        """`extra_head`: more header lines, each ending in CRLF."""
+        self.writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.address}\r\n{extra_head}\r\n".encode())
         return await self._answer()
 
     async def post_form(self, target: str, fields: Sequence[tuple[str, str]] | bytes, extra_head: str = "") -> Answer:
