@@ -26,7 +26,7 @@ from tests.broker.webhooks.support import (
     hooked_tenant,
     make_worker,
 )
-from tests.conftest import RunningBroker, make_settings
+from tests.conftest import POSTGRES_URL, RunningBroker, make_settings
 from tests.emulators.server import LoopbackServer, base_url_of, bind_loopback, serve_on
 from tests.emulators.tool import ToolEmulator
 
@@ -214,11 +214,12 @@ async def test_a_removed_webhook_url_fails_the_queued_deliveries(services: Servi
     assert tool.ids() == []
 
 
+# SQLite runs a single worker; concurrent workers with row leases are a PostgreSQL setting.
+@pytest.mark.skipif(not POSTGRES_URL, reason="concurrent workers share PostgreSQL: set BROKER_TEST_DATABASE_URL")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_workers_on_postgresql_never_attempt_a_delivery_twice_at_once(
     services: Services, database_url: str
 ) -> None:
-    if services.database.is_sqlite:
-        pytest.skip("SQLite runs a single worker; concurrent workers with row leases are a PostgreSQL setting")
     second_database = Database(database_url)
     try:
         async with second_database.session() as session:  # connected before the race starts
