@@ -22,9 +22,10 @@ REQUEST_ID_HEADER = b"x-request-id"
 # An id a proxy in front already gave the request is kept, so its lines and ours share it; anything longer or
 # with other characters is replaced, since the id is written into pages, headers and log lines.
 _ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
-# Where a request's context is kept in its ASGI scope, for the pages rendered after the middleware has returned
-# (the server error page).
-_SCOPE_KEY = "broker.log_context"
+# Where a request's id is kept in its ASGI scope, for the pages rendered after the middleware has returned (the
+# server error page). The id, not the context: the context refers to the scope, and a cycle per request would
+# leave every request's scope to the garbage collector.
+_SCOPE_KEY = "broker.request_id"
 # A tenant's slug as a request names it: longer text is no slug and is not repeated in the logs.
 _MAX_SLUG = 64
 
@@ -66,11 +67,11 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def start_request(scope: Scope) -> str:
-    """Opens a new request's context, current until `end_request` and kept in its scope for its pages; returns
-    the request's id."""
+    """Opens a new request's context, current until `end_request`; returns the request's id, which is also kept
+    in its scope for its pages."""
     identifier = request_id_from(scope.get("headers", []))
     context = LogContext(request_id=identifier, scope=scope)
-    scope[_SCOPE_KEY] = context
+    scope[_SCOPE_KEY] = identifier
     _current.set(context)
     return identifier
 
@@ -82,8 +83,8 @@ def end_request() -> None:
 def request_id(connection: HTTPConnection) -> str | None:
     """The id of the request (shown on its error page, sent back in X-Request-Id), if it went through the
     broker's middleware."""
-    context: LogContext | None = connection.scope.get(_SCOPE_KEY)
-    return context.request_id if context is not None else None
+    identifier: str | None = connection.scope.get(_SCOPE_KEY)
+    return identifier
 
 
 def bind(*, tenant: str | None = None, attempt_id: str | None = None) -> None:
