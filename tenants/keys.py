@@ -18,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +25,17 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import Select, select
 
 from broker.database import Database
+from broker.expiring import ExpiringCache
 from tenants.encryption import SecretBox, derive_key
 from tenants.key_generator import SIGNING_ALGORITHM
 from tenants.models import KeyStatus, PlatformSigningKey, SigningKey, Tenant
 
 MAX_UNKNOWN_SLUGS = 10_000
+# Key sets whose JWKS and signing key a process keeps at once (about 8.5 KiB each); the least recently loaded
+# beyond it are read from the database again when asked for.
+MAX_KEY_SETS = 20_000
+# A decrypted signing key outlives its key set's entry, so that reloading a key set does not decrypt it again.
+PRIVATE_KEY_TTL = 3600.0
 PUBLISHED_STATUSES = (KeyStatus.NEXT, KeyStatus.ACTIVE, KeyStatus.RETIRED)
 # How stale a process's view of a tenant's keys may be: a rotation made elsewhere reaches it within this.
 KEY_RING_TTL = 30.0
@@ -93,25 +98,24 @@ class KeyRing:
         secret_box: SecretBox,
         ttl: float = KEY_RING_TTL,
         max_unknown: int = MAX_UNKNOWN_SLUGS,
+        max_entries: int = MAX_KEY_SETS,
     ) -> None:
         self._database = database
         self._secret_box = secret_box
-        self._ttl = ttl
-        self._max_unknown = max_unknown
-        self._entries: dict[KeySetName, tuple[float, TenantKeys]] = {}
+        self._entries: ExpiringCache[KeySetName, TenantKeys] = ExpiringCache(ttl, max_entries)
         # Slugs and key sets that do not exist, remembered briefly; bounded, since anyone can ask for any.
-        self._unknown: dict[KeySetName, float] = {}
-        self._private_keys: dict[str, RSAKey] = {}
+        self._unknown: ExpiringCache[KeySetName, bool] = ExpiringCache(ttl, max_unknown)
+        # Decrypted signing keys by kid, so that a key set read again after its TTL is not decrypted again.
+        self._private_keys: ExpiringCache[str, RSAKey] = ExpiringCache(PRIVATE_KEY_TTL, max_entries)
         self._loading: dict[KeySetName, asyncio.Future[TenantKeys | None]] = {}
 
     async def get(self, slug: str, key_set: str | None = None) -> TenantKeys | None:
         """The tenant's own keys, or with `key_set` the keys bound to one of its platforms."""
         name = (slug, key_set)
-        now = time.monotonic()
-        entry = self._entries.get(name)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        if self._unknown.get(name, 0.0) > now:
+        keys = self._entries.get(name)
+        if keys is not None:
+            return keys
+        if self._unknown.get(name):
             return None
         loading = self._loading.get(name)
         if loading is None:
@@ -126,19 +130,17 @@ class KeyRing:
     def invalidate(self, slug: str) -> None:
         """Forgets every key set of the tenant: the next `get` reads the database."""
         for cache in (self._entries, self._unknown):
-            for name in [name for name in cache if name[0] == slug]:
-                del cache[name]
+            for name in cache:
+                if name[0] == slug:
+                    cache.pop(name)
 
     def _remember(self, name: KeySetName, keys: TenantKeys | None) -> None:
-        expires = time.monotonic() + self._ttl
         if keys is not None:
-            self._entries[name] = (expires, keys)
-            self._unknown.pop(name, None)
+            self._entries.put(name, keys)
+            self._unknown.pop(name)
             return
-        self._entries.pop(name, None)
-        if len(self._unknown) >= self._max_unknown:
-            self._unknown.clear()
-        self._unknown[name] = expires
+        self._entries.pop(name)
+        self._unknown.put(name, True)
 
     async def _load(self, slug: str, key_set: str | None) -> TenantKeys | None:
         async with self._database.session() as session:
@@ -161,7 +163,7 @@ class KeyRing:
         key = self._private_keys.get(row.kid)
         if key is None:
             key = read_private_jwk(self._secret_box.decrypt(row.private_key_encrypted))
-            self._private_keys[row.kid] = key
+            self._private_keys.put(row.kid, key)
         return key
 
 

@@ -14,20 +14,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
 from broker.database import Database
+from broker.expiring import ExpiringCache
 from broker.launch.login_origin import platform_hosts
 from broker.registration.endpoints import called_endpoint
 from broker.registration.models import Deployment, Registration
 from tenants.encryption import SecretBox
 from tenants.keys import KEY_RING_TTL
 from tenants.models import Tenant
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 # Answers kept per cache: tenants by slug, registrations by id, and registrations by (tenant, issuer).
 MAX_ENTRIES = 10_000
@@ -89,32 +87,6 @@ class RegistrationView:
     learnt_login_hosts: tuple[str, ...] = ()
 
 
-class _Expiring(Generic[K, V]):
-    def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: dict[K, tuple[float, V]] = {}
-
-    def get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= self._clock():
-            return None
-        return entry[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._entries.pop(key, None)  # stored again: it goes to the end, the last to be dropped
-        if len(self._entries) >= self._max_entries:
-            del self._entries[next(iter(self._entries))]
-        self._entries[key] = (self._clock() + self._ttl, value)
-
-    def pop(self, key: K) -> None:
-        self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 class LaunchDirectory:
     def __init__(
         self,
@@ -127,9 +99,11 @@ class LaunchDirectory:
     ) -> None:
         self._database = database
         self._secret_box = secret_box
-        self._tenants: _Expiring[str, TenantView] = _Expiring(ttl, max_entries, clock)
-        self._by_issuer: _Expiring[tuple[str, str], tuple[RegistrationView, ...]] = _Expiring(ttl, max_entries, clock)
-        self._by_id: _Expiring[str, RegistrationView] = _Expiring(ttl, max_entries, clock)
+        self._tenants: ExpiringCache[str, TenantView] = ExpiringCache(ttl, max_entries, clock)
+        self._by_issuer: ExpiringCache[tuple[str, str], tuple[RegistrationView, ...]] = ExpiringCache(
+            ttl, max_entries, clock
+        )
+        self._by_id: ExpiringCache[str, RegistrationView] = ExpiringCache(ttl, max_entries, clock)
 
     async def tenant(self, slug: str) -> TenantView | None:
         view = self._tenants.get(slug)

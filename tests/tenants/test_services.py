@@ -95,6 +95,18 @@ async def test_key_ring_memory_stays_bounded_when_asked_for_many_unknown_slugs(s
     assert len(ring._unknown) <= 5 and not ring._entries and not ring._loading
 
 
+async def test_key_ring_memory_stays_bounded_when_many_tenants_are_served(services: Services) -> None:
+    """Each served key set holds its JWKS and its decrypted signing key: a ring serving every tenant of a large
+    deployment keeps the most recent ones only, and still serves the others (from the database again)."""
+    created = [await services.tenants.create(unique_slug(), "Acme") for _ in range(7)]
+    ring = KeyRing(services.database, services.secret_box, ttl=60, max_entries=3)
+    for tenant in created:
+        assert (await ring.get(tenant.tenant.slug)) is not None
+    assert len(ring._entries) <= 3 and len(ring._private_keys) <= 3
+    first = await ring.get(created[0].tenant.slug)
+    assert first is not None and first.signing_key is not None and first.signing_key["kid"] == created[0].kid
+
+
 async def test_concurrent_cold_lookups_of_one_tenant_share_one_load(services: Services) -> None:
     created = await services.tenants.create(unique_slug(), "Acme")
     ring = KeyRing(services.database, services.secret_box, ttl=60)
