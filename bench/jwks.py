@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bench.deployment import BASE_URL, deployment
-from bench.loadgen import Server, before_source, median, process_cpu_seconds, uvicorn_server
+from bench.loadgen import Server, broker_servers, median, process_cpu_seconds, uvicorn_server
 
 CONNECTIONS = 8
 SECONDS = 3
@@ -98,18 +98,14 @@ def _wrk() -> str:
 def main() -> None:
     with deployment() as bench, ExitStack() as servers:
         path = f"/t/{bench.slug}/.well-known/jwks.json"
-        broker = servers.enter_context(uvicorn_server("broker.app:create_app", bench.env, factory=True))
-        body, _ = key_set_answer(broker, path)
+        brokers = broker_servers(servers, bench.env)
+        body, _ = key_set_answer(brokers["broker"], path)
         measured = {
             "bare Starlette": servers.enter_context(
                 uvicorn_server("bench.bare_app:app", {"BENCH_BODY": body.decode(), "BENCH_PATH": path})
             ),
-            "broker": broker,
+            **brokers,
         }
-        if before_source():
-            measured["broker before"] = servers.enter_context(
-                uvicorn_server("broker.app:create_app", bench.env, factory=True, source=before_source())
-            )
         sizes = {}
         for name, server in measured.items():
             served, sizes[name] = key_set_answer(server, path)

@@ -29,7 +29,7 @@ from joserfc.jwk import RSAKey
 
 from bench import platform
 from bench.deployment import Deployment, database_urls, deployment
-from bench.loadgen import Connection, Server, before_source, median, process_cpu_seconds, uvicorn_server
+from bench.loadgen import Connection, Server, broker_servers, median, process_cpu_seconds
 from bench.registration import Admin
 
 LAUNCHES = 1_600
@@ -173,12 +173,7 @@ def run_engine(bench: Deployment) -> dict[str, tuple[list[Result], list[Result],
     servers take turns in every round."""
     with ExitStack() as running:
         lms, key = running.enter_context(platform.running())
-        broker = running.enter_context(uvicorn_server("broker.app:create_app", bench.env, factory=True))
-        measured = {"broker": broker}
-        if before_source():
-            measured["broker before"] = running.enter_context(
-                uvicorn_server("broker.app:create_app", bench.env, factory=True, source=before_source())
-            )
+        measured = broker_servers(running, bench.env)
         simulated = {name: users(bench, server, lms, key) for name, server in measured.items()}
         results: dict[str, tuple[list[Result], list[Result], list[Result]]] = {}
         for name, server in measured.items():

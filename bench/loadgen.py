@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -63,6 +63,17 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://{self.address}"
+
+
+def broker_servers(stack: ExitStack, env: dict[str, str]) -> dict[str, Server]:
+    """This checkout's broker, and beside it the one at BENCH_BEFORE when that names a checkout, each serving
+    until `stack` closes."""
+    servers = {"broker": stack.enter_context(uvicorn_server("broker.app:create_app", env, factory=True))}
+    if before_source():
+        servers["broker before"] = stack.enter_context(
+            uvicorn_server("broker.app:create_app", env, factory=True, source=before_source())
+        )
+    return servers
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from bench.loadgen import (
     Answer,
     Connection,
     Server,
-    before_source,
+    broker_servers,
     median,
     percentile,
     post_forms,
@@ -167,12 +167,8 @@ def run_engine(bench: Deployment) -> dict[tuple[str, int], list[Result]]:
     results: dict[tuple[str, int], list[Result]] = {}
     with tempfile.TemporaryDirectory() as pages, ExitStack() as servers:
         lms, _ = servers.enter_context(platform.running())
-        broker = servers.enter_context(uvicorn_server("broker.app:create_app", bench.env, factory=True))
-        measured = {"broker": broker}
-        if before_source():
-            measured["broker before"] = servers.enter_context(
-                uvicorn_server("broker.app:create_app", bench.env, factory=True, source=before_source())
-            )
+        measured = broker_servers(servers, bench.env)
+        broker = measured["broker"]
         measure(broker, bench.slug, lms.url, WARM_UP, 8)
         capture_pages(broker, bench.slug, lms.url, Path(pages))
         floor_env = {"BENCH_FLOOR_PAGES": pages, "BROKER_BASE_URL": bench.env["BROKER_BASE_URL"]}
