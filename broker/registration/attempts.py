@@ -11,7 +11,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import log_context, stored_text
@@ -200,16 +200,23 @@ async def list_attempts(
 
 
 async def recent_attempts(
-    database: Database, *, statuses: Collection[str] | None = None, limit: int
+    database: Database, *, statuses: Collection[str], limit: int
 ) -> list[tuple[RegistrationAttempt, str]]:
-    """The latest attempts across every tenant, newest first, each with its tenant's slug (for the operator)."""
+    """The attempts of these statuses across every tenant that changed last, newest first, each with its
+    tenant's slug (for the operator: an attempt a restart cut off failed when it was marked, not when it began)."""
+    # The newest `limit` of each status, read backwards along (status, updated_at), then merged: a sort of every
+    # failure ever recorded (a sequential scan) is what `status IN (...) ORDER BY updated_at` costs otherwise.
+    newest_first = (RegistrationAttempt.updated_at.desc(), RegistrationAttempt.id.desc())
+    newest = select(RegistrationAttempt.id).order_by(*newest_first).limit(limit)
+    latest = union_all(
+        *(select(newest.where(RegistrationAttempt.status == status).subquery()) for status in statuses)
+    ).subquery()
     query = (
         select(RegistrationAttempt, Tenant.slug)
+        .join(latest, latest.c.id == RegistrationAttempt.id)
         .join(Tenant, Tenant.id == RegistrationAttempt.tenant_id)
-        .order_by(RegistrationAttempt.created_at.desc(), RegistrationAttempt.id.desc())
+        .order_by(*newest_first)
     )
-    if statuses is not None:
-        query = query.where(RegistrationAttempt.status.in_(statuses))
     async with database.session() as session:
         return [(attempt, slug) for attempt, slug in (await session.execute(query.limit(limit))).all()]
 

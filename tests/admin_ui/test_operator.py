@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from admin_ui.operator import RECENT_FAILURES
 from broker.registration import attempts
 from broker.registration.models import AttemptStatus, RegistrationAttempt
 from broker.services import Services
@@ -119,14 +120,30 @@ async def test_the_operator_sees_registration_conflicts_among_the_failures(
 async def test_the_operator_sees_interrupted_registrations_with_what_to_do(
     dev_browser: Browser, services: Services, tenant: CreatedTenant
 ) -> None:
+    """An attempt a restart cut off started long before it is marked interrupted: the list goes by when each
+    attempt failed, so the failures of every attempt started since (more than a page) do not hide it."""
     idle = attempts.STALLED_AFTER + timedelta(minutes=1)
     attempt_id = await stalled_attempt(services, tenant.tenant.id, AttemptStatus.SUBMITTING, idle=idle)
+    await failed_attempts(services, tenant.tenant.id, RECENT_FAILURES + 1)
     assert await attempts.interrupt_stalled(services.database) >= 1
     email = unique_email("op")
     await services.accounts.create_operator(email, PASSWORD)
     assert (await dev_browser.post("/admin/login", {"email": email, "password": PASSWORD})).status_code == 303
     failures = (await dev_browser.get("/admin/")).text.split("Recent failed registration attempts")[1]
+    assert f"<code>{attempt_id}</code>" in failures, "the attempt that failed last comes first"
     row = failures.split(f"<code>{attempt_id}</code>")[1].split("</tr>")[0]
     assert f"<code>{tenant.tenant.slug}</code>" in row and "interrupted" in row and "None" not in row
     assert "Check the LMS&#39;s tool list" in row, "the row says what to do"
     await dev_browser.client.aclose()
+
+
+async def failed_attempts(services: Services, tenant_id: str, count: int) -> None:
+    """`count` attempts started and failed now, as a platform refusing them leaves them."""
+    async with services.database.transaction() as session:
+        session.add_all(
+            RegistrationAttempt(
+                tenant_id=tenant_id, status=AttemptStatus.FAILED, error_code="PlatformRefusedError",
+                openid_configuration_url="https://lms.example.edu/.well-known/openid-configuration",
+            )
+            for _ in range(count)
+        )  # fmt: skip
