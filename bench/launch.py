@@ -87,6 +87,8 @@ class User:
         self.launch_url = f"{bench.env['BROKER_BASE_URL']}/t/{bench.slug}/lti/launch"
         self.issuer = issuer
         self.kid = key["kid"]
+        if key.private_key is None:
+            raise ValueError("the platform signs its id_tokens: its key needs the private half")
         self.private_key = key.private_key
         self.client_id = client_id
         self.deployment_id = deployment_id
