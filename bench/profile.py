@@ -40,8 +40,9 @@ COSTS = [
     ("template rendering (Jinja2)", ("jinja2/",)),
     ("form parsing", ("python_multipart/", "starlette/formparsers.py")),
     ("JWS signing and verification", ("broker/launch/jose.py", "joserfc/", "cryptography/")),
+    # Before SQLAlchemy, whose frames are under the SQLite driver's: it runs on the loop's thread, in its greenlet.
+    ("database: SQLite / psycopg driver", ("broker/inline_sqlite.py", "sqlite3/", "psycopg/")),
     ("database: SQLAlchemy ORM and Core", ("sqlalchemy/",)),
-    ("database: aiosqlite / psycopg driver", ("aiosqlite/", "psycopg/", "sqlite3/")),
     ("outbound HTTP (guarded client, httpx, httpcore)", ("broker/http_client", "httpx/", "httpcore/", "h11/")),
 ]
 # ...or else to the one whose code is nearest the top of the stack, where the time is spent.

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from broker import inline_sqlite
+
 # Stable constraint names keep Alembic migrations identical on both engines.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -106,11 +108,12 @@ def new_id(prefix: str) -> str:
 
 
 def async_url(database_url: str) -> URL:
-    """The driver the app runs on: aiosqlite for SQLite, psycopg 3 (async) for PostgreSQL."""
+    """The driver the app runs on: sqlite3 on the event loop's thread for SQLite (`broker.inline_sqlite`),
+    psycopg 3 (async) for PostgreSQL."""
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return url.set(drivername="sqlite+aiosqlite")
+        return url.set(drivername=inline_sqlite.DRIVER)
     if backend == "postgresql":
         return url.set(drivername="postgresql+psycopg")
     raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://")
@@ -124,7 +127,8 @@ def sync_url(database_url: str) -> URL:
     return url.set(drivername="sqlite")
 
 
-# How long a SQLite statement waits for another connection's write lock before 'database is locked'.
+# How long a SQLite statement waits for another connection's write lock before 'database is locked'. It waits
+# asynchronously (`broker.inline_sqlite`): the loop goes on, and with it the transaction that holds the lock.
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # A write transaction that still finds the lock taken after that tries again this many times, waiting
 # LOCKED_BACKOFF, then twice as long, and so on: a burst of writers from other processes passes.
@@ -136,8 +140,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own implicit BEGIN is turned off, so that `_sqlite_begin` decides how each transaction starts.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # First, so that the statements below wait for a lock too (switching to WAL takes one).
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Readers never wait for the writer, and the writer never waits for readers.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -190,6 +192,8 @@ class Database:
         options: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() == "postgresql", "hide_parameters": True}
         if url.get_backend_name() == "postgresql":
             options.update(pool_size=10, max_overflow=10)
+        else:
+            options.update(connect_args={"lock_timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self._ephemeral_engine = self.engine
         if url.get_backend_name() == "sqlite":

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -134,3 +136,98 @@ async def test_a_write_past_the_busy_timeout_is_tried_again_a_bounded_number_of_
     finally:
         holder.close()
         await database.dispose()
+
+
+# A writer in another process: takes the write lock, says so, and commits when told to (a line on its stdin).
+_OTHER_PROCESS_WRITER = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("INSERT INTO scratch VALUES (1)")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("COMMIT")
+"""
+
+
+async def test_a_write_waiting_for_another_connection_of_this_process_leaves_the_loop_free(
+    sqlite_file: Path,
+) -> None:
+    """A transaction of this process holds SQLite's write lock across an await while another connection's write
+    (here another Database's, which takes no turn with it) waits for the lock. Were that wait SQLite's busy
+    handler on the event loop's thread, the holder could never resume to commit: the loop would stand still
+    until the busy timeout and the write fail with 'database is locked'."""
+    holder_database = Database(f"sqlite:///{sqlite_file}")
+    waiter_database = Database(f"sqlite:///{sqlite_file}")
+    locked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with holder_database.transaction() as session:
+            await session.execute(text("INSERT INTO scratch VALUES (1)"))
+            locked.set()
+            await release.wait()
+
+    async def wait_then_write() -> None:
+        async with waiter_database.ephemeral() as connection:
+            await connection.execute(text("INSERT INTO scratch VALUES (2)"))
+
+    try:
+        async with holder_database.transaction() as session:
+            await session.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        holding = asyncio.create_task(hold())
+        await locked.wait()
+        waiting = asyncio.create_task(wait_then_write())
+        for _ in range(10):  # the waiter runs until it finds the lock taken
+            await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(holding, waiting)
+        async with waiter_database.session() as session:
+            assert (await session.execute(text("SELECT n FROM scratch"))).scalars().all() == [1, 2]
+    finally:
+        await holder_database.dispose()
+        await waiter_database.dispose()
+
+
+async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_file: Path) -> None:
+    """Another process (a `broker` command, say) holds the write lock until this process's loop tells it to
+    commit: the loop has to go on running while this process's write waits."""
+    database = Database(f"sqlite:///{sqlite_file}")
+    async with database.transaction() as session:
+        await session.execute(text("CREATE TABLE scratch (n INTEGER)"))
+    other = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _OTHER_PROCESS_WRITER, str(sqlite_file), stdin=PIPE, stdout=PIPE
+    )
+    assert other.stdin is not None and other.stdout is not None
+    try:
+        assert await other.stdout.readline() == b"locked\n"
+
+        async def write() -> None:
+            async with database.ephemeral() as connection:
+                await connection.execute(text("INSERT INTO scratch VALUES (2)"))
+
+        writing = asyncio.create_task(write())
+        for _ in range(10):  # the write runs until it finds the lock taken
+            await asyncio.sleep(0)
+        other.stdin.write(b"commit\n")
+        await other.stdin.drain()
+        await writing
+        assert await other.wait() == 0
+        async with database.session() as session:
+            assert (await session.execute(text("SELECT n FROM scratch"))).scalars().all() == [1, 2]
+    finally:
+        if other.returncode is None:
+            other.kill()
+            await other.wait()
+        await database.dispose()
+
+
+async def test_rows_stay_readable_after_their_connection_is_closed(database: Database) -> None:
+    """As every asyncio driver of SQLAlchemy has it: a statement's rows are read when it runs."""
+    async with database.ephemeral() as connection:
+        await connection.execute(text("INSERT INTO scratch_counts VALUES (1, 1), (2, 2), (3, 3)"))
+        # Left unread: the statement must have run to its end by the commit.
+        await connection.execute(text("UPDATE scratch_counts SET n = n + 10 RETURNING task"))
+    async with database.engine.connect() as connection:
+        result = await connection.execute(text("SELECT task, n FROM scratch_counts ORDER BY task"))
+    await database.engine.dispose()  # closes the pool's connections
+    assert [tuple(row) for row in result.all()] == [(1, 11), (2, 12), (3, 13)]
