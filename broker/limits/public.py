@@ -12,10 +12,11 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker.limits.store import LimitStore, Places, Rate
+from broker.limits.store import Lease, LimitStore, Places, Rate
 from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.refusals import Refusal, refusal_page
 from broker.services import services
@@ -51,18 +52,23 @@ class PublicLimits:
         self.fetches_per_tenant = Rate("fetch-tenant", settings.registration_fetch_limit * TENANT_FETCH_FACTOR)
         self.in_flight_per_address, self.in_flight_per_tenant = settings.registration_fetch_concurrency
 
-    async def check_request(self, tenant: str, address: str) -> None:
+    async def check_request(self, tenant: str, address: str, joining: AsyncConnection | None = None) -> None:
         """A request to a tenant's public page; TooManyRequests past a limit."""
-        wait = await self.store.take([(self.per_address, address), (self.per_tenant, tenant)])
+        wait = await self.store.take([(self.per_address, address), (self.per_tenant, tenant)], joining)
         if wait:
+            RATE_LIMIT_REFUSALS.labels("public").inc()
             raise TooManyRequests(
                 "This network or this tool has made more requests than the broker takes in a minute.", wait
             )
 
-    @asynccontextmanager
-    async def outbound_call(self, tenant: str, address: str) -> AsyncIterator[None]:
-        """Holds a place for a registration step that calls the platform; TooManyRequests when there is none."""
-        wait = await self.store.take([(self.fetches_per_address, address), (self.fetches_per_tenant, tenant)])
+    def registration_page(self, tenant: str, address: str) -> RegistrationPageLimits:
+        """The limits of a request to a registration page, taken in the writes of its step (see the class)."""
+        return RegistrationPageLimits(self, tenant, address)
+
+    async def take_call(self, tenant_id: str, address: str, joining: AsyncConnection | None) -> list[Lease]:
+        """A call's tokens and its places in flight; TooManyRequests when it may not be made."""
+        checks = [(self.fetches_per_address, address), (self.fetches_per_tenant, tenant_id)]
+        wait = await self.store.take(checks, joining)
         if wait:
             RATE_LIMIT_REFUSALS.labels("registration_calls").inc()
             raise TooManyRequests(
@@ -72,19 +78,83 @@ class PublicLimits:
             )
         places = [
             Places("fetching-address", self.in_flight_per_address, address),
-            Places("fetching-tenant", self.in_flight_per_tenant, tenant),
+            Places("fetching-tenant", self.in_flight_per_tenant, tenant_id),
         ]
-        leases = await self.store.acquire(places)
+        leases = await self.store.acquire(places, joining)
         if leases is None:
             RATE_LIMIT_REFUSALS.labels("registration_calls_in_flight").inc()
             raise TooManyRequests(
                 "Other registrations of this tool, or from your network, are waiting for their platforms right now.",
                 5,
             )
+        return leases
+
+    @asynccontextmanager
+    async def outbound_call(self, tenant: str, address: str) -> AsyncIterator[None]:
+        """Holds a place for a registration step that calls the platform; TooManyRequests when there is none."""
+        leases = await self.take_call(tenant, address, None)
         try:
             yield
         finally:
             await self.store.release(leases)
+
+
+class RegistrationPageLimits:
+    """The limits of one request to a registration page, taken in its step's own writes rather than in
+    transactions of their own (on the database store they commit with the attempt): the page's request tokens,
+    and the call's tokens and places in flight, in the write before the platform is called (`enter`); the
+    places given back in the write that records what came of the call (`leave`).
+
+    A request that ends before its step's first write (an unknown tool, a spent form) still counts
+    (`count_request`), and a step that ends without `leave` (a failure) gives its places back after it.
+    """
+
+    def __init__(self, limits: PublicLimits, tenant: str, address: str) -> None:
+        self._limits = limits
+        self._tenant = tenant
+        self._address = address
+        self._tenant_id = ""
+        self._counted = False
+        self._leases: list[Lease] = []
+        self._given_back = False
+
+    @asynccontextmanager
+    async def calling(self, tenant_id: str) -> AsyncIterator[RegistrationPageLimits]:
+        """The step of tenant `tenant_id` that may call the platform: on the way out, its places are given back
+        unless its last write gave them back (giving back twice changes nothing, so after a failure, whose
+        write may have been rolled back, they are always given back)."""
+        self._tenant_id = tenant_id
+        try:
+            yield self
+        except BaseException:
+            await self._give_back()
+            raise
+        if not self._given_back:
+            await self._give_back()
+
+    async def enter(self, connection: AsyncConnection) -> None:
+        """In the step's write before the platform is called; TooManyRequests (rolling that write back) past a
+        limit."""
+        # Counted here, whatever comes of it: a request refused by a limit is not asked about again.
+        self._counted = True
+        await self._limits.check_request(self._tenant, self._address, connection)
+        self._leases = await self._limits.take_call(self._tenant_id, self._address, connection)
+
+    async def leave(self, connection: AsyncConnection) -> None:
+        """In the step's write after the platform answered."""
+        await self._limits.store.release(self._leases, connection)
+        self._given_back = True
+
+    async def count_request(self) -> None:
+        """For a request that ended before its step's first write; TooManyRequests when it is over the limit."""
+        if not self._counted:
+            self._counted = True
+            await self._limits.check_request(self._tenant, self._address)
+
+    async def _give_back(self) -> None:
+        if self._leases:
+            await self._limits.store.release(self._leases)
+            self._leases, self._given_back = [], True
 
 
 def limited(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -95,7 +165,6 @@ def limited(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
         try:
             await services(request).public_limits.check_request(request.path_params["slug"], client_address(request))
         except TooManyRequests as refusal:
-            RATE_LIMIT_REFUSALS.labels("public").inc()
             return refusal_page(request, refusal, framable=True)
         return await endpoint(request)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -66,7 +67,11 @@ class Lease:
 
 
 class LimitStore(Protocol):
-    async def take(self, checks: Sequence[tuple[Rate, str]]) -> float:
+    """`joining`, where a method takes it, is a write transaction of the caller's on the limits' database: the
+    database store does its work there, to commit (or roll back) with the caller's own writes instead of in a
+    transaction of its own; the Redis store does its work in Redis as always."""
+
+    async def take(self, checks: Sequence[tuple[Rate, str]], joining: AsyncConnection | None = None) -> float:
         """Spends a token from each (rate, subject) bucket that has one: 0 when all had one, else the longest
         wait in seconds until the refused ones have one."""
         ...
@@ -75,11 +80,16 @@ class LimitStore(Protocol):
         """The seconds until the bucket has a token (0 when it has one), spending nothing."""
         ...
 
-    async def acquire(self, places: Sequence[Places]) -> list[Lease] | None:
-        """One place of each of `places` for a call in flight, or None (and none held) when one has none free."""
+    async def acquire(
+        self, places: Sequence[Places], joining: AsyncConnection | None = None
+    ) -> list[Lease] | None:
+        """One place of each of `places` for a call in flight, or None when one has none free (then none is
+        held, unless `joining` is kept: a caller that joins rolls back on None)."""
         ...
 
-    async def release(self, leases: Sequence[Lease]) -> None: ...
+    async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
+        """Gives the places back; giving back a place already given back changes nothing."""
+        ...
 
     async def prune(self) -> None:
         """Forgets full buckets and expired places (they mean the same as none)."""
@@ -129,14 +139,14 @@ class DatabaseLimitStore:
         self.database = database
         self.clock = clock
 
-    async def take(self, checks: Sequence[tuple[Rate, str]]) -> float:
+    async def take(self, checks: Sequence[tuple[Rate, str]], joining: AsyncConnection | None = None) -> float:
         now = self.clock()
         rates = {rate.key(subject): rate for rate, subject in checks}
         keys = list(rates)
         params: dict[str, object] = {"now": now}
         for i, key in enumerate(keys):
             params |= {f"key_{i}": key, f"inserted_{i}": now + rates[key].interval, f"period_{i}": rates[key].period}
-        async with self.database.ephemeral() as connection:
+        async with self._connection(joining) as connection:
             answered = (await connection.execute(_take_statement(len(keys)), params)).all()
         return max(
             (full_at + rates[key].interval - now - rates[key].period for key, full_at, refused in answered if refused),
@@ -150,12 +160,14 @@ class DatabaseLimitStore:
             return 0.0
         return max(0.0, full_at + rate.interval - self.clock() - rate.period)
 
-    async def acquire(self, places: Sequence[Places]) -> list[Lease] | None:
+    async def acquire(
+        self, places: Sequence[Places], joining: AsyncConnection | None = None
+    ) -> list[Lease] | None:
         now = self.clock()
         holder = secrets.token_hex(8)
         # One transaction for every place (a call holds several): all are claimed together, or none.
         try:
-            async with self.database.ephemeral() as connection:
+            async with self._connection(joining) as connection:
                 leases = []
                 for wanted in places:
                     lease = await self._claim(connection, wanted, holder, now)
@@ -177,8 +189,8 @@ class DatabaseLimitStore:
                 return Lease(key, slot, holder)
         return None
 
-    async def release(self, leases: Sequence[Lease]) -> None:
-        async with self.database.ephemeral() as connection:
+    async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
+        async with self._connection(joining) as connection:
             for lease in leases:
                 await connection.execute(_RELEASE, {"key": lease.key, "slot": lease.slot, "holder": lease.holder})
 
@@ -190,6 +202,15 @@ class DatabaseLimitStore:
 
     async def close(self) -> None:
         """The database belongs to the services; nothing of its own to close."""
+
+    @asynccontextmanager
+    async def _connection(self, joining: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The caller's transaction when it is joined, else a transaction of the store's own."""
+        if joining is not None:
+            yield joining
+            return
+        async with self.database.ephemeral() as connection:
+            yield connection
 
 
 
@@ -263,7 +284,7 @@ class RedisLimitStore:
         self._take = self.redis.register_script(_TAKE_SCRIPT)
         self._acquire = self.redis.register_script(_ACQUIRE_SCRIPT)
 
-    async def take(self, checks: Sequence[tuple[Rate, str]]) -> float:
+    async def take(self, checks: Sequence[tuple[Rate, str]], joining: AsyncConnection | None = None) -> float:
         keys = [f"{self.namespace}:{rate.key(subject)}" for rate, subject in checks]
         args: list[float] = [self.clock()]
         for rate, _ in checks:
@@ -276,7 +297,9 @@ class RedisLimitStore:
             return 0.0
         return max(0.0, float(stored) + rate.interval - self.clock() - rate.period)
 
-    async def acquire(self, places: Sequence[Places]) -> list[Lease] | None:
+    async def acquire(
+        self, places: Sequence[Places], joining: AsyncConnection | None = None
+    ) -> list[Lease] | None:
         holder = secrets.token_hex(8)
         now = self.clock()
         args: list[float | str] = [now, 0, now + LEASE_SECONDS, holder, int(LEASE_SECONDS * 1000)]
@@ -290,7 +313,7 @@ class RedisLimitStore:
             leases.append(Lease(key, 0, holder))
         return leases
 
-    async def release(self, leases: Sequence[Lease]) -> None:
+    async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
         for lease in leases:
             await self.redis.zrem(lease.key, lease.holder)
 

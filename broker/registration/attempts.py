@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, insert, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from broker import log_context, stored_text
 from broker.database import Database, changed_rows, new_id, utcnow
@@ -49,8 +49,34 @@ _CLAIM = _UPDATE.where(
 _STATUS = select(RegistrationAttempt.status).where(RegistrationAttempt.id == bindparam("attempt_id"))
 
 
-async def open_attempt(database: Database, tenant_id: str, configuration_url: str) -> str:
-    """A new attempt, fetching the platform's configuration; its URL is kept with every query value redacted."""
+class StepLimits(Protocol):
+    """The limits on a step that calls the platform for an anonymous caller (broker/limits/public.py), taken in
+    the step's own writes so that they commit with the attempt: `enter` in the write before the call (it raises
+    to refuse the step, rolling that write back), `leave` in the write that records what came of it."""
+
+    async def enter(self, connection: AsyncConnection) -> None: ...
+
+    async def leave(self, connection: AsyncConnection) -> None: ...
+
+
+class Unlimited:
+    """No limits on the step (a caller that is not an anonymous page)."""
+
+    async def enter(self, connection: AsyncConnection) -> None:
+        """Nothing to take."""
+
+    async def leave(self, connection: AsyncConnection) -> None:
+        """Nothing to give back."""
+
+
+UNLIMITED = Unlimited()
+
+
+async def open_attempt(
+    database: Database, tenant_id: str, configuration_url: str, limits: StepLimits = UNLIMITED
+) -> str:
+    """A new attempt, fetching the platform's configuration, in the write that enters the step's `limits`; its
+    URL is kept with every query value redacted."""
     attempt_id = new_id("att")
     values = {
         "id": attempt_id,
@@ -62,6 +88,7 @@ async def open_attempt(database: Database, tenant_id: str, configuration_url: st
         ),
     }
     async with database.ephemeral() as connection:
+        await limits.enter(connection)
         await connection.execute(_INSERT, values)
     log_context.bind(attempt_id=attempt_id)
     return attempt_id
@@ -82,9 +109,13 @@ async def prune_abandoned(database: Database, before: datetime) -> int:
     return changed_rows(deleted)
 
 
-async def update_attempt(database: Database, attempt_id: str, **values: Any) -> None:
+async def update_attempt(
+    database: Database, attempt_id: str, leaving: StepLimits = UNLIMITED, **values: Any
+) -> None:
+    """Writes `values`, in the write that leaves the step's limits when `leaving` names them."""
     async with database.ephemeral() as connection:
         await connection.execute(_UPDATE, {"attempt_id": attempt_id, "updated_at": utcnow(), **values})
+        await leaving.leave(connection)
 
 
 def failure(attempt_id: str, error: errors.RegistrationError, *, code: str | None = None) -> dict[str, Any]:
@@ -138,10 +169,14 @@ async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) 
     return attempt
 
 
-async def claim_reviewed_attempt(database: Database, tenant_id: str, attempt_id: str, **values: Any) -> None:
+async def claim_reviewed_attempt(
+    database: Database, tenant_id: str, attempt_id: str, entering: StepLimits = UNLIMITED, **values: Any
+) -> None:
     """Moves a reviewed attempt on (to submitting with its request, or to failed), in one statement, so a form
-    posted twice is used once: the second post gets AlreadySubmittedError."""
+    posted twice is used once: the second post gets AlreadySubmittedError. The claim is the write that enters
+    the step's limits when `entering` names them."""
     async with database.ephemeral() as connection:
+        await entering.enter(connection)
         claimed = await connection.execute(
             _CLAIM, {"attempt_id": attempt_id, "tenant": tenant_id, "updated_at": utcnow(), **values}
         )

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from broker import metrics
 from broker.inline_scripts import CLOSE
-from broker.limits.public import TooManyRequests, client_address, limited
+from broker.limits.public import RegistrationPageLimits, TooManyRequests, client_address, limited
 from broker.pages import render
 from broker.refusals import Refusal, refusal_page
 from broker.registration import descriptions, errors, review
@@ -34,30 +34,43 @@ PAGE_HELPERS = {
 
 async def register(request: Request) -> Response:
     found = services(request)
+    # The page's limits are taken in the step's own writes (see RegistrationPageLimits).
+    limits = found.public_limits.registration_page(request.path_params["slug"], client_address(request))
     try:
         tenant = await _tenant(request)
         if request.method == "GET":
             initiation = parse_initiation(request.query_params)
-            async with found.public_limits.outbound_call(tenant.id, client_address(request)):
-                outcome = await found.registrations.begin(tenant, initiation)
+            async with limits.calling(tenant.id):
+                outcome = await found.registrations.begin(tenant, initiation, limits)
         else:
             form = await request.form()
             state = form.get("state")
             if not isinstance(state, str) or not state:
                 raise errors.ReviewExpiredError("The form is missing its state.", field="state")
             # Ticked checkboxes are the only review fields a browser sends; unticked items are left out.
-            async with found.public_limits.outbound_call(tenant.id, client_address(request)):
-                outcome = await found.registrations.complete(tenant, state, review.ticked(form.keys()))
+            async with limits.calling(tenant.id):
+                outcome = await found.registrations.complete(tenant, state, review.ticked(form.keys()), limits)
     except (errors.RegistrationError, TooManyRequests) as refusal:
-        # Only known tenants are named: a made-up slug must not make a new series.
-        slug = "" if isinstance(refusal, errors.UnknownTenantError) else request.path_params["slug"]
-        metrics.REGISTRATIONS.labels(type(refusal).__name__, "unknown", slug).inc()
-        return refusal_page(request, refusal, framable=True)
+        return await _refused(request, limits, refusal)
     outcome_name = "review" if isinstance(outcome, Review) else "registered"
     metrics.REGISTRATIONS.labels(outcome_name, outcome.platform.profile, tenant.slug).inc()
     if isinstance(outcome, Review):
         return _review_page(request, tenant, outcome)
     return _registered_page(request, tenant, outcome)
+
+
+async def _refused(
+    request: Request, limits: RegistrationPageLimits, refusal: errors.RegistrationError | TooManyRequests
+) -> Response:
+    try:
+        # A request refused before its step's first write counts against the page's limits all the same.
+        await limits.count_request()
+    except TooManyRequests as over:
+        return refusal_page(request, over, framable=True)
+    # Only known tenants are named: a made-up slug must not make a new series.
+    slug = "" if isinstance(refusal, errors.UnknownTenantError) else request.path_params["slug"]
+    metrics.REGISTRATIONS.labels(type(refusal).__name__, "unknown", slug).inc()
+    return refusal_page(request, refusal, framable=True)
 
 
 async def _tenant(request: Request) -> Tenant:
@@ -159,6 +172,6 @@ async def verify(request: Request) -> Response:
 
 # A tenant's public routes: under /t/{slug} on the base host, at the root of the tenant's own host.
 routes = [
-    Route(REGISTRATION_PATH, limited(register), methods=["GET", "POST"]),
+    Route(REGISTRATION_PATH, register, methods=["GET", "POST"]),
     Route(REGISTRATION_PATH + "/verify", limited(verify), methods=["POST"]),
 ]

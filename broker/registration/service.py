@@ -92,6 +92,17 @@ class Completed:
     new_deployment_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What a registration is stored with: what was asked, what the platform answered, and the key set."""
+
+    plan: RegistrationPlan
+    request: dict[str, Any]
+    result: RegistrationResult
+    key_set: str
+    answer: dict[str, Any]
+
+
 def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
     """LTI-DR step 1: `openid_configuration` is required and absolute; `registration_token` is optional."""
     url = (query.get("openid_configuration") or "").strip()
@@ -139,10 +150,13 @@ class RegistrationService:
         self._sealer = StateSealer(settings.secret_key, "registration-review")
         self._secret_box = SecretBox(settings.secret_key)
 
-    async def begin(self, tenant: Tenant, initiation: InitiationRequest) -> Review | Completed:
-        """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that."""
+    async def begin(
+        self, tenant: Tenant, initiation: InitiationRequest, limits: attempts.StepLimits = attempts.UNLIMITED
+    ) -> Review | Completed:
+        """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that.
+        `limits` are entered with the attempt's first write and left with its last (see attempts.StepLimits)."""
         # Recorded before the platform is called, so an attempt cut off by a restart is found and marked.
-        attempt_id = await attempts.open_attempt(self.database, tenant.id, initiation.openid_configuration)
+        attempt_id = await attempts.open_attempt(self.database, tenant.id, initiation.openid_configuration, limits)
         try:
             platform = await self._fetch_platform(initiation)
         except errors.RegistrationError as error:
@@ -164,8 +178,8 @@ class RegistrationService:
                 registration_request=prepared.request,
                 **fields,
             )
-            return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token)
-        await attempts.update_attempt(self.database, attempt_id, status=AttemptStatus.REVIEWING, **fields)
+            return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token, limits)
+        await attempts.update_attempt(self.database, attempt_id, limits, status=AttemptStatus.REVIEWING, **fields)
         # The stored document is redacted; the real endpoints may carry a secret in their query (Blackboard's
         # registration token, a key set's API key), so they travel sealed with the registration token.
         state = self._sealer.seal(
@@ -179,11 +193,16 @@ class RegistrationService:
         return Review(attempt_id, platform, prepared.plan, state, prepared.profile, prepared.notes)
 
     async def complete(
-        self, tenant: Tenant, form_state: str, included: frozenset[str] | None = None
+        self,
+        tenant: Tenant,
+        form_state: str,
+        included: frozenset[str] | None = None,
+        limits: attempts.StepLimits = attempts.UNLIMITED,
     ) -> Completed:
         """Step 3 after the review: the form's state is single-use, so a double submit registers once.
 
-        `included` holds the review items the admin left ticked (see review.py); None keeps everything.
+        `included` holds the review items the admin left ticked (see review.py); None keeps everything. `limits`
+        are entered with the claim and left when the outcome is stored.
         """
         try:
             state = self._sealer.unseal(form_state, max_age=REVIEW_FORM_MAX_AGE)
@@ -214,10 +233,11 @@ class RegistrationService:
             self.database,
             tenant.id,
             attempt.id,
+            limits,
             status=AttemptStatus.SUBMITTING,
             registration_request=prepared.request,
         )
-        return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"))
+        return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"), limits)
 
     def _prepare(
         self,
@@ -274,6 +294,7 @@ class RegistrationService:
         platform: PlatformConfiguration,
         prepared: PreparedRegistration,
         registration_token: str | None,
+        limits: attempts.StepLimits,
     ) -> Completed:
         """Step 3 for an attempt already `submitting` with its request on record: the platform's answer is
         recorded with what comes of it, the registration or the failure, in one transaction."""
@@ -304,57 +325,51 @@ class RegistrationService:
             await attempts.fail_attempt(self.database, attempt_id, failure, **answer)
             raise failure from error
         platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
-        return await self._store(tenant, attempt_id, platform, prepared.plan, body, result, key_set, answer)
+        stored = _Stored(prepared.plan, body, result, key_set, answer)
+        return await self._store(tenant, attempt_id, platform, stored, limits)
 
     async def _store(
         self,
         tenant: Tenant,
         attempt_id: str,
         platform: PlatformConfiguration,
-        plan: RegistrationPlan,
-        request: dict[str, Any],
-        result: RegistrationResult,
-        key_set: str,
-        answer: dict[str, Any],
+        stored: _Stored,
+        limits: attempts.StepLimits,
     ) -> Completed:
-        """Registration, deployments, outbox event and attempt outcome with the platform's `answer` commit
-        together, or not at all; when they cannot, the answer is kept with the failure."""
+        """Registration, deployments, outbox event and attempt outcome with the platform's answer commit
+        together (leaving the step's `limits`), or not at all; when they cannot, the answer is kept with the
+        failure."""
         try:
             try:
-                stored = await self._store_once(
-                    tenant, attempt_id, platform, plan, request, result, key_set, answer
-                )
+                outcome = await self._store_once(tenant, attempt_id, platform, stored, limits)
             except IntegrityError:
                 # Another process stored the same (issuer, client_id) first: update it, or find the conflict.
-                stored = await self._store_once(
-                    tenant, attempt_id, platform, plan, request, result, key_set, answer
-                )
+                outcome = await self._store_once(tenant, attempt_id, platform, stored, limits)
         except SQLAlchemyError as error:
             logger.exception(
                 "storing registration failed after the platform accepted it (attempt %s)", attempt_id
             )
             failure = errors.StorageFailedError(
-                f"The platform registered client_id {result.client_id}; its answer is kept in our records.",
+                f"The platform registered client_id {stored.result.client_id}; its answer is kept in our records.",
                 reference=attempt_id,
             )
-            await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed", **answer)
+            await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed", **stored.answer)
             raise failure from error
-        if isinstance(stored, errors.RegistrationConflictError):
-            raise stored
-        return stored
+        if isinstance(outcome, errors.RegistrationConflictError):
+            raise outcome
+        return outcome
 
     async def _store_once(
         self,
         tenant: Tenant,
         attempt_id: str,
         platform: PlatformConfiguration,
-        plan: RegistrationPlan,
-        request: dict[str, Any],
-        result: RegistrationResult,
-        key_set: str,
-        answer: dict[str, Any],
+        stored: _Stored,
+        limits: attempts.StepLimits,
     ) -> Completed | errors.RegistrationConflictError:
+        result, answer = stored.result, stored.answer
         async with self.database.transaction() as session:
+            await limits.leave(await session.connection())
             found = await _registrations_of_client(session, platform.issuer, result.client_id)
             conflict = await _claimed_elsewhere(session, tenant, attempt_id, found, result.client_id, answer)
             if conflict is not None:
@@ -372,10 +387,10 @@ class RegistrationService:
                     deployments=[],
                 )
                 session.add(registration)
-            _apply_platform(registration, platform, plan, request, result)
+            _apply_platform(registration, platform, stored.plan, stored.request, result)
             store_endpoints(registration, _called(platform), self._secret_box)
             # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
-            registration.key_set = key_set
+            registration.key_set = stored.key_set
             known = {deployment.deployment_id for deployment in registration.deployments}
             new_ids = tuple(d for d in result.deployment_ids if d not in known)
             for deployment_id in new_ids:
@@ -391,7 +406,7 @@ class RegistrationService:
                 data = deployment_event_data(registration, deployment_id)
                 record_event(session, tenant, EventType.DEPLOYMENT_CREATED, data)
             await attempts.finish_attempt(session, attempt_id, registration.id, **answer)
-        return Completed(attempt_id, registration, created, platform, plan, new_ids)
+        return Completed(attempt_id, registration, created, platform, stored.plan, new_ids)
 
     async def _call(self, step: str, call: Awaitable[OutboundResponse]) -> OutboundResponse:
         try:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
+from broker.registration.attempts import list_attempts
 from broker.services import Services
 from tests.conftest import LIMIT_STORES, REDIS_URL, RunningBroker, _serve_broker, unique_slug
+from tests.e2e.flow import forms_of
 from tests.emulators import GenericEmulator
 
 
@@ -94,6 +97,21 @@ async def test_registration_calls_per_minute_are_capped_per_address(
         assert_too_many(refused)
         assert len(platform.configuration_requests) == 3, "a refused caller makes the broker call nobody"
         assert "started more often than the broker allows" in refused.text
+    recorded = await list_attempts(services.database, tenant_id=tenant.tenant.id, limit=10)
+    assert len(recorded) == 3, "the refusal rolled back the write that would have opened an attempt"
+
+
+async def test_registration_pages_refused_before_their_step_count_all_the_same(
+    http: httpx.AsyncClient, two_brokers: tuple[RunningBroker, RunningBroker], services: Services
+) -> None:
+    tenant = await services.tenants.create(unique_slug("early"), "Early", tool_url="https://tool.example/launch")
+    address = an_address()
+    path = f"/t/{tenant.tenant.slug}/lti/register"
+    pages = [await http.get(broker.url(path), headers=from_address(address)) for broker in two_brokers * 2]
+    assert [page.status_code for page in pages] == [400] * 4, "refused as incomplete initiations, not limited"
+    refused = await http.post(two_brokers[1].url(path), data={"state": "spent"}, headers=from_address(address))
+    assert_too_many(refused)
+    assert "more requests than the broker takes in a minute" in refused.text
 
 
 @pytest.fixture(params=LIMIT_STORES)
@@ -135,3 +153,28 @@ async def test_registration_calls_in_flight_are_capped_per_address_and_per_tenan
         assert (await slow).status_code == 200 and (await other).status_code == 200
         platform.config_delay = 0.0
         assert (await start(second, address)).status_code == 200, "places come back when the calls end"
+
+
+async def test_registration_steps_that_fail_give_their_places_back(
+    http: httpx.AsyncClient, one_fetch_at_a_time: tuple[RunningBroker, RunningBroker], services: Services
+) -> None:
+    tenant = await services.tenants.create(unique_slug("fail"), "Fail", tool_url="https://tool.example/launch")
+    first, second = one_fetch_at_a_time
+    address = an_address()
+    with GenericEmulator.running() as platform:
+        url = platform.initiation_url(first.url(f"/t/{tenant.tenant.slug}/lti/register"))
+        platform.config_response = (500, b"down for maintenance", "text/plain")
+        failed = await http.get(url, headers=from_address(address))
+        assert failed.status_code not in (200, 429), failed.text
+        platform.config_response = None
+        review = await http.get(url, headers=from_address(address))
+        assert review.status_code == 200, "the failed fetch gave its place back"
+        form = forms_of(review.text)[0]
+        action = second.url(urlsplit(urljoin(str(review.url), form.action)).path)
+        platform.registration_response = (500, b"try later", "text/plain")
+        refused = await http.post(action, data=form.fields, headers=from_address(address))
+        assert refused.status_code not in (200, 429), refused.text
+        again = await http.post(action, data=form.fields, headers=from_address(address))
+        assert again.status_code == 409 and "already submitted" in again.text, "the refused post gave its place back"
+        platform.registration_response = None
+        assert (await http.get(url, headers=from_address(address))).status_code == 200, "so did the spent form"
