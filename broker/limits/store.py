@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import TextClause, bindparam, delete, select, text
+from sqlalchemy import BindParameter, Delete, TextClause, bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
@@ -165,12 +165,23 @@ class DatabaseLimitStore:
     ) -> list[Lease] | None:
         now = self.clock()
         holder = secrets.token_hex(8)
+        keys = [_places_key(wanted) for wanted in places]
+        if len(set(keys)) != len(keys) or any(wanted.limit < 1 for wanted in places):
+            return None  # one call cannot hold two places of one limit, nor one of a limit of none
         # One transaction for every place (a call holds several): all are claimed together, or none.
         try:
             async with self._connection(joining) as connection:
+                # Each limit's first place is free unless calls are in flight: all are tried in one statement.
+                values: dict[str, object] = {"holder": holder, "expires_at": now + LEASE_SECONDS, "now": now}
+                values |= {f"key_{i}": key for i, key in enumerate(keys)}
+                statement = _claim_first_statement(len(keys), self.database.is_sqlite)
+                first = {key for key, in await connection.execute(statement, values)}
                 leases = []
-                for wanted in places:
-                    lease = await self._claim(connection, wanted, holder, now)
+                for wanted, key in zip(places, keys, strict=True):
+                    if key in first:
+                        leases.append(Lease(key, 0, holder))
+                        continue
+                    lease = await self._claim(connection, wanted, key, holder, now)
                     if lease is None:
                         raise _NoPlace
                     leases.append(lease)
@@ -178,11 +189,13 @@ class DatabaseLimitStore:
             return None
         return leases
 
-    async def _claim(self, connection: AsyncConnection, places: Places, holder: str, now: float) -> Lease | None:
-        key = f"{places.name}:{places.limit}:{places.subject}"
+    async def _claim(
+        self, connection: AsyncConnection, places: Places, key: str, holder: str, now: float
+    ) -> Lease | None:
+        """One of the places after the first, which was held."""
         held = set(await connection.scalars(_HELD, {"key": key, "now": now}))
         claim = _CLAIM_SQLITE if self.database.is_sqlite else _CLAIM_POSTGRESQL
-        for slot in (slot for slot in range(places.limit) if slot not in held):
+        for slot in (slot for slot in range(1, places.limit) if slot not in held):
             # Claims the place if it is free or its holder's time is up; another process may win it first.
             values = {"key": key, "slot": slot, "holder": holder, "expires_at": now + LEASE_SECONDS, "now": now}
             if (await connection.execute(claim, values)).first() is not None:
@@ -190,9 +203,16 @@ class DatabaseLimitStore:
         return None
 
     async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
+        holders: dict[str, list[str]] = {}
+        for lease in leases:
+            holders.setdefault(lease.holder, []).append(lease.key)
+        if not holders:
+            return
         async with self._connection(joining) as connection:
-            for lease in leases:
-                await connection.execute(_RELEASE, {"key": lease.key, "slot": lease.slot, "holder": lease.holder})
+            # A holder holds one place of each limit: its places go in one statement.
+            for holder, keys in holders.items():
+                values = {"holder": holder} | {f"key_{i}": key for i, key in enumerate(keys)}
+                await connection.execute(_release_statement(len(keys)), values)
 
     async def prune(self) -> None:
         now = self.clock()
@@ -214,11 +234,12 @@ class DatabaseLimitStore:
 
 
 
+def _places_key(places: Places) -> str:
+    return f"{places.name}:{places.limit}:{places.subject}"
+
+
 # The statements of places in flight, built once (building and keying a statement costs more than running it).
 _HELD = select(LimitSlot.slot).where(LimitSlot.key == bindparam("key"), LimitSlot.expires_at > bindparam("now"))
-_RELEASE = delete(LimitSlot).where(
-    LimitSlot.key == bindparam("key"), LimitSlot.slot == bindparam("slot"), LimitSlot.holder == bindparam("holder")
-)
 
 
 def _claim_statement(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> ReturningInsert[tuple[int]]:
@@ -235,6 +256,30 @@ def _claim_statement(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -
 
 _CLAIM_SQLITE = _claim_statement(sqlite.insert)
 _CLAIM_POSTGRESQL = _claim_statement(postgresql.insert)
+
+
+@lru_cache(maxsize=8)
+def _claim_first_statement(count: int, is_sqlite: bool) -> ReturningInsert[str]:
+    """Takes the first place (slot 0) of each of `count` limits where it is free or its holder's time is up;
+    answers the keys of those it took."""
+    insert = sqlite.insert if is_sqlite else postgresql.insert
+    rows = [
+        {"key": bindparam(f"key_{i}"), "slot": 0, "holder": bindparam("holder"), "expires_at": bindparam("expires_at")}
+        for i in range(count)
+    ]
+    values = insert(LimitSlot).values(rows)
+    return values.on_conflict_do_update(
+        index_elements=["key", "slot"],
+        set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
+        where=LimitSlot.expires_at <= bindparam("now"),
+    ).returning(LimitSlot.key)
+
+
+@lru_cache(maxsize=8)
+def _release_statement(count: int) -> Delete:
+    """Gives back one holder's places of `count` limits (a holder holds one place of each)."""
+    keys: list[BindParameter[str]] = [bindparam(f"key_{i}") for i in range(count)]
+    return delete(LimitSlot).where(LimitSlot.key.in_(keys), LimitSlot.holder == bindparam("holder"))
 
 
 class _NoPlace(Exception):
