@@ -8,6 +8,7 @@ database; the platform's raw answer is shown with secret-looking fields redacted
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -47,6 +48,9 @@ _CLAIM = _UPDATE.where(
     RegistrationAttempt.tenant_id == bindparam("tenant"), RegistrationAttempt.status == AttemptStatus.REVIEWING
 )
 _STATUS = select(RegistrationAttempt.status).where(RegistrationAttempt.id == bindparam("attempt_id"))
+_REVIEWED = select(
+    RegistrationAttempt.status, RegistrationAttempt.platform_configuration, RegistrationAttempt.openid_configuration_url
+).where(RegistrationAttempt.id == bindparam("attempt_id"), RegistrationAttempt.tenant_id == bindparam("tenant"))
 
 
 class StepLimits(Protocol):
@@ -152,21 +156,26 @@ async def interrupt_stalled(database: Database) -> int:
     return marked
 
 
-async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> RegistrationAttempt:
+@dataclass(frozen=True)
+class ReviewedAttempt:
+    """What the review form's post needs of its attempt: the platform's document as stored, and its URL."""
+
+    id: str
+    platform_configuration: dict[str, Any] | None
+    openid_configuration_url: str
+
+
+async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> ReviewedAttempt:
     """The attempt a review form belongs to, while it still waits for that form (read only: the form is spent
     by `claim_reviewed_attempt`)."""
-    async with database.session() as session:
-        attempt = await session.scalar(
-            select(RegistrationAttempt).where(
-                RegistrationAttempt.id == attempt_id, RegistrationAttempt.tenant_id == tenant_id
-            )
-        )
-    if attempt is None:
+    async with database.engine.connect() as connection:
+        row = (await connection.execute(_REVIEWED, {"attempt_id": attempt_id, "tenant": tenant_id})).first()
+    if row is None:
         raise errors.ReviewExpiredError("This registration form is unknown.")
-    log_context.bind(attempt_id=attempt.id)
-    if attempt.status != AttemptStatus.REVIEWING:
-        raise _already_submitted(attempt_id, attempt.status)
-    return attempt
+    log_context.bind(attempt_id=attempt_id)
+    if row.status != AttemptStatus.REVIEWING:
+        raise _already_submitted(attempt_id, row.status)
+    return ReviewedAttempt(attempt_id, row.platform_configuration, row.openid_configuration_url)
 
 
 async def claim_reviewed_attempt(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -435,14 +435,18 @@ def _issuer_spellings(issuer: str) -> tuple[str, ...]:
 async def _registrations_of_client(session: AsyncSession, issuer: str, client_id: str) -> list[Registration]:
     """Every registration, of any tenant, of the platform client (issuer in any spelling, client_id), oldest
     first, locked for the transaction: in one read, the tenant's own one to update and any other's."""
-    return list(
-        await session.scalars(
-            select(Registration)
-            .where(Registration.issuer.in_(_issuer_spellings(issuer)), Registration.client_id == client_id)
-            .order_by(Registration.created_at)
-            .with_for_update()
-        )
+    return list(await session.scalars(_OF_CLIENT, {"issuers": _issuer_spellings(issuer), "client_id": client_id}))
+
+
+# Built once: building a statement and its cache key costs more than running it.
+_OF_CLIENT = (
+    select(Registration)
+    .where(
+        Registration.issuer.in_(bindparam("issuers", expanding=True)), Registration.client_id == bindparam("client_id")
     )
+    .order_by(Registration.created_at)
+    .with_for_update()
+)
 
 
 async def _claimed_elsewhere(
