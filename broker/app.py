@@ -14,7 +14,6 @@ from starlette.routing import Route
 
 import admin_ui.routes
 from broker import background, demo_tool, health, jwks, log_context, monitoring
-from broker.access_log import AccessLogMiddleware
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.host_routing import HostRouting, under_tenant_paths
@@ -29,7 +28,7 @@ from broker.limits.api import ApiLimits
 from broker.limits.public import PublicLimits
 from broker.limits.store import deployment_namespace, open_limit_store
 from broker.mail import Mailer
-from broker.middleware import SecurityHeadersMiddleware
+from broker.middleware import BrokerMiddleware
 from broker.refusals import Refusal, refusal_page
 from broker.registration import routes as registration_routes
 from broker.registration.service import RegistrationService
@@ -105,7 +104,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    # Logged by the access log's middleware, with the request's context; this page is sent from outside it.
+    # Logged by the broker's middleware, with the request's context; this page is sent from outside it.
     refusal = Refusal(
         "The request could not be completed.",
         status_code=500,
@@ -150,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.extend(demo_tool.routes)
     app = Starlette(
         routes=[HostRouting(settings, routes, tenant_routes), *routes],
-        middleware=[Middleware(AccessLogMiddleware), Middleware(SecurityHeadersMiddleware)],
+        middleware=[Middleware(BrokerMiddleware)],
         exception_handlers={
             404: _not_found, 405: _not_found, 500: _server_error,
             Refusal: _refused,

@@ -7,8 +7,9 @@ it opened, the tenant an API key belongs to) adds it with `bind`. Background wor
 
 from __future__ import annotations
 
+import os
+import random
 import re
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,11 @@ REQUEST_ID_HEADER = b"x-request-id"
 # An id a proxy in front already gave the request is kept, so its lines and ours share it; anything longer or
 # with other characters is replaced, since the id is written into pages, headers and log lines.
 _ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+# New ids need to be unique, not secret (they are shown to whoever made the request): a generator seeded from the
+# OS, read without a system call per request (`secrets` costs about 1.4 microseconds more an id), and seeded
+# again in a forked child so that two workers never share a sequence.
+_new_ids = random.Random()  # noqa: S311 - request ids are not secrets
+os.register_at_fork(after_in_child=_new_ids.seed)
 # Where a request's id is kept in its ASGI scope, for the pages rendered after the middleware has returned (the
 # server error page). The id, not the context: the context refers to the scope, and a cycle per request would
 # leave every request's scope to the garbage collector.
@@ -63,7 +69,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             if _ACCEPTED_REQUEST_ID.fullmatch(given):
                 return given
             break
-    return secrets.token_hex(8)
+    return _new_ids.randbytes(8).hex()
 
 
 def start_request(scope: Scope) -> str:

@@ -1,38 +1,24 @@
-"""Security headers for every response; a pure ASGI middleware, cheap enough for the JWKS hot path."""
+"""The broker's one ASGI middleware: each HTTP request gets its id and log context (`broker.log_context`), each
+response its security headers (`broker.security_headers`) and `X-Request-Id`, and each request leaves its one
+access line (`broker.access_log`); an unhandled error is logged here too, in the request's context, before the
+server error page.
+
+One pure ASGI wrapper for all of it rather than one per concern: every layer is a coroutine frame that Python
+resumes at each of the request's awaits (every database round trip of a launch), and each wrapper of `send`
+copies the response's first message again. The key set route, the busiest, pays for it on every request.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Registration and launch pages are shown inside the LMS, so only they (and, in `make run`, the demo tool that
-# launches reach and the demo LMS's pages shown in its own frame) may be framed.
-_FRAMABLE = re.compile(r"^(/t/[^/]+/lti/|/demo/tool$|/demo/lms/)")
-# Public key sets are fetched by platforms' servers on every launch and never shown as a page, so framing and
-# referrer rules do not apply to them; each header costs the server about 2 microseconds to write.
-_KEY_SET_SUFFIX = "/.well-known/jwks.json"
-_CSP = b"content-security-policy"
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
-_FRAMABLE_HEADERS = (_NOSNIFF, (b"referrer-policy", b"no-referrer"))
-_NOT_FRAMABLE_HEADERS = (*_FRAMABLE_HEADERS, (b"x-frame-options", b"DENY"))
-# A response with a policy of its own keeps it (pages set theirs with frame-ancestors); others get this one.
-_NOT_FRAMABLE_HEADERS_WITH_CSP = (*_NOT_FRAMABLE_HEADERS, (_CSP, b"frame-ancestors 'none'"))
+from broker import access_log, log_context
+from broker.security_headers import security_headers
 
 
-def security_headers(path: str, own: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """A response's headers (`own`) with the security headers for `path` added."""
-    if path.endswith(_KEY_SET_SUFFIX):
-        return [*own, _NOSNIFF]
-    if _FRAMABLE.match(path):
-        return [*own, *_FRAMABLE_HEADERS]
-    own = list(own)
-    has_policy = any(name == _CSP for name, _ in own)
-    return [*own, *(_NOT_FRAMABLE_HEADERS if has_policy else _NOT_FRAMABLE_HEADERS_WITH_CSP)]
-
-
-class SecurityHeadersMiddleware:
+class BrokerMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -40,12 +26,24 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
+        started = time.perf_counter()
+        method, path = scope["method"], scope["path"]
+        request_id = (log_context.REQUEST_ID_HEADER, log_context.start_request(scope).encode())
+        status = 500  # unless a response starts
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                # A new message: the app's own may be reused across requests (the JWKS route's is).
-                message = {**message, "headers": security_headers(path, message.get("headers", ()))}
+                status = message["status"]
+                # A new message and list: the app's own may be reused across requests (the JWKS route's is).
+                message = {**message, "headers": security_headers(path, message.get("headers", ()), request_id)}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            access_log.unhandled_error(method, path)
+            raise
+        finally:
+            access_log.log_request(scope, method, path, status, time.perf_counter() - started)
+            log_context.end_request()

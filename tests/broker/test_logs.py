@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
 
 import pytest
@@ -148,3 +150,17 @@ def test_the_json_set_up_writes_json_from_every_handler() -> None:
     assert {handler["formatter"] for handler in config["handlers"].values()} == {"json"}
     assert all(handler["filters"][0] == "context" for handler in config["handlers"].values())
     assert {handler["formatter"] for handler in log_config()["handlers"].values()} == {"default", "access", "line"}
+
+
+def test_a_forked_worker_makes_request_ids_of_its_own() -> None:
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its next id, then gone without running anything of pytest's
+        os.write(writing, log_context.request_id_from([]).encode())
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    childs = os.read(reading, 64).decode()
+    os.close(reading)
+    ours = log_context.request_id_from([])
+    assert re.fullmatch(r"[0-9a-f]{16}", childs) and childs != ours

@@ -1,10 +1,11 @@
-"""Security headers: which responses get which, and the app's own messages left as they were."""
+"""Security headers and the request id: which responses get which, and the app's own messages left as they were."""
 
 from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope, Send
 
-from broker.middleware import SecurityHeadersMiddleware, security_headers
+from broker.middleware import BrokerMiddleware
+from broker.security_headers import security_headers
 
 
 def _names(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
@@ -37,6 +38,12 @@ def test_key_sets_get_nosniff_only_on_the_base_host_and_on_tenant_hosts() -> Non
         assert headers == [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 
 
+def test_headers_added_after_the_security_headers_come_last() -> None:
+    added = (b"x-request-id", b"0123456789abcdef")
+    for path in ("/t/acme/.well-known/jwks.json", "/t/acme/lti/launch", "/api/v1/registrations"):
+        assert security_headers(path, [], added)[-1] == added
+
+
 async def test_a_reused_response_message_is_not_altered() -> None:
     own_headers = [(b"content-type", b"application/json")]
     start: Message = {"type": "http.response.start", "status": 200, "headers": own_headers}
@@ -53,9 +60,11 @@ async def test_a_reused_response_message_is_not_altered() -> None:
     async def receive() -> Message:
         return {"type": "http.request", "body": b""}
 
-    middleware = SecurityHeadersMiddleware(app)
+    middleware = BrokerMiddleware(app)
     for _ in range(2):
-        await middleware({"type": "http", "path": "/healthz"}, receive, send)
+        await middleware({"type": "http", "method": "GET", "path": "/healthz", "headers": []}, receive, send)
     assert start["headers"] is own_headers and own_headers == [(b"content-type", b"application/json")]
-    assert sent[0]["headers"] == sent[2]["headers"]
-    assert (b"x-frame-options", b"DENY") in sent[2]["headers"]
+    first, second = dict(sent[0]["headers"]), dict(sent[2]["headers"])
+    assert first[b"x-frame-options"] == second[b"x-frame-options"] == b"DENY"
+    assert first[b"x-request-id"] != second[b"x-request-id"], "each request its own id"
+    assert first[b"content-type"] == b"application/json"
