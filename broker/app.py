@@ -135,8 +135,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.close()
 
     tenant_routes = [*jwks.routes, *registration_routes.routes, *launch_routes.routes]
-    # The tenant routes first, the key set first among them: it is the busiest route, and Starlette tries the
-    # routes in order (no path of the others is under /t/).
+    key_set_routes = under_tenant_paths(jwks.routes)
+    # The tenant routes first: Starlette tries the routes in order (no path of the others is under /t/).
     routes = [
         *under_tenant_paths(tenant_routes),
         Route("/healthz", health.healthz, methods=["GET"]),
@@ -147,9 +147,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if not settings.is_production:
         routes.extend(demo_tool.routes)
+    host_routing = HostRouting(settings, routes, tenant_routes)
     app = Starlette(
-        routes=[HostRouting(settings, routes, tenant_routes), *routes],
-        middleware=[Middleware(BrokerMiddleware)],
+        routes=[host_routing, *routes],
+        middleware=[
+            Middleware(BrokerMiddleware),
+            # The key set, the busiest route there is, skips the router on the base host.
+            Middleware(jwks.KeySetShortcut, routes=key_set_routes, on_base_host=host_routing.on_base_host),
+        ],
         exception_handlers={
             404: _not_found, 405: _not_found, 500: _server_error,
             Refusal: _refused,

@@ -107,6 +107,10 @@ class HostRouting(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in ("http", "websocket") or scope.get("path") in PROBES:
             return Match.NONE, {}
+        return (Match.NONE if self.on_base_host(scope) else Match.FULL), {}
+
+    def on_base_host(self, scope: Scope) -> bool:
+        """Whether the request's routes are the base host's (the routes after this one), by its `Host`."""
         header = _host_header(scope)
         here = self._decided_here.get(header)
         if here is None:
@@ -114,7 +118,7 @@ class HostRouting(BaseRoute):
             if len(self._decided_here) >= MAX_REMEMBERED:
                 self._decided_here.clear()  # made-up Host headers cannot grow it without bound
             self._decided_here[header] = here
-        return (Match.FULL if here else Match.NONE), {}
+        return not here
 
     def _decides(self, host: str) -> bool:
         if host == self.settings.base_host:

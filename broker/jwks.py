@@ -3,14 +3,17 @@ tokens), and those bound to each of its platforms at /keys/{key_set}/jwks.json, 
 
 Platforms fetch this on every launch they sign for us, so it is a raw ASGI endpoint: no Request or Response
 object per call, and one prebuilt header list per published key set, reused until the key ring hands out a
-new one.
+new one. On the base host it is also answered ahead of Starlette's exception middleware and router
+(`KeySetShortcut`), which cost a request about as much as the endpoint itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from starlette.requests import HTTPConnection
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.metrics import CACHE_LOOKUPS
 from broker.refusals import Refusal, problem_response
@@ -69,3 +72,25 @@ routes = [
     Route(JWKS_PATH, _ENDPOINT, methods=["GET"]),
     Route(platform_jwks_path("{key_set}"), _ENDPOINT, methods=["GET"]),
 ]
+
+
+class KeySetShortcut:
+    """A middleware answering the base host's key set paths (`routes`: the key set routes as the base host serves
+    them) with the endpoint they lead to, as the router would, without the exception middleware and the router's
+    walk through every route. Everything else goes on to the app, tenant hosts' key sets too (`on_base_host`
+    tells, as host routing decides: `HostRouting.on_base_host`)."""
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[Route], on_base_host: Callable[[Scope], bool]) -> None:
+        self.app = app
+        self.routes = routes
+        self.on_base_host = on_base_host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith(".json") and self.on_base_host(scope):
+            for route in self.routes:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:  # another method (PARTIAL) goes the router's way, to its 405
+                    scope.update(child_scope)
+                    await route.app(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

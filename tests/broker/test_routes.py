@@ -25,6 +25,18 @@ async def test_jwks_publishes_the_tenants_public_key_with_cache_headers(
     assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
 
 
+async def test_jwks_answers_with_its_headers_and_only_to_get_and_head(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant
+) -> None:
+    url = broker.url(f"/t/{tenant.tenant.slug}/.well-known/jwks.json")
+    got, head, posted = await http.get(url), await http.head(url), await http.post(url)
+    assert got.headers["access-control-allow-origin"] == "*"
+    assert got.headers["x-content-type-options"] == "nosniff" and len(got.headers["x-request-id"]) == 16
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
+    assert posted.status_code == 405 and "Method not allowed" in posted.text
+
+
 async def test_jwks_of_an_unknown_tenant_is_a_404_problem(http: httpx.AsyncClient, broker: RunningBroker) -> None:
     response = await http.get(broker.url("/t/nobody-here/.well-known/jwks.json"))
     assert response.status_code == 404
