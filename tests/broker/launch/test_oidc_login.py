@@ -1,4 +1,4 @@
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 
@@ -91,3 +91,26 @@ def test_endpoint_query_is_kept_and_our_parameters_win():
     assert query["tenant"] == ["9"]
     assert query["empty"] == [""]
     assert query["prompt"] == ["none"]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://lms.example.edu/auth", "https://lms.example.edu/auth?tenant=9&lti_message_hint=x&state=s#frag"],
+)
+@pytest.mark.parametrize("hint", ["eyJhbGciOi.hint", ""])
+def test_each_login_gets_its_own_parameters_after_the_endpoints_and_ours(endpoint: str, hint: str) -> None:
+    for state, login_hint in (("state-1", "user 42/&="), ("state-2", "another user")):
+        login = parse_login_request(PARAMS | {"lti_message_hint": hint, "login_hint": login_hint})
+        url = authorization_request_url(
+            endpoint, client_id="client-123", redirect_uri="https://b.example/launch", login=login, state=state,
+            nonce="n",
+        )  # fmt: skip
+        parts = urlsplit(url)
+        kept = [("tenant", "9"), *([] if hint else [("lti_message_hint", "x")])] if "?" in endpoint else []
+        assert parse_qsl(parts.query) == [
+            *kept, ("scope", "openid"), ("response_type", "id_token"), ("response_mode", "form_post"),
+            ("prompt", "none"), ("client_id", "client-123"), ("redirect_uri", "https://b.example/launch"),
+            ("login_hint", login_hint), ("state", state), ("nonce", "n"),
+            *([("lti_message_hint", hint)] if hint else []),
+        ]  # fmt: skip
+        assert parts.fragment == ("frag" if "#" in endpoint else "")
