@@ -11,9 +11,9 @@ from broker.api.operations import Caller, Operations
 from broker.api.pagination import Page
 from broker.api.params import Paging
 from broker.api.problems import NotFound
-from broker.registration.attempts import get_attempt, list_attempts
+from broker.registration.attempts import attempt_page, get_attempt
 from broker.registration.models import AttemptStatus
-from broker.registration.representation import AttemptItem
+from broker.registration.representation import AttemptItem, attempt_fields
 
 operations = Operations()
 
@@ -24,14 +24,14 @@ class AttemptQuery(Paging):
 
 @operations.get("/registration-attempts", "List registration attempts, failed ones included")
 async def attempts(caller: Caller, query: AttemptQuery) -> Page[AttemptItem]:
-    rows = await list_attempts(
+    rows = await attempt_page(
         caller.services.database,
         tenant_id=caller.tenant.id,
         status=query.status,
         after_id=query.cursor,
         limit=query.limit + 1,
     )
-    return Page[AttemptItem].of(rows, query.limit, AttemptItem.of)
+    return Page[AttemptItem].of_fields(rows, query.limit, lambda row: attempt_fields(row._mapping))
 
 
 @operations.get(

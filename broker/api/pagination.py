@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from pydantic import Field
@@ -21,7 +21,8 @@ _BAD_CURSOR = "pass back the `next` value of the previous page unchanged"
 
 
 class _Identified(Protocol):
-    id: str
+    @property
+    def id(self) -> str: ...
 
 
 Shown = TypeVar("Shown", bound=Item)
@@ -44,6 +45,12 @@ class Page(Item, Generic[Shown]):
     def of(cls, rows: Sequence[Row], limit: int, show: Callable[[Row], Shown]) -> Self:
         """The page of rows fetched with `limit + 1`: the first `limit` shown, and the next page's cursor."""
         return cls(items=[show(row) for row in rows[:limit]], next=next_cursor(rows, limit))
+
+    @classmethod
+    def of_fields(cls, rows: Sequence[Row], limit: int, fields: Callable[[Row], Mapping[str, Any]]) -> Self:
+        """The same page, each row shown as its item's fields in plain values: the page is validated in one call,
+        a fraction of the cost of building a model per row (most of a 100-item page's CPU before)."""
+        return cls.model_validate({"items": [fields(row) for row in rows[:limit]], "next": next_cursor(rows, limit)})
 
 
 def is_id(value: str) -> bool:

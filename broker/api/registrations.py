@@ -8,6 +8,8 @@ updated it, oldest first, each with the documents of that exchange.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from broker.api.operations import Caller, Operations
@@ -16,12 +18,18 @@ from broker.api.params import Paging, Since, Text
 from broker.api.problems import Conflict, NotFound
 from broker.registration.attempts import registration_history
 from broker.registration.models import Registration, RegistrationStatus
-from broker.registration.queries import RegistrationFilter, get_registration, list_registrations
+from broker.registration.queries import (
+    ListedRegistration,
+    RegistrationFilter,
+    get_registration,
+    registration_page,
+)
 from broker.registration.representation import (
     AttemptItem,
     DeploymentItem,
     RegistrationDocuments,
     RegistrationItem,
+    registration_fields,
 )
 from broker.registration.status import StatusChangeError, UnknownRegistrationError, change_status
 from broker.representation import Item
@@ -45,14 +53,18 @@ async def registrations(caller: Caller, query: RegistrationQuery) -> Page[Regist
     filters = RegistrationFilter(
         status=query.status, product_family_code=query.product_family_code, updated_since=query.updated_since
     )
-    rows = await list_registrations(
+    rows = await registration_page(
         caller.services.database,
         tenant_id=caller.tenant.id,
         after_id=query.cursor,
         limit=query.limit + 1,
         filters=filters,
     )
-    return Page[RegistrationItem].of(rows, query.limit, RegistrationItem.of)
+    return Page[RegistrationItem].of_fields(rows, query.limit, _listed_fields)
+
+
+def _listed_fields(row: ListedRegistration) -> dict[str, Any]:
+    return registration_fields(row.values, row.values["initiate_login_uri"], row.deployment_ids)
 
 
 @operations.get("/registrations/{id}", "One registration", **ONE)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, insert, select, union_all, update
+from sqlalchemy import Row, bindparam, delete, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from broker import log_context, stored_text
@@ -249,6 +249,39 @@ async def list_attempts(
         query = query.where(RegistrationAttempt.id > after_id)
     async with database.session() as session:
         return list((await session.scalars(query.order_by(RegistrationAttempt.id).limit(limit))).all())
+
+
+# The columns an attempt item shows, read as plain rows for the API's pages (cheaper than ORM objects).
+SHOWN_COLUMNS = (
+    RegistrationAttempt.id,
+    RegistrationAttempt.status,
+    RegistrationAttempt.openid_configuration_url,
+    RegistrationAttempt.issuer,
+    RegistrationAttempt.product_family_code,
+    RegistrationAttempt.platform_profile,
+    RegistrationAttempt.registration_id,
+    RegistrationAttempt.error_code,
+    RegistrationAttempt.error_detail,
+    RegistrationAttempt.platform_configuration,
+    RegistrationAttempt.registration_request,
+    RegistrationAttempt.response_status,
+    RegistrationAttempt.response_body,
+    RegistrationAttempt.created_at,
+    RegistrationAttempt.updated_at,
+)
+
+
+async def attempt_page(
+    database: Database, *, tenant_id: str, status: str | None = None, after_id: str | None = None, limit: int
+) -> list[Row[Any]]:
+    """A page of a tenant's attempts, oldest first, as `SHOWN_COLUMNS`."""
+    query = select(*SHOWN_COLUMNS).where(RegistrationAttempt.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(RegistrationAttempt.status == status)
+    if after_id is not None:
+        query = query.where(RegistrationAttempt.id > after_id)
+    async with database.session() as session:
+        return list((await session.execute(query.order_by(RegistrationAttempt.id).limit(limit))).all())
 
 
 async def recent_attempts(

@@ -4,6 +4,7 @@ contract's items)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from pydantic import Field
 from pydantic_core import from_json
 
 from broker.redaction import redact_secret_fields, redact_url
+from broker.registration.attempts import SHOWN_COLUMNS as attempt_columns
 from broker.registration.models import (
     AttemptStatus,
     Deployment,
@@ -19,6 +21,7 @@ from broker.registration.models import (
     RegistrationAttempt,
     RegistrationStatus,
 )
+from broker.registration.queries import SHOWN_COLUMNS as registration_columns
 from broker.representation import Document, Item, Timestamp
 
 
@@ -60,39 +63,33 @@ class RegistrationItem(Item, title="Registration"):
 
     @classmethod
     def of(cls, registration: Registration) -> RegistrationItem:
-        granted = list(registration.scopes_granted)
-        missing = [scope for scope in registration.scopes_requested if scope not in granted]
-        return cls(
-            id=registration.id,
-            issuer=registration.issuer,
-            client_id=registration.client_id,
-            deployment_ids=[deployment.deployment_id for deployment in registration.deployments],
-            # Display copies: the stored endpoints are exact, and a query value may be a secret.
-            jwks_uri=redact_url(registration.jwks_uri),
-            token_endpoint=_redacted_url(registration.token_endpoint),
-            authorization_endpoint=_redacted_url(registration.authorization_endpoint),
-            authorization_server=registration.authorization_server,
-            registration_endpoint=registration.registration_endpoint,
-            product_family_code=registration.product_family_code,
-            platform_version=registration.platform_version,
-            status=RegistrationStatus(registration.status),
-            scopes_requested=list(registration.scopes_requested),
-            scopes_granted=granted,
-            scopes_missing=missing,
-            scopes_narrowed=bool(missing),
-            platform_profile=registration.platform_profile,
-            adaptations=list(registration.adaptations or []),
-            tool_host=_tool_host(registration.registration_request),
-            verified_at=registration.verified_at,
-            launched_at=registration.launched_at,
-            scope_drift=registration.scope_drift,
-            created_at=registration.created_at,
-            updated_at=registration.updated_at,
-        )
+        columns = {column.key: getattr(registration, column.key) for column in registration_columns}
+        login = (registration.registration_request or {}).get("initiate_login_uri")
+        deployment_ids = [deployment.deployment_id for deployment in registration.deployments]
+        return cls.model_validate(registration_fields(columns, login, deployment_ids))
 
 
-def _tool_host(request: dict[str, Any] | None) -> str | None:
-    login = (request or {}).get("initiate_login_uri")
+def registration_fields(columns: Mapping[Any, Any], login_uri: Any, deployment_ids: list[str]) -> dict[str, Any]:
+    """A `RegistrationItem`'s fields, from the registration's stored columns (`queries.SHOWN_COLUMNS` by name), the
+    login URI of its registration request and its deployments' ids: plain values that the model validates in one
+    call (a page of them in one call too)."""
+    granted = columns["scopes_granted"]
+    missing = [scope for scope in columns["scopes_requested"] if scope not in granted]
+    return {
+        **columns,
+        "deployment_ids": deployment_ids,
+        # Display copies: the stored endpoints are exact, and a query value may be a secret.
+        "jwks_uri": redact_url(columns["jwks_uri"]),
+        "token_endpoint": _redacted_url(columns["token_endpoint"]),
+        "authorization_endpoint": _redacted_url(columns["authorization_endpoint"]),
+        "scopes_missing": missing,
+        "scopes_narrowed": bool(missing),
+        "adaptations": columns["adaptations"] or [],
+        "tool_host": _tool_host(login_uri),
+    }
+
+
+def _tool_host(login: Any) -> str | None:
     if not isinstance(login, str):
         return None
     try:
@@ -159,23 +156,13 @@ class AttemptItem(Item, title="RegistrationAttempt"):
 
     @classmethod
     def of(cls, attempt: RegistrationAttempt) -> AttemptItem:
-        return cls(
-            id=attempt.id,
-            status=AttemptStatus(attempt.status),
-            openid_configuration_url=attempt.openid_configuration_url,
-            issuer=attempt.issuer,
-            product_family_code=attempt.product_family_code,
-            platform_profile=attempt.platform_profile,
-            registration_id=attempt.registration_id,
-            error_code=attempt.error_code,
-            error_detail=attempt.error_detail,
-            platform_configuration=attempt.platform_configuration,
-            registration_request=attempt.registration_request,
-            response_status=attempt.response_status,
-            response_body=_redacted_body(attempt.response_body),
-            created_at=attempt.created_at,
-            updated_at=attempt.updated_at,
-        )
+        columns = {column.key: getattr(attempt, column.key) for column in attempt_columns}
+        return cls.model_validate(attempt_fields(columns))
+
+
+def attempt_fields(columns: Mapping[Any, Any]) -> dict[str, Any]:
+    """An `AttemptItem`'s fields from the attempt's stored columns (`attempts.SHOWN_COLUMNS` by name), plainly."""
+    return {**columns, "response_body": _redacted_body(columns["response_body"])}
 
 
 def registration_item(registration: Registration) -> dict[str, Any]:

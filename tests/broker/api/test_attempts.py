@@ -102,3 +102,25 @@ async def test_an_attempt_cut_off_mid_flight_is_listed_as_interrupted_with_what_
     assert item["id"] == attempt_id and item["status"] == "interrupted"
     assert "may have registered" in item["error_detail"]
     assert await api.json("GET", f"/api/v1/registration-attempts/{attempt_id}") == item
+
+
+async def test_a_listed_attempt_is_shown_as_its_own_route_shows_it(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> None:
+    """Listings read plain columns, the single route the whole row: both show the same item."""
+    created = await services.tenants.create(unique_slug("same"), "Same Tool")
+    refusal = (400, b'{"error": "invalid_client_metadata", "client_secret": "s3cr3t"}', "application/json")
+    with GenericEmulator.running(registration_response=refusal) as platform:
+        await register(http, broker.url(f"/t/{created.tenant.slug}/lti/register"), platform)
+    with GenericEmulator.running() as platform:
+        await register(http, broker.url(f"/t/{created.tenant.slug}/lti/register"), platform)
+    api = ApiClient(http, broker, created.api_key)
+
+    listed = (await api.json("GET", "/api/v1/registration-attempts?limit=1"))["items"]
+    cursor = (await api.json("GET", "/api/v1/registration-attempts?limit=1"))["next"]
+    listed += (await api.json("GET", f"/api/v1/registration-attempts?limit=5&cursor={cursor}"))["items"]
+
+    assert [item["status"] for item in listed] == ["failed", "succeeded"]
+    for item in listed:
+        assert item == await api.json("GET", f"/api/v1/registration-attempts/{item['id']}")
+    assert "s3cr3t" not in listed[0]["response_body"] and listed[1]["registration_id"]

@@ -9,8 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from broker.api.pagination import encode_cursor
 from broker.database import json_time, utcnow
-from broker.registration.models import Registration
+from broker.registration.models import Deployment, Registration
 from broker.services import Services
 from tenants.services import CreatedTenant
 from tests.broker.api.support import ApiClient, assert_problem
@@ -133,3 +134,38 @@ async def test_a_registration_whose_client_another_tenant_holds_cannot_be_enable
     body = assert_problem(await other_api.post(f"/api/v1/registrations/{copy}/enable"), 409)
     assert "belongs to another tool" in body["detail"]
     assert (await other_api.json("GET", f"/api/v1/registrations/{copy}"))["status"] == "disabled"
+
+
+async def test_a_listed_registration_is_shown_as_its_own_route_shows_it(
+    api: ApiClient, services: Services, tenant: CreatedTenant
+) -> None:
+    """Listings read plain columns, the single route the whole row: both show the same item, whatever it holds."""
+    ids = await add_registrations(services, tenant, 4)
+    login = "https://tool.example:8443/t/x/lti/login"
+    await set_registration(
+        services, ids[0],
+        token_endpoint="https://lms.example.edu/token?client_secret=s3cret&x=1",
+        jwks_uri="https://lms.example.edu/jwks?key=abc",
+        authorization_endpoint="https://lms.example.edu/auth#frag?not=query",
+        scopes_requested=["openid", "https://purl.imsglobal.org/spec/lti-ags/scope/score"],
+        scopes_granted=["openid"],
+        adaptations=["scopes narrowed by the LMS admin"],
+        registration_request={"initiate_login_uri": login},
+        scope_drift={"missing": ["x"]},
+        launched_at=utcnow(),
+        platform_version="4.5",
+    )
+    await set_registration(services, ids[1], registration_request={"initiate_login_uri": 12}, adaptations=None)
+    await set_registration(services, ids[2], registration_request={"initiate_login_uri": "//evil.example/x"})
+    async with services.database.transaction() as session:
+        session.add(Deployment(registration_id=ids[3], deployment_id="dep-second", source="launch"))
+
+    listed = (await api.json("GET", "/api/v1/registrations?limit=2"))["items"]
+    listed += (await api.json("GET", f"/api/v1/registrations?limit=2&cursor={encode_cursor(ids[1])}"))["items"]
+
+    assert [item["id"] for item in listed] == ids
+    for item in listed:
+        assert item == await api.json("GET", f"/api/v1/registrations/{item['id']}")
+    assert listed[0]["tool_host"] == "tool.example:8443" and listed[0]["scopes_narrowed"] is True
+    assert "s3cret" not in str(listed[0]) and listed[1]["tool_host"] is None
+    assert listed[3]["deployment_ids"] == ["dep-3", "dep-second"]
