@@ -44,20 +44,20 @@ class Item(BaseModel):
 
 
 def json_depth(document: Any) -> int:
-    """How deeply a JSON value nests (a scalar is 0), counted without recursion, so any depth can be measured."""
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(document, 0)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict):
-            pending.extend((child, depth + 1) for child in value.values())
-        elif isinstance(value, list):
-            pending.extend((child, depth + 1) for child in value)
-        else:
-            deepest = max(deepest, depth)
-            continue
-        deepest = max(deepest, depth + 1)
-    return deepest
+    """How deeply a JSON value nests (a scalar is 0, `{}` and `[1]` are 1), counted without recursion, so any
+    depth can be measured: one level of containers at a time, scalars never kept (a page of attempts measures
+    two documents an item, so this runs over every value shown)."""
+    depth = 0
+    level = [document] if isinstance(document, dict | list) else []
+    while level:
+        depth += 1
+        deeper: list[Any] = []
+        for container in level:
+            for value in container.values() if isinstance(container, dict) else container:
+                if isinstance(value, dict | list):
+                    deeper.append(value)
+        level = deeper
+    return depth
 
 
 def shown_once(description: str) -> Any:
