@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,7 +47,7 @@ from joserfc.jwk import RSAKey
 from bench import deployment, platform
 from bench.deployment import BASE_URL, BROKER, SECRET_KEY, TOOL_URL
 from bench.launch import User
-from bench.loadgen import Connection, free_port, percentile, process_cpu_seconds
+from bench.loadgen import Connection, before_source, free_port, percentile, process_cpu_seconds
 from bench.registration import Admin
 from broker.database import Database, new_id, sync_url
 from broker.migrate import alembic_config
@@ -88,11 +89,26 @@ def main() -> None:
               f"load average {_load_average()}; limits in {'Redis' if REDIS_URL else 'the database'}")
         with platform.running() as (lms, key), broker_serving(env) as server:
             live = live_tenants(env, server, lms.url)
-            list_latencies(server, population, database_url)
-            explain_hot_queries(database_url, population)
-            key_ring_memory(server, population)
-            mixed_load(server, population, live, lms.url, key)
-        print(f"  load average at the end {_load_average()}")
+            with timed("API list pages"):
+                if before_source():
+                    with broker_serving(env, before_source()) as before:
+                        list_latencies({"this": server, "before": before}, population, database_url)
+                else:
+                    list_latencies({"this": server}, population, database_url)
+            with timed("plans"):
+                explain_hot_queries(database_url, population)
+            with timed("key ring"):
+                key_ring_memory(server, population)
+            with timed("mixed load"):
+                mixed_load(server, population, live, lms.url, key)
+        print(f"  load average at the end {_load_average()}; {time.perf_counter() - started:.0f} s in all")
+
+
+@contextmanager
+def timed(phase: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    print(f"  ({phase}: {time.perf_counter() - started:.0f} s)", flush=True)
 
 
 # The database --------------------------------------------------------------------------------------------
@@ -307,13 +323,19 @@ class Served:
 
 
 @contextmanager
-def broker_serving(env: dict[str, str]) -> Iterator[Served]:
-    """`broker serve` in a process group of its own (so its key-generating children stop with it)."""
+def broker_serving(env: dict[str, str], source: str = "") -> Iterator[Served]:
+    """`broker serve` in a process group of its own (so its key-generating children stop with it); from the
+    checkout at `source` when given (BENCH_BEFORE), with its own virtualenv when it has one."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-scale-broker-", suffix=".log", delete=False)  # noqa: SIM115
-    print(f"  broker serve logs to {log.name}")
+    print(f"  broker serve{' (' + source + ')' if source else ''} logs to {log.name}")
+    command = [BROKER, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if source:
+        own = Path(source) / ".venv" / "bin" / "python"
+        command = [str(own) if own.exists() else sys.executable, "-m", "broker.cli", *command[1:]]
+        env = {**env, "PYTHONPATH": source}
     process = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [BROKER, "serve", "--host", "127.0.0.1", "--port", str(port)], env={**os.environ, **env},
+        command, env={**os.environ, **env}, cwd=source or None,
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=log,
     )
     try:
@@ -466,36 +488,43 @@ async def _timed_gets(address: str, targets: list[tuple[str, str]]) -> list[floa
     return latencies
 
 
-def list_latencies(server: Served, population: Population, database_url: str) -> None:
-    """One request at a time (latency, not queueing), alternating rounds without and with the indexes."""
+def list_latencies(servers: dict[str, Served], population: Population, database_url: str) -> None:
+    """One request at a time (latency, not queueing), in alternating rounds: this broker with the scale indexes,
+    the broker at BENCH_BEFORE with them (when given), and this broker without them (the in-run baselines)."""
     targets = list_targets(population, random.Random(7))
-    asyncio.run(_timed_gets(server.address, [pair for pairs in targets.values() for pair in pairs[:10]]))  # warm-up
-    results: dict[tuple[str, bool], list[float]] = defaultdict(list)
-    cpu: dict[tuple[str, bool], float] = defaultdict(float)
+    variants = [(name, server, True) for name, server in servers.items()]
+    variants.append(("without indexes", servers["this"], False))
+    for server in servers.values():
+        asyncio.run(_timed_gets(server.address, [pair for pairs in targets.values() for pair in pairs[:10]]))  # warm-up
+    results: dict[tuple[str, str], list[float]] = defaultdict(list)
+    cpu: dict[tuple[str, str], float] = defaultdict(float)
     for _ in range(ROUNDS):
-        for indexed in (False, True):
+        for variant, server, indexed in variants:
             _set_scale_indexes(database_url, indexed)
             for kind, pairs in targets.items():
                 cpu_before = process_cpu_seconds(server.pid)
-                results[kind, indexed] += asyncio.run(_timed_gets(server.address, pairs))
-                cpu[kind, indexed] += process_cpu_seconds(server.pid) - cpu_before
-    print(f"\nAPI list pages of 100 (one request at a time, {ROUNDS} alternating rounds of {REQUESTS_PER_KIND} "
-          f"each; without the scale indexes as the in-run baseline), ms; load average {_load_average()}:")
-    print(f"  {'page':44} {'p50':>6} {'p99':>6} {'CPU':>5}   {'without: p50':>12} {'p99':>6} {'CPU':>5}")
+                results[kind, variant] += asyncio.run(_timed_gets(server.address, pairs))
+                cpu[kind, variant] += process_cpu_seconds(server.pid) - cpu_before
+    _set_scale_indexes(database_url, True)
+    print(f"\nAPI list pages of 100 (one request at a time, {ROUNDS} alternating rounds of {REQUESTS_PER_KIND} each "
+          f"per variant), ms: p50, p99 and the broker's CPU per page; load average {_load_average()}:")
+    print(f"  {'page':44} " + "  ".join(f"{variant[:19]:>19}" for variant, _, _ in variants))
     count = ROUNDS * REQUESTS_PER_KIND
     for scope in ("big", "across"):
-        together: dict[bool, list[float]] = defaultdict(list)
+        together: dict[str, list[float]] = defaultdict(list)
         for kind in targets:
             if not kind.startswith(scope):
                 continue
-            with_, without = results[kind, True], results[kind, False]
-            together[True] += with_
-            together[False] += without
-            print(f"  {kind:44} {_ms(with_, 0.5):6.1f} {_ms(with_, 0.99):6.1f} {1000 * cpu[kind, True] / count:5.1f}   "
-                  f"{_ms(without, 0.5):12.1f} {_ms(without, 0.99):6.1f} {1000 * cpu[kind, False] / count:5.1f}")
-        print(f"  {'= ' + scope + ', every page (target p99 < 20 ms)':44} {_ms(together[True], 0.5):6.1f} "
-              f"{_ms(together[True], 0.99):6.1f} {'':5}   {_ms(together[False], 0.5):12.1f} "
-              f"{_ms(together[False], 0.99):6.1f}")
+            cells = []
+            for variant, _, _ in variants:
+                together[variant] += results[kind, variant]
+                latencies = results[kind, variant]
+                cells.append(f"{_ms(latencies, 0.5):6.1f} {_ms(latencies, 0.99):6.1f} "
+                             f"{1000 * cpu[kind, variant] / count:5.1f}")
+            print(f"  {kind:44} " + "  ".join(cells))
+        print(f"  {'= ' + scope + ', every page (target p99 < 20 ms)':44} " + "  ".join(
+            f"{_ms(together[variant], 0.5):6.1f} {_ms(together[variant], 0.99):6.1f} {'':5}"
+            for variant, _, _ in variants))
     print("  (CPU: the broker process's CPU per request, ms, read from /proc: the load on the machine does not "
           "add to it)")
 
@@ -529,7 +558,7 @@ def explain_hot_queries(database_url: str, population: Population) -> None:
     """Runs the broker's own query functions, captures the SQL they send, and prints its EXPLAIN ANALYZE."""
     from broker.launch.directory import LaunchDirectory
     from broker.registration import attempts
-    from broker.registration.queries import RegistrationFilter, list_registrations
+    from broker.registration.queries import RegistrationFilter, registration_page
 
     rng = random.Random(3)
     small = rng.choice(population.small)
@@ -537,14 +566,14 @@ def explain_hot_queries(database_url: str, population: Population) -> None:
     box = SecretBox(SECRET_KEY)
     since = datetime.now(UTC) - timedelta(days=1)
     cases: list[tuple[str, Callable[[Database], Awaitable[Any]]]] = [
-        ("API list, big tenant, page at a cursor", lambda db: list_registrations(
+        ("API list, big tenant, page at a cursor", lambda db: registration_page(
             db, tenant_id=population.big.id, after_id=cursor, limit=101)),
-        ("API list, big tenant, status=pending at a cursor", lambda db: list_registrations(
+        ("API list, big tenant, status=pending at a cursor", lambda db: registration_page(
             db, tenant_id=population.big.id, after_id=cursor, limit=101, filters=RegistrationFilter(status="pending"))),
-        ("API list, big tenant, updated_since a day (polling)", lambda db: list_registrations(
+        ("API list, big tenant, updated_since a day (polling)", lambda db: registration_page(
             db, tenant_id=population.big.id, limit=101, filters=RegistrationFilter(updated_since=since))),
-        ("API list, a small tenant", lambda db: list_registrations(db, tenant_id=small.id, limit=101)),
-        ("API attempts, big tenant, status=failed", lambda db: attempts.list_attempts(
+        ("API list, a small tenant", lambda db: registration_page(db, tenant_id=small.id, limit=101)),
+        ("API attempts, big tenant, status=failed", lambda db: attempts.attempt_page(
             db, tenant_id=population.big.id, status="failed", limit=101)),
         ("registration lookup at launch (tenant, issuer)", lambda db: LaunchDirectory(db, box).registrations(
             small.id, population.issuers[small.id][0])),
@@ -646,18 +675,40 @@ class Counts:
     done: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
+# RSS is judged flat when, over the second half of the mixed load, it rises less than this per minute (about
+# 2.5 MiB over 10 minutes: what a heap settling in can still move, far below a per-request leak).
+FLAT_MIB_PER_MINUTE = 0.25
+
+
 def mixed_load(server: Served, population: Population, live: list[LiveTenant], lms_url: str, key: RSAKey) -> None:
-    """API lists, JWKS, launches and registrations side by side for MINUTES; RSS printed at each interval."""
-    interval = max(10.0, MINUTES * 60 / 10)
+    """API lists, JWKS, launches and registrations side by side for MINUTES; RSS printed each minute, and its
+    slope over the second half (a least-squares line), which says whether it is flat."""
+    interval = min(60.0, MINUTES * 60 / 10)
     print(f"\nMixed load for {MINUTES:g} minutes (2 API listers, 2 JWKS readers over all tenants, 2 launching "
-          f"users, 1 registering admin), RSS of `broker serve` and its children:")
-    samples: list[tuple[float, float]] = []
+          f"users, 1 admin registering a new LMS each time), RSS of `broker serve` and its children:")
+    samples: list[tuple[float, float]] = [(0.0, rss_mib(server.pid))]
     counts = Counts()
     asyncio.run(_mixed(server, population, live, lms_url, key, interval, samples, counts))
     first, last = samples[0][1], samples[-1][1]
     peak = max(rss for _, rss in samples)
-    print(f"  RSS {first:.0f} MiB after the first interval, {last:.0f} MiB at the end, {peak:.0f} MiB at most "
+    slope = rss_slope(samples)
+    print(f"  RSS {first:.0f} MiB at the start, {last:.0f} MiB at the end, {peak:.0f} MiB at most "
           f"({last - first:+.0f} MiB); done: " + ", ".join(f"{n:,} {kind}" for kind, n in counts.done.items()))
+    verdict = "flat" if slope < FLAT_MIB_PER_MINUTE else "NOT flat"
+    print(f"  RSS slope over the second half: {slope:+.2f} MiB a minute: {verdict} "
+          f"(flat: under {FLAT_MIB_PER_MINUTE} MiB a minute)")
+
+
+def rss_slope(samples: list[tuple[float, float]]) -> float:
+    """MiB a minute, the least-squares slope of the (seconds, MiB) samples of the run's second half."""
+    end = samples[-1][0]
+    half = [(seconds / 60, rss) for seconds, rss in samples if seconds >= end / 2]
+    if len(half) < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in half) / len(half)
+    mean_rss = sum(rss for _, rss in half) / len(half)
+    spread = sum((t - mean_t) ** 2 for t, _ in half)
+    return sum((t - mean_t) * (rss - mean_rss) for t, rss in half) / spread if spread else 0.0
 
 
 async def _mixed(
@@ -700,7 +751,9 @@ async def _mixed(
         connection = await Connection.open(server.address, source="127.0.0.9")
         try:
             while time.monotonic() < deadline:
-                await Admin(connection, tenant.slug, lms_url).register()
+                # A new LMS each time, as a busy broker sees: registering the same one again and again adds a
+                # registration of that LMS each time, which the launch directory reads whole (data, not a leak).
+                await Admin(connection, tenant.slug, lms_url, new_lms=True).register()
                 counts.done["registrations"] += 1
                 await asyncio.sleep(0.5)
         finally:
