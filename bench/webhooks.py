@@ -4,11 +4,12 @@ arrived).
 
 Latency: events committed one at a time, a little apart, while the worker waits. On SQLite the worker runs in
 the process that commits (as `broker serve` delivers what its requests commit: woken in the process); on
-PostgreSQL it is `broker webhooks work` in a process of its own (woken by LISTEN/NOTIFY). Drain: a backlog
-committed with no worker running, then one `broker webhooks work` started; events a second from the first
-delivery to the last, the worker's CPU per event (read from /proc), and beside it the in-run baseline: how many
-posts a second the same receiver takes from a nearly free client. Targets: commit → receipt p99 under 250 ms;
-at least 1,000 events a second.
+PostgreSQL it is `broker webhooks work` in a process of its own (woken by LISTEN/NOTIFY). Drain: one
+`broker webhooks work` started and idle, then a backlog committed in one transaction; events a second from the
+first delivery to the last, the worker's CPU per event (read from /proc, from before the backlog to its last
+arrival), and beside it the in-run baseline: how many posts a second the same receiver takes from a nearly free
+client. With BENCH_BEFORE, the drain alternates rounds of this checkout's worker and that checkout's, on the same
+database and receiver. Targets: commit → receipt p99 under 250 ms; at least 1,000 events a second.
 SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://… names a database it may fill.
 """
 
@@ -21,22 +22,25 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 
 from bench.deployment import BROKER, Deployment, database_urls, deployment
-from bench.loadgen import Connection, Server, percentile, process_cpu_seconds, uvicorn_server
+from bench.loadgen import Connection, Server, before_source, percentile, process_cpu_seconds, uvicorn_server
 from broker import background
 from broker.app import create_services
 from broker.services import Services
 from broker.settings import Settings
 from broker.webhooks.outbox import record_event
+from broker.webhooks.queries import outbox_depth
 from broker.webhooks.worker import PER_TENANT
 from tenants.models import Tenant
 
 LATENCY_EVENTS = 200
 LATENCY_SPACING_S = 0.02
 BACKLOG = 2000
+DRAIN_ROUNDS = 2
 DEADLINE_S = 120.0
 
 
@@ -101,9 +105,12 @@ async def commit_events(services: Services, slug: str, count: int) -> dict[str, 
 
 
 @asynccontextmanager
-async def worker(services: Services, bench: Deployment, *, apart: bool) -> AsyncIterator[Callable[[], float]]:
-    """One delivering worker: `broker webhooks work` when `apart`, else the background loop in this process.
-    Yields what tells the CPU seconds it has used since it was ready."""
+async def worker(
+    services: Services, bench: Deployment, *, apart: bool, source: str = ""
+) -> AsyncIterator[Callable[[], float]]:
+    """One delivering worker: `broker webhooks work` when `apart` (from the checkout at `source` when given, with
+    its own virtualenv), else the background loop in this process. Yields what tells the CPU seconds it has used
+    since it was ready."""
     if not apart:
         stop = asyncio.Event()
         task = asyncio.create_task(background.run(services, stop))
@@ -114,8 +121,12 @@ async def worker(services: Services, bench: Deployment, *, apart: bool) -> Async
             stop.set()
             await task
         return
+    command, env, folder = BROKER, {**os.environ, **bench.env}, None
+    if source:
+        own = Path(source) / ".venv" / "bin" / "broker"
+        command, env, folder = (str(own) if own.exists() else BROKER), {**env, "PYTHONPATH": source}, source
     process = await asyncio.create_subprocess_exec(
-        BROKER, "webhooks", "work", env={**os.environ, **bench.env}, stderr=asyncio.subprocess.DEVNULL
+        command, "webhooks", "work", env=env, cwd=folder, stderr=asyncio.subprocess.DEVNULL
     )
     try:
         await asyncio.sleep(3)  # its imports and first LISTEN
@@ -134,6 +145,15 @@ async def until_arrived(receiver: Receiver, count: int) -> dict[str, float]:
             raise SystemExit(f"only {arrived} of {count} events arrived")
         await asyncio.sleep(0.1)  # the arrival times are the receiver's: asking less often costs the worker less
     return await receiver.arrivals()
+
+
+async def until_recorded(services: Services) -> None:
+    """Waits until no delivery is pending: every outcome is recorded."""
+    deadline = time.monotonic() + DEADLINE_S
+    while (pending := (await outbox_depth(services.database)).pending) and time.monotonic() < deadline:  # noqa: ASYNC110 - another process's work
+        await asyncio.sleep(0.05)
+    if pending:
+        raise SystemExit(f"{pending} deliveries still pending")
 
 
 async def measure(bench: Deployment) -> None:
@@ -158,19 +178,34 @@ async def measure(bench: Deployment) -> None:
                 f"  {bench.engine:10} commit → receipt: p50 {percentile(delays, 0.5):6.1f} ms  "
                 f"p99 {percentile(delays, 0.99):6.1f} ms  max {max(delays):6.1f} ms  ({LATENCY_EVENTS} events)"
             )
-            backlog = await commit_events(services, bench.slug, BACKLOG)
-            async with worker(services, bench, apart=True) as cpu_seconds:
-                arrivals = await until_arrived(receiver, len(committed) + BACKLOG)
-                cpu = cpu_seconds()
-            times = sorted(arrivals[key] for key in backlog)
-            rate = (BACKLOG - 1) / (times[-1] - times[0])
+            arrived = len(committed)
             capacity = await receiver_capacity(receiver, BACKLOG)
-            print(
-                f"  {bench.engine:10} drain of {BACKLOG}: {rate:7.0f} events/s (one worker; "
-                f"{cpu / BACKLOG * 1000:.2f} ms of its CPU an event); the receiver alone takes {capacity:.0f} posts/s"
-            )
+            checkouts = {"this": "", **({"before": before_source()} if before_source() else {})}
+            for _ in range(DRAIN_ROUNDS):
+                for name, source in checkouts.items():
+                    rate, cpu = await drain(services, bench, receiver, arrived, source)
+                    arrived += BACKLOG
+                    print(
+                        f"  {bench.engine:10} drain of {BACKLOG}, {name:6}: {rate:5.0f} events/s (one worker; "
+                        f"{cpu / BACKLOG * 1000:.2f} ms of its CPU an event)"
+                    )
+            print(f"  {bench.engine:10} the receiver alone takes {capacity:.0f} posts/s")
         finally:
             await services.close()
+
+
+async def drain(
+    services: Services, bench: Deployment, receiver: Receiver, arrived: int, source: str
+) -> tuple[float, float]:
+    """A backlog committed at once before an idle `broker webhooks work` (from `source` when given); events a
+    second from its first arrival to its last, and the worker's CPU seconds until every outcome is recorded."""
+    async with worker(services, bench, apart=True, source=source) as cpu_seconds:
+        backlog = await commit_events(services, bench.slug, BACKLOG)
+        arrivals = await until_arrived(receiver, arrived + BACKLOG)
+        await until_recorded(services)
+        cpu = cpu_seconds()
+    times = sorted(arrivals[key] for key in backlog)
+    return (BACKLOG - 1) / (times[-1] - times[0]), cpu
 
 
 def main() -> None:
