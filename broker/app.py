@@ -17,7 +17,7 @@ from broker import background, demo_tool, health, jwks, log_context, monitoring
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.host_routing import HostRouting, under_tenant_paths
-from broker.http_client import GuardedClient
+from broker.http_client import GuardedClient, WebhookPoster
 from broker.key_rotation import KeyRotationService
 from broker.launch import routes as launch_routes
 from broker.launch.deep_linking_service import DeepLinkingService
@@ -56,6 +56,13 @@ def create_services(settings: Settings) -> Services:
         connect_timeout=min(5.0, settings.outbound_timeout),
         read_timeout=settings.outbound_timeout,
     )
+    poster = WebhookPoster(
+        user_agent=USER_AGENT,
+        allow_insecure=settings.allow_insecure_platforms,
+        total_timeout=settings.outbound_timeout,
+        connect_timeout=min(5.0, settings.outbound_timeout),
+        read_timeout=settings.outbound_timeout,
+    )
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
     key_pool = KeyPool(database, secret_box)
@@ -67,6 +74,7 @@ def create_services(settings: Settings) -> Services:
         settings=settings,
         database=database,
         client=client,
+        poster=poster,
         secret_box=secret_box,
         key_ring=key_ring,
         key_pool=key_pool,

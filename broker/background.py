@@ -141,7 +141,7 @@ async def run(
     """Works until `stop` is set; a pass in progress finishes first, so no delivery is left half-recorded.
     Each time round it tells `heartbeat` (what /readyz reads)."""
     heartbeat = heartbeat or Heartbeat()
-    worker = DeliveryWorker(services.database, services.client, services.tenants, services.settings)
+    worker = DeliveryWorker(services.database, services.poster, services.tenants, services.settings)
     deliveries = Backoff("webhook delivery", first_backoff, max_backoff)
     chores = [
         _Chore(Backoff("signing-key rotation", first_backoff, max_backoff), ROTATION_CHECK_INTERVAL,

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     # Types only: route modules inside the domain packages import this module, so it imports none of them
     # (broker.app builds the services).
     from broker.database import Database
-    from broker.http_client import GuardedClient
+    from broker.http_client import GuardedClient, WebhookPoster
     from broker.key_rotation import KeyRotationService
     from broker.launch.deep_linking_service import DeepLinkingService
     from broker.launch.service import LaunchService
@@ -38,6 +38,7 @@ class Services:
     settings: Settings
     database: Database
     client: GuardedClient
+    poster: WebhookPoster  # webhook posts
     secret_box: SecretBox
     key_ring: KeyRing
     key_pool: KeyPool
@@ -57,6 +58,7 @@ class Services:
     async def close(self) -> None:
         await self.key_pool.close()
         await self.client.aclose()
+        await self.poster.aclose()
         await self.limit_store.close()
         await self.database.dispose()
 

@@ -3,7 +3,9 @@
 It refuses non-https URLs and hosts that resolve to internal addresses (before the request and again at
 connect time, against DNS rebinding), follows redirects itself, and bounds time and response size (decoded,
 as it streams). Each call names its purpose, which has its own connection pool (`limits`). Address policy in
-`addresses`, the guarded network layer in `transport`, bodies in `bodies`, the client in `client`.
+`addresses`, the guarded network layer in `transport`, bodies in `bodies`, the client in `client`. Webhook
+posts, thousands a second to few receivers, go through `webhook_poster` instead: a leaner client under the
+same rules.
 """
 
 from broker.http_client.addresses import Resolver, check_url_is_public
@@ -19,6 +21,7 @@ from broker.http_client.errors import (
 )
 from broker.http_client.limits import KeyedLimiter, Purpose
 from broker.http_client.responses import OutboundResponse
+from broker.http_client.webhook_poster import WebhookPoster
 
 __all__ = [
     "GuardedClient",
@@ -33,5 +36,6 @@ __all__ = [
     "ResponseTooLargeError",
     "TooManyRedirectsError",
     "UnsafeURLError",
+    "WebhookPoster",
     "check_url_is_public",
 ]

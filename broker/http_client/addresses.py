@@ -96,6 +96,14 @@ async def resolve_checked(host: str, port: int, resolver: Resolver, *, allow_pri
     return addresses
 
 
+def check_address(address: IPAddress, *, allow_private: bool) -> None:
+    """Raises BlockedAddressError unless the broker may connect to `address` (an address a socket is about to
+    connect to, whatever name led there)."""
+    problem = _address_problem(address, allow_private=allow_private)
+    if problem is not None:
+        raise BlockedAddressError(f"the address {address} is {problem}")
+
+
 def _literal_address(host: str) -> IPAddress | None:
     """The address a host written as one stands for, or None for a name.
 

@@ -8,6 +8,7 @@ bounds what each piece of decoding may produce, so memory stays near the cap wha
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterable
 from typing import Protocol
 
 import httpx
@@ -58,16 +59,28 @@ class _Zlib:
 
 async def read_body(response: httpx.Response, *, limit: int) -> bytes:
     """The decoded body, at most `limit` bytes; raises ResponseTooLargeError or OutboundConnectionError."""
-    url = str(response.url)
-    decoder = _decoder(response.headers, url)
-    declared = response.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _too_large(url, limit)
-    body = bytearray()
     # The stream itself, not aiter_raw(): an answer built in memory (a test transport's) is already read, and
     # its stream still holds the bytes as sent.
     assert isinstance(response.stream, httpx.AsyncByteStream)
-    async for data in response.stream:
+    return await read_capped(
+        response.stream,
+        content_encodings=response.headers.get_list("content-encoding"),
+        content_length=response.headers.get("content-length", ""),
+        url=str(response.url),
+        limit=limit,
+    )
+
+
+async def read_capped(
+    chunks: AsyncIterable[bytes], *, content_encodings: list[str], content_length: str, url: str, limit: int
+) -> bytes:
+    """The body sent as `chunks` (as on the wire) decoded, at most `limit` bytes, whatever client read it;
+    raises ResponseTooLargeError or OutboundConnectionError."""
+    decoder = _decoder(content_encodings, url)
+    if content_length.isascii() and content_length.isdigit() and int(content_length) > limit:
+        raise _too_large(url, limit)
+    body = bytearray()
+    async for data in chunks:
         try:
             # One byte past the room left is enough to know the cap is passed.
             body += decoder.decode(data, limit - len(body) + 1)
@@ -78,10 +91,10 @@ async def read_body(response: httpx.Response, *, limit: int) -> bytes:
     return bytes(body)
 
 
-def _decoder(headers: httpx.Headers, url: str) -> _Decoder:
+def _decoder(content_encodings: list[str], url: str) -> _Decoder:
     codings = [
         coding.strip().lower()
-        for value in headers.get_list("content-encoding")
+        for value in content_encodings
         for coding in value.split(",")
         if coding.strip() and coding.strip().lower() != "identity"
     ]

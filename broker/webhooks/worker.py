@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import log_context, metrics, stored_text
 from broker.database import Database, changed_rows, new_id, utcnow
-from broker.http_client import GuardedClient, OutboundError, Purpose
+from broker.http_client import OutboundError, WebhookPoster
 from broker.logs import fields
 from broker.settings import Settings
 from broker.webhooks.models import AttemptOutcome, DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt
@@ -126,14 +126,14 @@ class DeliveryWorker:
     def __init__(
         self,
         database: Database,
-        client: GuardedClient,
+        poster: WebhookPoster,
         tenants: TenantService,
         settings: Settings,
         *,
         jitter: Callable[[], float] = lambda: random.uniform(1 - JITTER, 1 + JITTER),  # noqa: S311 - not secret
     ) -> None:
         self.database = database
-        self.client = client
+        self.poster = poster
         self.tenants = tenants
         self.settings = settings
         self._jitter = jitter
@@ -298,7 +298,7 @@ class DeliveryWorker:
         headers = signed_headers(job.event.id, int(time.time()), body, job.signing_secrets)
         headers["Content-Type"] = "application/json"
         try:
-            answer = await self.client.request("POST", job.url, purpose=Purpose.WEBHOOKS, headers=headers, content=body)
+            answer = await self.poster.post(job.url, body, headers)
         except OutboundError as error:
             return Response(error=error.reason)
         return Response(status_code=answer.status_code, body=stored_text.record(answer.text)[:MAX_RESPONSE_BODY])

@@ -1,4 +1,4 @@
-"""Fixtures for the guarded client's tests: a respx router, a client over it, a loopback platform."""
+"""Fixtures for the outbound clients' tests: a respx router, a client over it, a loopback platform, a TLS one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from broker.http_client import (
 )
 from tests.broker.http_client.support import (
     LiveServer,
+    Pki,
+    make_pki,
     mocked_client,
     serving,
 )
@@ -31,4 +33,16 @@ async def client(router: respx.Router) -> AsyncIterator[GuardedClient]:
 @pytest.fixture(scope="module")
 def live_server() -> Iterator[LiveServer]:
     with serving([]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test CA and a certificate for platform.test only (not for 127.0.0.1)."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(pki: Pki) -> Iterator[LiveServer]:
+    with serving([], cert_file=pki.cert_file, key_file=pki.key_file) as server:
         yield server

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import respx
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -101,6 +107,20 @@ def platform_app(hits: list[str]) -> Starlette:
         hits.append(request.url.path)
         return RedirectResponse("/config", status_code=302)
 
+    async def echo(request: Request) -> Response:
+        """What a webhook post brought (its headers, body and connection), with a cookie to see if it comes back."""
+        hits.append(request.url.path)
+        assert request.client is not None
+        answer = JSONResponse(
+            {
+                "headers": dict(request.headers),
+                "body": (await request.body()).decode(),
+                "client_port": request.client.port,
+            }
+        )
+        answer.set_cookie("session", "kept-by-no-one")
+        return answer
+
     async def token(request: Request) -> Response:
         hits.append(request.url.path)
         return JSONResponse({"access_token": "granted", "token_type": "Bearer", "expires_in": 3600})
@@ -109,7 +129,8 @@ def platform_app(hits: list[str]) -> Starlette:
         routes=[
             Route("/config", config),
             Route("/slow", slow),
-            Route("/moved", moved),
+            Route("/moved", moved, methods=["GET", "POST"]),
+            Route("/echo", echo, methods=["POST"]),
             Route("/token", token, methods=["POST"]),
         ]
     )
@@ -186,3 +207,76 @@ async def eventually(condition: Callable[[], bool], *, seconds: float = 10.0) ->
     async with asyncio.timeout(seconds):
         while not condition():  # noqa: ASYNC110 (a plain condition, with no event to wait on)
             await asyncio.sleep(0.01)
+
+
+@dataclass
+class HangingUp:
+    """A server that answers one request per connection, then closes it without saying so in the answer."""
+
+    url: str
+    ports: list[int]  # the client's port of each request
+    answered: asyncio.Event
+
+
+@contextlib.asynccontextmanager
+async def hanging_up_server() -> AsyncIterator[HangingUp]:
+    ports: list[int] = []
+    answered = asyncio.Event()
+
+    async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        ports.append(writer.get_extra_info("peername")[1])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        answered.set()
+        writer.close()  # as a server whose keep-alive ran out does
+
+    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
+    try:
+        yield HangingUp(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", ports, answered)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_pem: bytes
+    cert_file: str
+    key_file: str
+
+
+def _certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey
+) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+    )
+
+
+def make_pki(folder: Path) -> Pki:
+    """A test CA and a certificate for platform.test only (not for 127.0.0.1), written in `folder`."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        _certificate("Test CA", ca_key, "Test CA", ca_key)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        _certificate("platform.test", key, "Test CA", ca_key)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("platform.test")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Pki(ca.public_bytes(serialization.Encoding.PEM), str(folder / "cert.pem"), str(folder / "key.pem"))

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ssl
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from broker.http_client import (
     GuardedClient,
@@ -33,10 +25,11 @@ from tests.broker.http_client.support import (
     USER_AGENT,
     FakeDNS,
     LiveServer,
+    Pki,
     RebindingDNS,
     closed_port,
     eventually,
-    serving,
+    hanging_up_server,
     silent_server,
 )
 
@@ -137,57 +130,6 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
 
 
 # --- TLS through the guarded network layer: connect to a checked IP, verify the hostname ---
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca_pem: bytes
-    cert_file: str
-    key_file: str
-
-
-def _certificate(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey
-) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-    )
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A test CA and a certificate for platform.test only (not for 127.0.0.1)."""
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        _certificate("Test CA", ca_key, "Test CA", ca_key)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        _certificate("platform.test", key, "Test CA", ca_key)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("platform.test")]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    folder: Path = tmp_path_factory.mktemp("pki")
-    (folder / "cert.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return Pki(ca.public_bytes(serialization.Encoding.PEM), str(folder / "cert.pem"), str(folder / "key.pem"))
-
-
-@pytest.fixture(scope="module")
-def tls_server(pki: Pki) -> Iterator[LiveServer]:
-    with serving([], cert_file=pki.cert_file, key_file=pki.key_file) as server:
-        yield server
 
 
 def tls_client(pki: Pki) -> GuardedClient:
@@ -317,27 +259,11 @@ async def test_connections_are_kept_alive_per_purpose(live_server: LiveServer) -
 
 
 async def test_a_kept_connection_the_server_closed_meanwhile_is_not_used_again() -> None:
-    ports: list[int] = []
-    answered = asyncio.Event()
+    async with hanging_up_server() as server, GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+        first = await client.post_json(server.url, {}, purpose=Purpose.WEBHOOKS)
+        await server.answered.wait()
+        await asyncio.sleep(0.05)  # the hang-up reaches the client's socket
+        second = await client.post_json(server.url, {}, purpose=Purpose.WEBHOOKS)
 
-    async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        ports.append(writer.get_extra_info("peername")[1])
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-        await writer.drain()
-        answered.set()
-        writer.close()  # as a server whose keep-alive ran out does, without saying so in the answer
-
-    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-    try:
-        async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
-            first = await client.post_json(url, {}, purpose=Purpose.WEBHOOKS)
-            await answered.wait()
-            await asyncio.sleep(0.05)  # the hang-up reaches the client's socket
-            second = await client.post_json(url, {}, purpose=Purpose.WEBHOOKS)
-    finally:
-        server.close()
-        await server.wait_closed()
     assert first.status_code == second.status_code == 200
-    assert len(ports) == 2 and ports[0] != ports[1], "the second call went over a new connection"
+    assert len(server.ports) == 2 and server.ports[0] != server.ports[1], "the second call went over a new connection"

@@ -25,7 +25,7 @@ MAX_ROUNDS = 20
 def make_worker(services: Services, delays: Sequence[int] = (0, 0, 0)) -> DeliveryWorker:
     """A worker with the given retry delays and no jitter, so that the schedule is exact."""
     settings = replace(services.settings, webhook_retry_delays=tuple(delays))
-    return DeliveryWorker(services.database, services.client, services.tenants, settings, jitter=lambda: 1.0)
+    return DeliveryWorker(services.database, services.poster, services.tenants, settings, jitter=lambda: 1.0)
 
 
 async def drain(worker: DeliveryWorker, rounds: int = MAX_ROUNDS) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from broker.http_client import GuardedClient
+from broker.http_client import WebhookPoster
 from broker.services import Services
 from broker.webhooks.worker import CLAIM_SHARE, PER_TENANT, DeliveryWorker
 from tests.broker.webhooks.support import (
@@ -41,8 +41,8 @@ async def test_a_receiver_that_never_answers_holds_up_only_its_own_tenants_deliv
     hanging = bind_loopback()
     hanging.listen(4 * PER_TENANT)  # takes connections, never reads nor answers
     # Posts wait for an answer as long as the test does: what is asserted is what happens before any answer.
-    client = GuardedClient(user_agent="test", allow_insecure=True, total_timeout=PATIENCE_S, read_timeout=PATIENCE_S)
-    worker = DeliveryWorker(services.database, client, services.tenants, services.settings)
+    poster = WebhookPoster(user_agent="test", allow_insecure=True, total_timeout=PATIENCE_S, read_timeout=PATIENCE_S)
+    worker = DeliveryWorker(services.database, poster, services.tenants, services.settings)
     with ToolEmulator.running() as tool:
         async with (
             hooked_tenant(services, ToolEmulator(base_url_of(hanging))) as stuck,
@@ -61,7 +61,7 @@ async def test_a_receiver_that_never_answers_holds_up_only_its_own_tenants_deliv
             finally:
                 hanging.close()  # the posts that hang fail now, and are recorded
                 await worker.finish()
-                await client.aclose()
+                await poster.aclose()
     assert [outcome for tried in attempts for outcome in (a.outcome for a in tried)] == ["in_progress"] * PER_TENANT, (
         "the stuck receiver holds its own tenant's places only, and nothing of it was recorded meanwhile"
     )

@@ -229,7 +229,7 @@ async def test_two_workers_on_postgresql_never_attempt_a_delivery_twice_at_once(
                 ids = [await add_event(services, tenant.tenant.id) for _ in range(30)]
                 first = make_worker(services)
                 second = DeliveryWorker(
-                    second_database, services.client, services.tenants, first.settings, jitter=lambda: 1.0
+                    second_database, services.poster, services.tenants, first.settings, jitter=lambda: 1.0
                 )
                 counts = await asyncio.gather(drain(first), drain(second))
                 deliveries = await deliveries_of(services, tenant.tenant.id)

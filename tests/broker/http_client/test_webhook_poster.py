@@ -1,0 +1,262 @@
+"""The webhook poster against real loopback servers: every rule of the guarded client, on its own client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from broker.http_client import (
+    OutboundConnectionError,
+    OutboundTimeoutError,
+    ResponseTooLargeError,
+    UnsafeURLError,
+    WebhookPoster,
+)
+from broker.http_client.addresses import BlockedAddressError
+from broker.http_client.webhook_poster import CachedResolver, CheckedResolver, checked_socket
+from tests.broker.http_client.ssrf import ALWAYS_REFUSED, SSRF_TABLE
+from tests.broker.http_client.support import (
+    PUBLIC_IP,
+    USER_AGENT,
+    FakeDNS,
+    LiveServer,
+    Pki,
+    RebindingDNS,
+    closed_port,
+    hanging_up_server,
+    silent_server,
+)
+
+BODY = b'{"type":"registration.updated","data":{"id":"reg_1"}}'
+SIGNED = {"webhook-id": "msg_1", "webhook-signature": "v1,c2lnbmVk", "Content-Type": "application/json"}
+
+
+class CountingDNS(FakeDNS):
+    def __init__(self, records: dict[str, list[str]]) -> None:
+        super().__init__(records)
+        self.asked = 0
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked += 1
+        return await super().__call__(host, port)
+
+
+async def test_a_post_arrives_as_signed_with_the_brokers_headers(live_server: LiveServer) -> None:
+    async with _poster(allow_insecure=True) as poster:
+        answer = await poster.post(live_server.url("/echo"), BODY, SIGNED)
+
+    sent = answer.json()
+    assert answer.status_code == 200
+    assert sent["body"] == BODY.decode()
+    assert sent["headers"]["webhook-id"] == "msg_1" and sent["headers"]["webhook-signature"] == "v1,c2lnbmVk"
+    assert sent["headers"]["content-type"] == "application/json"
+    assert sent["headers"]["user-agent"] == USER_AGENT
+    assert sent["headers"]["accept-encoding"] == "gzip, deflate"
+
+
+async def test_connections_are_kept_alive_and_no_cookie_comes_back(live_server: LiveServer) -> None:
+    async with _poster(allow_insecure=True) as poster:
+        first = (await poster.post(live_server.url("/echo"), BODY, SIGNED)).json()
+        second = (await poster.post(live_server.url("/echo"), BODY, SIGNED)).json()
+
+    assert first["client_port"] == second["client_port"]
+    assert "cookie" not in second["headers"]
+
+
+async def test_secure_mode_refuses_a_loopback_receiver(live_server: LiveServer) -> None:
+    before = len(live_server.hits)
+
+    async with _poster() as poster:
+        for scheme in ("http", "https"):
+            with pytest.raises(UnsafeURLError):
+                await poster.post(live_server.url("/echo", scheme=scheme), BODY, SIGNED)
+
+    assert len(live_server.hits) == before
+
+
+async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) -> None:
+    before = len(live_server.hits)
+
+    async with _poster(resolver=RebindingDNS(), dns_ttl=0) as poster:
+        with pytest.raises(UnsafeURLError) as caught:
+            await poster.post(live_server.url("/echo", scheme="https", host="rebind.test"), BODY, SIGNED)
+
+    assert "127.0.0.1" in caught.value.reason
+    assert len(live_server.hits) == before
+
+
+async def test_a_receivers_name_is_resolved_once_within_the_cache_time(live_server: LiveServer) -> None:
+    dns = CountingDNS({"hooks.test": ["127.0.0.1"]})
+
+    async with _poster(allow_insecure=True, resolver=dns) as poster:
+        for _ in range(3):
+            await poster.post(live_server.url("/echo", host="hooks.test"), BODY, SIGNED)
+
+    assert dns.asked == 1
+
+
+async def test_a_name_that_did_not_resolve_is_asked_again() -> None:
+    dns = CountingDNS({})
+    resolver = CachedResolver(dns, ttl=60)
+
+    for _ in range(2):
+        with pytest.raises(socket.gaierror):
+            await resolver("gone.test", 443)
+
+    assert dns.asked == 2
+
+
+async def test_a_kept_answer_is_checked_again_at_each_use() -> None:
+    # The check is the guard's, not the cache's: a kept loopback answer is refused by a secure resolver every time.
+    cached = CachedResolver(FakeDNS({"inside.test": ["127.0.0.1"]}), ttl=60)
+    guard = CheckedResolver(cached, allow_private=False)
+
+    for _ in range(2):
+        with pytest.raises(BlockedAddressError):
+            await guard.resolve("inside.test", 443)
+
+
+@pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
+async def test_the_connect_time_guard_refuses_every_internal_address(host: str, address: str, kind: str) -> None:
+    # What a rebinding name resolves to by the time of the connect, and the literal address a socket is made for.
+    guard = CheckedResolver(FakeDNS({"rebound.test": [address]}), allow_private=False)
+    literal = httpx.URL(f"https://{host}/").raw_host.decode("ascii")
+
+    for name in ("rebound.test", literal):
+        with pytest.raises(BlockedAddressError) as caught:
+            await guard.resolve(name, 443, family=socket.AF_UNSPEC)
+        assert kind in caught.value.reason
+    with pytest.raises(OSError, match=kind):
+        checked_socket(_addr_info(address), allow_private=False)
+
+
+@pytest.mark.parametrize(("host", "address", "kind"), [row for row in SSRF_TABLE if row[2] in ALWAYS_REFUSED])
+async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(host: str, address: str, kind: str) -> None:
+    guard = CheckedResolver(FakeDNS({"meta.test": [address]}), allow_private=True)
+
+    with pytest.raises(BlockedAddressError):
+        await guard.resolve("meta.test", 80, family=socket.AF_UNSPEC)
+    with pytest.raises(OSError, match=kind):
+        checked_socket(_addr_info(address), allow_private=True)
+
+
+async def test_the_socket_guard_lets_a_public_address_through() -> None:
+    checked_socket(_addr_info(PUBLIC_IP), allow_private=False).close()
+
+
+async def test_a_redirect_is_the_receivers_answer_and_is_not_followed(live_server: LiveServer) -> None:
+    before = len(live_server.hits)
+
+    async with _poster(allow_insecure=True) as poster:
+        answer = await poster.post(live_server.url("/moved"), BODY, SIGNED)
+
+    assert answer.status_code == 302
+    assert live_server.hits[before:] == ["/moved"]
+
+
+async def test_proxies_from_the_environment_are_ignored(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async with _poster(allow_insecure=True) as poster:
+        answer = await poster.post(live_server.url("/echo"), BODY, SIGNED)
+
+    assert answer.status_code == 200
+
+
+async def test_an_answer_over_the_size_cap_is_refused(live_server: LiveServer) -> None:
+    async with _poster(allow_insecure=True, max_response_bytes=64) as poster:
+        with pytest.raises(ResponseTooLargeError):
+            await poster.post(live_server.url("/echo"), BODY, SIGNED)
+
+
+async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveServer) -> None:
+    # Nothing listens on 127.0.0.2 at this port: the first address refuses, the second one answers.
+    dns = FakeDNS({"dual.test": ["127.0.0.2", "127.0.0.1"]})
+
+    async with _poster(allow_insecure=True, resolver=dns) as poster:
+        answer = await poster.post(live_server.url("/echo", host="dual.test"), BODY, SIGNED)
+
+    assert answer.status_code == 200
+
+
+async def test_a_receiver_that_does_not_answer_is_a_timeout() -> None:
+    async with silent_server() as silent, _poster(allow_insecure=True, read_timeout=0.2) as poster:
+        with pytest.raises(OutboundTimeoutError) as read:
+            await poster.post(silent.url("/hook", host="127.0.0.1"), BODY, SIGNED)
+    async with silent_server() as silent, _poster(allow_insecure=True, total_timeout=0.3) as poster:
+        started = time.monotonic()
+        with pytest.raises(OutboundTimeoutError) as total:
+            await poster.post(silent.url("/hook", host="127.0.0.1"), BODY, SIGNED)
+
+    assert read.value.reason == "timed out waiting for the server"
+    assert total.value.reason == "no complete answer within 0.3 s"
+    assert time.monotonic() - started < 5
+
+
+async def test_a_refused_connection_is_a_connection_error() -> None:
+    async with _poster(allow_insecure=True) as poster:
+        with pytest.raises(OutboundConnectionError) as caught:
+            await poster.post(f"http://127.0.0.1:{closed_port()}/hook", BODY, SIGNED)
+
+    assert caught.value.reason.startswith("could not connect")
+
+
+async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
+    tls_server: LiveServer, pki: Pki
+) -> None:
+    async with _tls_poster(pki) as poster:
+        answer = await poster.post(tls_server.url("/echo", scheme="https", host="platform.test"), BODY, SIGNED)
+
+    assert answer.json()["body"] == BODY.decode()
+
+
+async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, pki: Pki) -> None:
+    async with _tls_poster(pki) as poster:
+        with pytest.raises(OutboundConnectionError) as caught:
+            await poster.post(tls_server.url("/echo", scheme="https", host="127.0.0.1"), BODY, SIGNED)
+
+    assert "TLS" in caught.value.reason
+
+
+async def test_a_kept_connection_the_server_closed_meanwhile_is_not_used_again() -> None:
+    async with hanging_up_server() as server, _poster(allow_insecure=True) as poster:
+        first = await poster.post(server.url, b"{}", SIGNED)
+        await server.answered.wait()
+        await asyncio.sleep(0.05)  # the hang-up reaches the client's socket
+        second = await poster.post(server.url, b"{}", SIGNED)
+
+    assert first.status_code == second.status_code == 200
+    assert len(server.ports) == 2 and server.ports[0] != server.ports[1], "the second post went over a new connection"
+
+
+def test_a_user_agent_is_required() -> None:
+    with pytest.raises(ValueError, match="user_agent"):
+        WebhookPoster(user_agent=" ")
+
+
+def _poster(**options: Any) -> WebhookPoster:
+    return WebhookPoster(user_agent=USER_AGENT, **options)
+
+
+def _tls_poster(pki: Pki) -> WebhookPoster:
+    trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
+    return _poster(allow_insecure=True, resolver=FakeDNS({"platform.test": ["127.0.0.1"]}), ssl_context=trusting)
+
+
+def _addr_info(address: str) -> tuple[int, int, int, str, tuple[object, ...]]:
+    """What a socket factory is given for a connect to `address` (an IPv6 one with its zone id's index)."""
+    if ":" not in address:
+        return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443))
+    scope = 1 if "%" in address else 0
+    return (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443, 0, scope))
