@@ -1,5 +1,11 @@
 """The webhook delivery worker: claims due deliveries under a lease, a batch per query, posts each signed event
-through the guarded client, and records what came of the attempts, many per transaction.
+through the webhook poster, and records what came of the attempts in the background, all that are waiting in
+one transaction.
+
+A place is given back as soon as its post is answered, not once the outcome is recorded: the delivery keeps its
+lease until then, so no other claim takes it, and the posts never wait on the database between them. A worker
+that stops gracefully records everything first; one that is killed before an outcome is recorded leaves the
+attempt in progress, and the delivery goes out again with the same `webhook-id` once its lease expires.
 
 Claiming is one UPDATE … RETURNING over the due rows; on PostgreSQL it picks them `FOR UPDATE SKIP LOCKED`, so
 any number of workers share the queue and no delivery is attempted by two at once. SQLite serialises writers,
@@ -15,6 +21,8 @@ other tenant's first due deliveries, never ahead of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import logging
 import random
@@ -120,6 +128,8 @@ class _Outcome:
     response: Response
     step: NextStep
     duration_ms: int
+    tenant_slug: str
+    event_id: str
 
 
 class DeliveryWorker:
@@ -141,13 +151,14 @@ class DeliveryWorker:
         self._under_way: Counter[str] = Counter()  # claimed and not yet recorded, by tenant id
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
-        self._recorder = _GroupWriter(self._record_all)
+        self._recorder = _BackgroundWriter(self._record_all)
 
     async def run_once(self) -> int:
         """Claims the deliveries due now (as many as there is room for) and attempts each, concurrently;
         returns how many, once all are recorded."""
         jobs = await self._claim_jobs()
         await asyncio.gather(*(self._deliver(job) for job in jobs))
+        await self._recorder.flush()
         return len(jobs)
 
     async def start_due(self) -> bool:
@@ -177,6 +188,7 @@ class DeliveryWorker:
         """Waits until every delivery started is posted and recorded."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._recorder.flush()
 
     async def claim(self, now: datetime | None = None) -> list[Claim]:
         return [job.claim for job in await self._claim_jobs(now)]
@@ -189,6 +201,7 @@ class DeliveryWorker:
             (job,) = await self._jobs(session, [claim], {claim.delivery_id: (delivery.event_id, delivery.url)})
         self._under_way[claim.tenant_id] += 1
         await self._deliver(job)
+        await self._recorder.flush()
 
     async def _claim_jobs(self, now: datetime | None = None) -> list[_Job]:
         now = now or utcnow()
@@ -257,12 +270,9 @@ class DeliveryWorker:
         ]
 
     async def _deliver(self, job: _Job) -> None:
-        about = {"delivery_id": job.claim.delivery_id, "event_id": job.event.id}
-        with log_context.about(tenant=job.tenant_slug, attempt_id=job.claim.attempt_id, **about):
+        with _about(job.claim, job.tenant_slug, job.event.id):
             try:
-                outcome = await self._attempt(job)
-                await self._recorder.write(outcome)
-                _log_attempt(outcome)
+                self._recorder.add(await self._attempt(job))
             except Exception:
                 # Its lease expires and the delivery is tried again; the error is ours, not the receiver's.
                 logger.exception("delivery %s failed inside the worker", job.claim.delivery_id)
@@ -288,7 +298,8 @@ class DeliveryWorker:
             response = Response(error="the tenant removed its webhook URL")
             step = NextStep(AttemptOutcome.FAILED, reason=response.error)
         duration_ms = round((time.monotonic() - started) * 1000)
-        return _Outcome(job.claim, job.url or job.queued_url, response, step, duration_ms)
+        url = job.url or job.queued_url
+        return _Outcome(job.claim, url, response, step, duration_ms, job.tenant_slug, job.event.id)
 
     async def _post(self, job: _Job) -> Response:
         assert job.url is not None
@@ -327,11 +338,19 @@ class DeliveryWorker:
             logger.warning("%d deliveries outlived their lease; other workers have them now", len(outcomes) - kept)
         for outcome in outcomes:
             metrics.DELIVERIES.labels(outcome.step.outcome.value).inc()
+            with _about(outcome.claim, outcome.tenant_slug, outcome.event_id):
+                _log_attempt(outcome)
+
+
+def _about(claim: Claim, tenant_slug: str, event_id: str) -> contextlib.AbstractContextManager[log_context.LogContext]:
+    """The log context of a delivery's lines."""
+    return log_context.about(
+        tenant=tenant_slug, attempt_id=claim.attempt_id, delivery_id=claim.delivery_id, event_id=event_id
+    )
 
 
 def _log_attempt(outcome: _Outcome) -> None:
-    """The attempt's line, once recorded, in its delivery's log context (not in the group write's, which may be
-    another delivery's)."""
+    """The attempt's line, once recorded."""
     response = outcome.response
     logger.info(
         "delivery %s attempt %d: %s (%s)",
@@ -344,31 +363,34 @@ def _log_attempt(outcome: _Outcome) -> None:
     )  # fmt: skip
 
 
-class _GroupWriter(Generic[T]):
-    """Writes that arrive while one is being written wait for it, then go together in the next transaction:
-    as many transactions as there are turns at the database, not as many as there are writes."""
+class _BackgroundWriter(Generic[T]):
+    """Writes items in a task of its own: those added while one write is under way go together in the next,
+    so there are as many transactions as turns at the database, and whoever adds an item never waits for it."""
 
     def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
         self._write = write
-        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
-        self._turn = asyncio.Lock()
+        self._waiting: list[T] = []
+        self._task: asyncio.Task[None] | None = None
 
-    async def write(self, item: T) -> None:
-        written = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, written))
-        async with self._turn:
-            if not written.done():  # else a write that started after it was queued took it along
-                batch, self._waiting = self._waiting, []
-                try:
-                    await self._write([queued for queued, _ in batch])
-                except BaseException as error:
-                    for _, future in batch:
-                        if future is not written and not future.done():
-                            future.set_exception(error)
-                    raise
-                for _, future in batch:
-                    future.set_result(None)
-        await written
+    def add(self, item: T) -> None:
+        self._waiting.append(item)
+        if self._task is None or self._task.done():
+            # A context of its own: its lines are about no one delivery (the adder's context is one delivery's).
+            self._task = asyncio.create_task(self._run(), name="webhook outcomes", context=contextvars.Context())
+
+    async def flush(self) -> None:
+        """Waits until every item added so far is written (or its write has failed, and been logged)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write(batch)
+            except Exception:
+                # Their leases expire and the deliveries go out again, the attempts marked interrupted.
+                logger.exception("recording %d delivery outcomes failed", len(batch))
 
 
 def _due(now: datetime, *, busy: list[str], room: int, postgresql: bool) -> Any:
