@@ -318,12 +318,20 @@ return 0
 """
 
 
+# How long a new connection to Redis may take. The deadline counts this process's event loop as well as Redis:
+# on a loaded host (every core busy) the loop can be held up for a second or more after Redis has accepted the
+# connection, and 2 s then read as "Timeout connecting to server". 5 s, the broker's connect deadline for
+# platforms, still bounds a check against a Redis that does not answer. (Reads keep 2 s: held up the same way
+# while a reply waits, a read still gets it.)
+REDIS_CONNECT_TIMEOUT = 5.0
+
+
 class RedisLimitStore:
     def __init__(self, url: str, namespace: str, *, clock: Callable[[], float] = time.time) -> None:
         # Imported here: the database store needs no Redis client installed.
         from redis.asyncio import Redis
 
-        self.redis = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.redis = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=REDIS_CONNECT_TIMEOUT)
         self.namespace = namespace
         self.clock = clock
         self._take = self.redis.register_script(_TAKE_SCRIPT)
