@@ -8,13 +8,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import update
 
 from broker.registration import attempts
 from broker.registration.models import AttemptStatus, Registration, RegistrationAttempt
 from broker.services import Services
 from tests.admin_ui.conftest import Browser, Owner, signed_in_owner
-from tests.broker.registration.test_attempts import stalled_attempt
+from tests.broker.registration.test_attempts import stalled_attempt, store_nested_documents
 from tests.conftest import RunningBroker
 from tests.e2e.flow import posts_close_message, register
 from tests.emulators import MoodleEmulator
@@ -97,7 +96,6 @@ async def test_another_tenants_registration_is_not_found_and_not_changed(
 
 
 async def _status(services: Services, registration_id: str) -> str:
-    from broker.registration.models import Registration
 
     async with services.database.session() as session:
         row = await session.get(Registration, registration_id)
@@ -108,7 +106,7 @@ async def _status(services: Services, registration_id: str) -> str:
 async def test_what_a_platform_sent_is_escaped_on_every_console_page(
     browser: Browser, mailbox: Mailbox, services: Services
 ) -> None:
-    from broker.registration.models import Deployment, Registration, RegistrationAttempt
+    from broker.registration.models import Deployment
 
     payload = '<img src=x onerror="alert(1)">'
     owner = await signed_in_owner(browser, mailbox)
@@ -163,18 +161,7 @@ async def test_a_deeply_nested_stored_document_never_breaks_the_console(
     with MoodleEmulator.running() as moodle:
         await registered(http, console_broker, owner, moodle)
     reg_id = await registration_id(browser, owner)
-    deep_document: dict[str, object] = {}
-    for _ in range(900):
-        deep_document = {"a": deep_document}
-    async with services.database.transaction() as session:
-        await session.execute(
-            update(RegistrationAttempt)
-            .where(RegistrationAttempt.registration_id == reg_id)
-            .values(response_body="[" * 3000 + "]" * 3000, platform_configuration=deep_document)
-        )
-        await session.execute(
-            update(Registration).where(Registration.id == reg_id).values(registration_response=deep_document)
-        )
+    await store_nested_documents(services, reg_id)
 
     listing = await browser.get(f"/console/{owner.slug}/attempts")
     assert listing.status_code == 200, listing.text

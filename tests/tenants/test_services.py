@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, select
@@ -60,22 +62,29 @@ async def test_api_key_authenticates_its_own_tenant_only(services: Services) -> 
     assert await services.tenants.authenticate("not-a-key") is None
 
 
+@contextmanager
+def statements_sent(services: Services) -> Iterator[list[str]]:
+    """The SQL statements the services' engine sends meanwhile, in order."""
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(services.database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(services.database.engine.sync_engine, "before_cursor_execute", record)
+
+
 async def test_key_ring_serves_the_jwks_without_querying_the_database_once_warm(services: Services) -> None:
     created = await services.tenants.create(unique_slug(), "Acme")
     ring = KeyRing(services.database, services.secret_box, ttl=60)
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(services.database.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(services) as statements:
         first = await ring.get(created.tenant.slug)
         queries_when_cold = len(statements)
         for _ in range(20):
             again = await ring.get(created.tenant.slug)
-    finally:
-        event.remove(services.database.engine.sync_engine, "before_cursor_execute", count)
     assert first is not None and again is first
     assert queries_when_cold > 0 and len(statements) == queries_when_cold
     published = json.loads(first.jwks)["keys"]
@@ -110,16 +119,8 @@ async def test_key_ring_memory_stays_bounded_when_many_tenants_are_served(servic
 async def test_concurrent_cold_lookups_of_one_tenant_share_one_load(services: Services) -> None:
     created = await services.tenants.create(unique_slug(), "Acme")
     ring = KeyRing(services.database, services.secret_box, ttl=60)
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(services.database.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(services) as statements:
         results = await asyncio.gather(*(ring.get(created.tenant.slug) for _ in range(10)))
-    finally:
-        event.remove(services.database.engine.sync_engine, "before_cursor_execute", count)
     assert all(result is results[0] and result is not None for result in results)
     assert len([s for s in statements if "FROM tenants" in s]) == 1
     assert not ring._loading

@@ -6,13 +6,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
 
 from broker.registration import attempts
-from broker.registration.models import AttemptStatus, Registration, RegistrationAttempt
+from broker.registration.models import AttemptStatus
 from broker.services import Services
 from tests.broker.api.support import ApiClient, assert_problem
-from tests.broker.registration.test_attempts import stalled_attempt
+from tests.broker.registration.test_attempts import stalled_attempt, store_nested_documents
 from tests.conftest import RunningBroker, unique_slug
 from tests.e2e.flow import register
 from tests.emulators import GenericEmulator
@@ -63,21 +62,7 @@ async def test_a_deeply_nested_platform_answer_never_breaks_the_listing_or_the_h
         await register(http, broker.url(f"/t/{created.tenant.slug}/lti/register"), platform)
     api = ApiClient(http, broker, created.api_key)
     (attempt,) = (await api.json("GET", "/api/v1/registration-attempts"))["items"]
-    deep_text = "[" * 3000 + "]" * 3000
-    deep_document: dict[str, object] = {}
-    for _ in range(900):
-        deep_document = {"a": deep_document}
-    async with services.database.transaction() as session:
-        await session.execute(
-            update(RegistrationAttempt)
-            .where(RegistrationAttempt.id == attempt["id"])
-            .values(response_body=deep_text, platform_configuration=deep_document)
-        )
-        await session.execute(
-            update(Registration)
-            .where(Registration.id == attempt["registration_id"])
-            .values(registration_response=deep_document)
-        )
+    await store_nested_documents(services, attempt["registration_id"])
 
     (shown,) = (await api.json("GET", "/api/v1/registration-attempts"))["items"]
     assert shown["id"] == attempt["id"] and shown["registration_request"] == attempt["registration_request"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from broker.database import utcnow
 from broker.registration import attempts
-from broker.registration.models import AttemptStatus, RegistrationAttempt
+from broker.registration.models import AttemptStatus, Registration, RegistrationAttempt
 from broker.services import Services
 from tenants.services import CreatedTenant
 
@@ -26,6 +26,23 @@ async def stalled_attempt(services: Services, tenant_id: str, status: AttemptSta
     async with services.database.transaction() as session:
         session.add(attempt)
     return attempt.id
+
+
+async def store_nested_documents(services: Services, registration_id: str) -> None:
+    """A registration's stored documents as a hostile platform could have made them: JSON nested 900 deep in
+    its answer and its attempt's configuration, and an answer body of 3,000 brackets deep."""
+    document: dict[str, object] = {}
+    for _ in range(900):
+        document = {"a": document}
+    async with services.database.transaction() as session:
+        await session.execute(
+            update(RegistrationAttempt)
+            .where(RegistrationAttempt.registration_id == registration_id)
+            .values(response_body="[" * 3000 + "]" * 3000, platform_configuration=document)
+        )
+        await session.execute(
+            update(Registration).where(Registration.id == registration_id).values(registration_response=document)
+        )
 
 
 async def statuses(services: Services, ids: dict[str, str]) -> dict[str, tuple[str, str | None]]:

@@ -13,16 +13,9 @@ from broker.lti import (
     TOOL_CONFIGURATION_KEY,
 )
 from broker.registration.platform_configuration import PlatformConfiguration, SupportedMessage
-from broker.registration.request import ToolEndpoints, build_registration_request, plan_registration
+from broker.registration.request import build_registration_request, plan_registration
 from tenants.tool_configuration import MessageConfiguration, ToolConfiguration
-
-ENDPOINTS = ToolEndpoints(
-    initiate_login_uri="https://lti.example.com/t/acme/lti/login",
-    redirect_uri="https://lti.example.com/t/acme/lti/launch",
-    jwks_uri="https://lti.example.com/t/acme/.well-known/jwks.json",
-    target_link_uri="https://lti.example.com/t/acme/lti/launch",
-    domain="lti.example.com",
-)
+from tests.broker.registration.profiles.helpers import ENDPOINTS
 
 PLATFORM = PlatformConfiguration(
     issuer="https://lms.example.edu",
