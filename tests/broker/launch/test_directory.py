@@ -16,17 +16,10 @@ from broker.services import Services
 from tenants.hosts import path_site
 from tenants.keys import KEY_RING_TTL
 from tenants.services import CreatedTenant
+from tests.clock import Clock
 from tests.conftest import unique_slug
 
 ISSUER = "https://lms.example.edu"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def add_registration(services: Services, tenant: CreatedTenant) -> str:

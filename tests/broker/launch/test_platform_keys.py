@@ -25,6 +25,7 @@ from broker.launch.platform_keys import (
     parse_key_set,
 )
 from tests.broker.launch.helpers import new_key
+from tests.clock import Clock
 
 JWKS_URI = "https://platform.test/jwks"
 
@@ -84,14 +85,6 @@ class Platform:
         body = json.dumps({"keys": [self.key.as_dict(private=False)]})
         headers = {"content-type": "application/json", "cache-control": self.cache_control}
         return httpx.Response(self.status, text=body, headers=headers)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def dns(host: str, port: int) -> list[str]:

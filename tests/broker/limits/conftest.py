@@ -8,20 +8,13 @@ import pytest_asyncio
 
 from broker.database import Database
 from broker.limits.store import DatabaseLimitStore, LimitStore, RedisLimitStore
+from tests.clock import Clock
 from tests.conftest import LIMIT_STORES, REDIS_URL
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest_asyncio.fixture(params=LIMIT_STORES)

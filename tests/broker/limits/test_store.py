@@ -10,8 +10,7 @@ import time
 import pytest
 
 from broker.limits.store import LEASE_SECONDS, LimitStore, Places, Rate
-from tests.broker.limits.conftest import Clock
-
+from tests.clock import Clock
 
 # Longer than the loop was seen held up in loaded runs (0.7 s in a small test process), and than the old 2 s deadline.
 HELD_UP_SECONDS = 2.5
