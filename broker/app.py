@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -46,23 +47,25 @@ from tenants.services import TenantService
 USER_AGENT = "lti-broker/0.1"
 
 
+class _OutboundOptions(TypedDict):
+    allow_insecure: bool
+    total_timeout: float
+    connect_timeout: float
+    read_timeout: float
+
+
 def create_services(settings: Settings) -> Services:
     """The services of one process (a server, a CLI command, a worker), sharing one database and one client."""
     database = Database(settings.database_url)
-    client = GuardedClient(
-        user_agent=USER_AGENT,
+    # The webhook poster keeps the guarded client's rules and deadlines (see broker/http_client/webhook_poster.py).
+    outbound = _OutboundOptions(
         allow_insecure=settings.allow_insecure_platforms,
         total_timeout=settings.outbound_timeout,
         connect_timeout=min(5.0, settings.outbound_timeout),
         read_timeout=settings.outbound_timeout,
     )
-    poster = WebhookPoster(
-        user_agent=USER_AGENT,
-        allow_insecure=settings.allow_insecure_platforms,
-        total_timeout=settings.outbound_timeout,
-        connect_timeout=min(5.0, settings.outbound_timeout),
-        read_timeout=settings.outbound_timeout,
-    )
+    client = GuardedClient(user_agent=USER_AGENT, **outbound)
+    poster = WebhookPoster(user_agent=USER_AGENT, **outbound)
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
     key_pool = KeyPool(database, secret_box)

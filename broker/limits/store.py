@@ -233,7 +233,6 @@ class DatabaseLimitStore:
             yield connection
 
 
-
 def _places_key(places: Places) -> str:
     return f"{places.name}:{places.limit}:{places.subject}"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, bindparam, delete, insert, select, union_all, update
+from sqlalchemy import Row, Select, bindparam, delete, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from broker import log_context, stored_text
@@ -239,16 +239,24 @@ async def conflict_attempt(
     )
 
 
-async def list_attempts(
-    database: Database, *, tenant_id: str, status: str | None = None, after_id: str | None = None, limit: int
-) -> list[RegistrationAttempt]:
-    query = select(RegistrationAttempt).where(RegistrationAttempt.tenant_id == tenant_id)
+def _tenant_page(
+    query: Select[Any], tenant_id: str, status: str | None, after_id: str | None, limit: int
+) -> Select[Any]:
+    """`query` narrowed to a page of a tenant's attempts, oldest first, after `after_id`."""
+    query = query.where(RegistrationAttempt.tenant_id == tenant_id)
     if status is not None:
         query = query.where(RegistrationAttempt.status == status)
     if after_id is not None:
         query = query.where(RegistrationAttempt.id > after_id)
+    return query.order_by(RegistrationAttempt.id).limit(limit)
+
+
+async def list_attempts(
+    database: Database, *, tenant_id: str, status: str | None = None, after_id: str | None = None, limit: int
+) -> list[RegistrationAttempt]:
+    query = _tenant_page(select(RegistrationAttempt), tenant_id, status, after_id, limit)
     async with database.session() as session:
-        return list((await session.scalars(query.order_by(RegistrationAttempt.id).limit(limit))).all())
+        return list((await session.scalars(query)).all())
 
 
 # The columns an attempt item shows, read as plain rows for the API's pages (cheaper than ORM objects).
@@ -275,13 +283,9 @@ async def attempt_page(
     database: Database, *, tenant_id: str, status: str | None = None, after_id: str | None = None, limit: int
 ) -> list[Row[Any]]:
     """A page of a tenant's attempts, oldest first, as `SHOWN_COLUMNS`."""
-    query = select(*SHOWN_COLUMNS).where(RegistrationAttempt.tenant_id == tenant_id)
-    if status is not None:
-        query = query.where(RegistrationAttempt.status == status)
-    if after_id is not None:
-        query = query.where(RegistrationAttempt.id > after_id)
+    query = _tenant_page(select(*SHOWN_COLUMNS), tenant_id, status, after_id, limit)
     async with database.session() as session:
-        return list((await session.execute(query.order_by(RegistrationAttempt.id).limit(limit))).all())
+        return list((await session.execute(query)).all())
 
 
 async def recent_attempts(
