@@ -102,11 +102,17 @@ def cost_of(stack: list[str]) -> str:
     return "other (interpreter, libraries)"
 
 
+def _sample_lines(text: str) -> list[str]:
+    """py-spy's collapsed stacks, a stack and its count a line; a frame whose name holds a line break (a
+    function's source text, as py-spy prints some) is joined back."""
+    return [line.replace("\n", " ") for line in re.findall(r".*? \d+$", text, flags=re.MULTILINE | re.DOTALL)]
+
+
 def summarise(samples_file: Path, cpu_ms: float, main_share: float, unit: str) -> None:
     costs: Counter[str] = Counter()
     functions: Counter[str] = Counter()
     total = 0
-    for line in samples_file.read_text().splitlines():
+    for line in _sample_lines(samples_file.read_text()):
         stack_text, _, count_text = line.rpartition(" ")
         count = int(count_text)
         stack = stack_text.split(";")
