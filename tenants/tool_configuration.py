@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,11 +54,15 @@ class ToolConfiguration:
         return asdict(self)
 
 
+_DEFAULTS = ToolConfiguration()
+_SETTINGS = frozenset(setting.name for setting in fields(ToolConfiguration))
+
+
 def parse_tool_configuration(data: Mapping[str, Any] | None) -> ToolConfiguration:
     """The tenant's configuration from stored or submitted JSON; missing keys take the defaults."""
     data = dict(data or {})
-    defaults = ToolConfiguration()
-    unknown = set(data) - set(defaults.to_dict())
+    defaults = _DEFAULTS
+    unknown = set(data) - _SETTINGS
     if unknown:
         raise ToolConfigurationError(sorted(unknown)[0], "unknown setting")
     return ToolConfiguration(

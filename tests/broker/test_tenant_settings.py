@@ -83,6 +83,8 @@ async def test_api_patch_refuses_bad_values_with_a_problem_naming_the_field(
     for body, field in (
         ({"activation_policy": "soon"}, "activation_policy"),
         ({"tool_configuration": {"contacts": ["not-an-address"]}}, "tool_configuration.contacts[0]"),
+        # A setting the broker does not know (here a misspelt `scopes`) is refused, not ignored.
+        ({"tool_configuration": {"scope": []}}, "tool_configuration.scope"),
         ({"api_key": "x"}, "api_key"),
     ):
         response = await http.patch(broker.url("/api/v1/tenant"), headers=headers, json=body)

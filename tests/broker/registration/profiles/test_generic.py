@@ -68,3 +68,12 @@ def test_client_assertion_audience_is_the_authorization_server_when_published_el
     assert generic.client_assertion_audience("https://lms/token", "https://lms/auth") == "https://lms/auth"
     assert generic.client_assertion_audience("https://lms/token", None) == "https://lms/token"
     assert generic.client_assertion_audience("https://lms/token", "") == "https://lms/token"
+
+
+# A space, a tab, a no-break space, an em space, the ideographic space and the information separator that Python
+# also calls whitespace: a URL holding any of them is refused wherever it sits.
+@pytest.mark.parametrize("space", [" ", "\t", "\u00a0", "\u2003", "\u3000", "\x1c"])
+@pytest.mark.parametrize("at", ["https://tool.example/lo{}gin", "{}https://tool.example/login"])
+def test_a_url_holding_whitespace_is_refused(space: str, at: str) -> None:
+    problems = generic.spec_problems(_set("initiate_login_uri", at.format(space)), context(PLATFORM))
+    assert [problem.field for problem in problems] == ["initiate_login_uri"]
