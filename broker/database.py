@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
-from broker import inline_sqlite
+from broker import direct_sql, inline_sqlite
+from broker.direct_sql import Answer, Statements
 
 # Stable constraint names keep Alembic migrations identical on both engines.
 NAMING_CONVENTION = {
@@ -59,9 +62,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def changed_rows(result: Result[*tuple[Any, ...]]) -> int:
+def changed_rows(result: Result[*tuple[Any, ...]] | Answer) -> int:
     """How many rows an INSERT, UPDATE or DELETE changed. SQLAlchemy types every `execute()` answer as a
     `Result`; for these statements it is a `CursorResult`, the one that counts rows."""
+    if isinstance(result, Answer):
+        return result.rowcount
     if not isinstance(result, CursorResult):
         raise TypeError("only an INSERT, UPDATE or DELETE answers how many rows it changed")
     return result.rowcount
@@ -134,6 +139,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # LOCKED_BACKOFF, then twice as long, and so on: a burst of writers from other processes passes.
 LOCKED_RETRIES = 3
 LOCKED_BACKOFF = 0.1
+# PostgreSQL connections of the direct statements (`Database.ephemeral()`, `Database.read()`), each kind, beside
+# the engine's pool: a hot path's transaction holds one for a few statements.
+POSTGRESQL_DIRECT_CONNECTIONS = 5
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -159,13 +167,6 @@ def create_private_sqlite_file(database_url: str) -> None:
         os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError:
         return  # it exists, or SQLite will say in its own words why it cannot be opened
-
-
-def _sqlite_ephemeral_pragmas(dbapi_connection: Any, record: Any) -> None:
-    _sqlite_pragmas(dbapi_connection, record)
-    # The driver itself opens a write transaction (BEGIN IMMEDIATE) with the first statement that writes,
-    # in the same call: no separate BEGIN round trip to the connection's thread.
-    dbapi_connection.isolation_level = "IMMEDIATE"
 
 
 _WRITE = "broker_write_transaction"
@@ -195,13 +196,11 @@ class Database:
         else:
             options.update(connect_args={"lock_timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         self.engine: AsyncEngine = create_async_engine(url, **options)
-        self._ephemeral_engine = self.engine
+        self._url = url
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-            # Its transactions always end in an explicit commit or rollback, so the pool's reset is not needed.
-            self._ephemeral_engine = create_async_engine(url, pool_reset_on_return=None, **options)
-            event.listen(self._ephemeral_engine.sync_engine, "connect", _sqlite_ephemeral_pragmas)
+        self._direct: direct_sql.SQLite | direct_sql.PostgreSQL | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock()
 
@@ -248,12 +247,49 @@ class Database:
             attempt += 1
 
     @asynccontextmanager
-    async def ephemeral(self) -> AsyncIterator[AsyncConnection]:
-        """A Core connection whose statements commit together, for writes on hot paths (launch states, limits,
-        registration attempts), where an ORM session would cost more than the statements. On SQLite the
-        transaction begins with its first write (BEGIN IMMEDIATE), in the same call to the driver."""
-        async with self._write_turn(), self._ephemeral_engine.connect() as connection, connection.begin():
-            yield connection
+    async def ephemeral(self) -> AsyncIterator[Statements]:
+        """Core statements that commit together, run directly on the driver's connection (`broker.direct_sql`),
+        for writes on hot paths (launch states, limits, registration attempts), where an ORM session or even
+        SQLAlchemy's Core execution would cost more than the statements. On SQLite the transaction begins with
+        its first write (BEGIN IMMEDIATE), in the same call to the driver."""
+        direct = self._direct or await self._open_direct()
+        async with self._write_turn(), direct.transaction() as statements:
+            yield statements
+
+    async def read(self, statement: ClauseElement, parameters: Mapping[str, Any] | None = None) -> Answer:
+        """One Core statement that only reads, run directly on the driver's connection, outside any transaction:
+        for the hot paths' reads."""
+        direct = self._direct or await self._open_direct()
+        return await direct.read(statement, parameters)
+
+    async def _open_direct(self) -> direct_sql.SQLite | direct_sql.PostgreSQL:
+        # A first connection of the engine's initializes its dialect (the server's version and features), which
+        # the statements are compiled for.
+        async with self.engine.connect():
+            pass
+        dialect = self.engine.dialect
+        args, options = dialect.create_connect_args(self._url)
+        plans = direct_sql.Plans(dialect)
+        if self.is_sqlite:
+
+            def connect() -> sqlite3.Connection:
+                options.pop("timeout", None)
+                options.pop("check_same_thread", None)
+                connection = sqlite3.connect(args[0], timeout=0, check_same_thread=False, **options)
+                _sqlite_pragmas(connection, None)
+                # sqlite3 opens a write transaction (BEGIN IMMEDIATE) with the first statement that writes, in
+                # the same call: no separate BEGIN.
+                connection.isolation_level = "IMMEDIATE"
+                return connection
+
+            self._direct = direct_sql.SQLite(connect, plans, SQLITE_BUSY_TIMEOUT_MS / 1000)
+        else:
+            import psycopg
+
+            self._direct = direct_sql.PostgreSQL(
+                lambda: psycopg.AsyncConnection.connect(*args, **options), plans, POSTGRESQL_DIRECT_CONNECTIONS
+            )
+        return self._direct
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
@@ -268,5 +304,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._ephemeral_engine is not self.engine:
-            await self._ephemeral_engine.dispose()
+        if isinstance(self._direct, direct_sql.SQLite):
+            self._direct.close()
+        elif self._direct is not None:
+            await self._direct.close()
+        self._direct = None

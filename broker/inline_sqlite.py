@@ -39,7 +39,7 @@ _DELAYS = (0.001, 0.002, 0.005, 0.010, 0.015, 0.020, 0.025, 0.025, 0.025, 0.050,
 _T = TypeVar("_T")
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
+def is_busy(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorcode", None) in _BUSY_CODES
 
 
@@ -47,23 +47,36 @@ def _delays() -> Iterator[float]:
     return itertools.chain(_DELAYS, itertools.repeat(_DELAYS[-1]))
 
 
-def _again_when_free(refused: sqlite3.OperationalError, lock_timeout: float, call: Callable[[], _T]) -> _T:
-    """`call`, refused once with SQLITE_BUSY, made again after asynchronous waits until it is not refused or
-    `lock_timeout` is spent. A refused call changed nothing: SQLite gives up before it takes the lock."""
+def _waits(lock_timeout: float) -> Iterator[float]:
+    """The waits before each new try of a refused call, until `lock_timeout` is spent."""
     deadline = time.monotonic() + lock_timeout
     for delay in _delays():
         remaining = deadline - time.monotonic()
-        # Outside SQLAlchemy's greenlet nothing could await the wait: answer as SQLite would have.
-        if remaining <= 0 or not in_greenlet():
-            raise refused
-        await_only(asyncio.sleep(min(delay, remaining)))
+        if remaining <= 0:
+            return
+        yield min(delay, remaining)
+
+
+def _again_when_free(refused: sqlite3.OperationalError, lock_timeout: float, call: Callable[[], _T]) -> _T:
+    """`when_free` awaited from SQLAlchemy's greenlet."""
+    # Outside SQLAlchemy's greenlet nothing could await the wait: answer as SQLite would have.
+    if not in_greenlet():
+        raise refused
+    return await_only(when_free(refused, lock_timeout, call))
+
+
+async def when_free(refused: sqlite3.OperationalError, lock_timeout: float, call: Callable[[], _T]) -> _T:
+    """`call`, refused once with SQLITE_BUSY, made again after asynchronous waits until it is not refused or
+    `lock_timeout` is spent. A refused call changed nothing: SQLite gives up before it takes the lock."""
+    for wait in _waits(lock_timeout):
+        await asyncio.sleep(wait)
         try:
             return call()
         except sqlite3.OperationalError as error:
-            if not _is_busy(error):
+            if not is_busy(error):
                 raise
             refused = error
-    raise AssertionError("unreachable: the delays never end")
+    raise refused
 
 
 class _Answered(Awaitable[None]):
@@ -103,7 +116,7 @@ class InlineCursor(sqlite3.Cursor):
         try:
             method(sql, parameters)
         except sqlite3.OperationalError as error:
-            if not _is_busy(error):
+            if not is_busy(error):
                 raise
             _again_when_free(error, self.connection.lock_timeout, lambda: method(sql, parameters))
         self._rows = deque(super().fetchall()) if self.description is not None else deque()
@@ -150,7 +163,7 @@ class InlineConnection(sqlite3.Connection):
         try:
             super().commit()
         except sqlite3.OperationalError as error:
-            if not _is_busy(error):
+            if not is_busy(error):
                 raise
             _again_when_free(error, self.lock_timeout, super().commit)
 

@@ -12,11 +12,10 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker.limits.store import Lease, LimitStore, Places, Rate
+from broker.limits.store import Joining, Lease, LimitStore, Places, Rate
 from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.refusals import Refusal, refusal_page
 from broker.services import services
@@ -52,7 +51,7 @@ class PublicLimits:
         self.fetches_per_tenant = Rate("fetch-tenant", settings.registration_fetch_limit * TENANT_FETCH_FACTOR)
         self.in_flight_per_address, self.in_flight_per_tenant = settings.registration_fetch_concurrency
 
-    async def check_request(self, tenant: str, address: str, joining: AsyncConnection | None = None) -> None:
+    async def check_request(self, tenant: str, address: str, joining: Joining | None = None) -> None:
         """A request to a tenant's public page; TooManyRequests past a limit."""
         wait = await self.store.take([(self.per_address, address), (self.per_tenant, tenant)], joining)
         if wait:
@@ -65,7 +64,7 @@ class PublicLimits:
         """The limits of a request to a registration page, taken in the writes of its step (see the class)."""
         return RegistrationPageLimits(self, tenant, address)
 
-    async def take_call(self, tenant_id: str, address: str, joining: AsyncConnection | None) -> list[Lease]:
+    async def take_call(self, tenant_id: str, address: str, joining: Joining | None) -> list[Lease]:
         """A call's tokens and its places in flight; TooManyRequests when it may not be made."""
         checks = [(self.fetches_per_address, address), (self.fetches_per_tenant, tenant_id)]
         wait = await self.store.take(checks, joining)
@@ -132,7 +131,7 @@ class RegistrationPageLimits:
         if not self._given_back:
             await self._give_back()
 
-    async def enter(self, connection: AsyncConnection) -> None:
+    async def enter(self, connection: Joining) -> None:
         """In the step's write before the platform is called; TooManyRequests (rolling that write back) past a
         limit."""
         # Counted here, whatever comes of it: a request refused by a limit is not asked about again.
@@ -140,7 +139,7 @@ class RegistrationPageLimits:
         await self._limits.check_request(self._tenant, self._address, connection)
         self._leases = await self._limits.take_call(self._tenant_id, self._address, connection)
 
-    async def leave(self, connection: AsyncConnection) -> None:
+    async def leave(self, connection: Joining) -> None:
         """In the step's write after the platform answered."""
         await self._limits.store.release(self._leases, connection)
         self._given_back = True

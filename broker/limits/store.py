@@ -24,7 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
 from broker.database import Database
+from broker.direct_sql import Statements
 from broker.limits.models import LimitBucket, LimitSlot
+
+# A write transaction of the caller's that the database store joins: direct statements (`Database.ephemeral()`),
+# or an ORM session's connection.
+Joining = Statements | AsyncConnection
 
 # How long a place for a call in flight is held at most: every outbound call ends within 10 s, and a
 # registration step makes at most a few of them.
@@ -71,7 +76,7 @@ class LimitStore(Protocol):
     database store does its work there, to commit (or roll back) with the caller's own writes instead of in a
     transaction of its own; the Redis store does its work in Redis as always."""
 
-    async def take(self, checks: Sequence[tuple[Rate, str]], joining: AsyncConnection | None = None) -> float:
+    async def take(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> float:
         """Spends a token from each (rate, subject) bucket that has one: 0 when all had one, else the longest
         wait in seconds until the refused ones have one."""
         ...
@@ -81,13 +86,13 @@ class LimitStore(Protocol):
         ...
 
     async def acquire(
-        self, places: Sequence[Places], joining: AsyncConnection | None = None
+        self, places: Sequence[Places], joining: Joining | None = None
     ) -> list[Lease] | None:
         """One place of each of `places` for a call in flight, or None when one has none free (then none is
         held, unless `joining` is kept: a caller that joins rolls back on None)."""
         ...
 
-    async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
+    async def release(self, leases: Sequence[Lease], joining: Joining | None = None) -> None:
         """Gives the places back; giving back a place already given back changes nothing."""
         ...
 
@@ -139,7 +144,7 @@ class DatabaseLimitStore:
         self.database = database
         self.clock = clock
 
-    async def take(self, checks: Sequence[tuple[Rate, str]], joining: AsyncConnection | None = None) -> float:
+    async def take(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> float:
         now = self.clock()
         rates = {rate.key(subject): rate for rate, subject in checks}
         keys = list(rates)
@@ -161,7 +166,7 @@ class DatabaseLimitStore:
         return max(0.0, full_at + rate.interval - self.clock() - rate.period)
 
     async def acquire(
-        self, places: Sequence[Places], joining: AsyncConnection | None = None
+        self, places: Sequence[Places], joining: Joining | None = None
     ) -> list[Lease] | None:
         now = self.clock()
         holder = secrets.token_hex(8)
@@ -190,7 +195,7 @@ class DatabaseLimitStore:
         return leases
 
     async def _claim(
-        self, connection: AsyncConnection, places: Places, key: str, holder: str, now: float
+        self, connection: Joining, places: Places, key: str, holder: str, now: float
     ) -> Lease | None:
         """One of the places after the first, which was held."""
         held = set(await connection.scalars(_HELD, {"key": key, "now": now}))
@@ -202,7 +207,7 @@ class DatabaseLimitStore:
                 return Lease(key, slot, holder)
         return None
 
-    async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
+    async def release(self, leases: Sequence[Lease], joining: Joining | None = None) -> None:
         holders: dict[str, list[str]] = {}
         for lease in leases:
             holders.setdefault(lease.holder, []).append(lease.key)
@@ -217,14 +222,14 @@ class DatabaseLimitStore:
     async def prune(self) -> None:
         now = self.clock()
         async with self.database.ephemeral() as connection:
-            await connection.execute(delete(LimitBucket).where(LimitBucket.full_at < now))
-            await connection.execute(delete(LimitSlot).where(LimitSlot.expires_at < now))
+            await connection.execute(_FORGET_BUCKETS, {"now": now})
+            await connection.execute(_FORGET_PLACES, {"now": now})
 
     async def close(self) -> None:
         """The database belongs to the services; nothing of its own to close."""
 
     @asynccontextmanager
-    async def _connection(self, joining: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    async def _connection(self, joining: Joining | None) -> AsyncIterator[Joining]:
         """The caller's transaction when it is joined, else a transaction of the store's own."""
         if joining is not None:
             yield joining
@@ -236,6 +241,9 @@ class DatabaseLimitStore:
 def _places_key(places: Places) -> str:
     return f"{places.name}:{places.limit}:{places.subject}"
 
+
+_FORGET_BUCKETS = delete(LimitBucket).where(LimitBucket.full_at < bindparam("now"))
+_FORGET_PLACES = delete(LimitSlot).where(LimitSlot.expires_at < bindparam("now"))
 
 # The statements of places in flight, built once (building and keying a statement costs more than running it).
 _HELD = select(LimitSlot.slot).where(LimitSlot.key == bindparam("key"), LimitSlot.expires_at > bindparam("now"))
@@ -336,7 +344,7 @@ class RedisLimitStore:
         self._take = self.redis.register_script(_TAKE_SCRIPT)
         self._acquire = self.redis.register_script(_ACQUIRE_SCRIPT)
 
-    async def take(self, checks: Sequence[tuple[Rate, str]], joining: AsyncConnection | None = None) -> float:
+    async def take(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> float:
         keys = [f"{self.namespace}:{rate.key(subject)}" for rate, subject in checks]
         args: list[float] = [self.clock()]
         for rate, _ in checks:
@@ -350,7 +358,7 @@ class RedisLimitStore:
         return max(0.0, float(stored) + rate.interval - self.clock() - rate.period)
 
     async def acquire(
-        self, places: Sequence[Places], joining: AsyncConnection | None = None
+        self, places: Sequence[Places], joining: Joining | None = None
     ) -> list[Lease] | None:
         holder = secrets.token_hex(8)
         now = self.clock()
@@ -365,7 +373,7 @@ class RedisLimitStore:
             leases.append(Lease(key, 0, holder))
         return leases
 
-    async def release(self, leases: Sequence[Lease], joining: AsyncConnection | None = None) -> None:
+    async def release(self, leases: Sequence[Lease], joining: Joining | None = None) -> None:
         for lease in leases:
             await self.redis.zrem(lease.key, lease.holder)
 

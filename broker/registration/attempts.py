@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Row, Select, bindparam, delete, insert, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import log_context, stored_text
 from broker.database import Database, changed_rows, new_id, utcnow
+from broker.limits.store import Joining
 from broker.redaction import redact_url
 from broker.registration import errors
 from broker.registration.models import AttemptStatus, RegistrationAttempt
@@ -58,18 +59,18 @@ class StepLimits(Protocol):
     the step's own writes so that they commit with the attempt: `enter` in the write before the call (it raises
     to refuse the step, rolling that write back), `leave` in the write that records what came of it."""
 
-    async def enter(self, connection: AsyncConnection) -> None: ...
+    async def enter(self, connection: Joining) -> None: ...
 
-    async def leave(self, connection: AsyncConnection) -> None: ...
+    async def leave(self, connection: Joining) -> None: ...
 
 
 class Unlimited:
     """No limits on the step (a caller that is not an anonymous page)."""
 
-    async def enter(self, connection: AsyncConnection) -> None:
+    async def enter(self, connection: Joining) -> None:
         """Nothing to take."""
 
-    async def leave(self, connection: AsyncConnection) -> None:
+    async def leave(self, connection: Joining) -> None:
         """Nothing to give back."""
 
 
@@ -168,8 +169,7 @@ class ReviewedAttempt:
 async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) -> ReviewedAttempt:
     """The attempt a review form belongs to, while it still waits for that form (read only: the form is spent
     by `claim_reviewed_attempt`)."""
-    async with database.engine.connect() as connection:
-        row = (await connection.execute(_REVIEWED, {"attempt_id": attempt_id, "tenant": tenant_id})).first()
+    row = (await database.read(_REVIEWED, {"attempt_id": attempt_id, "tenant": tenant_id})).first()
     if row is None:
         raise errors.ReviewExpiredError("This registration form is unknown.")
     log_context.bind(attempt_id=attempt_id)

@@ -1,0 +1,452 @@
+"""Core statements run directly on the driver's connection, for the hot paths' short transactions and reads.
+
+Each statement is compiled once per dialect and set of parameter names, with what SQLAlchemy would do at each
+execution worked out then: the parameters' order and names, the column types' bind processing (JSON, times,
+the columns' Python defaults) and the rows' result processing. A statement then costs the driver call and those
+conversions, without SQLAlchemy's per-execution machinery (a greenlet hop each way, the pool's events, the
+compiled cache's look-up, a result object). What is stored is what SQLAlchemy stores: the same dialect compiles
+the SQL and the same type objects convert the values (tests/broker/test_direct_sql.py compares them).
+
+SQLite's calls are made on the event loop's thread, as `broker.inline_sqlite` makes them, and never wait inside
+SQLite (busy timeout 0): a call refused with SQLITE_BUSY is made again after an `asyncio.sleep`. PostgreSQL's
+go through psycopg's async connections, from a pool of this module's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from broker import inline_sqlite
+
+if TYPE_CHECKING:
+    import psycopg
+
+Parameters = Mapping[str, Any]
+
+
+class Answer:
+    """What a statement answered: its rows, read as it ran, and the rows it changed (an INSERT, UPDATE or
+    DELETE's count, as the driver gives it)."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def all(self) -> list[Any]:
+        return list(self.rows)
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self.rows]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+
+# Where a parameter's value comes from: the caller's values, a value fixed in the statement, a column's default.
+_GIVEN, _FIXED, _DEFAULT = 0, 1, 2
+
+
+class _Bind(NamedTuple):
+    name: str  # as the SQL names it (pyformat), or the caller's key (qmark: by position)
+    source: int
+    value: Any  # the caller's key, the fixed value (processed already), or the default's function
+    process: Callable[[Any], Any] | None
+
+
+class Plan:
+    """One statement compiled for one dialect and one set of parameter names."""
+
+    __slots__ = ("_binds", "_columns", "_positional", "_readers", "sql")
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError("only SQL statements run directly")
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError("statements with expanding or literal parameters are not run directly")
+        self.sql: str = compiled.string
+        self._positional = compiled.positional
+        processors = compiled._bind_processors
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        defaults: dict[str, Callable[[], Any]] = {}
+        for column in compiled.insert_prefetch or compiled.update_prefetch:
+            described = (
+                column._default_description_tuple if compiled.insert_prefetch else column._onupdate_description_tuple
+            )
+            arg, is_scalar, is_callable, is_sentinel = described
+            key = compiled._within_exec_param_key_getter(column)
+            if is_scalar:
+                defaults[key] = (lambda value: lambda: value)(arg)
+            elif is_callable and not is_sentinel:
+                defaults[key] = (lambda function: lambda: function(None))(arg)
+            else:
+                raise ValueError(f"the default of {column} is not run directly")
+        order = compiled.positiontup if compiled.positional else list(by_name)
+        binds = []
+        given = set(keys)
+        for name in order or ():
+            bind = by_name[name]
+            process: Callable[[Any], Any] | None = processors.get(name)  # type: ignore[assignment]
+            sql_name = compiled.escaped_bind_names.get(name, name)
+            if name in defaults:
+                binds.append(_Bind(sql_name, _DEFAULT, defaults[name], process))
+            elif bind.key in given:
+                binds.append(_Bind(sql_name, _GIVEN, bind.key, process))
+            elif name in given:
+                binds.append(_Bind(sql_name, _GIVEN, name, process))
+            elif bind.required:
+                raise exc.InvalidRequestError(f"A value is required for bind parameter {bind.key!r}")
+            elif bind.callable:
+                binds.append(_Bind(sql_name, _DEFAULT, bind.callable, process))
+            else:
+                binds.append(_Bind(sql_name, _FIXED, process(bind.value) if process else bind.value, None))
+        self._binds = tuple(binds)
+        self._columns = [(entry.keyname, entry.type) for entry in compiled._result_columns]
+        # The rows' reader, by the driver's description of its columns (their type codes, for PostgreSQL).
+        self._readers: dict[tuple[Any, ...], Callable[[list[Any]], list[Any]]] = {}
+
+    def parameters(self, values: Parameters) -> Any:
+        """The driver's parameters for the caller's `values`."""
+        converted = []
+        for _name, source, value, process in self._binds:
+            if source == _GIVEN:
+                value = values[value]
+            elif source == _DEFAULT:
+                value = value()
+            converted.append(process(value) if process is not None else value)
+        if self._positional:
+            return converted
+        return {bind.name: value for bind, value in zip(self._binds, converted, strict=True)}
+
+    def rows(self, raw: list[Any], description: Sequence[Any], dialect: Dialect) -> list[Any]:
+        """The driver's rows, each converted by its column's type, as named tuples."""
+        key = tuple(column[1] for column in description)
+        reader = self._readers.get(key)
+        if reader is None:
+            reader = self._readers[key] = self._reader(description, dialect)
+        return reader(raw)
+
+    def _reader(self, description: Sequence[Any], dialect: Dialect) -> Callable[[list[Any]], list[Any]]:
+        if self._columns and len(self._columns) == len(description):
+            names = [name for name, _ in self._columns]
+            processors = [
+                type_._cached_result_processor(dialect, column[1])
+                for (_, type_), column in zip(self._columns, description, strict=True)
+            ]
+        else:  # textual SQL: the driver's values as they come
+            names = [column[0] for column in description]
+            processors = [None] * len(description)
+        row_type: Any = NamedTuple("Row", [(name, Any) for name in _field_names(names)])  # type: ignore[misc]
+        make = row_type._make
+        if not any(processors):
+            return lambda raw: [make(row) for row in raw]
+        pairs = list(enumerate(processors))
+
+        def read(raw: list[Any]) -> list[Any]:
+            return [
+                make([process(row[i]) if process is not None else row[i] for i, process in pairs]) for row in raw
+            ]
+
+        return read
+
+
+def _field_names(names: Sequence[str]) -> list[str]:
+    """Names a named tuple takes: a column without one (an expression) or named twice is known by position."""
+    fields, seen = [], set()
+    for i, name in enumerate(names):
+        if not name.isidentifier() or name.startswith("_") or name in seen:
+            name = f"_column{i}"
+        seen.add(name)
+        fields.append(name)
+    return fields
+
+
+class Plans:
+    """The plans of one dialect, kept as long as their statement is: statements are built once, at import."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._plans: WeakKeyDictionary[ClauseElement, dict[tuple[str, ...], Plan]] = WeakKeyDictionary()
+
+    def plan(self, statement: ClauseElement, values: Parameters) -> Plan:
+        keys = tuple(values)
+        try:
+            return self._plans[statement][keys]
+        except KeyError:
+            plan = Plan(statement, self.dialect, sorted(keys))
+            self._plans.setdefault(statement, {})[keys] = plan
+            return plan
+
+
+class Statements(Protocol):
+    """A transaction's statements (`Database.ephemeral()`): they commit together, or not at all."""
+
+    async def execute(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> Answer:
+        """Runs `statement` with `parameters` (with a list of them: once for each, answering no rows)."""
+        ...
+
+    async def scalar(self, statement: ClauseElement, parameters: Parameters | None = None) -> Any:
+        """The first column of the first row, or None."""
+        ...
+
+    async def scalars(self, statement: ClauseElement, parameters: Parameters | None = None) -> list[Any]:
+        """The first column of every row."""
+        ...
+
+
+def _driver_error(error: Exception, plan: Plan, dialect: Dialect, many: bool) -> exc.DBAPIError:
+    """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError…), without its parameters."""
+    dbapi: Any = dialect.loaded_dbapi
+    wrapped = exc.DBAPIError.instance(
+        plan.sql, None, error, dbapi.Error, hide_parameters=True, dialect=dialect, ismulti=many
+    )
+    assert isinstance(wrapped, exc.DBAPIError)
+    return wrapped
+
+
+def _prepared(
+    plans: Plans, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None
+) -> tuple[Plan, bool, list[Any]]:
+    """The statement's plan, whether it runs once for each of several parameter sets, and the driver's sets."""
+    many = isinstance(parameters, Sequence)
+    given: Sequence[Parameters] = parameters if many else [parameters or {}]  # type: ignore[assignment, list-item]
+    plan = plans.plan(statement, given[0] if given else {})
+    return plan, many, [plan.parameters(values) for values in given]
+
+
+class _Statements:
+    async def execute(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> Answer:
+        raise NotImplementedError
+
+    async def scalar(self, statement: ClauseElement, parameters: Parameters | None = None) -> Any:
+        return (await self.execute(statement, parameters)).scalar()
+
+    async def scalars(self, statement: ClauseElement, parameters: Parameters | None = None) -> list[Any]:
+        return (await self.execute(statement, parameters)).scalars()
+
+
+class SQLiteStatements(_Statements):
+    """Statements on a sqlite3 connection, made on the event loop's thread."""
+
+    def __init__(self, connection: sqlite3.Connection, plans: Plans, lock_timeout: float) -> None:
+        self._connection = connection
+        self._cursor = connection.cursor()
+        self._plans = plans
+        self._lock_timeout = lock_timeout
+
+    async def execute(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> Answer:
+        plan, many, converted = _prepared(self._plans, statement, parameters)
+        cursor = self._cursor
+        if many:
+            call: Callable[[], object] = lambda: cursor.executemany(plan.sql, converted)  # noqa: E731
+        else:
+            call = lambda: cursor.execute(plan.sql, converted[0])  # noqa: E731
+        try:
+            try:
+                call()
+            except sqlite3.OperationalError as error:
+                if not inline_sqlite.is_busy(error):
+                    raise
+                await inline_sqlite.when_free(error, self._lock_timeout, call)
+            description = cursor.description
+            raw = cursor.fetchall() if description is not None else []
+        except sqlite3.Error as error:
+            raise _driver_error(error, plan, self._plans.dialect, many) from error
+        answered = plan.rows(raw, description, self._plans.dialect) if description is not None else []
+        return Answer(answered, cursor.rowcount)
+
+    async def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except sqlite3.OperationalError as error:
+            if not inline_sqlite.is_busy(error):
+                raise
+            await inline_sqlite.when_free(error, self._lock_timeout, self._connection.commit)
+
+    def rollback(self) -> None:
+        self._connection.rollback()
+
+
+class SQLite:
+    """The direct connections of one SQLite database: one for this process's write transactions (they take
+    turns: `Database._write_turn`), one for reads, which never open a transaction and so never hold a lock
+    across an await."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], plans: Plans, lock_timeout: float) -> None:
+        self._connect = connect
+        self._plans = plans
+        self._lock_timeout = lock_timeout
+        self._writer: SQLiteStatements | None = None
+        self._reader: SQLiteStatements | None = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SQLiteStatements]:
+        """Statements that commit together; the caller holds this process's write turn. The write lock is
+        taken by the first statement that writes (the connection begins IMMEDIATE), in the same call."""
+        if self._writer is None:
+            self._writer = SQLiteStatements(self._connect(), self._plans, self._lock_timeout)
+        statements = self._writer
+        try:
+            yield statements
+            await statements.commit()
+        except BaseException:
+            statements.rollback()
+            raise
+
+    async def read(self, statement: ClauseElement, parameters: Parameters | None = None) -> Answer:
+        if self._reader is None:
+            connection = self._connect()
+            connection.isolation_level = None  # reads only: no transaction is ever opened on it
+            self._reader = SQLiteStatements(connection, self._plans, self._lock_timeout)
+        return await self._reader.execute(statement, parameters)
+
+    def close(self) -> None:
+        for statements in (self._writer, self._reader):
+            if statements is not None:
+                statements._connection.close()
+        self._writer = self._reader = None
+
+
+class PostgreSQLStatements(_Statements):
+    """Statements on a psycopg async connection."""
+
+    def __init__(self, pool: PostgreSQL, connection: psycopg.AsyncConnection[Any]) -> None:
+        self._pool = pool
+        self.connection = connection
+        self._plans = pool.plans
+        self._ran = False
+
+    async def execute(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> Answer:
+        import psycopg
+
+        plan, many, converted = _prepared(self._plans, statement, parameters)
+        while True:
+            cursor = self.connection.cursor()
+            try:
+                if many:
+                    await cursor.executemany(plan.sql, converted)
+                else:
+                    await cursor.execute(plan.sql, converted[0])
+                description = cursor.description
+                raw = await cursor.fetchall() if description is not None else []
+                break
+            except psycopg.OperationalError as error:
+                # A connection that broke while it was idle (a restart of the server) fails its transaction's
+                # first statement, which changed nothing: once, the statement runs again on a new connection.
+                if self._ran or not self.connection.broken:
+                    raise _driver_error(error, plan, self._plans.dialect, many) from error
+                self.connection = await self._pool.replace(self.connection)
+                self._ran = True
+            except psycopg.Error as error:
+                raise _driver_error(error, plan, self._plans.dialect, many) from error
+        self._ran = True
+        answered = plan.rows(raw, description, self._plans.dialect) if description is not None else []
+        return Answer(answered, cursor.rowcount)
+
+
+class PostgreSQL:
+    """psycopg async connections to one PostgreSQL database, opened as SQLAlchemy's dialect opens its own (the
+    same adapters), at most `size` at once for transactions and as many for reads (in autocommit)."""
+
+    def __init__(self, open_connection: Callable[[], Any], plans: Plans, size: int) -> None:
+        self._open = open_connection
+        self.plans = plans
+        self._idle: deque[psycopg.AsyncConnection[Any]] = deque()
+        self._idle_readers: deque[psycopg.AsyncConnection[Any]] = deque()
+        self._size = size
+        self._slots: asyncio.Semaphore | None = None
+        self._reader_slots: asyncio.Semaphore | None = None
+
+    async def replace(self, connection: psycopg.AsyncConnection[Any]) -> psycopg.AsyncConnection[Any]:
+        await connection.close()
+        replacement: psycopg.AsyncConnection[Any] = await self._open()
+        await replacement.set_autocommit(connection.autocommit)
+        return replacement
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgreSQLStatements]:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._size)
+        async with self._slots:
+            statements = PostgreSQLStatements(self, await self._checkout(self._idle, autocommit=False))
+            try:
+                yield statements
+                await statements.connection.commit()
+            except BaseException:
+                await self._discard_or_roll_back(statements.connection)
+                raise
+            self._idle.append(statements.connection)
+
+    async def read(self, statement: ClauseElement, parameters: Parameters | None = None) -> Answer:
+        if self._reader_slots is None:
+            self._reader_slots = asyncio.Semaphore(self._size)
+        async with self._reader_slots:
+            statements = PostgreSQLStatements(self, await self._checkout(self._idle_readers, autocommit=True))
+            try:
+                answer = await statements.execute(statement, parameters)
+            except BaseException:
+                await self._discard_or_roll_back(statements.connection, self._idle_readers)
+                raise
+            self._idle_readers.append(statements.connection)
+            return answer
+
+    async def _checkout(
+        self, idle: deque[psycopg.AsyncConnection[Any]], *, autocommit: bool
+    ) -> psycopg.AsyncConnection[Any]:
+        while idle:
+            kept = idle.pop()
+            if not kept.closed:
+                return kept
+        connection: psycopg.AsyncConnection[Any] = await self._open()
+        if autocommit:
+            await connection.set_autocommit(True)
+        return connection
+
+    async def _discard_or_roll_back(
+        self, connection: psycopg.AsyncConnection[Any], idle: deque[psycopg.AsyncConnection[Any]] | None = None
+    ) -> None:
+        """Puts a connection whose transaction failed back in the pool rolled back, or closes it when it
+        cannot be (broken, or interrupted in the middle of a statement)."""
+        from psycopg import pq
+
+        try:
+            if connection.broken or connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+                raise ConnectionError
+            if not connection.autocommit:
+                await connection.rollback()
+        except BaseException:
+            await connection.close()
+            return
+        (self._idle if idle is None else idle).append(connection)
+
+    async def close(self) -> None:
+        for idle in (self._idle, self._idle_readers):
+            while idle:
+                await idle.pop().close()

@@ -1,0 +1,213 @@
+"""Statements run directly on the driver (broker/direct_sql.py): what they store and read is what SQLAlchemy
+stores and reads, on both engines; errors are SQLAlchemy's; a failed transaction leaves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from broker import database as database_module
+from broker.database import Database, UTCDateTime, changed_rows, utcnow
+
+from .test_database import hold_write_lock
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+metadata = MetaData()
+things = Table(
+    "scratch_things",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("colour", String(20)),
+    Column("document", JSON),
+    Column("listed", JSON),
+    Column("at", UTCDateTime()),
+    Column("flag", Boolean),
+    Column("ratio", Float),
+    Column("count", Integer, default=7),
+    Column("made_at", UTCDateTime(), default=utcnow),
+    Column("touched_at", UTCDateTime(), onupdate=utcnow),
+)
+_INSERT = insert(things)
+_SELECT = select(things).where(things.c.id == bindparam("id"))
+_RAW = select(*(cast(column, String).label(column.name) for column in things.c if column.name != "id")).where(
+    things.c.id == bindparam("id")
+)
+_RENAME = update(things).where(things.c.colour == bindparam("old")).values(colour=bindparam("new"))
+_COUNT = select(func.count()).select_from(things)
+
+VALUES: dict[str, Any] = {
+    "colour": Colour.RED,
+    "document": {"é": ["ü", 1, 2.5, None, True], "nested": {"a": "</script>"}},
+    "listed": None,
+    "at": datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=timezone(timedelta(hours=-5))),
+    "flag": True,
+    "ratio": 0.1,
+}
+
+
+@pytest_asyncio.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+        await connection.run_sync(metadata.create_all)
+    yield database
+    async with database.engine.begin() as connection:
+        await connection.run_sync(metadata.drop_all)
+    await database.dispose()
+
+
+async def stored(database: Database, thing_id: str) -> tuple[Any, ...]:
+    """The row as the database holds it, each value as text."""
+    async with database.engine.connect() as connection:
+        return tuple((await connection.execute(_RAW, {"id": thing_id})).one())
+
+
+async def test_values_are_stored_and_read_as_sqlalchemy_stores_and_reads_them(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        await connection.execute(_INSERT, {"id": "orm", **VALUES})
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "direct", **VALUES})
+    by_sqlalchemy, directly = await stored(database, "orm"), await stored(database, "direct")
+    # Only the defaults' times differ (made a moment apart).
+    assert by_sqlalchemy[:-3] == directly[:-3]
+    assert (by_sqlalchemy[-3], by_sqlalchemy[-1], directly[-1]) == ("7", None, None)
+
+    async with database.engine.connect() as connection:
+        expected = (await connection.execute(_SELECT, {"id": "direct"})).one()
+    read = (await database.read(_SELECT, {"id": "direct"})).first()
+    async with database.ephemeral() as statements:
+        in_transaction = (await statements.execute(_SELECT, {"id": "direct"})).first()
+    assert tuple(read) == tuple(in_transaction) == tuple(expected)
+    assert read.at == VALUES["at"] and read.at.tzinfo is not None and read.made_at.tzinfo is not None
+    assert read.document == VALUES["document"] and read.flag is True
+
+
+async def test_an_update_sets_the_columns_onupdate_default_and_counts_its_rows(database: Database) -> None:
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, [{"id": f"t{n}", **VALUES} for n in range(3)])
+    before = utcnow()
+    async with database.ephemeral() as statements:
+        renamed = await statements.execute(_RENAME, {"old": "red", "new": "blue"})
+        unchanged = await statements.execute(_RENAME, {"old": "red", "new": "green"})
+    assert (renamed.rowcount, changed_rows(unchanged)) == (3, 0)
+    rows = (await database.read(select(things.c.colour, things.c.touched_at).order_by(things.c.id))).all()
+    assert [row.colour for row in rows] == ["blue"] * 3
+    assert all(row.touched_at >= before for row in rows)
+    assert (await database.read(_COUNT)).scalar() == 3
+
+
+async def test_a_failed_statement_raises_sqlalchemys_error_and_rolls_back_its_transaction(
+    database: Database,
+) -> None:
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "kept", **VALUES})
+    with pytest.raises(IntegrityError) as raised:
+        async with database.ephemeral() as statements:
+            await statements.execute(_INSERT, {"id": "new", **VALUES})
+            await statements.execute(_INSERT, {"id": "kept", **VALUES})
+    # Parameters hold secrets: errors never show them.
+    assert "</script>" not in str(raised.value)
+    assert (await database.read(_COUNT)).scalar() == 1
+    # The connection goes on serving after the failure.
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "new", **VALUES})
+        assert await statements.scalars(select(things.c.id).order_by(things.c.id)) == ["kept", "new"]
+
+
+async def test_reads_never_see_a_transaction_before_it_commits(database: Database) -> None:
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "one", **VALUES})
+        assert (await database.read(_COUNT)).scalar() == 0
+    assert (await database.read(_COUNT)).scalar() == 1
+
+
+async def test_concurrent_transactions_all_commit(database: Database) -> None:
+    async def writer(task: int) -> None:
+        for n in range(10):
+            async with database.ephemeral() as statements:
+                await statements.execute(_INSERT, {"id": f"{task}-{n}", **VALUES})
+                await asyncio.sleep(0)
+                await statements.execute(_RENAME, {"old": "nothing", "new": "else"})
+
+    await asyncio.gather(*(writer(task) for task in range(6)))
+    assert (await database.read(_COUNT)).scalar() == 60
+
+
+async def test_a_sqlite_write_waits_for_the_lock_without_blocking_the_loop_then_fails_past_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "broker.db"
+    database = Database(f"sqlite:///{path}")
+    try:
+        async with database.ephemeral() as statements:
+            await statements.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        holder = hold_write_lock(path)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        ticking = asyncio.create_task(tick())
+        try:
+            with pytest.raises(OperationalError, match="database is locked"):
+                async with database.ephemeral() as statements:
+                    await statements.execute(text("INSERT INTO scratch VALUES (1)"))
+            assert ticks > 1  # the loop went on while the write waited
+            asyncio.get_running_loop().call_later(0.05, holder.commit)
+            async with database.ephemeral() as statements:
+                await statements.execute(text("INSERT INTO scratch VALUES (2)"))
+        finally:
+            ticking.cancel()
+            holder.close()
+        assert (await database.read(text("SELECT n FROM scratch"))).scalars() == [2]
+    finally:
+        await database.dispose()
+
+
+async def test_a_postgresql_connection_lost_while_idle_is_replaced(database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL's connections")
+    async with database.ephemeral() as statements:
+        backend = await statements.scalar(text("SELECT pg_backend_pid()"))
+    async with database.engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    await asyncio.sleep(0.1)
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "after", **VALUES})
+        assert await statements.scalar(text("SELECT pg_backend_pid()")) != backend
+    assert (await database.read(_COUNT)).scalar() == 1
+
