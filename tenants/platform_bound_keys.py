@@ -11,7 +11,7 @@ nobody: an assertion the broker signs for one platform verifies with no other pl
 
 from __future__ import annotations
 
-from sqlalchemy import Exists, exists, select
+from sqlalchemy import bindparam, exists, select
 
 from broker.database import Database, utcnow
 from broker.settings import Settings
@@ -39,14 +39,13 @@ class PlatformBoundKeys:
     async def ensure(self, tenant_id: str, slug: str, issuer: str) -> str:
         """The platform's key set, with a signing key from the pool if it had none yet."""
         key_set = self.key_set(tenant_id, issuer)
-        async with self.database.session() as session:
-            if await session.scalar(select(_has_key(tenant_id, key_set))):
-                return key_set
+        if (await self.database.read(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set})).scalar():
+            return key_set
         pair = await self.pool.take()  # may generate a key: outside the transaction
         async with self.database.transaction() as session:
             # Two registrations with one new platform at once: the tenant lock makes the second find the key.
             await lock_tenant(session, tenant_id)
-            if not await session.scalar(select(_has_key(tenant_id, key_set))):
+            if not await session.scalar(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set}):
                 now = utcnow()
                 session.add(
                     PlatformSigningKey(
@@ -64,9 +63,11 @@ class PlatformBoundKeys:
         return key_set
 
 
-def _has_key(tenant_id: str, key_set: str) -> Exists:
-    return exists().where(
-        PlatformSigningKey.tenant_id == tenant_id,
-        PlatformSigningKey.key_set == key_set,
+# Built once: it runs at every registration's submission.
+_HAS_KEY = select(
+    exists().where(
+        PlatformSigningKey.tenant_id == bindparam("tenant_id"),
+        PlatformSigningKey.key_set == bindparam("key_set"),
         PlatformSigningKey.status == KeyStatus.ACTIVE,
     )
+)

@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from joserfc.jwk import RSAKey
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from broker.database import Database, utcnow
 from broker.hostnames import HostnameError
@@ -31,6 +32,8 @@ from tenants.key_generator import generate_signing_key, private_jwk_json
 from tenants.keys import KeyRing, key_id, public_jwk
 from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant, TenantHostname
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
+
+_BY_SLUG = select(*Tenant.__table__.columns).where(Tenant.slug == bindparam("slug"))
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9-]{3,40}$")
 # Slugs that name (or may one day name) the broker's own paths and hosts (`<slug>.BROKER_TENANT_DOMAIN`).
@@ -147,8 +150,14 @@ class TenantService:
         return tenant
 
     async def get_by_slug(self, slug: str) -> Tenant | None:
-        async with self.database.session() as session:
-            return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+        """The tenant, read directly (every public page reads it) and given as the ORM gives an object whose
+        session has closed: detached, every column loaded."""
+        row = (await self.database.read(_BY_SLUG, {"slug": slug})).first()
+        if row is None:
+            return None
+        tenant = Tenant(**row._asdict())
+        make_transient_to_detached(tenant)
+        return tenant
 
     async def hostnames(self, tenant_id: str) -> builtins.list[str]:
         """Every host name the tenant has had, oldest first (each still serves it)."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 
 from broker.services import Services
 from tenants.keys import KeyRing
@@ -29,6 +29,25 @@ async def test_duplicate_slug_is_refused(services: Services) -> None:
     await services.tenants.create(slug, "First")
     with pytest.raises(TenantError, match="taken"):
         await services.tenants.create(slug, "Second")
+
+
+async def test_a_tenant_read_by_slug_is_the_one_the_orm_loads_detached(services: Services) -> None:
+    slug = unique_slug()
+    await services.tenants.create(slug, "Café <b>", webhook_url="https://tool.example.com/hooks")
+    read = await services.tenants.get_by_slug(slug)
+    async with services.database.session() as session:
+        loaded = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+    assert read is not None and loaded is not None
+    columns = [attribute.key for attribute in inspect(Tenant).column_attrs]
+    assert {name: getattr(read, name) for name in columns} == {name: getattr(loaded, name) for name in columns}
+    assert inspect(read).detached and inspect(loaded).detached
+    # As a detached object, a session takes it back as the row it is: a change updates the row.
+    async with services.database.transaction() as session:
+        session.add(read)
+        read.name = "Renamed"
+    renamed = await services.tenants.get_by_slug(slug)
+    assert renamed is not None and (renamed.id, renamed.name) == (loaded.id, "Renamed")
+    assert await services.tenants.get_by_slug(unique_slug()) is None
 
 
 async def test_bad_tool_configuration_names_the_field(services: Services) -> None:
