@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from broker.limits.store import Joining, Lease, LimitStore, Places, Rate
+from broker.limits.store import DatabaseLimitStore, Joining, Lease, LimitStore, Places, Rate
 from broker.metrics import RATE_LIMIT_REFUSALS
 from broker.refusals import Refusal, refusal_page
 from broker.services import services
@@ -42,6 +43,20 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _refuse_request(wait: float) -> NoReturn:
+    RATE_LIMIT_REFUSALS.labels("public").inc()
+    raise TooManyRequests("This network or this tool has made more requests than the broker takes in a minute.", wait)
+
+
+def _refuse_call(wait: float) -> NoReturn:
+    RATE_LIMIT_REFUSALS.labels("registration_calls").inc()
+    raise TooManyRequests(
+        "Registrations of this tool, or from your network, were started more often than the broker allows in a "
+        "minute.",
+        wait,
+    )
+
+
 class PublicLimits:
     def __init__(self, store: LimitStore, settings: Settings) -> None:
         self.store = store
@@ -53,12 +68,9 @@ class PublicLimits:
 
     async def check_request(self, tenant: str, address: str, joining: Joining | None = None) -> None:
         """A request to a tenant's public page; TooManyRequests past a limit."""
-        wait = await self.store.take([(self.per_address, address), (self.per_tenant, tenant)], joining)
+        wait = await self.store.take(self._request_checks(tenant, address), joining)
         if wait:
-            RATE_LIMIT_REFUSALS.labels("public").inc()
-            raise TooManyRequests(
-                "This network or this tool has made more requests than the broker takes in a minute.", wait
-            )
+            _refuse_request(wait)
 
     def registration_page(self, tenant: str, address: str) -> RegistrationPageLimits:
         """The limits of a request to a registration page, taken in the writes of its step (see the class)."""
@@ -66,15 +78,34 @@ class PublicLimits:
 
     async def take_call(self, tenant_id: str, address: str, joining: Joining | None) -> list[Lease]:
         """A call's tokens and its places in flight; TooManyRequests when it may not be made."""
-        checks = [(self.fetches_per_address, address), (self.fetches_per_tenant, tenant_id)]
-        wait = await self.store.take(checks, joining)
+        wait = await self.store.take(self._call_checks(tenant_id, address), joining)
         if wait:
-            RATE_LIMIT_REFUSALS.labels("registration_calls").inc()
-            raise TooManyRequests(
-                "Registrations of this tool, or from your network, were started more often than the broker "
-                "allows in a minute.",
-                wait,
-            )
+            _refuse_call(wait)
+        return await self._places(tenant_id, address, joining)
+
+    async def enter_step(self, tenant: str, tenant_id: str, address: str, joining: Joining) -> list[Lease]:
+        """`check_request` and `take_call` in the write transaction `joining`, before a registration step calls the
+        platform. In the database, both requests' buckets are taken by one statement: a refusal rolls the
+        transaction back, and every token with it. (Redis keeps what it took, so there a refused request takes
+        no call's tokens.)"""
+        if not isinstance(self.store, DatabaseLimitStore):
+            await self.check_request(tenant, address, joining)
+            return await self.take_call(tenant_id, address, joining)
+        request = self._request_checks(tenant, address)
+        waits = await self.store.take_each([*request, *self._call_checks(tenant_id, address)], joining)
+        if max(waits[: len(request)]):
+            _refuse_request(max(waits[: len(request)]))
+        if max(waits[len(request) :]):
+            _refuse_call(max(waits[len(request) :]))
+        return await self._places(tenant_id, address, joining)
+
+    def _request_checks(self, tenant: str, address: str) -> list[tuple[Rate, str]]:
+        return [(self.per_address, address), (self.per_tenant, tenant)]
+
+    def _call_checks(self, tenant_id: str, address: str) -> list[tuple[Rate, str]]:
+        return [(self.fetches_per_address, address), (self.fetches_per_tenant, tenant_id)]
+
+    async def _places(self, tenant_id: str, address: str, joining: Joining | None) -> list[Lease]:
         places = [
             Places("fetching-address", self.in_flight_per_address, address),
             Places("fetching-tenant", self.in_flight_per_tenant, tenant_id),
@@ -136,8 +167,7 @@ class RegistrationPageLimits:
         limit."""
         # Counted here, whatever comes of it: a request refused by a limit is not asked about again.
         self._counted = True
-        await self._limits.check_request(self._tenant, self._address, connection)
-        self._leases = await self._limits.take_call(self._tenant_id, self._address, connection)
+        self._leases = await self._limits.enter_step(self._tenant, self._tenant_id, self._address, connection)
 
     async def leave(self, connection: Joining) -> None:
         """In the step's write after the platform answered."""

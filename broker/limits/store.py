@@ -145,6 +145,10 @@ class DatabaseLimitStore:
         self.clock = clock
 
     async def take(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> float:
+        return max(await self.take_each(checks, joining), default=0.0)
+
+    async def take_each(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> list[float]:
+        """`take`, answering each check's wait (0 where its bucket had a token), in the order of `checks`."""
         now = self.clock()
         rates = {rate.key(subject): rate for rate, subject in checks}
         keys = list(rates)
@@ -153,10 +157,12 @@ class DatabaseLimitStore:
             params |= {f"key_{i}": key, f"inserted_{i}": now + rates[key].interval, f"period_{i}": rates[key].period}
         async with self._connection(joining) as connection:
             answered = (await connection.execute(_take_statement(len(keys)), params)).all()
-        return max(
-            (full_at + rates[key].interval - now - rates[key].period for key, full_at, refused in answered if refused),
-            default=0.0,
-        )
+        waits = {
+            key: full_at + rates[key].interval - now - rates[key].period
+            for key, full_at, refused in answered
+            if refused
+        }
+        return [waits.get(rate.key(subject), 0.0) for rate, subject in checks]
 
     async def wait(self, rate: Rate, subject: str) -> float:
         async with self.database.session() as session:
