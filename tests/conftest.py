@@ -79,13 +79,20 @@ def migrated_postgres_database() -> Iterator[str]:
         _drop_postgres_database(POSTGRES_URL, name)
 
 
+# How long the brokers under test wait for a platform or a receiver: long, because the emulators run in the test
+# process and a loaded host can stall it for seconds. The tests of a platform that answers too late use a broker
+# (`impatient_broker`) or a worker that waits SHORT_OUTBOUND_TIMEOUT.
+OUTBOUND_TIMEOUT = 10.0
+SHORT_OUTBOUND_TIMEOUT = 1.0
+
+
 def make_settings(database_url: str, base_url: str, **overrides: object) -> Settings:
     settings = Settings(
         database_url=database_url,
         base_url=base_url,
         secret_key=TEST_SECRET_KEY,
         allow_insecure_platforms=True,
-        outbound_timeout=2.0,
+        outbound_timeout=OUTBOUND_TIMEOUT,
         # Webhook tests drive the delivery worker themselves; one test serves a broker with it on.
         run_worker=False,
         # Every test calls from 127.0.0.1 into one database; the tests of the limits set their own.
@@ -119,6 +126,12 @@ def _serve_broker(database_url: str, **overrides: object) -> Iterator[RunningBro
 def broker(database_url: str) -> Iterator[RunningBroker]:
     """The broker over real loopback HTTP, in insecure mode so that loopback platforms are allowed."""
     yield from _serve_broker(database_url)
+
+
+@pytest.fixture(scope="session")
+def impatient_broker(database_url: str) -> Iterator[RunningBroker]:
+    """The broker waiting SHORT_OUTBOUND_TIMEOUT for a platform, for the tests of one that answers too late."""
+    yield from _serve_broker(database_url, outbound_timeout=SHORT_OUTBOUND_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from sqlalchemy import select, update
 
 from broker.database import utcnow
+from broker.http_client.webhook_poster import WebhookPoster
 from broker.registration.models import Registration
 from broker.services import Services
 from broker.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
@@ -16,16 +17,33 @@ from broker.webhooks.outbox import record_event
 from broker.webhooks.worker import DeliveryWorker
 from tenants.models import Tenant
 from tenants.services import CreatedTenant
-from tests.conftest import unique_slug
+from tests.conftest import SHORT_OUTBOUND_TIMEOUT, unique_slug
 from tests.emulators.tool import ToolEmulator
 
 MAX_ROUNDS = 20
 
 
-def make_worker(services: Services, delays: Sequence[int] = (0, 0, 0)) -> DeliveryWorker:
-    """A worker with the given retry delays and no jitter, so that the schedule is exact."""
+def make_worker(
+    services: Services, delays: Sequence[int] = (0, 0, 0), poster: WebhookPoster | None = None
+) -> DeliveryWorker:
+    """A worker with the given retry delays and no jitter, so that the schedule is exact; it posts with the
+    services' poster unless given one."""
     settings = replace(services.settings, webhook_retry_delays=tuple(delays))
-    return DeliveryWorker(services.database, services.poster, services.tenants, settings, jitter=lambda: 1.0)
+    return DeliveryWorker(services.database, poster or services.poster, services.tenants, settings, jitter=lambda: 1.0)
+
+
+@asynccontextmanager
+async def impatient_poster() -> AsyncIterator[WebhookPoster]:
+    """A poster that waits SHORT_OUTBOUND_TIMEOUT for a receiver's answer, for the tests of a slow receiver."""
+    timeout = SHORT_OUTBOUND_TIMEOUT
+    poster = WebhookPoster(
+        user_agent="lti-broker-tests", allow_insecure=True,
+        total_timeout=timeout, connect_timeout=timeout, read_timeout=timeout,
+    )
+    try:
+        yield poster
+    finally:
+        await poster.aclose()
 
 
 async def drain(worker: DeliveryWorker, rounds: int = MAX_ROUNDS) -> int:

@@ -24,9 +24,10 @@ from tests.broker.webhooks.support import (
     drain,
     expire_leases,
     hooked_tenant,
+    impatient_poster,
     make_worker,
 )
-from tests.conftest import POSTGRES_URL, RunningBroker, make_settings
+from tests.conftest import POSTGRES_URL, SHORT_OUTBOUND_TIMEOUT, RunningBroker, make_settings
 from tests.emulators.server import LoopbackServer, base_url_of, bind_loopback, serve_on
 from tests.emulators.tool import ToolEmulator
 
@@ -154,10 +155,10 @@ async def test_a_receiver_that_is_down_gets_the_event_once_it_is_back(services: 
 
 
 async def test_a_slow_receiver_times_out_and_is_retried(services: Services) -> None:
-    with ToolEmulator.running(delay=services.settings.outbound_timeout + 0.5) as tool:
-        async with hooked_tenant(services, tool) as tenant:
+    with ToolEmulator.running(delay=SHORT_OUTBOUND_TIMEOUT + 0.5) as tool:
+        async with hooked_tenant(services, tool) as tenant, impatient_poster() as poster:
             event_id = await add_event(services, tenant.tenant.id)
-            worker = make_worker(services)
+            worker = make_worker(services, poster=poster)
             assert await worker.run_once() == 1
             tool.delay = 0
             await drain(worker)
