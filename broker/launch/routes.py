@@ -26,7 +26,7 @@ from broker.launch.state_binding import (
     STATE_COOKIE_MAX_AGE,
     set_cookie_header,
 )
-from broker.limits.public import limited
+from broker.limits.public import PublicRequest, TooManyRequests, client_address
 from broker.pages import content_security_policy as page_policy
 from broker.pages import frame_ancestors, render
 from broker.refusals import refusal_page
@@ -38,11 +38,12 @@ logger = logging.getLogger("broker.launch")
 
 async def login(request: Request) -> Response:
     site = request_site(request)
+    limits = _limits(request)
     params = request.query_params if request.method == "GET" else _text_fields(await request.form())
     try:
-        redirect = await _service(request).login(site, params, LoginSource.of(request.headers))
-    except LaunchRefused as refusal:
-        return _refusal_page(request, "login", refusal)
+        redirect = await _service(request).login(site, params, LoginSource.of(request.headers), limits.count)
+    except (LaunchRefused, TooManyRequests) as refusal:
+        return await _refused(request, "login", limits, refusal)
     response: Response
     if redirect.leaving is not None:
         response = _leaving_page(request, redirect.location, redirect.leaving)
@@ -57,12 +58,12 @@ async def login(request: Request) -> Response:
 
 async def launch(request: Request) -> Response:
     site = request_site(request)
+    limits = _limits(request)
     form = _text_fields(await request.form())
     try:
-        relay = await _service(request).launch(site, form, request.cookies, request.headers)
-    except LaunchRefused as refusal:
-        metrics.LAUNCHES.labels(type(refusal).__name__).inc()
-        return _refusal_page(request, "launch", refusal)
+        relay = await _service(request).launch(site, form, request.cookies, request.headers, limits.count)
+    except (LaunchRefused, TooManyRequests) as refusal:
+        return await _refused(request, "launch", limits, refusal)
     if isinstance(relay, StorageCheck):
         metrics.LAUNCHES.labels("storage_check").inc()
         return _storage_page(request, relay.html, STORAGE_GET.csp_hash)
@@ -102,6 +103,11 @@ def _service(request: Request) -> LaunchService:
     return services(request).launches
 
 
+def _limits(request: Request) -> PublicRequest:
+    """The request's limits, counted in the write that stores or spends its state (one transaction, not two)."""
+    return services(request).public_limits.request(request.path_params["slug"], client_address(request))
+
+
 def _text_fields(form: FormData) -> Mapping[str, str]:
     return {name: value for name, value in form.items() if isinstance(value, str)}
 
@@ -110,7 +116,18 @@ def _set_cookie(response: Response, site: TenantSite, name: str, max_age: int) -
     response.headers.append("set-cookie", set_cookie_header(name, site.path_prefix, max_age))
 
 
-def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Response:
+async def _refused(
+    request: Request, step: str, limits: PublicRequest, refusal: LaunchRefused | TooManyRequests
+) -> Response:
+    try:
+        # A request refused before its write counts against the limits all the same.
+        await limits.count()
+    except TooManyRequests as over:
+        return refusal_page(request, over, framable=True)
+    if isinstance(refusal, TooManyRequests):
+        return refusal_page(request, refusal, framable=True)
+    if step == "launch":
+        metrics.LAUNCHES.labels(type(refusal).__name__).inc()
     logger.warning(
         "launch refused at %s for tool %r: %s (%s): %r",
         step, request.path_params["slug"], type(refusal).__name__, refusal.field or "-", refusal.detail,
@@ -120,6 +137,6 @@ def _refusal_page(request: Request, step: str, refusal: LaunchRefused) -> Respon
 
 # A tenant's public routes: under /t/{slug} on the base host, at the root of the tenant's own host.
 routes = [
-    Route(LOGIN_PATH, limited(login), methods=["GET", "POST"]),
-    Route(LAUNCH_PATH, limited(launch), methods=["POST"]),
+    Route(LOGIN_PATH, login, methods=["GET", "POST"]),
+    Route(LAUNCH_PATH, launch, methods=["POST"]),
 ]

@@ -41,7 +41,7 @@ from broker.launch.messages import LtiMessageError, check_lti_message
 from broker.launch.oidc_login import LoginRequest, LoginRequestError, authorization_request_url, parse_login_request
 from broker.launch.platform_keys import PlatformKeys, PlatformKeysError
 from broker.launch.state_binding import browser_started_login, state_cookie_name
-from broker.launch.states import LaunchStates, NewState, PendingLaunch, StorageOffer
+from broker.launch.states import InWrite, LaunchStates, NewState, PendingLaunch, StorageOffer
 from broker.lti import TARGET_LINK_URI
 from broker.registration.models import Deployment, DeploymentSource, Registration, RegistrationStatus
 from broker.registration.representation import deployment_event_data
@@ -107,10 +107,15 @@ class LaunchService:
 
     # ----------------------------------------------------------------- login (third-party initiated)
     async def login(
-        self, site: TenantSite, params: Mapping[str, str], source: LoginSource | None = None
+        self,
+        site: TenantSite,
+        params: Mapping[str, str],
+        source: LoginSource | None = None,
+        in_write: InWrite | None = None,
     ) -> LoginRedirect:
         """`site`: where the LMS reached the tenant; the redirect_uri and the target must be on it. `source`: what
-        the browser says about where the login came from (login_origin.py); None: nothing."""
+        the browser says about where the login came from (login_origin.py); None: nothing. `in_write`: the
+        request's own work in the login's write (its limits)."""
         source = source or LoginSource()
         tenant = await self._tenant(site.slug)
         try:
@@ -136,7 +141,7 @@ class LaunchService:
         new = NewState(
             tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target, source.host
         )
-        await self.states.store(digest, new)
+        await self.states.store(digest, new, in_write)
         location = authorization_request_url(
             registration.authorization_endpoint,
             client_id=registration.client_id,
@@ -214,8 +219,10 @@ class LaunchService:
         form: Mapping[str, str],
         cookies: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
+        in_write: InWrite | None = None,
     ) -> Relay | StorageCheck:
-        """`headers` are the request's: a storage proof counts only when our own page posted it."""
+        """`headers` are the request's: a storage proof counts only when our own page posted it. `in_write`: the
+        request's own work in the write that spends the state (its limits)."""
         tenant = await self._tenant(site.slug)
         tool_url = _tool_url(tenant)
         state = form.get("state")
@@ -226,12 +233,12 @@ class LaunchService:
         # Neither a proof nor the state's cookie: if the login offered the platform's storage, the storage check
         # comes first and the state stays unspent until the proof comes back (an error answer needs no check).
         unbound = proof is None and state_cookie_name(digest) not in cookies and not form.get("error")
-        spent = await self.states.spend(tenant.id, digest, unless_offered=unbound)
+        spent = await self.states.spend(tenant.id, digest, unless_offered=unbound, in_write=in_write)
         if isinstance(spent, StorageOffer):
             check = await self._storage_check(site, spent, form)
             if check is not None:
                 return check
-            spent = await self.states.spend(tenant.id, digest)
+            spent = await self.states.spend(tenant.id, digest, in_write=in_write)
         assert isinstance(spent, PendingLaunch)  # only an offer is answered instead of spending
         pending = spent
         headers = headers or {}

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from broker.database import Database, utcnow
 from broker.launch import errors
@@ -48,6 +50,10 @@ _FIND_STATE = select(
     _STATES.c.used_at, _STATES.c.expires_at, _STATES.c.storage_target, _STATES.c.registration_id
 ).where(_THIS_STATE)
 _FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
+
+# More work of the request's in the same write transaction, done first: its request limits (`PublicRequest.count`),
+# which then commit with the state instead of in a transaction of their own, and roll it back when they refuse.
+InWrite = Callable[[AsyncConnection], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ class LaunchStates:
     def digest(self, state: str) -> str:
         return hmac.new(self._key, state.encode(), hashlib.sha256).hexdigest()
 
-    async def store(self, digest: str, new: NewState) -> None:
+    async def store(self, digest: str, new: NewState, in_write: InWrite | None = None) -> None:
         """Stores a login's state; now and then, the same connection also forgets long-expired states."""
         now = utcnow()
         row = {
@@ -108,12 +114,16 @@ class LaunchStates:
             "expires_at": now + LAUNCH_STATE_TTL,
         }
         async with self.database.ephemeral() as connection:
+            if in_write is not None:
+                await in_write(connection)
             await connection.execute(_STORE_STATE, row)
             if time.monotonic() >= self._next_cleanup:
                 self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
                 await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
 
-    async def spend(self, tenant_id: str, digest: str, *, unless_offered: bool = False) -> PendingLaunch | StorageOffer:
+    async def spend(
+        self, tenant_id: str, digest: str, *, unless_offered: bool = False, in_write: InWrite | None = None
+    ) -> PendingLaunch | StorageOffer:
         """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins.
 
         `unless_offered`: a state whose login offered the platform's storage is left unspent, and its offer is
@@ -121,11 +131,14 @@ class LaunchStates:
         """
         params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
         async with self.database.ephemeral() as connection:
+            if in_write is not None:
+                await in_write(connection)
             claim = _CLAIM_UNOFFERED_STATE if unless_offered else _CLAIM_STATE
             row = (await connection.execute(claim, params)).first()
             if row is not None:
                 return PendingLaunch(*row)
             found = (await connection.execute(_FIND_STATE, params)).first()
+        # Refused after the transaction: the request's own work in it (its limits) still commits.
         if found is None:
             raise errors.LaunchStateRefused(
                 "This launch's state is unknown: the launch did not start at this tool.", field="state"

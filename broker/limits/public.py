@@ -72,6 +72,10 @@ class PublicLimits:
         if wait:
             _refuse_request(wait)
 
+    def request(self, tenant: str, address: str) -> PublicRequest:
+        """The request limits of one request to a public page, taken in its own write (see the class)."""
+        return PublicRequest(self, tenant, address)
+
     def registration_page(self, tenant: str, address: str) -> RegistrationPageLimits:
         """The limits of a request to a registration page, taken in the writes of its step (see the class)."""
         return RegistrationPageLimits(self, tenant, address)
@@ -127,6 +131,26 @@ class PublicLimits:
             yield
         finally:
             await self.store.release(leases)
+
+
+class PublicRequest:
+    """The per-address and per-tenant request limits of one request to a public page, counted once: in the
+    request's own write when it makes one (`count(connection)`: on the database store the tokens then commit with
+    that write instead of in a transaction of their own), else on their own (`count()`) when it is done.
+    """
+
+    def __init__(self, limits: PublicLimits, tenant: str, address: str) -> None:
+        self._limits = limits
+        self._tenant = tenant
+        self._address = address
+        self._counted = False
+
+    async def count(self, joining: Joining | None = None) -> None:
+        """TooManyRequests past a limit (the caller rolls `joining` back); a request is counted once, whatever
+        comes of it, so a request refused by a limit is not asked about again."""
+        if not self._counted:
+            self._counted = True
+            await self._limits.check_request(self._tenant, self._address, joining)
 
 
 class RegistrationPageLimits:

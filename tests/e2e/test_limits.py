@@ -11,12 +11,16 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from broker.launch.models import LaunchState
 from broker.registration.attempts import list_attempts
 from broker.services import Services
 from tests.conftest import LIMIT_STORES, REDIS_URL, RunningBroker, _serve_broker, unique_slug
 from tests.e2e.flow import forms_of
+from tests.e2e.launching import registered
 from tests.emulators import GenericEmulator
+from tests.emulators.launch import FormPost, parse_form_post
 
 
 def from_address(address: str) -> dict[str, str]:
@@ -81,6 +85,56 @@ async def test_one_tenant_is_limited_across_processes_and_others_go_on(
         assert page.status_code == 400
     assert_too_many(await http.post(two_brokers[0].url(f"/t/{busy.tenant.slug}/lti/launch")))
     assert (await http.post(two_brokers[1].url(f"/t/{calm.tenant.slug}/lti/launch"))).status_code == 400
+
+
+@pytest.fixture(params=LIMIT_STORES)
+def two_launching(request: pytest.FixtureRequest, database_url: str) -> Iterator[tuple[RunningBroker, RunningBroker]]:
+    yield from serve_two(request.param, database_url, public_rate_limit=4)
+
+
+def on(broker: RunningBroker, url: str) -> str:
+    """The same URL's path on `broker`, as a load balancer might route the request."""
+    return broker.url(urlsplit(url).path)
+
+
+async def test_launches_count_in_the_writes_of_their_states_across_processes(
+    http: httpx.AsyncClient, two_launching: tuple[RunningBroker, RunningBroker], services: Services
+) -> None:
+    """Logins and id_token posts count once each, in the write that stores or spends their state; the one over
+    the limit is refused and that write rolled back: a post leaves its state unspent, a login stores none."""
+    first, second = two_launching
+    headers = from_address(an_address())
+    async with registered(http, first, services) as setup:
+
+        async def login(broker: RunningBroker) -> httpx.Response:
+            started = setup.platform.login_initiation()
+            return await http.post(
+                on(broker, started.url), data=started.params, headers=started.browser_headers("POST") | headers
+            )
+
+        async def authorized(broker: RunningBroker) -> FormPost:
+            page = await login(broker)
+            assert page.status_code == 302, page.text
+            return parse_form_post((await http.get(page.headers["location"])).text)
+
+        async def post(broker: RunningBroker, form: FormPost) -> httpx.Response:
+            return await http.post(on(broker, form.action), data=form.fields, headers=headers)
+
+        async def states() -> list[LaunchState]:
+            async with services.database.session() as session:
+                tenant_id = setup.tenant.tenant.id
+                return list(await session.scalars(select(LaunchState).where(LaunchState.tenant_id == tenant_id)))
+
+        # Logins at the first process (the one the platform knows), their posts at the second.
+        relay = await post(second, await authorized(first))
+        assert relay.status_code == 200 and "launch_token" in relay.text, relay.text
+        waiting = await authorized(first)
+        await authorized(first)
+        assert_too_many(await post(second, waiting))
+        assert_too_many(await login(first))
+        stored = await states()
+    assert len(stored) == 3, "the refused login stored no state"
+    assert [state.used_at is None for state in stored].count(True) == 2, "the refused post spent no state"
 
 
 async def test_registration_calls_per_minute_are_capped_per_address(
