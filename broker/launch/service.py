@@ -135,13 +135,13 @@ class LaunchService:
                 "This LMS published no authorization endpoint when it registered the tool.",
                 field="authorization_endpoint",
             )
-        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        digest = self.states.digest(state)
+        nonce = secrets.token_urlsafe(24)
         target = valid_storage_target(params.get("lti_storage_target"))
         new = NewState(
             tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target, source.host
         )
-        await self.states.store(digest, new, in_write)
+        state = await self.states.begin(new, in_write)
+        digest = self.states.digest(state)
         location = authorization_request_url(
             registration.authorization_endpoint,
             client_id=registration.client_id,
@@ -233,12 +233,12 @@ class LaunchService:
         # Neither a proof nor the state's cookie: if the login offered the platform's storage, the storage check
         # comes first and the state stays unspent until the proof comes back (an error answer needs no check).
         unbound = proof is None and state_cookie_name(digest) not in cookies and not form.get("error")
-        spent = await self.states.spend(tenant.id, digest, unless_offered=unbound, in_write=in_write)
+        spent = await self.states.spend(tenant.id, state, unless_offered=unbound, in_write=in_write)
         if isinstance(spent, StorageOffer):
             check = await self._storage_check(site, spent, form)
             if check is not None:
                 return check
-            spent = await self.states.spend(tenant.id, digest, in_write=in_write)
+            spent = await self.states.spend(tenant.id, state, in_write=in_write)
         assert isinstance(spent, PendingLaunch)  # only an offer is answered instead of spending
         pending = spent
         headers = headers or {}

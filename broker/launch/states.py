@@ -1,24 +1,40 @@
-"""The launch states of logins waiting for their launch: stored at the login, spent once at the launch.
+"""The launch states of logins waiting for their launch: made at the login, spent once at the launch.
 
-A state is stored under an HMAC of its value (`digest`), so the table never holds a value that could finish a
-launch; spending it is one UPDATE, so of two concurrent posts of one state exactly one wins.
+A login's state is sealed into the `state` value itself (encrypted and authenticated, `broker.sealed_state`), so
+a launch can learn what its login remembered from the value the platform sends back. A state is spent by one
+statement on a row keyed by an HMAC of the value (`digest`): the row its login stored is marked used, or, when
+there is none, the row is inserted used. Of two posts of one state, in any processes, exactly one wins, and the
+table never holds a value that could finish a launch.
+
+Upgrading: the release before spent only states stored as rows at the login (a random value; what the login
+remembered in the row). For one release, so that old and new processes can serve the same users, a login also
+stores its row, which an old process spends as before, and which a launch here marks used without opening the
+sealed value. README, "Upgrading to this release", says what the next release drops.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import ReturningInsert
 
-from broker.database import Database, utcnow
+from broker.database import Database
+from broker.direct_sql import Statements
 from broker.launch import errors
 from broker.launch.models import LaunchState
+from broker.registration.models import Registration
+from broker.sealed_state import StateError, StateSealer
 from tenants.encryption import derive_key
 
 # From the login to the platform's answer is one redirect and one form post; ten minutes is generous.
@@ -29,8 +45,10 @@ CLEANUP_INTERVAL = 60.0
 # The statements, built once: they run twice per launch, and building a statement (values coerced, cache key
 # computed) costs more than executing it.
 _STATES = LaunchState.metadata.tables[LaunchState.__tablename__]  # the Table (`__table__` is typed as any FROM)
+_REGISTRATIONS = Registration.metadata.tables[Registration.__tablename__]
 _THIS_STATE = (_STATES.c.digest == bindparam("state_digest")) & (_STATES.c.tenant_id == bindparam("tenant"))
 _STORE_STATE = insert(_STATES)
+# A stored state (the form of the release before) is spent by marking its row used.
 _CLAIM_STATE = (
     update(_STATES)
     .where(_THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now"))
@@ -50,10 +68,57 @@ _FIND_STATE = select(
     _STATES.c.used_at, _STATES.c.expires_at, _STATES.c.storage_target, _STATES.c.registration_id
 ).where(_THIS_STATE)
 _FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
+# The values of a spent row that come from the sealed state (the others: digest, expiry, the registration's row).
+_SPENT_BINDS = ("nonce", "target_link_uri", "lti_deployment_id", "storage_target", "login_host")
+_SPENT_COLUMNS = (
+    "digest", "tenant_id", "registration_id", "nonce", "target_link_uri", "lti_deployment_id", "storage_target",
+    "login_host", "expires_at", "used_at",
+)  # fmt: skip
+
+
+def _spend_statement(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> ReturningInsert[tuple[str]]:
+    """Spends a sealed state: inserts its row as used, or marks used the row its login stored. Answers the digest
+    when it spent the state; nothing when it was spent before or has expired. The row is taken from the
+    registration's own row, so a registration removed since the login (and its stored states with it) inserts
+    nothing instead of failing its foreign key."""
+    names = ("digest", *_SPENT_BINDS)
+    proposed = select(
+        *(bindparam(name, type_=_STATES.c[name].type) for name in names[:1]),
+        _REGISTRATIONS.c.tenant_id,
+        _REGISTRATIONS.c.id,
+        *(bindparam(name, type_=_STATES.c[name].type) for name in names[1:]),
+        bindparam("expires_at", type_=_STATES.c.expires_at.type),
+        bindparam("now", type_=_STATES.c.used_at.type),
+    ).where(_REGISTRATIONS.c.id == bindparam("registration"), _REGISTRATIONS.c.tenant_id == bindparam("tenant"))
+    values = insert(_STATES).from_select(list(_SPENT_COLUMNS), proposed)
+    return values.on_conflict_do_update(
+        index_elements=[_STATES.c.digest],
+        set_={"used_at": values.excluded.used_at},
+        where=(
+            _STATES.c.used_at.is_(None)
+            & (_STATES.c.expires_at > values.excluded.used_at)
+            & (_STATES.c.tenant_id == values.excluded.tenant_id)
+        ),
+    ).returning(_STATES.c.digest)
+
+
+_SPEND_SQLITE = _spend_statement(sqlite.insert)
+_SPEND_POSTGRESQL = _spend_statement(postgresql.insert)
 
 # More work of the request's in the same write transaction, done first: its request limits (`PublicRequest.count`),
 # which then commit with the state instead of in a transaction of their own, and roll it back when they refuse.
-InWrite = Callable[[AsyncConnection], Awaitable[None]]
+InWrite = Callable[[Statements], Awaitable[None]]
+# What a sealed state holds, by short names (the state travels in URLs).
+_SEALED = {
+    "tenant_id": "t",
+    "registration_id": "r",
+    "nonce": "n",
+    "target_link_uri": "u",
+    "lti_deployment_id": "d",
+    "storage_target": "s",
+    "login_host": "h",
+}
+_MAX_SEALED_AGE = int((LAUNCH_STATE_TTL + LAUNCH_STATE_RETENTION).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -91,28 +156,28 @@ class StorageOffer:
 
 
 class LaunchStates:
-    def __init__(self, database: Database, secret_key: str) -> None:
+    def __init__(self, database: Database, secret_key: str, *, clock: Callable[[], float] = time.time) -> None:
         self.database = database
         self._key = derive_key(secret_key, "launch-state v1")
+        self._sealer = StateSealer(secret_key, "launch-state")
+        self._spend = _SPEND_SQLITE if database.is_sqlite else _SPEND_POSTGRESQL
+        self._clock = clock
         self._next_cleanup = 0.0
 
     def digest(self, state: str) -> str:
         return hmac.new(self._key, state.encode(), hashlib.sha256).hexdigest()
 
-    async def store(self, digest: str, new: NewState, in_write: InWrite | None = None) -> None:
-        """Stores a login's state; now and then, the same connection also forgets long-expired states."""
-        now = utcnow()
-        row = {
-            "digest": digest,
-            "tenant_id": new.tenant_id,
-            "registration_id": new.registration_id,
-            "nonce": new.nonce,
-            "target_link_uri": new.target_link_uri,
-            "lti_deployment_id": new.lti_deployment_id,
-            "storage_target": new.storage_target,
-            "login_host": new.login_host,
-            "expires_at": now + LAUNCH_STATE_TTL,
-        }
+    async def begin(self, new: NewState, in_write: InWrite | None = None) -> str:
+        """A login's state: what it remembers, sealed, to be sent to the platform as `state`.
+
+        For this release it is also stored as a row under its digest, which a process of the release before
+        spends as it did; now and then, the same connection also forgets long-expired states.
+        """
+        now = self._now()
+        expires_at = now + LAUNCH_STATE_TTL
+        sealed = {short: getattr(new, name) for name, short in _SEALED.items() if getattr(new, name) is not None}
+        state = self._sealer.seal(sealed | {"x": int(expires_at.timestamp())})
+        row = {"digest": self.digest(state), "expires_at": expires_at} | {name: getattr(new, name) for name in _SEALED}
         async with self.database.ephemeral() as connection:
             if in_write is not None:
                 await in_write(connection)
@@ -120,32 +185,107 @@ class LaunchStates:
             if time.monotonic() >= self._next_cleanup:
                 self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
                 await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
+        return state
 
     async def spend(
-        self, tenant_id: str, digest: str, *, unless_offered: bool = False, in_write: InWrite | None = None
+        self, tenant_id: str, state: str, *, unless_offered: bool = False, in_write: InWrite | None = None
     ) -> PendingLaunch | StorageOffer:
-        """Marks the state used, in one statement, so that of two concurrent posts of it exactly one wins.
+        """Spends the state in one statement, so that of two concurrent posts of it exactly one wins.
 
         `unless_offered`: a state whose login offered the platform's storage is left unspent, and its offer is
         answered instead (the launch must first prove its binding from that storage).
         """
-        params = {"state_digest": digest, "tenant": tenant_id, "now": utcnow()}
+        now = self._now()
+        params = {"state_digest": self.digest(state), "tenant": tenant_id, "now": now}
         async with self.database.ephemeral() as connection:
             if in_write is not None:
                 await in_write(connection)
+            # Every login of this release and the release before stored its row: marked used, it answers what the
+            # login remembered, and the sealed value need not be opened.
             claim = _CLAIM_UNOFFERED_STATE if unless_offered else _CLAIM_STATE
             row = (await connection.execute(claim, params)).first()
-            if row is not None:
-                return PendingLaunch(*row)
-            found = (await connection.execute(_FIND_STATE, params)).first()
+            found = None if row is not None else (await connection.execute(_FIND_STATE, params)).first()
         # Refused after the transaction: the request's own work in it (its limits) still commits.
-        if found is None:
-            raise errors.LaunchStateRefused(
-                "This launch's state is unknown: the launch did not start at this tool.", field="state"
+        if row is not None:
+            return PendingLaunch(*row)
+        if found is not None:
+            if found.used_at is not None:
+                raise _used()
+            if found.expires_at <= now:
+                raise _expired()
+            # Unspent and unexpired: only left so because its login offered storage (`unless_offered`).
+            return StorageOffer(found.storage_target, found.registration_id)
+        return await self._spend_sealed(tenant_id, state, params, unless_offered)
+
+    async def _spend_sealed(
+        self, tenant_id: str, state: str, params: dict[str, Any], unless_offered: bool
+    ) -> PendingLaunch | StorageOffer:
+        """A state with no row: made up, or sealed by a login that stored none (the next release's), which is
+        recorded spent by inserting its row used."""
+        sealed = self._opened(state)
+        if sealed is None:
+            raise _unknown()
+        new, expires_at = sealed
+        if new.tenant_id != tenant_id:
+            raise _unknown()
+        if expires_at <= params["now"]:
+            raise _expired()
+        if unless_offered and new.storage_target is not None:
+            return StorageOffer(new.storage_target, new.registration_id)
+        row = {name: getattr(new, name) for name in _SPENT_BINDS} | {"digest": params["state_digest"]}
+        row |= {"expires_at": expires_at, "registration": new.registration_id, "tenant": tenant_id}
+        row["now"] = params["now"]
+        try:
+            async with self.database.ephemeral() as connection:
+                spent = (await connection.execute(self._spend, row)).first()
+                found = None if spent else (await connection.execute(_FIND_STATE, params)).first()
+        except IntegrityError as error:  # the registration was removed between the two statements
+            raise _removed() from error
+        if spent is not None:
+            return PendingLaunch(
+                new.registration_id, new.nonce, new.target_link_uri, new.lti_deployment_id, new.login_host
             )
-        if found.used_at is not None:
-            raise errors.LaunchStateRefused("This launch was already used; each launch works once.", field="state")
-        if found.expires_at <= params["now"]:
-            raise errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
-        # Unspent and unexpired: only left so because its login offered storage (`unless_offered`).
-        return StorageOffer(found.storage_target, found.registration_id)
+        # Another post of it won meanwhile, or its registration was removed (and nothing was inserted).
+        raise _removed() if found is None else _used()
+
+    def _opened(self, state: str) -> tuple[NewState, datetime] | None:
+        """What a sealed state holds, and when it expires; None for any other value."""
+        try:
+            payload = self._sealer.unseal(state, max_age=_MAX_SEALED_AGE)
+            # Base64 has other spellings of the same bytes; only ours is spent under its digest.
+            canonical = base64.urlsafe_b64encode(base64.urlsafe_b64decode(state)).decode() == state
+        except (StateError, binascii.Error, ValueError):
+            return None
+        if not canonical:
+            raise _unknown()
+        tenant_id, registration_id, nonce, target = (_text(payload.get(short)) for short in "trnu")
+        expiry = payload.get("x")
+        if not (tenant_id and registration_id and nonce and target and isinstance(expiry, int)):
+            raise _unknown()
+        optional = (_text(payload.get(short)) for short in "dsh")
+        return NewState(tenant_id, registration_id, nonce, target, *optional), datetime.fromtimestamp(expiry, UTC)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _unknown() -> errors.LaunchStateRefused:
+    return errors.LaunchStateRefused(
+        "This launch's state is unknown: the launch did not start at this tool.", field="state"
+    )
+
+
+def _used() -> errors.LaunchStateRefused:
+    return errors.LaunchStateRefused("This launch was already used; each launch works once.", field="state")
+
+
+def _expired() -> errors.LaunchStateRefused:
+    return errors.LaunchStateRefused("This launch started too long ago and has expired.", field="state")
+
+
+def _removed() -> errors.UnknownPlatform:
+    return errors.UnknownPlatform("The registration this launch started with has been removed.")

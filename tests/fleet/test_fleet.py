@@ -2,9 +2,10 @@
 else, as behind a load balancer (one public base URL; the tests pick which process each request reaches).
 
 Registrations begun on one process complete on another; a launch's login and its launch reach different
-processes; webhooks go out once per attempt, with the same `webhook-id` on every retry, while the delivering
-processes are killed (SIGKILL) mid-delivery and restarted, and nothing is lost; a rotated key is published by
-every process within the key-cache time; an API key's limit holds across the processes.
+processes, and its state is spent once across them; webhooks go out once per attempt, with the same
+`webhook-id` on every retry, while the delivering processes are killed (SIGKILL) mid-delivery and restarted, and
+nothing is lost; a rotated key is published by every process within the key-cache time; an API key's limit holds
+across the processes.
 """
 
 from __future__ import annotations
@@ -149,6 +150,21 @@ async def test_a_registration_begun_on_one_process_completes_on_another_and_laun
         assert (await http.post(relayed.action, data=relayed.fields)).status_code == 200
         (claims,) = tool.launches
         assert claims["registration_id"] == item["id"]
+
+        # The state is single-use across processes: posted again to each process, refused everywhere; a fresh
+        # one posted to two processes at once launches once.
+        for process in fleet.servers:
+            again = await http.post(on(process, form_post.action), data=form_post.fields)
+            assert again.status_code == 400 and "already used" in again.text, again.text
+        started = platform.login_initiation()
+        login = await http.post(
+            on(fleet.servers[0], started.url), data=started.params, headers=started.browser_headers("POST")
+        )
+        form_post = parse_form_post((await http.get(login.headers["location"])).text)
+        both = await asyncio.gather(
+            *(http.post(on(process, form_post.action), data=form_post.fields) for process in fleet.servers[1:])
+        )
+        assert sorted(answer.status_code for answer in both) == [200, 400], [answer.text for answer in both]
 
 
 async def test_webhooks_go_out_once_per_attempt_while_delivering_processes_are_killed(
