@@ -1,0 +1,67 @@
+"""The launch routes read a posted form with the standard library where it is small and urlencoded: any body gives
+the fields Starlette's own parser gives, and what that parser refuses still goes to it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+
+from broker.launch.routes import _MAX_FIELDS, _form
+
+URLENCODED = "application/x-www-form-urlencoded"
+# What form bodies hold: separators, escapes (valid or not, of UTF-8 or not), plus signs, any other character.
+form_bodies = st.lists(
+    st.one_of(st.sampled_from(["&", "=", "+", "%", "%2B", "%20", "%e2%82%ac", "%ff", "%zz", ";"]), st.text(max_size=4)),
+    max_size=30,
+).map("".join)
+
+
+def request(body: bytes, content_type: str = URLENCODED) -> Request:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"content-type", content_type.encode())]}
+    return Request(scope, receive)
+
+
+def fields(body: bytes, content_type: str = URLENCODED) -> dict[str, str]:
+    return dict(asyncio.run(_form(request(body, content_type))))
+
+
+def starlettes(body: bytes) -> dict[str, str]:
+    async def parse() -> dict[str, str]:
+        form = await request(body).form()
+        return {name: value for name, value in form.items() if isinstance(value, str)}
+
+    return asyncio.run(parse())
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(body=form_bodies)
+def test_a_urlencoded_body_gives_the_fields_starlette_gives(body: str) -> None:
+    assert fields(body.encode()) == starlettes(body.encode())
+
+
+def test_a_name_given_twice_keeps_its_last_value_and_other_types_go_to_starlette() -> None:
+    assert fields(b"state=one&state=two&id_token=a+b%2Bc") == {"state": "two", "id_token": "a b+c"}
+    assert fields(b"state=one", "application/x-www-form-urlencoded; charset=UTF-8") == {"state": "one"}
+    multipart = b'--b\r\nContent-Disposition: form-data; name="state"\r\n\r\none\r\n--b--\r\n'
+    assert fields(multipart, "multipart/form-data; boundary=b") == {"state": "one"}
+
+
+def test_more_fields_than_starlette_takes_are_left_to_its_parser() -> None:
+    body = "&".join(f"f{number}=1" for number in range(_MAX_FIELDS + 1)).encode()
+    with pytest.raises(MultiPartException, match="Too many fields"):  # a 400 in a running app
+        fields(body)
