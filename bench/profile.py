@@ -43,7 +43,7 @@ COSTS = [
     # Before SQLAlchemy, whose frames are under the SQLite driver's: it runs on the loop's thread, in its greenlet.
     ("database: SQLite / psycopg driver", ("broker/inline_sqlite.py", "sqlite3/", "psycopg/")),
     ("database: SQLAlchemy ORM and Core", ("sqlalchemy/",)),
-    ("outbound HTTP (guarded client, httpx, httpcore)", ("broker/http_client", "httpx/", "httpcore/", "h11/")),
+    ("outbound HTTP (guarded client, aiohttp)", ("broker/http_client", "aiohttp/", "yarl/", "multidict/", "httpx/")),
 ]
 # ...or else to the one whose code is nearest the top of the stack, where the time is spent.
 LOCAL_COSTS = [

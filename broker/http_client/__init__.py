@@ -1,11 +1,11 @@
-"""The one guarded outbound HTTP client: every request the broker makes to a platform or a tenant goes here.
+"""The guarded outbound HTTP client: every request the broker makes to a platform or a tenant goes here.
 
 It refuses non-https URLs and hosts that resolve to internal addresses (before the request and again at
 connect time, against DNS rebinding), follows redirects itself, and bounds time and response size (decoded,
 as it streams). Each call names its purpose, which has its own connection pool (`limits`). Address policy in
-`addresses`, the guarded network layer in `transport`, bodies in `bodies`, the client in `client`. Webhook
-posts, thousands a second to few receivers, go through `webhook_poster` instead: a leaner client under the
-same rules.
+`addresses`, the guarded network layer (aiohttp, a pool per purpose) in `transport`, bodies in `bodies`, the
+client in `client`. Webhook posts, thousands a second to few receivers, go through `webhook_poster`: the same
+network layer and rules, without the redirect handling, and with each receiver's URL parsed once.
 """
 
 from broker.http_client.addresses import Resolver, check_url_is_public

@@ -11,8 +11,6 @@ import zlib
 from collections.abc import AsyncIterable
 from typing import Protocol
 
-import httpx
-
 from broker.http_client.errors import OutboundConnectionError, ResponseTooLargeError
 
 ACCEPT_ENCODING = "gzip, deflate"
@@ -57,25 +55,11 @@ class _Zlib:
         return decoded
 
 
-async def read_body(response: httpx.Response, *, limit: int) -> bytes:
-    """The decoded body, at most `limit` bytes; raises ResponseTooLargeError or OutboundConnectionError."""
-    # The stream itself, not aiter_raw(): an answer built in memory (a test transport's) is already read, and
-    # its stream still holds the bytes as sent.
-    assert isinstance(response.stream, httpx.AsyncByteStream)
-    return await read_capped(
-        response.stream,
-        content_encodings=response.headers.get_list("content-encoding"),
-        content_length=response.headers.get("content-length", ""),
-        url=str(response.url),
-        limit=limit,
-    )
-
-
 async def read_capped(
     chunks: AsyncIterable[bytes], *, content_encodings: list[str], content_length: str, url: str, limit: int
 ) -> bytes:
-    """The body sent as `chunks` (as on the wire) decoded, at most `limit` bytes, whatever client read it;
-    raises ResponseTooLargeError or OutboundConnectionError."""
+    """The body sent as `chunks` (as on the wire) decoded, at most `limit` bytes; raises ResponseTooLargeError
+    or OutboundConnectionError."""
     decoder = _decoder(content_encodings, url)
     if content_length.isascii() and content_length.isdigit() and int(content_length) > limit:
         raise _too_large(url, limit)

@@ -6,35 +6,30 @@ Every request the broker makes to a platform or a tenant goes through it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json as json_module
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import httpx
 
 from broker import metrics
 from broker.http_client.addresses import (
-    BlockedAddressError,
     Resolver,
     check_url_allowed,
     parse_url,
     port_of,
     system_resolver,
 )
-from broker.http_client.bodies import ACCEPT_ENCODING, read_body
-from broker.http_client.errors import (
-    OutboundConnectionError,
-    OutboundTimeoutError,
-    TooManyRedirectsError,
-    UnsafeURLError,
-)
-from broker.http_client.limits import Purpose
+from broker.http_client.bodies import ACCEPT_ENCODING
+from broker.http_client.errors import OutboundTimeoutError, TooManyRedirectsError, UnsafeURLError
+from broker.http_client.limits import POOL_LIMITS, PoolLimits, Purpose
 from broker.http_client.responses import OutboundResponse
-from broker.http_client.transport import GuardedTransport
+from broker.http_client.transport import DNS_TTL, Bounds, CachedResolver, GuardedTransport
 
 # Credentials a caller set for one origin; never replayed to another one on redirect.
 _ORIGIN_BOUND_HEADERS = ("authorization", "cookie")
@@ -45,8 +40,11 @@ class GuardedClient:
     """Sends outbound requests, refusing anything unsafe; each call names its purpose, which picks its pool.
 
     `allow_insecure` (BROKER_ALLOW_INSECURE_PLATFORMS) also allows http:// and loopback/private addresses.
-    `transport` replaces the guarded network layer (tests); URL and address checks still run first.
-    `resolver` replaces system DNS (tests); the default uses the event loop's getaddrinfo.
+    `resolver` replaces system DNS (tests); the default uses the event loop's getaddrinfo. An answer is kept
+    `dns_ttl` seconds (0: none) and checked again at each use. `ssl_context` replaces the default trust and
+    `limits` the pools (tests). `transport` replaces the guarded network layer, with its own connect-time
+    policy and resolver (tests: a platform on a public name served from loopback); the client's URL and
+    address checks still run first.
     """
 
     def __init__(
@@ -59,24 +57,24 @@ class GuardedClient:
         read_timeout: float = 10.0,
         max_response_bytes: int = 1_048_576,
         max_redirects: int = 3,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: GuardedTransport | None = None,
         resolver: Resolver | None = None,
+        dns_ttl: float = DNS_TTL,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: Mapping[Purpose, PoolLimits] = POOL_LIMITS,
     ) -> None:
         if not user_agent.strip():
             raise ValueError("user_agent is required: some platforms refuse requests without one")
         self._user_agent = user_agent
         self._allow_insecure = allow_insecure
         self._total_timeout = total_timeout
-        self._max_response_bytes = max_response_bytes
         self._max_redirects = max_redirects
-        self._resolver = resolver or system_resolver
-        # The transport directly, not an httpx.AsyncClient: redirects are followed here and cookies never kept
-        # (a shared jar would carry one platform's or tenant's cookies into later calls), and httpx's own
-        # redirect bookkeeping would parse a hostile Location header before the checks below see it.
-        self._transport = transport or GuardedTransport(allow_private=allow_insecure, resolver=self._resolver)
-        self._timeouts = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
-        ).as_dict()
+        self._resolver = CachedResolver(resolver or system_resolver, dns_ttl)
+        # Redirects are followed here, each hop checked before it is sent, never by the network layer.
+        self._transport = transport or GuardedTransport(
+            allow_private=allow_insecure, resolver=self._resolver, ssl_context=ssl_context, limits=limits
+        )
+        self._bounds = Bounds(connect_timeout, read_timeout, max_response_bytes)
 
     async def __aenter__(self) -> Self:
         return self
@@ -124,7 +122,8 @@ class GuardedClient:
         if sum(body is not None for body in (json, data, content)) > 1:
             raise ValueError("send one of json, data or content")
         method = method.upper()
-        hop = _Hop(method, parse_url(url), self._request_headers(headers), json, data, content)
+        sent_headers = self._request_headers(headers)
+        hop = _Hop(method, parse_url(url), sent_headers, _body(sent_headers, json, data, content))
         follow = method == "GET" if follow_redirects is None else follow_redirects
         started = time.monotonic()
         status: int | None = None
@@ -156,23 +155,9 @@ class GuardedClient:
 
     async def _send(self, hop: _Hop, purpose: Purpose) -> OutboundResponse:
         await self._check_url(hop.url)
-        request = httpx.Request(
-            hop.method,
-            hop.url,
-            headers=hop.headers,
-            json=hop.json,
-            data=hop.data,
-            content=hop.content,
-            extensions={"purpose": purpose, "timeout": self._timeouts},
+        return await self._transport.send(
+            hop.method, hop.url, hop.headers.multi_items(), hop.body, purpose=purpose, bounds=self._bounds
         )
-        with _translate_errors(str(hop.url)):
-            response = await self._transport.handle_async_request(request)
-            response.request = request
-            try:
-                content = await read_body(response, limit=self._max_response_bytes)
-            finally:
-                await response.aclose()
-        return OutboundResponse(str(response.url), response.status_code, response.headers, content)
 
     async def _check_url(self, url: httpx.URL) -> None:
         await check_url_allowed(url, allow_insecure=self._allow_insecure, resolver=self._resolver)
@@ -185,9 +170,18 @@ class _Hop:
     method: str
     url: httpx.URL
     headers: httpx.Headers
-    json: Any
-    data: Mapping[str, str] | None
-    content: bytes | None = None
+    body: bytes | None
+
+
+def _body(headers: httpx.Headers, json: Any, data: Mapping[str, str] | None, content: bytes | None) -> bytes | None:
+    """The body as sent, its Content-Type set unless the caller set one (as httpx does)."""
+    if json is not None:
+        headers.setdefault("Content-Type", "application/json")
+        return json_module.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    if data is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(data, doseq=True).encode()
+    return content
 
 
 def _redirected(hop: _Hop, response: OutboundResponse) -> _Hop:
@@ -207,7 +201,7 @@ def _redirected(hop: _Hop, response: OutboundResponse) -> _Hop:
         return replace(hop, url=url, headers=headers)
     for name in _BODY_HEADERS:
         headers.pop(name, None)
-    return _Hop(method, url, headers, None, None)
+    return _Hop(method, url, headers, None)
 
 
 def _redirect_method(method: str, status_code: int) -> str:
@@ -221,35 +215,3 @@ def _redirect_method(method: str, status_code: int) -> str:
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host, port_of(url))
-
-
-@contextlib.contextmanager
-def _translate_errors(url: str) -> Iterator[None]:
-    try:
-        yield
-    except BlockedAddressError as exc:
-        raise UnsafeURLError(url, exc.reason) from exc
-    except httpx.TimeoutException as exc:
-        raise OutboundTimeoutError(url, _timeout_reason(exc)) from exc
-    except httpx.ConnectError as exc:
-        raise OutboundConnectionError(url, _connect_reason(exc)) from exc
-    except httpx.RequestError as exc:
-        raise OutboundConnectionError(url, "the server sent no valid HTTP response") from exc
-
-
-def _timeout_reason(exc: httpx.TimeoutException) -> str:
-    if isinstance(exc, httpx.PoolTimeout):
-        return "timed out waiting for a free connection: too many requests are under way"
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "timed out connecting to the server"
-    return "timed out waiting for the server"
-
-
-def _connect_reason(exc: httpx.ConnectError) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLError):
-            return f"the TLS handshake failed: {cause.reason or cause}"
-        cause = cause.__cause__ or cause.__context__
-    # httpcore's messages come from the OS (refused, unreachable, unresolved): no request data in them.
-    return f"could not connect: {exc}" if str(exc) else "could not connect"

@@ -32,37 +32,29 @@ class Purpose(StrEnum):
 @dataclass(frozen=True)
 class PoolLimits:
     connections: int
-    """Connections open at once for the purpose, over all destinations."""
+    """Connections in use at once for the purpose, over all destinations."""
     per_destination: int
     """Requests under way at once to one destination; more wait for a place, up to the pool timeout.
     A destination shares its purpose's pool with the others: all of it when equal to `connections`."""
-    keepalive_connections: int
     keepalive_expiry: float
-    """Seconds an idle connection is kept for the next request to the same host."""
+    """Seconds an idle connection is kept for the next request to the same destination. `connections` counts
+    connections in use; idle ones are not capped by number but closed after this long unused."""
 
 
 POOL_LIMITS: Mapping[Purpose, PoolLimits] = MappingProxyType(
     {
         # Anonymous and one-off: the configuration and the registration POST go to one host a few seconds apart.
-        Purpose.REGISTRATION: PoolLimits(
-            connections=40, per_destination=8, keepalive_connections=8, keepalive_expiry=5.0
-        ),
+        Purpose.REGISTRATION: PoolLimits(connections=40, per_destination=8, keepalive_expiry=5.0),
         # Cached per platform and refetched rarely; a platform's launches share a few connections.
-        Purpose.PLATFORM_KEYS: PoolLimits(
-            connections=40, per_destination=4, keepalive_connections=20, keepalive_expiry=30.0
-        ),
+        Purpose.PLATFORM_KEYS: PoolLimits(connections=40, per_destination=4, keepalive_expiry=30.0),
         # One token endpoint serves every institution of a hosted LMS (Canvas's is one host), so its share is
         # wide; a slow or hostile one (the anonymous Verify button can name it) still leaves most of the pool.
-        Purpose.SERVICE_TOKENS: PoolLimits(
-            connections=100, per_destination=25, keepalive_connections=20, keepalive_expiry=30.0
-        ),
+        Purpose.SERVICE_TOKENS: PoolLimits(connections=100, per_destination=25, keepalive_expiry=30.0),
         # No share below the pool: the delivery worker bounds its own concurrency, per tenant and in all
         # (webhooks/worker.py: IN_FLIGHT, PER_TENANT), and a tighter share only made a burst to one endpoint
         # time out in the queue. Room for all of it, connections kept for the next deliveries to the same
         # receivers. The pool of its own keeps deliveries from starving the other purposes.
-        Purpose.WEBHOOKS: PoolLimits(
-            connections=128, per_destination=128, keepalive_connections=64, keepalive_expiry=30.0
-        ),
+        Purpose.WEBHOOKS: PoolLimits(connections=128, per_destination=128, keepalive_expiry=30.0),
     }
 )
 

@@ -1,124 +1,73 @@
-"""The guarded network layer: httpcore pools whose TCP connects go only to addresses the policy allows."""
+"""The guarded network layer: one aiohttp pool per purpose, whose connects go only to addresses the policy allows.
+
+aiohttp parses HTTP/1.1 in C and keeps idle connections without scanning them all at each request; through
+httpx, httpcore and h11 a registration's two calls cost nearly twice the CPU. Each new connection asks a
+resolver that answers only checked addresses, and its socket is made by a factory that refuses any other (also
+for a literal address, which aiohttp does not resolve), so a name rebound between the client's check and the
+connect cannot lead inside. No proxy is taken from the environment, no cookie is kept, nothing is decompressed
+by aiohttp (`bodies` decodes under the size cap), and each destination (scheme, host, port) of a purpose has at
+most its share of the purpose's requests under way; the rest wait for a place no longer than the pool timeout.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import select
+import functools
+import ipaddress
+import os
 import socket
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 
-import httpcore
+import aiohttp
 import httpx
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-from broker.http_client.addresses import IPAddress, Resolver, resolve_checked
+from broker.expiring import ExpiringCache
+from broker.http_client.addresses import (
+    BlockedAddressError,
+    IPAddress,
+    Resolver,
+    check_address,
+    port_of,
+    resolve_checked,
+)
+from broker.http_client.bodies import read_capped
+from broker.http_client.errors import OutboundConnectionError, OutboundTimeoutError, UnsafeURLError
 from broker.http_client.limits import POOL_LIMITS, KeyedLimiter, PoolLimits, Purpose
+from broker.http_client.responses import OutboundResponse
+
+# Long enough that a burst of calls to one host (a registration's two, a webhook drain's thousands) resolves it
+# once, short enough that a moved host is found soon; each answer is checked again whenever it is used.
+DNS_TTL = 10.0
+DNS_CACHE_SIZE = 10_000
 
 
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """Resolves and checks the host at connect time, then connects to a checked address.
+@dataclass(frozen=True)
+class Bounds:
+    """How long one request may take at each step, and how large its decoded answer may be."""
 
-    httpcore still hands the original hostname to start_tls, so SNI and certificate checks are unchanged.
-    """
+    connect_timeout: float
+    """Seconds to wait for a place among the destination's requests, and again to connect."""
+    read_timeout: float
+    """Seconds to wait for each piece of the answer."""
+    max_response_bytes: int
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver) -> None:
-        self._allow_private = allow_private
-        self._resolver = resolver
-        self._backend = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._checked_addresses(host, port, timeout)
-        failure: httpcore.ConnectError | None = None
-        # Try each address in turn, as connecting by name would (an unroutable IPv6 must not end the call).
-        for address in addresses:
-            try:
-                stream = await self._backend.connect_tcp(
-                    str(address),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return _KeptStream(stream)
-            except httpcore.ConnectError as exc:
-                failure = exc
-        assert failure is not None
-        raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not used for outbound requests")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-    async def _checked_addresses(self, host: str, port: int, seconds: float | None) -> list[IPAddress]:
-        try:
-            async with asyncio.timeout(seconds):
-                return await resolve_checked(host, port, self._resolver, allow_private=self._allow_private)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"timed out resolving {host}") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(f"could not resolve {host}") from exc
+    @functools.cached_property
+    def timeouts(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(connect=self.connect_timeout, sock_read=self.read_timeout)
 
 
-class _KeptStream(httpcore.AsyncNetworkStream):
-    """A connected stream that answers cheaply whether the server has closed it. httpcore asks that of every idle
-    connection in the pool before and after each request, and anyio's own answer rebuilds every socket attribute
-    (a getpeername call among them) each time: that was most of the cost of a webhook post on a kept connection."""
+class GuardedTransport:
+    """Sends one request (no redirect followed) and reads its answer whole, within the given bounds.
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._readable: select.poll | None = None
-        sock: socket.socket | None = stream.get_extra_info("socket")
-        if sock is not None:
-            # Registered once: each question is then one system call.
-            self._readable = select.poll()
-            self._readable.register(sock, select.POLLIN)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-    ) -> httpcore.AsyncNetworkStream:
-        return _KeptStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._readable is not None:
-            # Readable while idle means the server closed it (or sent what nobody asked for): not reusable.
-            return bool(self._readable.poll(0))
-        return self._stream.get_extra_info(info)
-
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over one httpcore pool per purpose, all using the guarded network backend.
-
-    A request names its purpose in `request.extensions["purpose"]`; within that purpose's pool, each
-    destination (scheme, host, port) has at most its share of requests under way, and the rest wait for a
-    place no longer than the pool timeout.
+    `allow_private` allows loopback and private addresses (never link-local, multicast or unspecified ones);
+    `resolver` answers for new connections, each answer checked; `ssl_context` replaces the default trust
+    (tests); `limits` gives each purpose its pool. A purpose's pool is made on its first request, inside the
+    event loop it belongs to.
     """
 
     def __init__(
@@ -129,115 +78,221 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         limits: Mapping[Purpose, PoolLimits] = POOL_LIMITS,
     ) -> None:
-        backend = GuardedNetworkBackend(allow_private=allow_private, resolver=resolver)
-        context = ssl_context or httpx.create_ssl_context()
-        self._pools = {purpose: _PurposePool(pool_limits, context, backend) for purpose, pool_limits in limits.items()}
+        self._allow_private = allow_private
+        self._resolver = resolver
+        # One trust store for every pool, loaded here, not at a pool's first request (certifi's CAs take a while).
+        self._ssl_context = ssl_context or httpx.create_ssl_context()
+        self._limits = MappingProxyType(dict(limits))
+        self._pools: dict[Purpose, _PurposePool] = {}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        pool = self._pools[Purpose(request.extensions["purpose"])]
-        destination = (request.url.raw_scheme, request.url.raw_host, request.url.port)
-        try:
-            await pool.destinations.acquire(destination, timeout=request.extensions["timeout"].get("pool"))
-        except TimeoutError as exc:
-            raise httpx.PoolTimeout(f"too many requests to {request.url.host} are under way") from exc
-        try:
-            response = await _send(pool.connections, request)
-        except BaseException:
-            pool.destinations.release(destination)
-            raise
-        # The place is held until the answer is read or dropped: the connection is busy until then.
-        assert isinstance(response.stream, _ResponseStream)
-        response.stream.on_close = lambda: pool.destinations.release(destination)
-        return response
+    async def send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | None,
+        *,
+        purpose: Purpose,
+        bounds: Bounds,
+    ) -> OutboundResponse:
+        """The answer, whatever its status; raises OutboundError when there is none to give."""
+        pool = self._pools.get(purpose) or self._open(purpose)
+        address = str(url)
+        with _translate_errors(address):
+            async with (
+                pool.place(url, bounds.connect_timeout),
+                pool.session.request(
+                    method,
+                    # As parsed and checked: aiohttp must not encode it again into another URL.
+                    yarl.URL(address, encoded=True),
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=bounds.timeouts,
+                ) as answer,
+            ):
+                content = await read_capped(
+                    answer.content.iter_any(),
+                    content_encodings=answer.headers.getall("Content-Encoding", []),
+                    content_length=answer.headers.get("Content-Length", ""),
+                    url=address,
+                    limit=bounds.max_response_bytes,
+                )
+                return OutboundResponse(address, answer.status, httpx.Headers(list(answer.raw_headers)), content)
 
     async def aclose(self) -> None:
-        for pool in self._pools.values():
-            await pool.connections.aclose()
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            await pool.session.close()
+
+    def _open(self, purpose: Purpose) -> _PurposePool:
+        limits = self._limits[purpose]
+        connector = aiohttp.TCPConnector(
+            limit=limits.connections,
+            # The destination's share is kept by the pool's own limiter, which says why a request waited.
+            limit_per_host=0,
+            keepalive_timeout=limits.keepalive_expiry,
+            # No cache of aiohttp's: each new connection asks the checking resolver (whose answers are ours).
+            use_dns_cache=False,
+            resolver=self._connect_resolver(),
+            socket_factory=functools.partial(checked_socket, allow_private=self._allow_private),
+            ssl=self._ssl_context,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # one platform's or tenant's cookies never go to another
+            auto_decompress=False,  # decoded by read_capped, under the size cap
+            trust_env=False,  # no proxy from the environment
+            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"),  # the client's own, on every hop
+        )
+        pool = self._pools[purpose] = _PurposePool(session, limits)
+        return pool
+
+    def _connect_resolver(self) -> AbstractResolver:
+        """What each new connection asks where to connect: only checked addresses."""
+        return CheckedResolver(self._resolver, allow_private=self._allow_private)
 
 
 class _PurposePool:
-    def __init__(self, limits: PoolLimits, ssl_context: ssl.SSLContext, backend: GuardedNetworkBackend) -> None:
-        self.connections = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.connections,
-            max_keepalive_connections=limits.keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
-        )
-        self.destinations = KeyedLimiter(limits.per_destination)
+    def __init__(self, session: aiohttp.ClientSession, limits: PoolLimits) -> None:
+        self.session = session
+        # A share as wide as the pool is no share: nothing to wait for but the pool itself.
+        shared = limits.per_destination < limits.connections
+        self._destinations = KeyedLimiter(limits.per_destination) if shared else None
 
-
-async def _send(pool: httpcore.AsyncConnectionPool, request: httpx.Request) -> httpx.Response:
-    assert isinstance(request.stream, httpx.AsyncByteStream)
-    core_request = httpcore.Request(
-        method=request.method,
-        url=httpcore.URL(
-            scheme=request.url.raw_scheme,
-            host=request.url.raw_host,
-            port=request.url.port,
-            target=request.url.raw_path,
-        ),
-        headers=request.headers.raw,
-        content=request.stream,
-        extensions=request.extensions,
-    )
-    with _map_httpcore_errors():
-        core_response = await pool.handle_async_request(core_request)
-    assert isinstance(core_response.stream, AsyncIterable)
-    return httpx.Response(
-        status_code=core_response.status,
-        headers=core_response.headers,
-        stream=_ResponseStream(core_response.stream),
-        extensions=core_response.extensions,
-    )
-
-
-class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
-        self._stream = stream
-        self.on_close: Callable[[], None] | None = None
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _map_httpcore_errors():
-            async for part in self._stream:
-                yield part
-
-    async def aclose(self) -> None:
+    @contextlib.asynccontextmanager
+    async def place(self, url: httpx.URL, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109
+        """A place among the requests under way to the URL's destination, held until the answer is read."""
+        if self._destinations is None:
+            yield
+            return
+        destination = (url.scheme, url.host, port_of(url))
         try:
-            close = getattr(self._stream, "aclose", None)
-            if close is not None:
-                await close()
+            await self._destinations.acquire(destination, timeout=timeout)
+        except TimeoutError as exc:
+            raise _PoolTimeoutError from exc
+        try:
+            yield
         finally:
-            on_close, self.on_close = self.on_close, None
-            if on_close is not None:
-                on_close()
+            self._destinations.release(destination)
 
 
-# Most specific first: the first match wins.
-_HTTPCORE_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
+class CachedResolver:
+    """A Resolver that keeps each answer `ttl` seconds (none when 0); a failure is not kept. Whoever uses an
+    answer checks it at each use."""
+
+    def __init__(self, resolver: Resolver, ttl: float, max_entries: int = DNS_CACHE_SIZE) -> None:
+        self._resolver = resolver
+        self._answers: ExpiringCache[tuple[str, int], list[str]] | None = (
+            ExpiringCache(ttl, max_entries) if ttl > 0 else None
+        )
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        if self._answers is None:
+            return list(await self._resolver(host, port))
+        found = self._answers.get((host, port))
+        if found is None:
+            found = list(await self._resolver(host, port))
+            self._answers.put((host, port), found)
+        return found
+
+
+class CheckedResolver(AbstractResolver):
+    """aiohttp's resolver: the host's addresses, each checked; raises BlockedAddressError otherwise."""
+
+    def __init__(self, resolver: Resolver, *, allow_private: bool) -> None:
+        self._resolver = resolver
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await resolve_checked(host, port, self._resolver, allow_private=self._allow_private)
+        found = [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=_family(address),
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+            if family in (socket.AF_UNSPEC, _family(address))
+        ]
+        if not found:
+            raise OSError(f"no address of the asked family for {host}")
+        return found
+
+    async def close(self) -> None:
+        pass
+
+
+class _RefusedAddressError(OSError):
+    """A socket was about to connect to an address the policy refuses (an OSError, as aiohttp expects there)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class _PoolTimeoutError(Exception):
+    """No place for the request among those under way to its destination within the pool timeout."""
+
+
+def checked_socket(addr_info: tuple[int, int, int, str, tuple[object, ...]], *, allow_private: bool) -> socket.socket:
+    """The socket for one connect, made only once the address it goes to is checked: the last word on where a
+    request goes, whatever resolved it."""
+    family, kind, proto, _, sockaddr = addr_info
+    try:
+        address = ipaddress.ip_address(str(sockaddr[0]))
+        if len(sockaddr) == 4 and sockaddr[3]:
+            raise BlockedAddressError(f"the address {address} is scoped to a network interface (a zone id)")
+        check_address(address, allow_private=allow_private)
+    except (BlockedAddressError, ValueError) as exc:
+        raise _RefusedAddressError(getattr(exc, "reason", f"{sockaddr[0]!r} is not an IP address")) from exc
+    return socket.socket(family, kind, proto)
+
+
+def _family(address: IPAddress) -> socket.AddressFamily:
+    return socket.AF_INET6 if isinstance(address, ipaddress.IPv6Address) else socket.AF_INET
 
 
 @contextlib.contextmanager
-def _map_httpcore_errors() -> Iterator[None]:
-    """Raise httpcore's errors as the httpx ones they stand for, as httpx's own transport does."""
+def _translate_errors(url: str) -> Iterator[None]:
+    """aiohttp's errors as the guarded client's; aiohttp's timeouts are TimeoutErrors, which the caller would
+    take for its own total timeout, so they are translated here, inside it."""
     try:
         yield
-    except Exception as exc:
-        for core_error, httpx_error in _HTTPCORE_ERRORS:
-            if isinstance(exc, core_error):
-                raise httpx_error(str(exc)) from exc
-        raise
+    except _PoolTimeoutError as exc:
+        raise OutboundTimeoutError(
+            url, "timed out waiting for a free connection: too many requests are under way"
+        ) from exc
+    except BlockedAddressError as exc:
+        raise UnsafeURLError(url, exc.reason) from exc
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise OutboundTimeoutError(url, "timed out connecting to the server") from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise OutboundTimeoutError(url, "timed out waiting for the server") from exc
+    except aiohttp.InvalidURL as exc:
+        raise UnsafeURLError(url, "the URL is not valid") from exc
+    except aiohttp.ClientConnectorError as exc:
+        refused = exc.os_error
+        if isinstance(refused, _RefusedAddressError):
+            raise UnsafeURLError(url, refused.reason) from exc
+        raise OutboundConnectionError(url, _connect_reason(exc)) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise OutboundConnectionError(url, "the server sent no valid HTTP response") from exc
+
+
+def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
+    # aiohttp's TLS errors are ssl's types too: the reason is in the one they wrap.
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return f"the TLS handshake failed: {cause.reason or cause}"
+        cause = cause.__cause__ or cause.__context__
+    # The OS's words for its error number (refused, unreachable): no request data in them.
+    error = exc.os_error
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return f"could not connect: {reason}" if reason else "could not connect"

@@ -1,33 +1,20 @@
-"""Fixtures for the outbound clients' tests: a respx router, a client over it, a loopback platform, a TLS one."""
+"""Fixtures for the outbound clients' tests: a scripted platform and a client of it, loopback platforms, a TLS one."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import respx
 
-from broker.http_client import (
-    GuardedClient,
-)
+from broker.http_client import GuardedClient
 from tests.broker.http_client.support import (
     LiveServer,
     Pki,
+    ScriptedPlatform,
     make_pki,
-    mocked_client,
+    scripted_platform,
     serving,
 )
-
-
-@pytest.fixture
-def router() -> respx.Router:
-    return respx.Router(assert_all_called=False)
-
-
-@pytest.fixture
-async def client(router: respx.Router) -> AsyncIterator[GuardedClient]:
-    async with mocked_client(router) as guarded:
-        yield guarded
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +25,7 @@ def live_server() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A test CA and a certificate for platform.test only (not for 127.0.0.1)."""
+    """A test CA and a certificate for platform.test and other.test only (not for 127.0.0.1)."""
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
@@ -46,3 +33,24 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def tls_server(pki: Pki) -> Iterator[LiveServer]:
     with serving([], cert_file=pki.cert_file, key_file=pki.key_file) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def platform_server(pki: Pki) -> Iterator[ScriptedPlatform]:
+    with scripted_platform(pki) as platform:
+        yield platform
+
+
+@pytest.fixture
+def platform(platform_server: ScriptedPlatform) -> Iterator[ScriptedPlatform]:
+    """The scripted platform with nothing scripted yet: https://platform.test, https://other.test and any other
+    name that resolves, all served from loopback."""
+    platform_server.reset()
+    yield platform_server
+    platform_server.reset()
+
+
+@pytest.fixture
+async def client(platform: ScriptedPlatform) -> AsyncIterator[GuardedClient]:
+    async with platform.client() as guarded:
+        yield guarded

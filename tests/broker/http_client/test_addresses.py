@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-import httpx
 import pytest
-import respx
 
 from broker.http_client import (
     GuardedClient,
@@ -19,7 +17,7 @@ from tests.broker.http_client.ssrf import ALWAYS_REFUSED, SSRF_TABLE
 from tests.broker.http_client.support import (
     PUBLIC_IP,
     FakeDNS,
-    mocked_client,
+    ScriptedPlatform,
 )
 
 # --- URL and address refusal, before any request ---
@@ -39,36 +37,38 @@ from tests.broker.http_client.support import (
     ],
 )
 async def test_refuses_anything_but_an_absolute_https_url_without_credentials(
-    router: respx.Router, client: GuardedClient, url: str
+    platform: ScriptedPlatform, client: GuardedClient, url: str
 ) -> None:
-    router.route().respond(200, json={})
+    platform.route().respond(200, json={})
 
     with pytest.raises(UnsafeURLError):
         await client.get(url, purpose=Purpose.REGISTRATION)
 
-    assert not router.calls
+    assert not platform.calls
 
 
 @pytest.mark.parametrize("url", ["ftp://platform.test/config", "file:///etc/passwd", "gopher://platform.test/"])
-async def test_insecure_mode_still_refuses_other_schemes(router: respx.Router, url: str) -> None:
-    router.route().respond(200, json={})
+async def test_insecure_mode_still_refuses_other_schemes(platform: ScriptedPlatform, url: str) -> None:
+    platform.route().respond(200, json={})
 
-    async with mocked_client(router, allow_insecure=True) as client:
+    async with platform.client(allow_insecure=True) as client:
         with pytest.raises(UnsafeURLError):
             await client.get(url, purpose=Purpose.REGISTRATION)
 
-    assert not router.calls
+    assert not platform.calls
 
 
 @pytest.mark.parametrize("host", ["169.254.169.254", "[fe80::1]", "224.0.0.1", "0.0.0.0"])  # noqa: S104
-async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(router: respx.Router, host: str) -> None:
-    router.route().respond(200, json={})
+async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(
+    platform: ScriptedPlatform, host: str
+) -> None:
+    platform.route().respond(200, json={})
 
-    async with mocked_client(router, allow_insecure=True) as client:
+    async with platform.client(allow_insecure=True) as client:
         with pytest.raises(UnsafeURLError):
             await client.get(f"http://{host}/latest/meta-data/", purpose=Purpose.REGISTRATION)
 
-    assert not router.calls
+    assert not platform.calls
 
 
 @pytest.mark.parametrize(
@@ -93,54 +93,56 @@ async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(route
     ],
 )
 async def test_refuses_blocked_addresses_before_any_request(
-    router: respx.Router, client: GuardedClient, host: str, kind: str
+    platform: ScriptedPlatform, client: GuardedClient, host: str, kind: str
 ) -> None:
-    router.route().respond(200, json={})
+    platform.route().respond(200, json={})
 
     with pytest.raises(UnsafeURLError) as caught:
         await client.get(f"https://{host}/.well-known/openid-configuration", purpose=Purpose.REGISTRATION)
 
     assert kind in caught.value.reason
-    assert not router.calls
+    assert not platform.calls
 
 
-async def test_refuses_a_name_when_any_of_its_addresses_is_blocked(router: respx.Router) -> None:
-    router.route().respond(200, json={})
+async def test_refuses_a_name_when_any_of_its_addresses_is_blocked(platform: ScriptedPlatform) -> None:
+    platform.route().respond(200, json={})
     dns = FakeDNS({"mixed.test": [PUBLIC_IP, "10.0.0.7"]})
 
-    async with mocked_client(router, resolver=dns) as client:
+    async with platform.client(resolver=dns) as client:
         with pytest.raises(UnsafeURLError) as caught:
             await client.get("https://mixed.test/config", purpose=Purpose.REGISTRATION)
 
     assert "10.0.0.7" in caught.value.reason
-    assert not router.calls
+    assert not platform.calls
 
 
 @pytest.mark.parametrize("host", ["2130706433", "127.1", "0x7f.0.0.1"])
-async def test_numeric_host_spellings_are_read_as_addresses_never_resolved(router: respx.Router, host: str) -> None:
-    router.route().respond(200, json={})
+async def test_numeric_host_spellings_are_read_as_addresses_never_resolved(
+    platform: ScriptedPlatform, host: str
+) -> None:
+    platform.route().respond(200, json={})
 
     # A resolver that knows no name: the address comes from the spelling itself, as browsers read it.
-    async with mocked_client(router, resolver=FakeDNS()) as client:
+    async with platform.client(resolver=FakeDNS()) as client:
         with pytest.raises(UnsafeURLError) as caught:
             await client.get(f"https://{host}/config", purpose=Purpose.REGISTRATION)
 
     assert "loopback" in caught.value.reason
-    assert not router.calls
+    assert not platform.calls
 
 
-async def test_an_unresolvable_host_is_a_connection_error(router: respx.Router, client: GuardedClient) -> None:
-    router.route().respond(200, json={})
+async def test_an_unresolvable_host_is_a_connection_error(platform: ScriptedPlatform, client: GuardedClient) -> None:
+    platform.route().respond(200, json={})
 
     with pytest.raises(OutboundConnectionError) as caught:
         await client.get("https://nowhere.test/config", purpose=Purpose.REGISTRATION)
 
     assert "nowhere.test" in caught.value.reason
-    assert not router.calls
+    assert not platform.calls
 
 
-async def test_a_public_host_is_fetched(router: respx.Router, client: GuardedClient) -> None:
-    router.get("https://platform.test/config").respond(200, json={"issuer": "https://platform.test"})
+async def test_a_public_host_is_fetched(platform: ScriptedPlatform, client: GuardedClient) -> None:
+    platform.get("https://platform.test/config").respond(200, json={"issuer": "https://platform.test"})
 
     response = await client.get("https://platform.test/config", purpose=Purpose.REGISTRATION)
 
@@ -149,10 +151,10 @@ async def test_a_public_host_is_fetched(router: respx.Router, client: GuardedCli
     assert response.url == "https://platform.test/config"
 
 
-async def test_error_messages_leave_out_query_strings_and_headers(router: respx.Router) -> None:
-    router.get("https://platform.test/slow").mock(side_effect=httpx.ReadTimeout("timed out"))
+async def test_error_messages_leave_out_query_strings_and_headers(platform: ScriptedPlatform) -> None:
+    platform.get("https://platform.test/slow").respond(200, json={}, delay=2)
 
-    async with mocked_client(router) as client:
+    async with platform.client(read_timeout=0.2) as client:
         with pytest.raises(UnsafeURLError) as blocked:
             await client.get("https://10.0.0.1/register?registration_token=SECRET-TOKEN", purpose=Purpose.REGISTRATION)
         with pytest.raises(OutboundTimeoutError) as timed_out:
@@ -173,29 +175,29 @@ async def test_error_messages_leave_out_query_strings_and_headers(router: respx.
 
 @pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
 async def test_every_spelling_of_an_internal_address_is_refused_before_any_request(
-    router: respx.Router, host: str, address: str, kind: str
+    platform: ScriptedPlatform, host: str, address: str, kind: str
 ) -> None:
-    router.route().respond(200, json={})
+    platform.route().respond(200, json={})
 
     for insecure in (False, True):
-        async with mocked_client(router, allow_insecure=insecure) as client:
+        async with platform.client(allow_insecure=insecure) as client:
             if insecure and kind not in ALWAYS_REFUSED:
                 continue
             with pytest.raises(UnsafeURLError) as caught:
                 await client.get(f"https://{host}/config", purpose=Purpose.REGISTRATION)
             assert kind in caught.value.reason
 
-    assert not router.calls
+    assert not platform.calls
 
 
 @pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
 async def test_a_name_that_resolves_to_an_internal_address_is_refused(
-    router: respx.Router, host: str, address: str, kind: str
+    platform: ScriptedPlatform, host: str, address: str, kind: str
 ) -> None:
-    router.route().respond(200, json={})
+    platform.route().respond(200, json={})
     dns = FakeDNS({"innocent.test": [address], "innocent.test.": [address]})
 
-    async with mocked_client(router, resolver=dns) as client:
+    async with platform.client(resolver=dns) as client:
         for name in ("innocent.test", "innocent.test.", "INNOCENT.test"):
             with pytest.raises((UnsafeURLError, OutboundConnectionError)) as caught:
                 await client.get(f"https://{name}/config", purpose=Purpose.REGISTRATION)
@@ -203,21 +205,21 @@ async def test_a_name_that_resolves_to_an_internal_address_is_refused(
                 resolved = ipaddress.ip_address(address)
                 assert f"resolves to {resolved}" in caught.value.reason and kind in caught.value.reason
 
-    assert not router.calls
+    assert not platform.calls
 
 
 # A Location header is ASCII: the ideographic full stops cannot be sent in one.
 @pytest.mark.parametrize(("host", "address", "kind"), [row for row in SSRF_TABLE if row[0].isascii()])
 async def test_a_redirect_to_an_internal_address_is_refused(
-    router: respx.Router, client: GuardedClient, host: str, address: str, kind: str
+    platform: ScriptedPlatform, client: GuardedClient, host: str, address: str, kind: str
 ) -> None:
-    router.get("https://platform.test/start").respond(302, headers={"Location": f"https://{host}/latest/meta-data"})
+    platform.get("https://platform.test/start").respond(302, headers={"Location": f"https://{host}/latest/meta-data"})
 
     with pytest.raises(UnsafeURLError) as caught:
         await client.get("https://platform.test/start", purpose=Purpose.REGISTRATION)
 
     assert kind in caught.value.reason
-    assert len(router.calls) == 1
+    assert len(platform.calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -253,22 +255,22 @@ async def test_a_redirect_to_an_internal_address_is_refused(
     ],
 )
 async def test_malformed_urls_and_userinfo_tricks_are_clear_refusals(
-    router: respx.Router, client: GuardedClient, url: str, reason: str
+    platform: ScriptedPlatform, client: GuardedClient, url: str, reason: str
 ) -> None:
-    router.route().respond(200, json={})
+    platform.route().respond(200, json={})
 
     with pytest.raises(UnsafeURLError) as caught:
         await client.get(url, purpose=Purpose.REGISTRATION)
 
     assert reason in caught.value.reason
-    assert not router.calls
+    assert not platform.calls
 
 
-async def test_a_resolver_answer_that_is_not_an_address_is_a_connection_error(router: respx.Router) -> None:
-    router.route().respond(200, json={})
+async def test_a_resolver_answer_that_is_not_an_address_is_a_connection_error(platform: ScriptedPlatform) -> None:
+    platform.route().respond(200, json={})
 
-    async with mocked_client(router, resolver=FakeDNS({"odd.test": ["not-an-address"]})) as client:
+    async with platform.client(resolver=FakeDNS({"odd.test": ["not-an-address"]})) as client:
         with pytest.raises(OutboundConnectionError):
             await client.get("https://odd.test/config", purpose=Purpose.REGISTRATION)
 
-    assert not router.calls
+    assert not platform.calls

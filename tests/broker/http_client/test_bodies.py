@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import respx
 
 from broker.http_client import GuardedClient, OutboundConnectionError, Purpose, ResponseTooLargeError
-from tests.broker.http_client.support import Chunked, mocked_client
+from tests.broker.http_client.support import ScriptedPlatform, chunked
 
 URL = "https://platform.test/.well-known/openid-configuration"
 MiB = 1 << 20
@@ -45,10 +44,10 @@ def peak_memory() -> Iterator[list[int]]:
     ids=["one-header", "two-headers", "mixed"],
 )
 async def test_stacked_codings_are_refused_before_anything_is_decoded(
-    router: respx.Router, client: GuardedClient, headers: list[tuple[str, str]]
+    platform: ScriptedPlatform, client: GuardedClient, headers: list[tuple[str, str]]
 ) -> None:
-    router.get(URL).respond(
-        200, headers=[*headers, ("Content-Type", "application/json")], stream=Chunked(GZIP_IN_GZIP_BOMB)
+    platform.get(URL).respond(
+        200, headers=[*headers, ("Content-Type", "application/json")], chunks=chunked(GZIP_IN_GZIP_BOMB)
     )
 
     with peak_memory() as peak, pytest.raises(OutboundConnectionError) as caught:
@@ -59,11 +58,11 @@ async def test_stacked_codings_are_refused_before_anything_is_decoded(
 
 
 async def test_a_single_gzip_bomb_is_cut_off_at_the_cap_without_decoding_the_rest(
-    router: respx.Router, client: GuardedClient
+    platform: ScriptedPlatform, client: GuardedClient
 ) -> None:
     # One layer of the bomb: 846 KB on the wire (under the cap), 830 MiB once decoded.
     bomb = zlib.decompress(GZIP_IN_GZIP_BOMB, wbits=zlib.MAX_WBITS | 16)
-    router.get(URL).respond(200, headers={"Content-Encoding": "gzip"}, stream=Chunked(bomb))
+    platform.get(URL).respond(200, headers={"Content-Encoding": "gzip"}, chunks=chunked(bomb))
 
     with peak_memory() as peak, pytest.raises(ResponseTooLargeError):
         await client.get(URL, purpose=Purpose.REGISTRATION)
@@ -88,9 +87,11 @@ def deflate(data: bytes, wbits: int) -> bytes:
     ],
     ids=["gzip", "x-gzip", "deflate-zlib", "deflate-raw", "identity", "gzip-identity"],
 )
-async def test_one_coding_is_decoded(router: respx.Router, client: GuardedClient, coding: str, encoded: bytes) -> None:
-    router.get(URL).respond(
-        200, headers={"Content-Encoding": coding, "Content-Type": "application/json"}, stream=Chunked(encoded)
+async def test_one_coding_is_decoded(
+    platform: ScriptedPlatform, client: GuardedClient, coding: str, encoded: bytes
+) -> None:
+    platform.get(URL).respond(
+        200, headers={"Content-Encoding": coding, "Content-Type": "application/json"}, chunks=chunked(encoded)
     )
 
     response = await client.get(URL, purpose=Purpose.REGISTRATION)
@@ -98,15 +99,15 @@ async def test_one_coding_is_decoded(router: respx.Router, client: GuardedClient
     assert response.json() == {"issuer": "https://platform.test"}
 
 
-async def test_the_cap_counts_decoded_bytes(router: respx.Router) -> None:
-    router.get("https://platform.test/at-cap").respond(
-        200, headers={"Content-Encoding": "gzip"}, stream=Chunked(gzip.compress(b"x" * 5000))
+async def test_the_cap_counts_decoded_bytes(platform: ScriptedPlatform) -> None:
+    platform.get("https://platform.test/at-cap").respond(
+        200, headers={"Content-Encoding": "gzip"}, chunks=chunked(gzip.compress(b"x" * 5000))
     )
-    router.get("https://platform.test/over").respond(
-        200, headers={"Content-Encoding": "gzip"}, stream=Chunked(gzip.compress(b"x" * 5001))
+    platform.get("https://platform.test/over").respond(
+        200, headers={"Content-Encoding": "gzip"}, chunks=chunked(gzip.compress(b"x" * 5001))
     )
 
-    async with mocked_client(router, max_response_bytes=5000) as client:
+    async with platform.client(max_response_bytes=5000) as client:
         at_cap = await client.get("https://platform.test/at-cap", purpose=Purpose.REGISTRATION)
         with pytest.raises(ResponseTooLargeError):
             await client.get("https://platform.test/over", purpose=Purpose.REGISTRATION)
@@ -126,9 +127,9 @@ async def test_the_cap_counts_decoded_bytes(router: respx.Router) -> None:
     ids=["brotli", "compress", "corrupt", "two-members", "trailing-bytes"],
 )
 async def test_unknown_codings_and_broken_bodies_are_clear_errors(
-    router: respx.Router, client: GuardedClient, coding: str, encoded: bytes, reason: str
+    platform: ScriptedPlatform, client: GuardedClient, coding: str, encoded: bytes, reason: str
 ) -> None:
-    router.get(URL).respond(200, headers={"Content-Encoding": coding}, stream=Chunked(encoded))
+    platform.get(URL).respond(200, headers={"Content-Encoding": coding}, chunks=chunked(encoded))
 
     with pytest.raises(OutboundConnectionError) as caught:
         await client.get(URL, purpose=Purpose.REGISTRATION)
@@ -136,9 +137,9 @@ async def test_unknown_codings_and_broken_bodies_are_clear_errors(
     assert reason in caught.value.reason
 
 
-async def test_only_the_codings_it_decodes_are_asked_for(router: respx.Router, client: GuardedClient) -> None:
-    route = router.get(URL).respond(200, json={})
+async def test_only_the_codings_it_decodes_are_asked_for(platform: ScriptedPlatform, client: GuardedClient) -> None:
+    route = platform.get(URL).respond(200, json={})
 
     await client.get(URL, purpose=Purpose.REGISTRATION, headers={"Accept-Encoding": "br, zstd"})
 
-    assert route.calls.last.request.headers["accept-encoding"] == "gzip, deflate"
+    assert route.calls[-1].headers["accept-encoding"] == "gzip, deflate"

@@ -75,4 +75,3 @@ def test_every_purpose_has_limits_within_its_pool() -> None:
         assert POOL_LIMITS[purpose].per_destination < POOL_LIMITS[purpose].connections
     for limits in POOL_LIMITS.values():
         assert 1 <= limits.per_destination <= limits.connections
-        assert limits.keepalive_connections <= limits.connections

@@ -1,8 +1,11 @@
-"""The guarded network layer against real loopback servers: connect-time checks, keep-alive, TLS."""
+"""The guarded network layer against real loopback servers: connect-time checks, DNS answers kept, keep-alive,
+TLS, a pool per purpose."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 import time
 from typing import Any
@@ -19,10 +22,12 @@ from broker.http_client import (
 )
 from broker.http_client.addresses import BlockedAddressError
 from broker.http_client.limits import POOL_LIMITS, PoolLimits
-from broker.http_client.transport import GuardedNetworkBackend, GuardedTransport
-from tests.broker.http_client.ssrf import SSRF_TABLE
+from broker.http_client.transport import Bounds, CachedResolver, CheckedResolver, GuardedTransport, checked_socket
+from tests.broker.http_client.ssrf import ALWAYS_REFUSED, SSRF_TABLE
 from tests.broker.http_client.support import (
+    PUBLIC_IP,
     USER_AGENT,
+    CountingDNS,
     FakeDNS,
     LiveServer,
     Pki,
@@ -65,7 +70,7 @@ async def test_secure_mode_refuses_the_same_loopback_server(live_server: LiveSer
 async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) -> None:
     before = len(live_server.hits)
 
-    async with GuardedClient(user_agent=USER_AGENT, resolver=RebindingDNS()) as client:
+    async with GuardedClient(user_agent=USER_AGENT, resolver=RebindingDNS(), dns_ttl=0) as client:
         with pytest.raises(UnsafeURLError) as caught:
             await client.get(
                 live_server.url("/config", scheme="https", host="rebind.test"), purpose=Purpose.REGISTRATION
@@ -75,33 +80,87 @@ async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) 
     assert len(live_server.hits) == before
 
 
-async def test_the_connect_time_guard_refuses_loopback_on_its_own(live_server: LiveServer) -> None:
-    guarded = GuardedNetworkBackend(allow_private=False, resolver=FakeDNS())
-    relaxed = GuardedNetworkBackend(allow_private=True, resolver=FakeDNS())
+async def test_a_platforms_name_is_resolved_once_within_the_cache_time(live_server: LiveServer) -> None:
+    dns = CountingDNS({"lms.test": ["127.0.0.1"]})
 
-    with pytest.raises(BlockedAddressError):
-        await guarded.connect_tcp("127.0.0.1", live_server.port, timeout=1)
-    stream = await relaxed.connect_tcp("127.0.0.1", live_server.port, timeout=1)
-    await stream.aclose()
+    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns) as client:
+        for _ in range(3):
+            await client.get(live_server.url("/config", host="lms.test"), purpose=Purpose.REGISTRATION)
+
+    assert dns.asked == 1
+
+
+async def test_a_name_that_did_not_resolve_is_asked_again() -> None:
+    dns = CountingDNS({})
+    resolver = CachedResolver(dns, ttl=60)
+
+    for _ in range(2):
+        with pytest.raises(socket.gaierror):
+            await resolver("gone.test", 443)
+
+    assert dns.asked == 2
+
+
+async def test_a_kept_answer_is_checked_again_at_each_use() -> None:
+    # The check is the guard's, not the cache's: a kept loopback answer is refused by a secure resolver every time.
+    cached = CachedResolver(FakeDNS({"inside.test": ["127.0.0.1"]}), ttl=60)
+    guard = CheckedResolver(cached, allow_private=False)
+
+    for _ in range(2):
+        with pytest.raises(BlockedAddressError):
+            await guard.resolve("inside.test", 443)
+
+
+async def test_the_connect_time_guard_refuses_loopback_on_its_own(live_server: LiveServer) -> None:
+    # Past the client's checks (a transport used directly): the resolver and the socket factory still refuse.
+    guarded = GuardedTransport(allow_private=False, resolver=FakeDNS({"inside.test": ["127.0.0.1"]}))
+    bounds = Bounds(connect_timeout=1, read_timeout=1, max_response_bytes=1000)
+    before = len(live_server.hits)
+
+    async with contextlib.aclosing(guarded):
+        for host in ("inside.test", "127.0.0.1"):
+            with pytest.raises(UnsafeURLError) as caught:
+                url = httpx.URL(live_server.url("/config", host=host))
+                await guarded.send("GET", url, [], None, purpose=Purpose.REGISTRATION, bounds=bounds)
+            assert "loopback" in caught.value.reason
+
+    assert len(live_server.hits) == before
 
 
 @pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
 async def test_the_connect_time_guard_refuses_every_internal_address(host: str, address: str, kind: str) -> None:
-    # What a rebinding name resolves to by the time of the connect, and the literal host as httpcore passes it.
-    guard = GuardedNetworkBackend(allow_private=False, resolver=FakeDNS({"rebound.test": [address]}))
+    # What a rebinding name resolves to by the time of the connect, and the literal address a socket is made for.
+    guard = CheckedResolver(FakeDNS({"rebound.test": [address]}), allow_private=False)
     literal = httpx.URL(f"https://{host}/").raw_host.decode("ascii")
 
     for name in ("rebound.test", literal):
         with pytest.raises(BlockedAddressError) as caught:
-            await guard.connect_tcp(name, 443, timeout=1)
+            await guard.resolve(name, 443, family=socket.AF_UNSPEC)
         assert kind in caught.value.reason
+    with pytest.raises(OSError, match=kind):
+        checked_socket(_addr_info(address), allow_private=False)
 
 
-async def test_the_connect_time_guard_keeps_cloud_metadata_out_even_in_insecure_mode() -> None:
-    relaxed = GuardedNetworkBackend(allow_private=True, resolver=FakeDNS({"meta.test": ["169.254.169.254"]}))
+@pytest.mark.parametrize(("host", "address", "kind"), [row for row in SSRF_TABLE if row[2] in ALWAYS_REFUSED])
+async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(host: str, address: str, kind: str) -> None:
+    guard = CheckedResolver(FakeDNS({"meta.test": [address]}), allow_private=True)
 
     with pytest.raises(BlockedAddressError):
-        await relaxed.connect_tcp("meta.test", 80, timeout=1)
+        await guard.resolve("meta.test", 80, family=socket.AF_UNSPEC)
+    with pytest.raises(OSError, match=kind):
+        checked_socket(_addr_info(address), allow_private=True)
+
+
+async def test_the_socket_guard_lets_a_public_address_through() -> None:
+    checked_socket(_addr_info(PUBLIC_IP), allow_private=False).close()
+
+
+def _addr_info(address: str) -> tuple[int, int, int, str, tuple[object, ...]]:
+    """What a socket factory is given for a connect to `address` (an IPv6 one with its zone id's index)."""
+    if ":" not in address:
+        return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443))
+    scope = 1 if "%" in address else 0
+    return (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443, 0, scope))
 
 
 async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveServer) -> None:
@@ -135,8 +194,7 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
 def tls_client(pki: Pki) -> GuardedClient:
     dns = FakeDNS({"platform.test": ["127.0.0.1"]})
     trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
-    transport = GuardedTransport(allow_private=True, resolver=dns, ssl_context=trusting)
-    return GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns, transport=transport)
+    return GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns, ssl_context=trusting)
 
 
 async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
@@ -205,17 +263,11 @@ async def test_slow_anonymous_registration_fetches_cannot_starve_a_tenants_token
 
 
 def single_connection_client(**options: Any) -> GuardedClient:
-    transport = GuardedTransport(
-        allow_private=True,
-        resolver=FakeDNS(),
-        limits={
-            Purpose.REGISTRATION: PoolLimits(
-                connections=1, per_destination=1, keepalive_connections=1, keepalive_expiry=5
-            )
-        },
-    )
+    limits = {
+        Purpose.REGISTRATION: PoolLimits(connections=1, per_destination=1, keepalive_expiry=5)
+    }
     return GuardedClient(
-        user_agent=USER_AGENT, allow_insecure=True, transport=transport, connect_timeout=0.25, **options
+        user_agent=USER_AGENT, allow_insecure=True, resolver=FakeDNS(), limits=limits, connect_timeout=0.25, **options
     )
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from broker.http_client import (
@@ -18,12 +16,9 @@ from broker.http_client import (
     UnsafeURLError,
     WebhookPoster,
 )
-from broker.http_client.addresses import BlockedAddressError
-from broker.http_client.webhook_poster import CachedResolver, CheckedResolver, checked_socket
-from tests.broker.http_client.ssrf import ALWAYS_REFUSED, SSRF_TABLE
 from tests.broker.http_client.support import (
-    PUBLIC_IP,
     USER_AGENT,
+    CountingDNS,
     FakeDNS,
     LiveServer,
     Pki,
@@ -35,16 +30,6 @@ from tests.broker.http_client.support import (
 
 BODY = b'{"type":"registration.updated","data":{"id":"reg_1"}}'
 SIGNED = {"webhook-id": "msg_1", "webhook-signature": "v1,c2lnbmVk", "Content-Type": "application/json"}
-
-
-class CountingDNS(FakeDNS):
-    def __init__(self, records: dict[str, list[str]]) -> None:
-        super().__init__(records)
-        self.asked = 0
-
-    async def __call__(self, host: str, port: int) -> list[str]:
-        self.asked += 1
-        return await super().__call__(host, port)
 
 
 async def test_a_post_arrives_as_signed_with_the_brokers_headers(live_server: LiveServer) -> None:
@@ -99,55 +84,6 @@ async def test_a_receivers_name_is_resolved_once_within_the_cache_time(live_serv
             await poster.post(live_server.url("/echo", host="hooks.test"), BODY, SIGNED)
 
     assert dns.asked == 1
-
-
-async def test_a_name_that_did_not_resolve_is_asked_again() -> None:
-    dns = CountingDNS({})
-    resolver = CachedResolver(dns, ttl=60)
-
-    for _ in range(2):
-        with pytest.raises(socket.gaierror):
-            await resolver("gone.test", 443)
-
-    assert dns.asked == 2
-
-
-async def test_a_kept_answer_is_checked_again_at_each_use() -> None:
-    # The check is the guard's, not the cache's: a kept loopback answer is refused by a secure resolver every time.
-    cached = CachedResolver(FakeDNS({"inside.test": ["127.0.0.1"]}), ttl=60)
-    guard = CheckedResolver(cached, allow_private=False)
-
-    for _ in range(2):
-        with pytest.raises(BlockedAddressError):
-            await guard.resolve("inside.test", 443)
-
-
-@pytest.mark.parametrize(("host", "address", "kind"), SSRF_TABLE)
-async def test_the_connect_time_guard_refuses_every_internal_address(host: str, address: str, kind: str) -> None:
-    # What a rebinding name resolves to by the time of the connect, and the literal address a socket is made for.
-    guard = CheckedResolver(FakeDNS({"rebound.test": [address]}), allow_private=False)
-    literal = httpx.URL(f"https://{host}/").raw_host.decode("ascii")
-
-    for name in ("rebound.test", literal):
-        with pytest.raises(BlockedAddressError) as caught:
-            await guard.resolve(name, 443, family=socket.AF_UNSPEC)
-        assert kind in caught.value.reason
-    with pytest.raises(OSError, match=kind):
-        checked_socket(_addr_info(address), allow_private=False)
-
-
-@pytest.mark.parametrize(("host", "address", "kind"), [row for row in SSRF_TABLE if row[2] in ALWAYS_REFUSED])
-async def test_insecure_mode_still_refuses_metadata_and_non_host_addresses(host: str, address: str, kind: str) -> None:
-    guard = CheckedResolver(FakeDNS({"meta.test": [address]}), allow_private=True)
-
-    with pytest.raises(BlockedAddressError):
-        await guard.resolve("meta.test", 80, family=socket.AF_UNSPEC)
-    with pytest.raises(OSError, match=kind):
-        checked_socket(_addr_info(address), allow_private=True)
-
-
-async def test_the_socket_guard_lets_a_public_address_through() -> None:
-    checked_socket(_addr_info(PUBLIC_IP), allow_private=False).close()
 
 
 async def test_a_redirect_is_the_receivers_answer_and_is_not_followed(live_server: LiveServer) -> None:
@@ -252,11 +188,3 @@ def _poster(**options: Any) -> WebhookPoster:
 def _tls_poster(pki: Pki) -> WebhookPoster:
     trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
     return _poster(allow_insecure=True, resolver=FakeDNS({"platform.test": ["127.0.0.1"]}), ssl_context=trusting)
-
-
-def _addr_info(address: str) -> tuple[int, int, int, str, tuple[object, ...]]:
-    """What a socket factory is given for a connect to `address` (an IPv6 one with its zone id's index)."""
-    if ":" not in address:
-        return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443))
-    scope = 1 if "%" in address else 0
-    return (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, 443, 0, scope))

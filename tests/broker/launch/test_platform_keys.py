@@ -4,16 +4,15 @@ stale keys while the platform's key endpoint is down, and no fetch storm after a
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import KeySet
+from starlette.requests import Request
+from starlette.responses import Response
 
-from broker.http_client import GuardedClient
 from broker.launch.platform_keys import (
     DEFAULT_MAX_AGE,
     FAILURE_BACKOFF,
@@ -24,6 +23,7 @@ from broker.launch.platform_keys import (
     freshness,
     parse_key_set,
 )
+from tests.broker.http_client.support import ScriptedPlatform, make_pki, scripted_platform
 from tests.broker.launch.helpers import new_key
 from tests.clock import Clock
 
@@ -80,22 +80,27 @@ class Platform:
     def rotate(self) -> None:
         self.key = new_key(f"k{self.calls + 2}")
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    async def handler(self, request: Request) -> Response:
         self.calls += 1
         body = json.dumps({"keys": [self.key.as_dict(private=False)]})
-        headers = {"content-type": "application/json", "cache-control": self.cache_control}
-        return httpx.Response(self.status, text=body, headers=headers)
+        headers = {"cache-control": self.cache_control}
+        return Response(body, status_code=self.status, headers=headers, media_type="application/json")
 
 
-async def dns(host: str, port: int) -> list[str]:
-    if host != "platform.test":
-        raise socket.gaierror(socket.EAI_NONAME, "unknown")
-    return ["93.184.215.14"]
+@pytest.fixture(scope="module")
+def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptedPlatform]:
+    """https://platform.test, on a public address as far as the client's checks know, served from loopback."""
+    with scripted_platform(make_pki(tmp_path_factory.mktemp("pki"))) as server:
+        yield server
 
 
 @pytest.fixture
-def platform() -> Platform:
-    return Platform()
+def platform(platform_server: ScriptedPlatform) -> Iterator[Platform]:
+    platform = Platform()
+    platform_server.reset()
+    platform_server.get(JWKS_URI).mock(platform.handler)
+    yield platform
+    platform_server.reset()
 
 
 @pytest.fixture
@@ -104,9 +109,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def keys(platform: Platform, clock: Clock) -> AsyncIterator[PlatformKeys]:
-    transport = httpx.MockTransport(platform.handler)
-    async with GuardedClient(user_agent="tests", transport=transport, resolver=dns) as client:
+async def keys(platform_server: ScriptedPlatform, platform: Platform, clock: Clock) -> AsyncIterator[PlatformKeys]:
+    async with platform_server.client() as client:
         yield PlatformKeys(client, clock=clock)
 
 
@@ -141,9 +145,7 @@ async def test_an_unknown_kid_refetches_at_most_once_a_minute(
     assert platform.calls == 3
 
 
-async def test_a_refresh_after_another_launch_refetched_uses_its_result(
-    keys: PlatformKeys, platform: Platform
-) -> None:
+async def test_a_refresh_after_another_launch_refetched_uses_its_result(keys: PlatformKeys, platform: Platform) -> None:
     seen = await keys.get(JWKS_URI)
     platform.rotate()
     newer = await keys.refresh(JWKS_URI, seen)
