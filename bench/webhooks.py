@@ -99,9 +99,9 @@ async def commit_events(services: Services, slug: str, count: int) -> dict[str, 
         assert tenant is not None
         tenant = await session.get(Tenant, tenant.id)
         assert tenant is not None
-        events = [record_event(session, tenant, "bench.event", {"number": number}) for number in range(count)]
+        events = [await record_event(session, tenant, "bench.event", {"number": number}) for number in range(count)]
     committed = time.time()
-    return {event.id: committed for event in events}
+    return dict.fromkeys(events, committed)
 
 
 @asynccontextmanager

@@ -163,7 +163,7 @@ class KeyRotationService:
                 previous.status, previous.retired_at = KeyStatus.RETIRED, now
             pending.status, pending.activated_at = KeyStatus.ACTIVE, now
             await session.flush()
-            record_event(session, tenant, EventType.KEYS_ROTATED, self._event_data(tenant, pending, previous))
+            await record_event(session, tenant, EventType.KEYS_ROTATED, self._event_data(tenant, pending, previous))
         self.key_ring.invalidate(tenant.slug)
         logger.info(
             "tenant %s now signs with key %s", tenant.slug, pending.kid,

@@ -394,7 +394,7 @@ class LaunchService:
                 tenant_row = await session.get(Tenant, tenant.id)
                 if row is not None and tenant_row is not None:
                     data = deployment_event_data(row, deployment_id)
-                    record_event(session, tenant_row, EventType.DEPLOYMENT_CREATED, data)
+                    await record_event(session, tenant_row, EventType.DEPLOYMENT_CREATED, data)
         except IntegrityError:
             pass  # a concurrent launch recorded (and announced) it first
         self.directory.forget(registration)

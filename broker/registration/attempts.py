@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Row, Select, bindparam, delete, insert, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import log_context, stored_text
 from broker.database import Database, changed_rows, new_id, utcnow
@@ -119,7 +118,7 @@ async def update_attempt(
 ) -> None:
     """Writes `values`, in the write that leaves the step's limits when `leaving` names them."""
     async with database.ephemeral() as connection:
-        await connection.execute(_UPDATE, {"attempt_id": attempt_id, "updated_at": utcnow(), **values})
+        await write_attempt(connection, attempt_id, **values)
         await leaving.leave(connection)
 
 
@@ -202,40 +201,32 @@ def _already_submitted(attempt_id: str, status: str) -> errors.AlreadySubmittedE
     )
 
 
-async def finish_attempt(session: AsyncSession, attempt_id: str, registration_id: str, **values: Any) -> None:
+async def write_attempt(connection: Joining, attempt_id: str, **values: Any) -> None:
+    """Writes `values` inside the caller's transaction."""
+    await connection.execute(_UPDATE, {"attempt_id": attempt_id, "updated_at": utcnow(), **values})
+
+
+async def finish_attempt(connection: Joining, attempt_id: str, registration_id: str, **values: Any) -> None:
     """Marks the attempt succeeded, with `values` (the platform's answer), inside the transaction that stores
     its registration."""
-    # On the session's connection, as Core: an ORM UPDATE would first look for the attempt among the session's
-    # objects to change them too (there are none), at several times the cost of the write.
-    connection = await session.connection()
-    await connection.execute(
-        _UPDATE,
-        {
-            "attempt_id": attempt_id,
-            "status": AttemptStatus.SUCCEEDED,
-            "registration_id": registration_id,
-            "updated_at": utcnow(),
-            **values,
-        },
+    await write_attempt(
+        connection, attempt_id, status=AttemptStatus.SUCCEEDED, registration_id=registration_id, **values
     )
 
 
 async def conflict_attempt(
-    session: AsyncSession, attempt_id: str, error: errors.RegistrationError, **values: Any
+    connection: Joining, attempt_id: str, error: errors.RegistrationError, **values: Any
 ) -> None:
     """Marks the attempt `conflict`, with `values` (the platform's answer), inside the transaction that
     announces it to the registration's owner."""
     error.reference = attempt_id
-    await session.execute(
-        update(RegistrationAttempt)
-        .where(RegistrationAttempt.id == attempt_id)
-        .values(
-            status=AttemptStatus.CONFLICT,
-            error_code=type(error).__name__,
-            error_detail=error.detail[:MAX_ERROR_DETAIL],
-            updated_at=utcnow(),
-            **values,
-        )
+    await write_attempt(
+        connection,
+        attempt_id,
+        status=AttemptStatus.CONFLICT,
+        error_code=type(error).__name__,
+        error_detail=error.detail[:MAX_ERROR_DETAIL],
+        **values,
     )
 
 

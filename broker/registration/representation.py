@@ -172,7 +172,12 @@ def registration_item(registration: Registration) -> dict[str, Any]:
 
 def deployment_event_data(registration: Registration, deployment_id: str) -> dict[str, Any]:
     """`deployment.created`'s data: the registration, and which of its deployments is the new one."""
-    return {**registration_item(registration), "deployment_id": deployment_id}
+    return deployment_event(registration_item(registration), deployment_id)
+
+
+def deployment_event(item: dict[str, Any], deployment_id: str) -> dict[str, Any]:
+    """`deployment.created`'s data from the registration's item (`registration_item`)."""
+    return {**item, "deployment_id": deployment_id}
 
 
 def attempt_item(attempt: RegistrationAttempt) -> dict[str, Any]:

@@ -13,12 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker import stored_text
-from broker.database import Database, utcnow
+from broker.database import Database
 from broker.http_client import (
     GuardedClient,
     InvalidJSONError,
@@ -28,10 +26,9 @@ from broker.http_client import (
     Purpose,
     UnsafeURLError,
 )
-from broker.redaction import redact_document, redact_secret_fields, redact_url
-from broker.registration import attempts, errors
-from broker.registration.endpoints import CALLED_ENDPOINTS, store_endpoints
-from broker.registration.models import AttemptStatus, Deployment, DeploymentSource, Registration
+from broker.redaction import redact_document
+from broker.registration import attempts, errors, store
+from broker.registration.models import AttemptStatus, Registration
 from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
 from broker.registration.preparation import (
     PreparedRegistration,
@@ -41,17 +38,14 @@ from broker.registration.preparation import (
 )
 from broker.registration.profiles.profile import PlatformProfile
 from broker.registration.profiles.selection import read_platform_configuration
-from broker.registration.representation import deployment_event_data, registration_item
 from broker.registration.request import RegistrationPlan, ToolEndpoints
 from broker.registration.response import (
     RegistrationResponseError,
-    RegistrationResult,
     platform_error_text,
 )
 from broker.sealed_state import StateError, StateSealer
 from broker.settings import Settings
-from broker.webhooks.models import EventType
-from broker.webhooks.outbox import record_event
+from broker.webhooks.wakeup import wake_this_process
 from tenants.encryption import SecretBox
 from tenants.hosts import LOGIN_PATH, TenantSite, site_of
 from tenants.models import Tenant
@@ -90,17 +84,6 @@ class Completed:
     platform: PlatformConfiguration
     plan: RegistrationPlan
     new_deployment_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """What a registration is stored with: what was asked, what the platform answered, and the key set."""
-
-    plan: RegistrationPlan
-    request: dict[str, Any]
-    result: RegistrationResult
-    key_set: str
-    answer: dict[str, Any]
 
 
 def parse_initiation(query: Mapping[str, str]) -> InitiationRequest:
@@ -325,7 +308,7 @@ class RegistrationService:
             await attempts.fail_attempt(self.database, attempt_id, failure, **answer)
             raise failure from error
         platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
-        stored = _Stored(prepared.plan, body, result, key_set, answer)
+        stored = store.Answer(prepared.plan, body, result, key_set, answer)
         return await self._store(tenant, attempt_id, platform, stored, limits)
 
     async def _store(
@@ -333,7 +316,7 @@ class RegistrationService:
         tenant: Tenant,
         attempt_id: str,
         platform: PlatformConfiguration,
-        stored: _Stored,
+        stored: store.Answer,
         limits: attempts.StepLimits,
     ) -> Completed:
         """Registration, deployments, outbox event and attempt outcome with the platform's answer commit
@@ -353,7 +336,9 @@ class RegistrationService:
                 f"The platform registered client_id {stored.result.client_id}; its answer is kept in our records.",
                 reference=attempt_id,
             )
-            await attempts.fail_attempt(self.database, attempt_id, failure, code="storage_failed", **stored.answer)
+            await attempts.fail_attempt(
+                self.database, attempt_id, failure, code="storage_failed", **stored.recorded
+            )
             raise failure from error
         if isinstance(outcome, errors.RegistrationConflictError):
             raise outcome
@@ -364,49 +349,22 @@ class RegistrationService:
         tenant: Tenant,
         attempt_id: str,
         platform: PlatformConfiguration,
-        stored: _Stored,
+        answer: store.Answer,
         limits: attempts.StepLimits,
     ) -> Completed | errors.RegistrationConflictError:
-        result, answer = stored.result, stored.answer
-        async with self.database.transaction() as session:
-            await limits.leave(await session.connection())
-            found = await _registrations_of_client(session, platform.issuer, result.client_id)
-            conflict = await _claimed_elsewhere(session, tenant, attempt_id, found, result.client_id, answer)
-            if conflict is not None:
-                return conflict
-            registration = next(
-                (held for held in found if held.tenant_id == tenant.id and held.issuer == platform.issuer), None
+        async with self.database.ephemeral() as connection:
+            await limits.leave(connection)
+            outcome = await store.store(
+                connection, tenant, attempt_id, platform, answer, self._secret_box, sqlite=self.database.is_sqlite
             )
-            created = registration is None
-            if registration is None:
-                registration = Registration(
-                    tenant_id=tenant.id,
-                    issuer=platform.issuer,
-                    client_id=result.client_id,
-                    status=tenant.activation_policy,
-                    deployments=[],
-                )
-                session.add(registration)
-            _apply_platform(registration, platform, stored.plan, stored.request, result)
-            store_endpoints(registration, _called(platform), self._secret_box)
-            # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
-            registration.key_set = stored.key_set
-            known = {deployment.deployment_id for deployment in registration.deployments}
-            new_ids = tuple(d for d in result.deployment_ids if d not in known)
-            for deployment_id in new_ids:
-                registration.deployments.append(
-                    Deployment(deployment_id=deployment_id, source=DeploymentSource.REGISTRATION)
-                )
-            # The flush gives the new deployments their ids; the collection holds them in order, so no reload.
-            await session.flush()
-            event_type = EventType.REGISTRATION_CREATED if created else EventType.REGISTRATION_UPDATED
-            item = registration_item(registration)
-            record_event(session, tenant, event_type, item)
-            for deployment_id in new_ids:
-                data = deployment_event_data(registration, deployment_id)
-                record_event(session, tenant, EventType.DEPLOYMENT_CREATED, data)
-            await attempts.finish_attempt(session, attempt_id, registration.id, **answer)
-        return Completed(attempt_id, registration, created, platform, stored.plan, new_ids)
+        if outcome.delivered:
+            wake_this_process()
+        stored = outcome.stored
+        if isinstance(stored, errors.RegistrationConflictError):
+            return stored
+        return Completed(
+            attempt_id, stored.registration, stored.created, platform, answer.plan, stored.new_deployment_ids
+        )
 
     async def _call(self, step: str, call: Awaitable[OutboundResponse]) -> OutboundResponse:
         try:
@@ -426,62 +384,6 @@ class RegistrationService:
             ) from error
 
 
-def _issuer_spellings(issuer: str) -> tuple[str, ...]:
-    """The issuer as given, and with and without one trailing slash: the same platform to the conflict rule."""
-    bare = issuer.rstrip("/")
-    return tuple(dict.fromkeys((bare, bare + "/", issuer)))
-
-
-async def _registrations_of_client(session: AsyncSession, issuer: str, client_id: str) -> list[Registration]:
-    """Every registration, of any tenant, of the platform client (issuer in any spelling, client_id), oldest
-    first, locked for the transaction: in one read, the tenant's own one to update and any other's."""
-    return list(await session.scalars(_OF_CLIENT, {"issuers": _issuer_spellings(issuer), "client_id": client_id}))
-
-
-# Built once: building a statement and its cache key costs more than running it.
-_OF_CLIENT = (
-    select(Registration)
-    .where(
-        Registration.issuer.in_(bindparam("issuers", expanding=True)), Registration.client_id == bindparam("client_id")
-    )
-    .order_by(Registration.created_at)
-    .with_for_update()
-)
-
-
-async def _claimed_elsewhere(
-    session: AsyncSession,
-    tenant: Tenant,
-    attempt_id: str,
-    found: list[Registration],
-    client_id: str,
-    answer: dict[str, Any],
-) -> errors.RegistrationConflictError | None:
-    """A platform client belongs to one tenant. When the answer names another tenant's (in `found`), nothing is
-    stored: the attempt is marked `conflict` and the owner hears of it, in this transaction; the refusal is
-    returned.
-
-    Moodle answers this way when an admin accepts its offer to update the tool it found on the same domain.
-    """
-    owned = next((held for held in found if held.tenant_id != tenant.id), None)
-    if owned is None:
-        return None
-    owner = await session.get(Tenant, owned.tenant_id)
-    conflict = errors.RegistrationConflictError(
-        f"Your LMS answered with client_id {client_id!r}, which belongs to another tool registered at this "
-        f"broker: it updated that tool's entry instead of adding {tenant.name}.",
-        field="client_id",
-    )
-    if owner is not None:
-        record_event(session, owner, EventType.REGISTRATION_CONFLICT, registration_item(owned))
-    await attempts.conflict_attempt(session, attempt_id, conflict, **answer)
-    logger.warning(
-        "registration conflict: attempt %s of tenant %s got client_id %r of registration %s",
-        attempt_id, tenant.id, client_id, owned.id,
-    )
-    return conflict
-
-
 def _bearer(token: str | None) -> dict[str, str]:
     # With no registration_token, no Authorization header at all (Brightspace and Blackboard send none).
     return {"Authorization": f"Bearer {token}"} if token else {}
@@ -496,10 +398,6 @@ def _refusal(error: RegistrationResponseError, profile: PlatformProfile) -> erro
         f"HTTP {error.status_code}: {error.detail}",
         next_step=profile.explain_refusal(error.status_code, error.detail),
     )
-
-
-def _called(platform: PlatformConfiguration) -> dict[str, str | None]:
-    return {name: getattr(platform, name) for name in CALLED_ENDPOINTS}
 
 
 def _with_exact_endpoints(platform: PlatformConfiguration, state: dict[str, Any]) -> PlatformConfiguration:
@@ -527,30 +425,3 @@ def _platform_fields(platform: PlatformConfiguration) -> dict[str, Any]:
         "platform_profile": platform.profile,
         "platform_configuration": redact_document(platform.document),
     }
-
-
-def _apply_platform(
-    registration: Registration,
-    platform: PlatformConfiguration,
-    plan: RegistrationPlan,
-    request: dict[str, Any],
-    result: RegistrationResult,
-) -> None:
-    registration.product_family_code = platform.product_family_code
-    registration.platform_profile = platform.profile
-    registration.adaptations = list(platform.adaptations)
-    registration.platform_version = platform.version
-    registration.authorization_server = platform.authorization_server
-    # Redaction can lengthen a URL whose secret was shorter than the marker that replaces it.
-    registration.registration_endpoint = stored_text.record(
-        redact_url(platform.registration_endpoint), stored_text.URL_LENGTH
-    )
-    registration.scopes_requested = list(plan.scopes)
-    # A platform that does not echo `scope` is taken to grant what was asked.
-    granted = result.scopes_granted if result.scopes_granted is not None else plan.scopes
-    registration.scopes_granted = list(granted)
-    registration.platform_configuration = redact_document(platform.document)
-    registration.registration_request = request
-    # Stored for display: without secret-looking query values, and without RFC 7592's management credential.
-    registration.registration_response = redact_secret_fields(result.document)
-    registration.updated_at = utcnow()

@@ -97,5 +97,5 @@ async def change_status(
             await session.flush()
             tenant = await session.get(Tenant, registration.tenant_id)
             assert tenant is not None
-            record_event(session, tenant, transition.event_type, registration_item(registration))
+            await record_event(session, tenant, transition.event_type, registration_item(registration))
     return registration

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 logger = logging.getLogger("broker.webhooks")
 
 CHANNEL = "broker_outbox"
+# Tells every listening process, when (and only if) the transaction it is sent in commits.
+NOTIFY = text(f"NOTIFY {CHANNEL}")
 # Set on a session that recorded an event: its commit wakes the workers.
 _RECORDED = "broker_outbox_recorded"
 RECONNECT_DELAY = 5.0
@@ -46,22 +48,26 @@ _wakeups: weakref.WeakSet[Wakeup] = weakref.WeakSet()
 
 
 def recorded(session: Session) -> None:
-    """An event was added to this session: its commit wakes the workers."""
+    """A delivery was added in this session: its commit wakes the workers."""
     session.info[_RECORDED] = True
+
+
+def wake_this_process() -> None:
+    """Wakes this process's workers: call it once a transaction that added deliveries has committed."""
+    for wakeup in list(_wakeups):
+        wakeup.set()
 
 
 @sqlalchemy_event.listens_for(Session, "before_commit")
 def _notify_other_processes(session: Session) -> None:
     if session.info.get(_RECORDED) and session.get_bind().dialect.name == "postgresql":
-        # Delivered to the listeners when (and only if) the transaction commits.
-        session.execute(text(f"NOTIFY {CHANNEL}"))
+        session.execute(NOTIFY)
 
 
 @sqlalchemy_event.listens_for(Session, "after_commit")
 def _wake_this_process(session: Session) -> None:
     if session.info.pop(_RECORDED, False):
-        for wakeup in list(_wakeups):
-            wakeup.set()
+        wake_this_process()
 
 
 @sqlalchemy_event.listens_for(Session, "after_rollback")

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select, text
 
 from broker.registration.models import Registration, RegistrationAttempt
+from broker.registration.representation import registration_item
 from broker.services import Services
+from broker.webhooks.models import OutboxEvent
 from tenants.services import CreatedTenant
 from tests.broker.http_client.support import eventually
 from tests.conftest import SHORT_OUTBOUND_TIMEOUT, RunningBroker, unique_slug
@@ -141,6 +143,33 @@ async def test_same_issuer_and_client_again_updates_and_adds_deployments(
     (registration,) = await registrations_of(services, tenant)
     assert registration.client_id == "fixed-client"
     assert [d.deployment_id for d in registration.deployments] == ["dep-1", "dep-2"]
+
+
+async def test_flows_answered_with_one_client_at_once_store_one_registration_and_number_its_events(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant
+) -> None:
+    """Flows whose stores race for one new (issuer, client_id): one inserts it, and each other one, refused by
+    the unique index when it inserted too (another process stored the client first), tries again and updates."""
+    flows = 4
+    answer = {"client_id": "raced-client", TOOL_CONFIGURATION: {"deployment_id": "dep-1"}}
+    with GenericEmulator.running(
+        registration_response=(200, json.dumps(answer).encode(), "application/json")
+    ) as platform:
+        outcomes = await asyncio.gather(
+            *(register(http, registration_url(broker, tenant), platform) for _ in range(flows))
+        )
+    assert [outcome.last_page.status_code for outcome in outcomes] == [200] * flows
+    (registration,) = await registrations_of(services, tenant)
+    assert [d.deployment_id for d in registration.deployments] == ["dep-1"]
+    attempts = await attempts_of(services, tenant)
+    assert {(attempt.status, attempt.registration_id) for attempt in attempts} == {("succeeded", registration.id)}
+    async with services.database.session() as session:
+        query = select(OutboxEvent).where(OutboxEvent.tenant_id == tenant.tenant.id).order_by(OutboxEvent.sequence)
+        events = list((await session.scalars(query)).all())
+    assert [event.sequence for event in events] == list(range(1, flows + 2))
+    assert [event.type for event in events[:2]] == ["registration.created", "deployment.created"]
+    assert [event.type for event in events[2:]] == ["registration.updated"] * (flows - 1)
+    assert events[-1].payload["data"] == registration_item(registration)
 
 
 async def test_unknown_tenant_is_a_404_page(http: httpx.AsyncClient, broker: RunningBroker) -> None:

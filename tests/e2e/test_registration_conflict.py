@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from broker.registration.models import Registration, RegistrationAttempt
+from broker.registration.representation import registration_item
 from broker.services import Services
 from broker.webhooks.models import OutboxEvent
 from tenants.services import CreatedTenant
@@ -77,6 +78,13 @@ async def test_moodle_updating_another_tenants_tool_moves_nothing(
         assert attempt.status == "conflict"
         assert attempt.registration_id is None
         assert (await _event_types(services, first))[-1] == "registration.conflict"
+        # The owner hears of it with its registration as the API shows it.
+        async with services.database.session() as session:
+            latest = OutboxEvent.sequence.desc()
+            conflict_event = await session.scalar(
+                select(OutboxEvent).where(OutboxEvent.tenant_id == first.tenant.id).order_by(latest)
+            )
+        assert conflict_event is not None and conflict_event.payload["data"] == registration_item(after)
         assert "registration.conflict" not in await _event_types(services, second)
 
         # Moodle now sends the first tool's launches to the second tool's login URL: refused, never relayed.

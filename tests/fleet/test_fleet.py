@@ -179,8 +179,9 @@ async def test_webhooks_go_out_once_per_attempt_while_delivering_processes_are_k
         async with fleet.services.database.transaction() as session:
             tenant = await session.get(Tenant, created.tenant.id)
             assert tenant is not None
-            recorded = [record_event(session, tenant, "test.event", {"number": number}) for number in range(events)]
-        event_ids = {event.id for event in recorded}
+            event_ids = {
+                await record_event(session, tenant, "test.event", {"number": number}) for number in range(events)
+            }
 
         await until(lambda: len(tool.received) >= 3, "the first deliveries")
         # Both delivering processes die with posts in flight; they come back, and the leases they held expire.

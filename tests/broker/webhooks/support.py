@@ -79,9 +79,7 @@ async def add_event(services: Services, tenant_id: str, event_type: str = "regis
     async with services.database.transaction() as session:
         tenant = await session.get(Tenant, tenant_id)
         assert tenant is not None
-        event = record_event(session, tenant, event_type, {"id": "reg_test", "status": "active"})
-        await session.flush()
-        return event.id
+        return await record_event(session, tenant, event_type, {"id": "reg_test", "status": "active"})
 
 
 async def add_events(services: Services, tenant_id: str, count: int) -> None:
@@ -90,7 +88,7 @@ async def add_events(services: Services, tenant_id: str, count: int) -> None:
         tenant = await session.get(Tenant, tenant_id)
         assert tenant is not None
         for number in range(count):
-            record_event(session, tenant, "registration.updated", {"id": f"reg_{number}", "status": "active"})
+            await record_event(session, tenant, "registration.updated", {"id": f"reg_{number}", "status": "active"})
 
 
 async def deliveries_of(services: Services, tenant_id: str) -> list[WebhookDelivery]:
