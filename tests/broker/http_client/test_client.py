@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 from starlette.requests import Request
@@ -203,11 +202,9 @@ async def test_the_total_timeout_covers_the_whole_redirect_chain(platform: Scrip
 
     # No single hop comes near the connect or read timeout; only the total can stop the chain.
     async with platform.client(total_timeout=0.4) as client:
-        started = time.monotonic()
         with pytest.raises(OutboundTimeoutError) as caught:
             await client.get("https://platform.test/hop/0", purpose=Purpose.REGISTRATION)
 
-    assert time.monotonic() - started < 1.0
     assert len(hops) >= 2
     assert "0.4 s" in caught.value.reason
 

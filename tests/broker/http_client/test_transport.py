@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import socket
 import ssl
-import time
 from typing import Any
 
 import httpx
@@ -174,12 +173,10 @@ async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveSer
 
 
 async def test_a_slow_server_is_a_timeout(live_server: LiveServer) -> None:
+    # The server answers after 1 s, well within the default read timeout: only the 0.2 s one makes this an error.
     async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, read_timeout=0.2) as client:
-        started = time.monotonic()
         with pytest.raises(OutboundTimeoutError):
             await client.get(live_server.url("/slow"), purpose=Purpose.REGISTRATION)
-
-    assert time.monotonic() - started < 0.9
 
 
 async def test_a_refused_connection_is_a_connection_error() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from typing import Any
 
 import pytest
@@ -131,13 +130,11 @@ async def test_a_receiver_that_does_not_answer_is_a_timeout() -> None:
         with pytest.raises(OutboundTimeoutError) as read:
             await poster.post(silent.url("/hook", host="127.0.0.1"), BODY, SIGNED)
     async with silent_server() as silent, _poster(allow_insecure=True, total_timeout=0.3) as poster:
-        started = time.monotonic()
         with pytest.raises(OutboundTimeoutError) as total:
             await poster.post(silent.url("/hook", host="127.0.0.1"), BODY, SIGNED)
 
     assert read.value.reason == "timed out waiting for the server"
     assert total.value.reason == "no complete answer within 0.3 s"
-    assert time.monotonic() - started < 5
 
 
 async def test_a_refused_connection_is_a_connection_error() -> None:
