@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from broker import database as database_module
 from broker.database import Database, UTCDateTime, changed_rows, utcnow
+from tests.conftest import POSTGRES_URL
 
 from .test_database import hold_write_lock
 
@@ -198,9 +199,9 @@ async def test_a_sqlite_write_waits_for_the_lock_without_blocking_the_loop_then_
         await database.dispose()
 
 
+@pytest.mark.skipif(not POSTGRES_URL, reason="a PostgreSQL connection: set BROKER_TEST_DATABASE_URL")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_postgresql_connection_lost_while_idle_is_replaced(database: Database) -> None:
-    if database.is_sqlite:
-        pytest.skip("PostgreSQL's connections")
     async with database.ephemeral() as statements:
         backend = await statements.scalar(text("SELECT pg_backend_pid()"))
     async with database.engine.connect() as connection:

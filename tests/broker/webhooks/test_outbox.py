@@ -14,7 +14,7 @@ from broker.webhooks.outbox import record_event, record_events
 from broker.webhooks.wakeup import Wakeup, listen
 from tenants.models import Tenant
 from tenants.services import CreatedTenant
-from tests.conftest import unique_slug
+from tests.conftest import POSTGRES_URL, unique_slug
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -98,11 +98,12 @@ async def test_an_event_rolled_back_takes_no_number_and_deliveries_go_to_the_web
         )
 
 
+# Other processes poll SQLite; PostgreSQL wakes them with NOTIFY.
+@pytest.mark.skipif(not POSTGRES_URL, reason="LISTEN/NOTIFY is PostgreSQL's: set BROKER_TEST_DATABASE_URL")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_events_recorded_on_a_core_connection_wake_the_other_processes_workers_on_postgresql(
     services: Services,
 ) -> None:
-    if services.database.is_sqlite:
-        pytest.skip("other processes poll SQLite")
     created = await services.tenants.create(unique_slug("notify"), "Notify", webhook_url="https://tool.example/hooks")
     wakeup, stop = Wakeup(), asyncio.Event()
     listening = asyncio.create_task(listen(services.settings.database_url, wakeup, stop))
