@@ -41,7 +41,7 @@ COSTS = [
     ("form parsing", ("python_multipart/", "starlette/formparsers.py")),
     ("JWS signing and verification", ("broker/launch/jose.py", "joserfc/", "cryptography/")),
     # Before SQLAlchemy, whose frames are under the SQLite driver's: it runs on the loop's thread, in its greenlet.
-    ("database: SQLite / psycopg driver", ("broker/inline_sqlite.py", "sqlite3/", "psycopg/")),
+    ("database: SQLite / psycopg driver", ("broker/direct_sql.py", "broker/inline_sqlite.py", "sqlite3/", "psycopg/")),
     ("database: SQLAlchemy ORM and Core", ("sqlalchemy/",)),
     ("outbound HTTP (guarded client, aiohttp)", ("broker/http_client", "aiohttp/", "yarl/", "multidict/", "httpx/")),
 ]
