@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -235,11 +236,13 @@ def _prepared(
     return plan, many, [plan.parameters(values) for values in given]
 
 
-class _Statements:
+class _Statements(ABC):
+    """What both engines' statements share: `scalar` and `scalars` are read from `execute`'s answer."""
+
+    @abstractmethod
     async def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
-    ) -> Answer:
-        raise NotImplementedError
+    ) -> Answer: ...
 
     async def scalar(self, statement: ClauseElement, parameters: Parameters | None = None) -> Any:
         return (await self.execute(statement, parameters)).scalar()
