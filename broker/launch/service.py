@@ -12,7 +12,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -111,11 +111,11 @@ class LaunchService:
         site: TenantSite,
         params: Mapping[str, str],
         source: LoginSource | None = None,
-        in_write: InWrite | None = None,
+        count: Callable[[], Awaitable[None]] | None = None,
     ) -> LoginRedirect:
         """`site`: where the LMS reached the tenant; the redirect_uri and the target must be on it. `source`: what
-        the browser says about where the login came from (login_origin.py); None: nothing. `in_write`: the
-        request's own work in the login's write (its limits)."""
+        the browser says about where the login came from (login_origin.py); None: nothing. `count`: the request's
+        limits, its one write (the login stores nothing: its state is sealed into `state`)."""
         source = source or LoginSource()
         tenant = await self._tenant(site.slug)
         try:
@@ -140,7 +140,9 @@ class LaunchService:
         new = NewState(
             tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target, source.host
         )
-        state = await self.states.begin(new, in_write)
+        if count is not None:
+            await count()
+        state = self.states.begin(new)
         digest = self.states.digest(state)
         location = authorization_request_url(
             registration.authorization_endpoint,

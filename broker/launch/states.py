@@ -1,15 +1,13 @@
-"""The launch states of logins waiting for their launch: made at the login, spent once at the launch.
+"""The launch states of logins waiting for their launch: sealed at the login, spent once at the launch.
 
 A login's state is sealed into the `state` value itself (encrypted and authenticated, `broker.sealed_state`), so
-a launch can learn what its login remembered from the value the platform sends back. A state is spent by one
-statement on a row keyed by an HMAC of the value (`digest`): the row its login stored is marked used, or, when
-there is none, the row is inserted used. Of two posts of one state, in any processes, exactly one wins, and the
-table never holds a value that could finish a launch.
+a launch learns what its login remembered from the value the platform sends back, and the login stores nothing.
+A state is spent by one statement on a row keyed by an HMAC of the value (`digest`): the row is inserted used,
+or, when a login of the release before stored it, marked used. Of two posts of one state, in any processes,
+exactly one wins, and the table never holds a value that could finish a launch.
 
-Upgrading: the release before spent only states stored as rows at the login (a random value; what the login
-remembered in the row). For one release, so that old and new processes can serve the same users, a login also
-stores its row, which an old process spends as before, and which a launch here marks used without opening the
-sealed value. README, "Upgrading to this release", says what the next release drops.
+Upgrading: the release before also stored each login's row, and spends a sealed state whose login stored none
+as this one does; README, "Upgrading to this release", says how the two serve the same users.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningInsert
@@ -42,31 +40,12 @@ LAUNCH_STATE_TTL = timedelta(minutes=10)
 # Used and expired states are kept this long after expiry, so a replay is told apart from a made-up state.
 LAUNCH_STATE_RETENTION = timedelta(hours=1)
 CLEANUP_INTERVAL = 60.0
-# The statements, built once: they run twice per launch, and building a statement (values coerced, cache key
+# The statements, built once: one runs at every launch, and building a statement (values coerced, cache key
 # computed) costs more than executing it.
 _STATES = LaunchState.metadata.tables[LaunchState.__tablename__]  # the Table (`__table__` is typed as any FROM)
 _REGISTRATIONS = Registration.metadata.tables[Registration.__tablename__]
 _THIS_STATE = (_STATES.c.digest == bindparam("state_digest")) & (_STATES.c.tenant_id == bindparam("tenant"))
-_STORE_STATE = insert(_STATES)
-# A stored state (the form of the release before) is spent by marking its row used.
-_CLAIM_STATE = (
-    update(_STATES)
-    .where(_THIS_STATE, _STATES.c.used_at.is_(None), _STATES.c.expires_at > bindparam("now"))
-    .values(used_at=bindparam("now"))
-    .returning(
-        _STATES.c.registration_id,
-        _STATES.c.nonce,
-        _STATES.c.target_link_uri,
-        _STATES.c.lti_deployment_id,
-        _STATES.c.login_host,
-    )
-)
-# A launch with nothing binding it to its browser spends its state only if the login offered no platform
-# storage; otherwise the storage check comes first (and this launch's one round trip reads why it was not).
-_CLAIM_UNOFFERED_STATE = _CLAIM_STATE.where(_STATES.c.storage_target.is_(None))
-_FIND_STATE = select(
-    _STATES.c.used_at, _STATES.c.expires_at, _STATES.c.storage_target, _STATES.c.registration_id
-).where(_THIS_STATE)
+_FIND_STATE = select(_STATES.c.used_at).where(_THIS_STATE)
 _FORGET_STATES = delete(_STATES).where(_STATES.c.expires_at < bindparam("before"))
 # The values of a spent row that come from the sealed state (the others: digest, expiry, the registration's row).
 _SPENT_BINDS = ("nonce", "target_link_uri", "lti_deployment_id", "storage_target", "login_host")
@@ -77,10 +56,10 @@ _SPENT_COLUMNS = (
 
 
 def _spend_statement(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> ReturningInsert[tuple[str]]:
-    """Spends a sealed state: inserts its row as used, or marks used the row its login stored. Answers the digest
-    when it spent the state; nothing when it was spent before or has expired. The row is taken from the
-    registration's own row, so a registration removed since the login (and its stored states with it) inserts
-    nothing instead of failing its foreign key."""
+    """Spends a sealed state: inserts its row as used, or marks used the row a login of the release before
+    stored. Answers the digest when it spent the state; nothing when it was spent before or has expired. The row
+    is taken from the registration's own row, so a registration removed since the login (and its stored states
+    with it) inserts nothing instead of failing its foreign key."""
     names = ("digest", *_SPENT_BINDS)
     proposed = select(
         *(bindparam(name, type_=_STATES.c[name].type) for name in names[:1]),
@@ -106,7 +85,8 @@ _SPEND_SQLITE = _spend_statement(sqlite.insert)
 _SPEND_POSTGRESQL = _spend_statement(postgresql.insert)
 
 # More work of the request's in the same write transaction, done first: its request limits (`PublicRequest.count`),
-# which then commit with the state instead of in a transaction of their own, and roll it back when they refuse.
+# which then commit with the spent state instead of in a transaction of their own, and roll it back when they
+# refuse.
 InWrite = Callable[[Statements], Awaitable[None]]
 # What a sealed state holds, by short names (the state travels in URLs).
 _SEALED = {
@@ -167,95 +147,67 @@ class LaunchStates:
     def digest(self, state: str) -> str:
         return hmac.new(self._key, state.encode(), hashlib.sha256).hexdigest()
 
-    async def begin(self, new: NewState, in_write: InWrite | None = None) -> str:
-        """A login's state: what it remembers, sealed, to be sent to the platform as `state`.
-
-        For this release it is also stored as a row under its digest, which a process of the release before
-        spends as it did; now and then, the same connection also forgets long-expired states.
-        """
-        now = self._now()
-        expires_at = now + LAUNCH_STATE_TTL
+    def begin(self, new: NewState) -> str:
+        """A login's state: what it remembers, sealed, to be sent to the platform as `state`."""
+        expires_at = self._now() + LAUNCH_STATE_TTL
         sealed = {short: getattr(new, name) for name, short in _SEALED.items() if getattr(new, name) is not None}
-        state = self._sealer.seal(sealed | {"x": int(expires_at.timestamp())})
-        row = {"digest": self.digest(state), "expires_at": expires_at} | {name: getattr(new, name) for name in _SEALED}
-        async with self.database.ephemeral() as connection:
-            if in_write is not None:
-                await in_write(connection)
-            await connection.execute(_STORE_STATE, row)
-            if time.monotonic() >= self._next_cleanup:
-                self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
-                await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
-        return state
+        return self._sealer.seal(sealed | {"x": int(expires_at.timestamp())})
 
     async def spend(
         self, tenant_id: str, state: str, *, unless_offered: bool = False, in_write: InWrite | None = None
     ) -> PendingLaunch | StorageOffer:
-        """Spends the state in one statement, so that of two concurrent posts of it exactly one wins.
+        """Spends the state in one statement, so that of two concurrent posts of it exactly one wins; now and
+        then, the same transaction also forgets long-expired states.
 
         `unless_offered`: a state whose login offered the platform's storage is left unspent, and its offer is
         answered instead (the launch must first prove its binding from that storage).
         """
         now = self._now()
-        params = {"state_digest": self.digest(state), "tenant": tenant_id, "now": now}
-        async with self.database.ephemeral() as connection:
-            if in_write is not None:
-                await in_write(connection)
-            # Every login of this release and the release before stored its row: marked used, it answers what the
-            # login remembered, and the sealed value need not be opened.
-            claim = _CLAIM_UNOFFERED_STATE if unless_offered else _CLAIM_STATE
-            row = (await connection.execute(claim, params)).first()
-            found = None if row is not None else (await connection.execute(_FIND_STATE, params)).first()
-        # Refused after the transaction: the request's own work in it (its limits) still commits.
-        if row is not None:
-            return PendingLaunch(*row)
-        if found is not None:
-            if found.used_at is not None:
-                raise _used()
-            if found.expires_at <= now:
-                raise _expired()
-            # Unspent and unexpired: only left so because its login offered storage (`unless_offered`).
-            return StorageOffer(found.storage_target, found.registration_id)
-        return await self._spend_sealed(tenant_id, state, params, unless_offered)
-
-    async def _spend_sealed(
-        self, tenant_id: str, state: str, params: dict[str, Any], unless_offered: bool
-    ) -> PendingLaunch | StorageOffer:
-        """A state with no row: made up, or sealed by a login that stored none (the next release's), which is
-        recorded spent by inserting its row used."""
-        sealed = self._opened(state)
-        if sealed is None:
-            raise _unknown()
-        new, expires_at = sealed
+        new, expires_at = self._opened(state)
+        # Refused before any write: the route counts the request's limits on their own.
         if new.tenant_id != tenant_id:
             raise _unknown()
-        if expires_at <= params["now"]:
+        if expires_at <= now:
             raise _expired()
-        if unless_offered and new.storage_target is not None:
-            return StorageOffer(new.storage_target, new.registration_id)
+        params: dict[str, Any] = {"state_digest": self.digest(state), "tenant": tenant_id, "now": now}
+        offered = unless_offered and new.storage_target is not None
         row = {name: getattr(new, name) for name in _SPENT_BINDS} | {"digest": params["state_digest"]}
-        row |= {"expires_at": expires_at, "registration": new.registration_id, "tenant": tenant_id}
-        row["now"] = params["now"]
+        row |= {"expires_at": expires_at, "registration": new.registration_id, "tenant": tenant_id, "now": now}
+        spent = None
         try:
             async with self.database.ephemeral() as connection:
-                spent = (await connection.execute(self._spend, row)).first()
+                if in_write is not None:
+                    await in_write(connection)
+                if not offered:
+                    spent = (await connection.execute(self._spend, row)).first()
                 found = None if spent else (await connection.execute(_FIND_STATE, params)).first()
-        except IntegrityError as error:  # the registration was removed between the two statements
+                if time.monotonic() >= self._next_cleanup:
+                    self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL
+                    await connection.execute(_FORGET_STATES, {"before": now - LAUNCH_STATE_RETENTION})
+        except IntegrityError as error:  # the registration was removed during the statement
             raise _removed() from error
+        # Refused after the transaction: the request's own work in it (its limits) still commits.
         if spent is not None:
             return PendingLaunch(
                 new.registration_id, new.nonce, new.target_link_uri, new.lti_deployment_id, new.login_host
             )
-        # Another post of it won meanwhile, or its registration was removed (and nothing was inserted).
-        raise _removed() if found is None else _used()
+        if found is not None and found.used_at is not None:
+            raise _used()
+        if offered:
+            assert new.storage_target is not None
+            return StorageOffer(new.storage_target, new.registration_id)
+        # Nothing inserted: its registration was removed. A row left unspent: a login of the release before
+        # stored it, and it has expired since (the sealed expiry is its row's, rounded down).
+        raise _removed() if found is None else _expired()
 
-    def _opened(self, state: str) -> tuple[NewState, datetime] | None:
-        """What a sealed state holds, and when it expires; None for any other value."""
+    def _opened(self, state: str) -> tuple[NewState, datetime]:
+        """What a sealed state holds, and when it expires; refused for any other value."""
         try:
             payload = self._sealer.unseal(state, max_age=_MAX_SEALED_AGE)
             # Base64 has other spellings of the same bytes; only ours is spent under its digest.
             canonical = base64.urlsafe_b64encode(base64.urlsafe_b64decode(state)).decode() == state
-        except (StateError, binascii.Error, ValueError):
-            return None
+        except (StateError, binascii.Error, ValueError) as error:
+            raise _unknown() from error
         if not canonical:
             raise _unknown()
         tenant_id, registration_id, nonce, target = (_text(payload.get(short)) for short in "trnu")

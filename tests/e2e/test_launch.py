@@ -6,19 +6,19 @@ a clear 4xx page, a log line for the operator, and never a launch_token.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
-from broker.database import utcnow
 from broker.inline_scripts import AUTO_POST
-from broker.launch.models import LaunchState
+from broker.launch.states import LAUNCH_STATE_TTL, LaunchStates, NewState
 from broker.registration.models import Registration
 from broker.services import Services
 from broker.webhooks.models import OutboxEvent
 from tenants.models import Tenant
+from tests.clock import Clock
 from tests.conftest import RunningBroker
 from tests.e2e.flow import register
 from tests.e2e.launching import Registered, finish, launch, registered, relay_to_tool, start
@@ -245,13 +245,11 @@ async def test_an_expired_state_is_refused(
     caplog.set_level(logging.WARNING, logger=LAUNCH_LOGGER)
     async with registered(http, broker, services) as setup:
         started = await start(http, setup.platform)
-        async with services.database.transaction() as session:
-            await session.execute(
-                update(LaunchState)
-                .where(LaunchState.tenant_id == setup.tenant.tenant.id)
-                .values(expires_at=utcnow() - timedelta(seconds=1))
-            )
-        done = await finish(http, started)
+        # The state a login sealed a moment more than its life ago: it holds its expiry.
+        earlier = Clock(time.time() - LAUNCH_STATE_TTL.total_seconds() - 1)
+        states = LaunchStates(services.database, broker.settings.secret_key, clock=earlier)
+        new = NewState(setup.tenant.tenant.id, setup.registration["id"], "nonce", "https://tool.example/", None, None)
+        done = await finish(http, started, state=states.begin(new))
     assert done.relay is not None
     assert_refused(done.relay, 400, "expired", caplog)
 

@@ -1,17 +1,19 @@
-"""The two forms of a launch's state during an upgrade, end to end: the state a login seals into `state` (and, for
-this release, also stores as a row), and the stored state of the release before, whose processes spend rows only.
+"""The launch's state during an upgrade, end to end: a login seals its state into `state` and stores nothing; the
+release before also stored each login's row, and spends a sealed state with no row by inserting its row used.
 Whichever process began the login, a launch finishes once, and a replay is refused.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select
 
 from broker.database import utcnow
 from broker.launch import errors
@@ -20,8 +22,7 @@ from broker.launch.states import LAUNCH_STATE_TTL, LaunchStates
 from broker.services import Services
 from tests.clock import Clock
 from tests.conftest import RunningBroker
-from tests.e2e.launching import Launch, finish, registered, start
-from tests.emulators.launch import parse_form_post
+from tests.e2e.launching import Launch, Registered, finish, registered, start
 
 
 def launch_states(broker: RunningBroker, services: Services, clock: Clock | None = None) -> LaunchStates:
@@ -49,48 +50,54 @@ async def stored_row(services: Services, digest: str) -> LaunchState | None:
         return await session.scalar(select(LaunchState).where(LaunchState.digest == digest))
 
 
-async def test_a_login_stored_by_the_release_before_is_finished_by_this_one(
+@asynccontextmanager
+async def started_here(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services
+) -> AsyncIterator[tuple[Registered, Launch, str]]:
+    """A login answered by this release, and the digest of its state (the key of the row that spends it)."""
+    async with registered(http, broker, services) as setup:
+        started = await start(http, setup.platform)
+        yield setup, started, launch_states(broker, services).digest(state_of(started))
+
+
+async def store_row(services: Services, setup: Registered, started: Launch, digest: str, used: datetime | None) -> None:
+    """The row a process of the release before writes for this login: unused at its login, used when it spent a
+    sealed state whose login stored none."""
+    nonce = dict(parse_qsl(urlsplit(started.login.headers["location"]).query))["nonce"]
+    params = started.initiation.params
+    async with services.database.transaction() as session:
+        await session.execute(
+            insert(LaunchState).values(
+                digest=digest,
+                tenant_id=setup.tenant.tenant.id,
+                registration_id=setup.registration["id"],
+                nonce=nonce,
+                target_link_uri=params["target_link_uri"],
+                lti_deployment_id=params.get("lti_deployment_id"),
+                expires_at=utcnow() + LAUNCH_STATE_TTL,
+                used_at=used,
+            )
+        )
+
+
+async def test_a_login_stored_by_the_release_before_is_finished_once_by_this_one(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:
-    """An old process stored its login's state as a row under a random value; this one spends that row."""
-    states = launch_states(broker, services)
-    async with registered(http, broker, services) as setup:
-        started = setup.platform.login_initiation()
-        login = await http.post(started.url, data=started.params, headers=started.browser_headers("POST"))
-        assert login.status_code == 302, login.text
-        # The login an old process would have answered: the same request with a random state, stored as a row.
-        location = urlsplit(login.headers["location"])
-        query = dict(parse_qsl(location.query))
-        sealed_row = await stored_row(services, states.digest(query["state"]))
-        assert sealed_row is not None
-        query["state"] = secrets.token_urlsafe(32)
-        columns = {
-            name: getattr(sealed_row, name)
-            for name in ("tenant_id", "registration_id", "nonce", "target_link_uri", "lti_deployment_id")
-        }
-        async with services.database.transaction() as session:
-            await session.execute(
-                insert(LaunchState).values(
-                    digest=states.digest(query["state"]), expires_at=utcnow() + LAUNCH_STATE_TTL, **columns
-                )
-            )
-        authorization = await http.get(location._replace(query=urlencode(query)).geturl())
-        old = Launch(started, login, authorization, parse_form_post(authorization.text))
-        assert_relayed(await finish(http, old))
-        again = await finish(http, old)
+    """An old process sealed its login's state and stored its row: a launch here marks that row used."""
+    async with started_here(http, broker, services) as (setup, started, digest):
+        await store_row(services, setup, started, digest, used=None)
+        assert_relayed(await finish(http, started))
+        spent = await stored_row(services, digest)
+        again = await finish(http, started)
+    assert spent is not None and spent.used_at is not None
     assert_used(again)
 
 
-async def test_a_sealed_state_without_its_row_launches_once(
+async def test_a_login_stores_no_row_and_its_launch_inserts_it_used(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:
-    """As the next release's logins store no row: the launch inserts its row, spent, and a replay is refused."""
-    states = launch_states(broker, services)
-    async with registered(http, broker, services) as setup:
-        started = await start(http, setup.platform)
-        digest = states.digest(state_of(started))
-        async with services.database.transaction() as session:
-            await session.execute(delete(LaunchState).where(LaunchState.digest == digest))
+    async with started_here(http, broker, services) as (setup, started, digest):
+        assert await stored_row(services, digest) is None, "the login wrote no state"
         assert_relayed(await finish(http, started))
         spent = await stored_row(services, digest)
         again = await finish(http, started)
@@ -102,16 +109,9 @@ async def test_a_sealed_state_without_its_row_launches_once(
 async def test_a_state_spent_by_a_process_of_the_release_before_is_refused(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:
-    states = launch_states(broker, services)
-    async with registered(http, broker, services) as setup:
-        started = await start(http, setup.platform)
-        # What an old process does with the state it is posted: marks the row under its digest used.
-        async with services.database.transaction() as session:
-            await session.execute(
-                update(LaunchState)
-                .where(LaunchState.digest == states.digest(state_of(started)), LaunchState.used_at.is_(None))
-                .values(used_at=utcnow())
-            )
+    async with started_here(http, broker, services) as (setup, started, digest):
+        # What an old process does with a sealed state whose login stored no row: inserts the row, used.
+        await store_row(services, setup, started, digest, used=utcnow())
         done = await finish(http, started)
     assert_used(done)
 
@@ -122,8 +122,7 @@ async def test_another_spelling_of_a_spent_sealed_state_is_refused(
 ) -> None:
     """Base64 decoders skip characters outside their alphabet: the same sealed bytes, spelt otherwise, would
     have another digest, and so another row to spend, if the broker took them."""
-    async with registered(http, broker, services) as setup:
-        started = await start(http, setup.platform)
+    async with started_here(http, broker, services) as (_, started, _):
         assert_relayed(await finish(http, started))
         again = await finish(http, started, state=respell(state_of(started)))  # type: ignore[operator]
     assert again.relay is not None and again.relay.status_code == 400
@@ -133,8 +132,7 @@ async def test_another_spelling_of_a_spent_sealed_state_is_refused(
 async def test_a_sealed_state_expires_and_belongs_to_its_tool(
     http: httpx.AsyncClient, broker: RunningBroker, services: Services
 ) -> None:
-    async with registered(http, broker, services) as setup:
-        started = await start(http, setup.platform)
+    async with started_here(http, broker, services) as (setup, started, _):
         state = state_of(started)
         later = launch_states(broker, services, Clock(time.time() + LAUNCH_STATE_TTL.total_seconds() + 1))
         with pytest.raises(errors.LaunchStateRefused, match="expired"):
@@ -143,4 +141,3 @@ async def test_a_sealed_state_expires_and_belongs_to_its_tool(
             await launch_states(broker, services).spend("ten_another", state)
         done = await finish(http, started)
     assert_relayed(done)
-
