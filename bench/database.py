@@ -9,38 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 ROUNDS = 7
 NUMBER = 500
 PROCESSES = 3
 
 
-def _best(run: Callable[[], Awaitable[None]]) -> float:
-    """µs of CPU per call of `run`, best of ROUNDS rounds of NUMBER calls."""
-
-    async def rounds() -> float:
-        best = float("inf")
-        for _ in range(ROUNDS):
-            started = time.process_time()
-            for _ in range(NUMBER):
-                await run()
-            best = min(best, (time.process_time() - started) / NUMBER * 1e6)
-        return best
-
-    return asyncio.run(rounds())
-
-
-def measure() -> dict[str, float]:
+def measure(best_cpu: Callable[..., Coroutine[Any, Any, float]]) -> dict[str, float]:
     """This process's figures, for the checkout its `broker` package comes from."""
+
+    def _best(run: Callable[[], Awaitable[None]]) -> float:
+        """µs of CPU per call of `run`, best of ROUNDS rounds of NUMBER calls."""
+        figure: float = asyncio.run(best_cpu(run, rounds=ROUNDS, number=NUMBER))
+        return figure
+
     from broker.database import Database, utcnow
     from broker.migrate import upgrade
     from broker.registration import attempts, errors
@@ -78,28 +66,15 @@ def measure() -> dict[str, float]:
     return figures
 
 
-def _measured(source: str) -> dict[str, float]:
-    """The figures of the checkout at `source` (this one when empty), in a process of its own."""
-    python, env = sys.executable, dict(os.environ)
-    if source:
-        env["PYTHONPATH"] = source
-        own = Path(source) / ".venv" / "bin" / "python"
-        python = str(own) if own.exists() else python
-    answer = subprocess.run(  # noqa: S603 - fixed arguments
-        # -P: the script's folder (bench/, whose platform.py is not the standard library's) stays off the path.
-        [python, "-P", __file__, "--measure"], env=env, cwd=source or None, check=True, capture_output=True, text=True
-    )
-    figures: dict[str, float] = json.loads(answer.stdout.splitlines()[-1])
-    return figures
-
-
 def main() -> None:
+    from bench.inprocess import measured
+
     before = os.environ.get("BENCH_BEFORE", "")
     sources = {"broker": "", **({"broker before": before} if before else {})}
     best: dict[str, dict[str, float]] = {}
     for _ in range(PROCESSES):
         for name, source in sources.items():
-            for key, value in _measured(source).items():
+            for key, value in measured(source, __file__).items():
                 best.setdefault(name, {})[key] = min(best.get(name, {}).get(key, value), value)
     print(f"database, SQLite, µs of CPU an operation (best of {PROCESSES} processes, {ROUNDS} rounds of {NUMBER}):")
     for name, figures in best.items():
@@ -108,7 +83,3 @@ def main() -> None:
             f"{figures['two'] - figures['one']:.1f}; the review form's read {figures['read']:.1f}; "
             f"sqlite3 alone {figures['floor']:.1f}"
         )
-
-
-if __name__ == "__main__" and sys.argv[1:] == ["--measure"]:
-    print(json.dumps(measure()))
