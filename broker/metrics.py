@@ -6,6 +6,9 @@ it), in files that every worker process writes and the one answering the scrape 
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Histogram
 
 REGISTRATIONS = Counter(
@@ -26,6 +29,22 @@ CACHE_LOOKUPS = Counter(
     ["cache", "result"],
 )  # fmt: skip
 RATE_LIMIT_REFUSALS = Counter("broker_rate_limit_refusals", "Requests refused by a limit, by limit", ["limit"])
+
+
+def outbound_call(purpose: str, status_code: int | None, seconds: float) -> None:
+    """Counts one outbound call and its duration (the labelled series kept, not looked up at each call)."""
+    _outbound_count(purpose, status_class(status_code)).inc()
+    _outbound_seconds(purpose).observe(seconds)
+
+
+@functools.cache
+def _outbound_count(purpose: str, status: str) -> Any:
+    return OUTBOUND.labels(purpose, status)
+
+
+@functools.cache
+def _outbound_seconds(purpose: str) -> Any:
+    return OUTBOUND_SECONDS.labels(purpose)
 
 
 def status_class(status_code: int | None) -> str:

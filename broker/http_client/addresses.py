@@ -7,6 +7,7 @@ against DNS rebinding; both use the same rules.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -22,6 +23,9 @@ Resolver = Callable[[str, int], Awaitable[Iterable[str]]]
 """Resolves (host, port) to IP address strings; raises OSError when the name does not resolve."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# At most this many parsed URLs are kept, each at most this long: a few megabytes at worst.
+_REMEMBERED_URLS = 10_000
+_REMEMBERED_URL_LENGTH = 1_024
 _NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+", re.IGNORECASE)
 _HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.IGNORECASE)
 
@@ -59,6 +63,15 @@ async def check_url_allowed(url: httpx.URL, *, allow_insecure: bool, resolver: R
 
 
 def parse_url(url: str) -> httpx.URL:
+    """`url` parsed; raises UnsafeURLError. The same few URLs come again and again (a platform's configuration
+    and registration endpoints, a receiver's thousands of posts), so the parsed URL of any but a long one is
+    remembered: parsing is pure and the URL immutable, and every check still runs on it at each request."""
+    if len(url) > _REMEMBERED_URL_LENGTH:
+        return _parse_url(url)
+    return _remembered_url(url)
+
+
+def _parse_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
         # The host is decoded from IDNA on first use; a malformed A-label (xn--) fails only then.
@@ -69,6 +82,9 @@ def parse_url(url: str) -> httpx.URL:
     if not parsed.is_absolute_url:
         raise UnsafeURLError(url, "the URL must be absolute")
     return parsed
+
+
+_remembered_url = functools.lru_cache(maxsize=_REMEMBERED_URLS)(_parse_url)
 
 
 def port_of(url: httpx.URL) -> int:
@@ -166,6 +182,8 @@ async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
     return list(dict.fromkeys(addresses))
 
 
+# Pure, and asked about the same few addresses at every request (a platform's, a receiver's), twice each.
+@functools.lru_cache(maxsize=4096)
 def _address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why the broker must not connect to this address, or None."""
     if isinstance(address, ipaddress.IPv6Address) and address.scope_id:

@@ -35,6 +35,9 @@ from broker.http_client.transport import DNS_TTL, Bounds, CachedResolver, Guarde
 _ORIGIN_BOUND_HEADERS = ("authorization", "cookie")
 _BODY_HEADERS = ("content-type", "content-length", "transfer-encoding")
 
+_Headers = dict[str, tuple[str, str]]
+"""A request's headers by lower-cased name, each as the caller spelt it: no header object built per hop."""
+
 
 class GuardedClient:
     """Sends outbound requests, refusing anything unsafe; each call names its purpose, which picks its pool.
@@ -75,6 +78,10 @@ class GuardedClient:
             allow_private=allow_insecure, resolver=self._resolver, ssl_context=ssl_context, limits=limits
         )
         self._bounds = Bounds(connect_timeout, read_timeout, max_response_bytes)
+        self._own_headers: _Headers = {
+            "user-agent": ("User-Agent", user_agent),
+            "accept-encoding": ("Accept-Encoding", ACCEPT_ENCODING),
+        }
 
     async def __aenter__(self) -> Self:
         return self
@@ -135,14 +142,16 @@ class GuardedClient:
         except TimeoutError as exc:
             raise OutboundTimeoutError(url, f"no complete answer within {self._total_timeout:g} s") from exc
         finally:
-            metrics.OUTBOUND.labels(purpose.value, metrics.status_class(status)).inc()
-            metrics.OUTBOUND_SECONDS.labels(purpose.value).observe(time.monotonic() - started)
+            metrics.outbound_call(purpose.value, status, time.monotonic() - started)
 
-    def _request_headers(self, headers: Mapping[str, str] | None) -> httpx.Headers:
-        merged = httpx.Headers(headers)
-        merged["User-Agent"] = self._user_agent
-        merged.setdefault("Accept", "application/json")
-        merged["Accept-Encoding"] = ACCEPT_ENCODING
+    def _request_headers(self, headers: Mapping[str, str] | None) -> _Headers:
+        """The caller's headers, then Accept unless the caller set one; User-Agent and Accept-Encoding always
+        the client's own."""
+        merged: _Headers = {}
+        if headers:
+            merged = {name.lower(): (name, value) for name, value in headers.items()}
+        merged.setdefault("accept", _ACCEPT)
+        merged.update(self._own_headers)
         return merged
 
     async def _send_following(self, hop: _Hop, follow: bool, purpose: Purpose) -> OutboundResponse:
@@ -156,7 +165,7 @@ class GuardedClient:
     async def _send(self, hop: _Hop, purpose: Purpose) -> OutboundResponse:
         await self._check_url(hop.url)
         return await self._transport.send(
-            hop.method, hop.url, hop.headers.multi_items(), hop.body, purpose=purpose, bounds=self._bounds
+            hop.method, hop.url, list(hop.headers.values()), hop.body, purpose=purpose, bounds=self._bounds
         )
 
     async def _check_url(self, url: httpx.URL) -> None:
@@ -169,17 +178,22 @@ class _Hop:
 
     method: str
     url: httpx.URL
-    headers: httpx.Headers
+    headers: _Headers
     body: bytes | None
 
 
-def _body(headers: httpx.Headers, json: Any, data: Mapping[str, str] | None, content: bytes | None) -> bytes | None:
+_ACCEPT = ("Accept", "application/json")
+_JSON = ("Content-Type", "application/json")
+_FORM = ("Content-Type", "application/x-www-form-urlencoded")
+
+
+def _body(headers: _Headers, json: Any, data: Mapping[str, str] | None, content: bytes | None) -> bytes | None:
     """The body as sent, its Content-Type set unless the caller set one (as httpx does)."""
     if json is not None:
-        headers.setdefault("Content-Type", "application/json")
+        headers.setdefault("content-type", _JSON)
         return json_module.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
     if data is not None:
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        headers.setdefault("content-type", _FORM)
         return urlencode(data, doseq=True).encode()
     return content
 
@@ -192,7 +206,7 @@ def _redirected(hop: _Hop, response: OutboundResponse) -> _Hop:
     if url.scheme not in ("http", "https"):
         # Checked here too, before anything reads the new URL's origin (a file: URL has no port).
         raise UnsafeURLError(str(hop.url), f"the server redirected to a {url.scheme}: URL, which is refused")
-    headers = httpx.Headers(hop.headers)
+    headers = dict(hop.headers)
     if _origin(url) != _origin(hop.url):
         for name in _ORIGIN_BOUND_HEADERS:
             headers.pop(name, None)

@@ -81,6 +81,10 @@ class KeyedLimiter:
         if slot is None:
             slot = self._slots[key] = _Slot(asyncio.Semaphore(self._limit))
         slot.users += 1
+        if not slot.semaphore.locked():
+            # A free place is taken without suspending (nobody waits before this caller): no timeout to arm.
+            await slot.semaphore.acquire()
+            return
         try:
             async with asyncio.timeout(timeout):
                 await slot.semaphore.acquire()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
@@ -49,7 +50,12 @@ class OutboundResponse:
 
 def _content_type(headers: httpx.Headers) -> tuple[str | None, str | None]:
     """The media type and charset, or None for a missing Content-Type."""
-    value = headers.get("content-type", "").strip()
+    return _parsed_content_type(headers.get("content-type", "").strip())
+
+
+# A server sends the same Content-Type every time; its value is at most a header's length (8 KiB in aiohttp).
+@functools.lru_cache(maxsize=256)
+def _parsed_content_type(value: str) -> tuple[str | None, str | None]:
     if not value:
         return None, None
     message = Message()

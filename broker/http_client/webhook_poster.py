@@ -5,19 +5,16 @@ resolver and socket factory) in a pool of its own, under the guarded client's ru
 resolves to are checked before the post, and again when a connection is made. Redirects are never followed (a
 3xx is the receiver's answer), and each post is bounded in time, and its answer in size. A receiver's DNS answer
 is kept DNS_TTL seconds and checked again at each use. What it saves over the guarded client is what a post to a
-known receiver need not do again: its URL is parsed once, and its headers are the same every time.
+known receiver need not do again: its headers are the same every time.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import ssl
 import time
 from collections.abc import Mapping
 from typing import Self
-
-import httpx
 
 from broker import metrics
 from broker.http_client.addresses import Resolver, check_url_allowed, parse_url, system_resolver
@@ -26,8 +23,6 @@ from broker.http_client.errors import OutboundTimeoutError
 from broker.http_client.limits import POOL_LIMITS, PoolLimits, Purpose
 from broker.http_client.responses import OutboundResponse
 from broker.http_client.transport import DNS_TTL, Bounds, CachedResolver, GuardedTransport
-
-_PARSED_URLS = 10_000
 
 
 class WebhookPoster:
@@ -80,7 +75,7 @@ class WebhookPoster:
         status: int | None = None
         try:
             async with asyncio.timeout(self._total_timeout):
-                target = _parsed(url)
+                target = parse_url(url)
                 await check_url_allowed(target, allow_insecure=self._allow_insecure, resolver=self._resolver)
                 sent = [*self._headers.items(), *headers.items()]
                 response = await self._transport.send(
@@ -91,14 +86,7 @@ class WebhookPoster:
         except TimeoutError as exc:
             raise OutboundTimeoutError(url, f"no complete answer within {self._total_timeout:g} s") from exc
         finally:
-            metrics.OUTBOUND.labels(Purpose.WEBHOOKS.value, metrics.status_class(status)).inc()
-            metrics.OUTBOUND_SECONDS.labels(Purpose.WEBHOOKS.value).observe(time.monotonic() - started)
+            metrics.outbound_call(Purpose.WEBHOOKS.value, status, time.monotonic() - started)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
-
-
-@functools.lru_cache(maxsize=_PARSED_URLS)
-def _parsed(url: str) -> httpx.URL:
-    """A receiver's URL parsed (a few thousand posts go to one): parsing is pure, its checks run at each post."""
-    return parse_url(url)
