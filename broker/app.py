@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,7 +17,7 @@ from broker import background, demo_tool, health, jwks, log_context, monitoring
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.host_routing import HostRouting, under_tenant_paths
-from broker.http_client import GuardedClient, WebhookPoster
+from broker.http_client import GuardedClient, OutboundOptions, WebhookPoster
 from broker.key_rotation import KeyRotationService
 from broker.launch import routes as launch_routes
 from broker.launch.deep_linking_service import DeepLinkingService
@@ -47,25 +46,19 @@ from tenants.services import TenantService
 USER_AGENT = "lti-broker/0.1"
 
 
-class _OutboundOptions(TypedDict):
-    allow_insecure: bool
-    total_timeout: float
-    connect_timeout: float
-    read_timeout: float
-
-
 def create_services(settings: Settings) -> Services:
     """The services of one process (a server, a CLI command, a worker), sharing one database and one client."""
     database = Database(settings.database_url)
     # The webhook poster keeps the guarded client's rules and deadlines (see broker/http_client/webhook_poster.py).
-    outbound = _OutboundOptions(
+    outbound = OutboundOptions(
+        user_agent=USER_AGENT,
         allow_insecure=settings.allow_insecure_platforms,
         total_timeout=settings.outbound_timeout,
         connect_timeout=min(5.0, settings.outbound_timeout),
         read_timeout=settings.outbound_timeout,
     )
-    client = GuardedClient(user_agent=USER_AGENT, **outbound)
-    poster = WebhookPoster(user_agent=USER_AGENT, **outbound)
+    client = GuardedClient(outbound)
+    poster = WebhookPoster(outbound)
     secret_box = SecretBox(settings.secret_key)
     key_ring = KeyRing(database, secret_box)
     key_pool = KeyPool(database, secret_box)
@@ -167,7 +160,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(jwks.KeySetShortcut, routes=key_set_routes, on_base_host=host_routing.on_base_host),
         ],
         exception_handlers={
-            404: _not_found, 405: _not_found, 500: _server_error,
+            404: _not_found,
+            405: _not_found,
+            500: _server_error,
             Refusal: _refused,
         },
         lifespan=lifespan,

@@ -5,7 +5,7 @@ connect time, against DNS rebinding), follows redirects itself, and bounds time 
 as it streams). Each call names its purpose, which has its own connection pool (`limits`). Address policy in
 `addresses`, the guarded network layer (aiohttp, a pool per purpose) in `transport`, bodies in `bodies`, the
 client in `client`. Webhook posts, thousands a second to few receivers, go through `webhook_poster`: the same
-network layer and rules, without the redirect handling, and with each receiver's URL parsed once.
+network layer and rules, without the redirect handling. Both clients take one set of `options`.
 """
 
 from broker.http_client.addresses import Resolver, check_url_is_public
@@ -20,6 +20,7 @@ from broker.http_client.errors import (
     UnsafeURLError,
 )
 from broker.http_client.limits import KeyedLimiter, Purpose
+from broker.http_client.options import OutboundOptions
 from broker.http_client.responses import OutboundResponse
 from broker.http_client.webhook_poster import WebhookPoster
 
@@ -29,6 +30,7 @@ __all__ = [
     "KeyedLimiter",
     "OutboundConnectionError",
     "OutboundError",
+    "OutboundOptions",
     "OutboundResponse",
     "OutboundTimeoutError",
     "Purpose",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json as json_module
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -18,18 +17,13 @@ from urllib.parse import urlencode
 import httpx
 
 from broker import metrics
-from broker.http_client.addresses import (
-    Resolver,
-    check_url_allowed,
-    parse_url,
-    port_of,
-    system_resolver,
-)
+from broker.http_client.addresses import check_url_allowed, parse_url, port_of
 from broker.http_client.bodies import ACCEPT_ENCODING
 from broker.http_client.errors import OutboundTimeoutError, TooManyRedirectsError, UnsafeURLError
 from broker.http_client.limits import POOL_LIMITS, PoolLimits, Purpose
+from broker.http_client.options import OutboundOptions
 from broker.http_client.responses import OutboundResponse
-from broker.http_client.transport import DNS_TTL, Bounds, CachedResolver, GuardedTransport
+from broker.http_client.transport import GuardedTransport
 
 # Credentials a caller set for one origin; never replayed to another one on redirect.
 _ORIGIN_BOUND_HEADERS = ("authorization", "cookie")
@@ -40,46 +34,31 @@ _Headers = dict[str, tuple[str, str]]
 
 
 class GuardedClient:
-    """Sends outbound requests, refusing anything unsafe; each call names its purpose, which picks its pool.
+    """Sends outbound requests under `options`, refusing anything unsafe; each call names its purpose, which
+    picks its pool.
 
-    `allow_insecure` (BROKER_ALLOW_INSECURE_PLATFORMS) also allows http:// and loopback/private addresses.
-    `resolver` replaces system DNS (tests); the default uses the event loop's getaddrinfo. An answer is kept
-    `dns_ttl` seconds (0: none) and checked again at each use. `ssl_context` replaces the default trust and
-    `limits` the pools (tests). `transport` replaces the guarded network layer, with its own connect-time
-    policy and resolver (tests: a platform on a public name served from loopback); the client's URL and
-    address checks still run first.
+    `limits` replaces the pools (tests). `transport` replaces the guarded network layer, with its own
+    connect-time policy and resolver (tests: a platform on a public name served from loopback); the client's URL
+    and address checks still run first.
     """
 
     def __init__(
         self,
+        options: OutboundOptions,
         *,
-        user_agent: str,
-        allow_insecure: bool = False,
-        total_timeout: float = 10.0,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
-        max_response_bytes: int = 1_048_576,
         max_redirects: int = 3,
         transport: GuardedTransport | None = None,
-        resolver: Resolver | None = None,
-        dns_ttl: float = DNS_TTL,
-        ssl_context: ssl.SSLContext | None = None,
         limits: Mapping[Purpose, PoolLimits] = POOL_LIMITS,
     ) -> None:
-        if not user_agent.strip():
-            raise ValueError("user_agent is required: some platforms refuse requests without one")
-        self._user_agent = user_agent
-        self._allow_insecure = allow_insecure
-        self._total_timeout = total_timeout
+        self._allow_insecure = options.allow_insecure
+        self._total_timeout = options.total_timeout
         self._max_redirects = max_redirects
-        self._resolver = CachedResolver(resolver or system_resolver, dns_ttl)
+        self._resolver = options.cached_resolver()
         # Redirects are followed here, each hop checked before it is sent, never by the network layer.
-        self._transport = transport or GuardedTransport(
-            allow_private=allow_insecure, resolver=self._resolver, ssl_context=ssl_context, limits=limits
-        )
-        self._bounds = Bounds(connect_timeout, read_timeout, max_response_bytes)
+        self._transport = transport or options.transport(self._resolver, limits)
+        self._bounds = options.bounds
         self._own_headers: _Headers = {
-            "user-agent": ("User-Agent", user_agent),
+            "user-agent": ("User-Agent", options.user_agent),
             "accept-encoding": ("Accept-Encoding", ACCEPT_ENCODING),
         }
 

@@ -11,54 +11,32 @@ known receiver need not do again: its headers are the same every time.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Mapping
 from typing import Self
 
 from broker import metrics
-from broker.http_client.addresses import Resolver, check_url_allowed, parse_url, system_resolver
+from broker.http_client.addresses import check_url_allowed, parse_url
 from broker.http_client.bodies import ACCEPT_ENCODING
 from broker.http_client.errors import OutboundTimeoutError
 from broker.http_client.limits import POOL_LIMITS, PoolLimits, Purpose
+from broker.http_client.options import OutboundOptions
 from broker.http_client.responses import OutboundResponse
-from broker.http_client.transport import DNS_TTL, Bounds, CachedResolver, GuardedTransport
 
 
 class WebhookPoster:
-    """Posts webhook bodies; the same rules as GuardedClient's (see the module's doc), its own pool.
+    """Posts webhook bodies under `options`, the guarded client's rules (see the module's doc), in a pool of its
+    own (`limits`)."""
 
-    `allow_insecure` (BROKER_ALLOW_INSECURE_PLATFORMS) also allows http:// and loopback/private addresses.
-    `resolver` replaces system DNS (tests); `dns_ttl` 0 keeps no answer.
-    """
-
-    def __init__(
-        self,
-        *,
-        user_agent: str,
-        allow_insecure: bool = False,
-        total_timeout: float = 10.0,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
-        max_response_bytes: int = 1_048_576,
-        resolver: Resolver | None = None,
-        dns_ttl: float = DNS_TTL,
-        ssl_context: ssl.SSLContext | None = None,
-        limits: PoolLimits = POOL_LIMITS[Purpose.WEBHOOKS],
-    ) -> None:
-        if not user_agent.strip():
-            raise ValueError("user_agent is required: some receivers refuse requests without one")
-        self._allow_insecure = allow_insecure
-        self._total_timeout = total_timeout
-        self._resolver = CachedResolver(resolver or system_resolver, dns_ttl)
-        self._transport = GuardedTransport(
-            allow_private=allow_insecure,
-            resolver=self._resolver,
-            ssl_context=ssl_context,
-            limits={Purpose.WEBHOOKS: limits},
-        )
-        self._bounds = Bounds(connect_timeout, read_timeout, max_response_bytes)
-        self._headers = {"User-Agent": user_agent, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+    def __init__(self, options: OutboundOptions, *, limits: PoolLimits = POOL_LIMITS[Purpose.WEBHOOKS]) -> None:
+        self._allow_insecure = options.allow_insecure
+        self._total_timeout = options.total_timeout
+        self._resolver = options.cached_resolver()
+        self._transport = options.transport(self._resolver, {Purpose.WEBHOOKS: limits})
+        self._bounds = options.bounds
+        self._headers = {
+            "User-Agent": options.user_agent, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING
+        }  # fmt: skip
 
     async def __aenter__(self) -> Self:
         return self

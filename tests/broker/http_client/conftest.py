@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from broker.http_client import GuardedClient
+from broker.http_client import GuardedClient, OutboundOptions
 from tests.broker.http_client.support import (
+    USER_AGENT,
+    FakeDNS,
     LiveServer,
     Pki,
     ScriptedPlatform,
@@ -33,6 +36,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def tls_server(pki: Pki) -> Iterator[LiveServer]:
     with serving([], cert_file=pki.cert_file, key_file=pki.key_file) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def tls_options(pki: Pki) -> OutboundOptions:
+    """Options of a client or poster that reaches tls_server as https://platform.test, trusting the test CA."""
+    trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
+    dns = FakeDNS({"platform.test": ["127.0.0.1"]})
+    return OutboundOptions(user_agent=USER_AGENT, allow_insecure=True, resolver=dns, ssl_context=trusting)
 
 
 @pytest.fixture(scope="module")

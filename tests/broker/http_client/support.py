@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker.http_client import GuardedClient
+from broker.http_client import GuardedClient, OutboundOptions
 from broker.http_client.transport import GuardedTransport
 
 USER_AGENT = "lti-broker-tests/1.0 (+https://broker.test)"
@@ -401,10 +401,12 @@ class ScriptedPlatform:
         trusting = ssl.create_default_context(cadata=self.ca_pem.decode())
         return LoopbackTransport(self.port, ssl_context=trusting, **options)
 
-    def client(self, **options: Any) -> GuardedClient:
+    def client(self, *, max_redirects: int = 3, **options: Any) -> GuardedClient:
         """A client in secure mode whose names resolve to public addresses, as on the internet, connected here."""
         options.setdefault("resolver", FakeDNS(PLATFORM_DNS))
-        return GuardedClient(user_agent=USER_AGENT, transport=self.transport(), **options)
+        return GuardedClient(
+            OutboundOptions(user_agent=USER_AGENT, **options), max_redirects=max_redirects, transport=self.transport()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from broker.http_client import (
     GuardedClient,
     OutboundConnectionError,
+    OutboundOptions,
     OutboundTimeoutError,
     Purpose,
     ResponseTooLargeError,
@@ -223,7 +224,8 @@ async def test_a_connect_that_does_not_complete_in_time_is_a_connect_timeout() -
     with unaccepting_port() as port:
         transport = LoopbackTransport(port)
         async with GuardedClient(
-            user_agent=USER_AGENT, resolver=FakeDNS(PLATFORM_DNS), transport=transport, connect_timeout=0.2
+            OutboundOptions(user_agent=USER_AGENT, resolver=FakeDNS(PLATFORM_DNS), connect_timeout=0.2),
+            transport=transport,
         ) as client:
             with pytest.raises(OutboundTimeoutError) as caught:
                 await client.get("https://platform.test/config", purpose=Purpose.REGISTRATION)
@@ -233,7 +235,9 @@ async def test_a_connect_that_does_not_complete_in_time_is_a_connect_timeout() -
 
 async def test_a_refused_connection_is_a_connection_error() -> None:
     transport = LoopbackTransport(closed_port())
-    async with GuardedClient(user_agent=USER_AGENT, resolver=FakeDNS(PLATFORM_DNS), transport=transport) as client:
+    async with GuardedClient(
+        OutboundOptions(user_agent=USER_AGENT, resolver=FakeDNS(PLATFORM_DNS)), transport=transport
+    ) as client:
         with pytest.raises(OutboundConnectionError) as caught:
             await client.get("https://platform.test/config", purpose=Purpose.REGISTRATION)
 
@@ -249,7 +253,8 @@ async def test_an_answer_that_is_not_http_is_a_connection_error(answer: bytes) -
     async with raw_server(answer) as port:
         transport = LoopbackTransport(port)
         async with GuardedClient(
-            user_agent=USER_AGENT, allow_insecure=True, resolver=FakeDNS(PLATFORM_DNS), transport=transport
+            OutboundOptions(user_agent=USER_AGENT, allow_insecure=True, resolver=FakeDNS(PLATFORM_DNS)),
+            transport=transport,
         ) as client:
             with pytest.raises(OutboundConnectionError) as caught:
                 await client.get("http://platform.test/config", purpose=Purpose.REGISTRATION)
@@ -295,9 +300,9 @@ async def test_cookies_are_never_carried_between_calls(platform: ScriptedPlatfor
     assert "cookie" not in route.calls[-1].headers
 
 
-def test_a_user_agent_is_required() -> None:
+def test_a_user_agent_is_required_of_the_client_and_the_poster_alike() -> None:
     with pytest.raises(ValueError, match="user_agent"):
-        GuardedClient(user_agent=" ")
+        OutboundOptions(user_agent=" ")
 
 
 @pytest.mark.parametrize(

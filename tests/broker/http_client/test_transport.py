@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import ssl
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from broker.http_client import (
     GuardedClient,
     OutboundConnectionError,
+    OutboundOptions,
     OutboundTimeoutError,
     Purpose,
     UnsafeURLError,
@@ -29,7 +29,6 @@ from tests.broker.http_client.support import (
     CountingDNS,
     FakeDNS,
     LiveServer,
-    Pki,
     RebindingDNS,
     closed_port,
     eventually,
@@ -39,7 +38,7 @@ from tests.broker.http_client.support import (
 
 
 async def test_insecure_mode_reaches_a_loopback_http_server(live_server: LiveServer) -> None:
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True)) as client:
         response = await client.get(live_server.url("/moved"), purpose=Purpose.REGISTRATION)
 
     assert response.status_code == 200
@@ -48,7 +47,7 @@ async def test_insecure_mode_reaches_a_loopback_http_server(live_server: LiveSer
 
 
 async def test_connections_are_kept_alive_between_calls(live_server: LiveServer) -> None:
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True)) as client:
         first = await client.get(live_server.url("/config"), purpose=Purpose.REGISTRATION)
         second = await client.get(live_server.url("/config"), purpose=Purpose.REGISTRATION)
 
@@ -58,7 +57,7 @@ async def test_connections_are_kept_alive_between_calls(live_server: LiveServer)
 async def test_secure_mode_refuses_the_same_loopback_server(live_server: LiveServer) -> None:
     before = len(live_server.hits)
 
-    async with GuardedClient(user_agent=USER_AGENT) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT)) as client:
         for scheme in ("http", "https"):
             with pytest.raises(UnsafeURLError):
                 await client.get(live_server.url("/config", scheme=scheme), purpose=Purpose.REGISTRATION)
@@ -69,7 +68,7 @@ async def test_secure_mode_refuses_the_same_loopback_server(live_server: LiveSer
 async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) -> None:
     before = len(live_server.hits)
 
-    async with GuardedClient(user_agent=USER_AGENT, resolver=RebindingDNS(), dns_ttl=0) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, resolver=RebindingDNS(), dns_ttl=0)) as client:
         with pytest.raises(UnsafeURLError) as caught:
             await client.get(
                 live_server.url("/config", scheme="https", host="rebind.test"), purpose=Purpose.REGISTRATION
@@ -82,7 +81,7 @@ async def test_dns_rebinding_is_caught_at_connect_time(live_server: LiveServer) 
 async def test_a_platforms_name_is_resolved_once_within_the_cache_time(live_server: LiveServer) -> None:
     dns = CountingDNS({"lms.test": ["127.0.0.1"]})
 
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True, resolver=dns)) as client:
         for _ in range(3):
             await client.get(live_server.url("/config", host="lms.test"), purpose=Purpose.REGISTRATION)
 
@@ -166,7 +165,7 @@ async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveSer
     # Nothing listens on 127.0.0.2 at this port: the first address refuses, the second one answers.
     dns = FakeDNS({"dual.test": ["127.0.0.2", "127.0.0.1"]})
 
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True, resolver=dns)) as client:
         response = await client.get(live_server.url("/config", host="dual.test"), purpose=Purpose.REGISTRATION)
 
     assert response.status_code == 200
@@ -174,13 +173,13 @@ async def test_a_dead_address_falls_through_to_the_next_one(live_server: LiveSer
 
 async def test_a_slow_server_is_a_timeout(live_server: LiveServer) -> None:
     # The server answers after 1 s, well within the default read timeout: only the 0.2 s one makes this an error.
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True, read_timeout=0.2) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True, read_timeout=0.2)) as client:
         with pytest.raises(OutboundTimeoutError):
             await client.get(live_server.url("/slow"), purpose=Purpose.REGISTRATION)
 
 
 async def test_a_refused_connection_is_a_connection_error() -> None:
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True)) as client:
         with pytest.raises(OutboundConnectionError):
             await client.get(f"http://127.0.0.1:{closed_port()}/config", purpose=Purpose.REGISTRATION)
 
@@ -188,16 +187,10 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
 # --- TLS through the guarded network layer: connect to a checked IP, verify the hostname ---
 
 
-def tls_client(pki: Pki) -> GuardedClient:
-    dns = FakeDNS({"platform.test": ["127.0.0.1"]})
-    trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
-    return GuardedClient(user_agent=USER_AGENT, allow_insecure=True, resolver=dns, ssl_context=trusting)
-
-
 async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
-    tls_server: LiveServer, pki: Pki
+    tls_server: LiveServer, tls_options: OutboundOptions
 ) -> None:
-    async with tls_client(pki) as client:
+    async with GuardedClient(tls_options) as client:
         response = await client.get(
             tls_server.url("/config", scheme="https", host="platform.test"), purpose=Purpose.REGISTRATION
         )
@@ -205,8 +198,8 @@ async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address
     assert response.json()["user_agent"] == USER_AGENT
 
 
-async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, pki: Pki) -> None:
-    async with tls_client(pki) as client:
+async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, tls_options: OutboundOptions) -> None:
+    async with GuardedClient(tls_options) as client:
         with pytest.raises(OutboundConnectionError) as caught:
             await client.get(tls_server.url("/config", scheme="https", host="127.0.0.1"), purpose=Purpose.REGISTRATION)
 
@@ -223,9 +216,10 @@ async def test_slow_anonymous_registration_fetches_cannot_starve_a_tenants_token
     # pool, and the token request timed out waiting for a connection.
     share = POOL_LIMITS[Purpose.REGISTRATION].per_destination
     dns = FakeDNS({"slow.test": ["127.0.0.1"], "lms.test": ["127.0.0.1"]})
-    client = GuardedClient(
+    options = OutboundOptions(
         user_agent=USER_AGENT, allow_insecure=True, resolver=dns, connect_timeout=0.5, total_timeout=30, read_timeout=30
     )
+    client = GuardedClient(options)
     async with silent_server() as slow, client:
         fetches = [
             asyncio.create_task(client.get(slow.url("/config", host="slow.test"), purpose=Purpose.REGISTRATION))
@@ -260,11 +254,12 @@ async def test_slow_anonymous_registration_fetches_cannot_starve_a_tenants_token
 
 
 def single_connection_client(**options: Any) -> GuardedClient:
-    limits = {
-        Purpose.REGISTRATION: PoolLimits(connections=1, per_destination=1, keepalive_expiry=5)
-    }
+    limits = {Purpose.REGISTRATION: PoolLimits(connections=1, per_destination=1, keepalive_expiry=5)}
     return GuardedClient(
-        user_agent=USER_AGENT, allow_insecure=True, resolver=FakeDNS(), limits=limits, connect_timeout=0.25, **options
+        OutboundOptions(
+            user_agent=USER_AGENT, allow_insecure=True, resolver=FakeDNS(), connect_timeout=0.25, **options
+        ),
+        limits=limits,
     )
 
 
@@ -299,7 +294,7 @@ async def test_a_destinations_place_is_given_back_when_the_caller_gives_up() -> 
 
 
 async def test_connections_are_kept_alive_per_purpose(live_server: LiveServer) -> None:
-    async with GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+    async with GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True)) as client:
         keys = [await client.get(live_server.url("/config"), purpose=Purpose.PLATFORM_KEYS) for _ in range(2)]
         token = await client.get(live_server.url("/config"), purpose=Purpose.SERVICE_TOKENS)
 
@@ -308,7 +303,10 @@ async def test_connections_are_kept_alive_per_purpose(live_server: LiveServer) -
 
 
 async def test_a_kept_connection_the_server_closed_meanwhile_is_not_used_again() -> None:
-    async with hanging_up_server() as server, GuardedClient(user_agent=USER_AGENT, allow_insecure=True) as client:
+    async with (
+        hanging_up_server() as server,
+        GuardedClient(OutboundOptions(user_agent=USER_AGENT, allow_insecure=True)) as client,
+    ):
         first = await client.post_json(server.url, {}, purpose=Purpose.WEBHOOKS)
         await server.answered.wait()
         await asyncio.sleep(0.05)  # the hang-up reaches the client's socket

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from typing import Any
 
 import pytest
 
 from broker.http_client import (
     OutboundConnectionError,
+    OutboundOptions,
     OutboundTimeoutError,
     ResponseTooLargeError,
     UnsafeURLError,
@@ -20,7 +20,6 @@ from tests.broker.http_client.support import (
     CountingDNS,
     FakeDNS,
     LiveServer,
-    Pki,
     RebindingDNS,
     closed_port,
     hanging_up_server,
@@ -146,16 +145,16 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
 
 
 async def test_tls_verifies_the_hostname_while_connecting_to_the_checked_address(
-    tls_server: LiveServer, pki: Pki
+    tls_server: LiveServer, tls_options: OutboundOptions
 ) -> None:
-    async with _tls_poster(pki) as poster:
+    async with WebhookPoster(tls_options) as poster:
         answer = await poster.post(tls_server.url("/echo", scheme="https", host="platform.test"), BODY, SIGNED)
 
     assert answer.json()["body"] == BODY.decode()
 
 
-async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, pki: Pki) -> None:
-    async with _tls_poster(pki) as poster:
+async def test_tls_refuses_a_certificate_for_another_name(tls_server: LiveServer, tls_options: OutboundOptions) -> None:
+    async with WebhookPoster(tls_options) as poster:
         with pytest.raises(OutboundConnectionError) as caught:
             await poster.post(tls_server.url("/echo", scheme="https", host="127.0.0.1"), BODY, SIGNED)
 
@@ -173,15 +172,5 @@ async def test_a_kept_connection_the_server_closed_meanwhile_is_not_used_again()
     assert len(server.ports) == 2 and server.ports[0] != server.ports[1], "the second post went over a new connection"
 
 
-def test_a_user_agent_is_required() -> None:
-    with pytest.raises(ValueError, match="user_agent"):
-        WebhookPoster(user_agent=" ")
-
-
 def _poster(**options: Any) -> WebhookPoster:
-    return WebhookPoster(user_agent=USER_AGENT, **options)
-
-
-def _tls_poster(pki: Pki) -> WebhookPoster:
-    trusting = ssl.create_default_context(cadata=pki.ca_pem.decode())
-    return _poster(allow_insecure=True, resolver=FakeDNS({"platform.test": ["127.0.0.1"]}), ssl_context=trusting)
+    return WebhookPoster(OutboundOptions(user_agent=USER_AGENT, **options))

@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlalchemy import select, update
 
 from broker.database import utcnow
-from broker.http_client.webhook_poster import WebhookPoster
+from broker.http_client import OutboundOptions, WebhookPoster
 from broker.registration.models import Registration
 from broker.services import Services
 from broker.webhooks.models import WebhookDelivery, WebhookDeliveryAttempt
@@ -36,10 +36,11 @@ def make_worker(
 async def impatient_poster() -> AsyncIterator[WebhookPoster]:
     """A poster that waits SHORT_OUTBOUND_TIMEOUT for a receiver's answer, for the tests of a slow receiver."""
     timeout = SHORT_OUTBOUND_TIMEOUT
-    poster = WebhookPoster(
+    options = OutboundOptions(
         user_agent="lti-broker-tests", allow_insecure=True,
         total_timeout=timeout, connect_timeout=timeout, read_timeout=timeout,
-    )
+    )  # fmt: skip
+    poster = WebhookPoster(options)
     try:
         yield poster
     finally:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from broker.http_client import WebhookPoster
+from broker.http_client import OutboundOptions, WebhookPoster
 from broker.services import Services
 from broker.webhooks.worker import CLAIM_SHARE, PER_TENANT, DeliveryWorker
 from tests.broker.webhooks.support import (
@@ -41,7 +41,9 @@ async def test_a_receiver_that_never_answers_holds_up_only_its_own_tenants_deliv
     hanging = bind_loopback()
     hanging.listen(4 * PER_TENANT)  # takes connections, never reads nor answers
     # Posts wait for an answer as long as the test does: what is asserted is what happens before any answer.
-    poster = WebhookPoster(user_agent="test", allow_insecure=True, total_timeout=PATIENCE_S, read_timeout=PATIENCE_S)
+    poster = WebhookPoster(
+        OutboundOptions(user_agent="test", allow_insecure=True, total_timeout=PATIENCE_S, read_timeout=PATIENCE_S)
+    )
     worker = DeliveryWorker(services.database, poster, services.tenants, services.settings)
     with ToolEmulator.running() as tool:
         async with (
