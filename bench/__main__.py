@@ -1,11 +1,11 @@
 """`make bench`: every benchmark, one after the other; `make bench ONLY="registration profile"` runs the ones
-named (jwks, registration, launch, api_models, jws, database, outbound, webhooks, profile, scale; the profile and scale,
-which fills a PostgreSQL database and runs for minutes, run only when named)."""
+named (jwks, registration, launch, api_models, jws, database, outbound, middleware, webhooks, profile, scale;
+the profile and scale, which fills a PostgreSQL database and runs for minutes, run only when named)."""
 
 import sys
 from importlib import import_module
 
-BENCHMARKS = ("jwks", "registration", "launch", "api_models", "jws", "database", "outbound", "webhooks")
+BENCHMARKS = ("jwks", "registration", "launch", "api_models", "jws", "database", "outbound", "middleware", "webhooks")
 KNOWN = (*BENCHMARKS, "profile", "scale")
 
 names = sys.argv[1:] or BENCHMARKS
