@@ -11,13 +11,13 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import URL, CursorResult, Result, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, class_mapper, make_transient_to_detached
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
@@ -56,6 +56,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+_Model = TypeVar("_Model", bound=Base)
+
+
+def detached(model: type[_Model], values: Mapping[str, Any]) -> _Model:
+    """An ORM object of a row read directly (`values`: every column, and any relationship's objects), as a
+    closed session leaves what it loaded: detached, nothing to flush. Made as the ORM's loading makes it, the
+    values put in place without the constructor's attribute events, which cost four times the rest."""
+    instance: _Model = class_mapper(model).class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 def utcnow() -> datetime:

@@ -18,9 +18,8 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
-from broker.database import Database, utcnow
+from broker.database import Database, detached, utcnow
 from broker.hostnames import HostnameError
 from broker.http_client import OutboundConnectionError, UnsafeURLError, check_url_is_public
 from broker.refusals import FieldError
@@ -155,9 +154,7 @@ class TenantService:
         row = (await self.database.read(_BY_SLUG, {"slug": slug})).first()
         if row is None:
             return None
-        tenant = Tenant(**row._asdict())
-        make_transient_to_detached(tenant)
-        return tenant
+        return detached(Tenant, row._asdict())
 
     async def hostnames(self, tenant_id: str) -> builtins.list[str]:
         """Every host name the tenant has had, oldest first (each still serves it)."""

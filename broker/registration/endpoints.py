@@ -25,17 +25,19 @@ class StoredEndpoints(Protocol):
     endpoint_secrets: str | None
 
 
-def store_endpoints(row: StoredEndpoints, exact: dict[str, str | None], box: SecretBox) -> None:
-    """Sets the columns to display copies and keeps, encrypted, the exact URLs those copies differ from."""
+def endpoint_columns(exact: dict[str, str | None], box: SecretBox) -> dict[str, str | None]:
+    """The endpoint columns: display copies, and, encrypted, the exact URLs those copies differ from."""
+    columns: dict[str, str | None] = {}
     secret = {}
     for name in CALLED_ENDPOINTS:
         url = exact.get(name)
         # Redaction can lengthen a URL whose secret was shorter than the marker that replaces it.
         shown = None if url is None else stored_text.record(redact_url(url), stored_text.URL_LENGTH)
-        setattr(row, name, shown)
+        columns[name] = shown
         if shown != url:
             secret[name] = url
-    row.endpoint_secrets = box.encrypt(json.dumps(secret)) if secret else None
+    columns["endpoint_secrets"] = box.encrypt(json.dumps(secret)) if secret else None
+    return columns
 
 
 def called_endpoint(row: StoredEndpoints, name: str, box: SecretBox) -> str | None:

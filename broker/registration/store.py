@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from broker import stored_text
-from broker.database import new_id, utcnow
+from broker.database import detached, new_id, utcnow
 from broker.limits.store import Joining
 from broker.redaction import redact_document, redact_secret_fields, redact_url
 from broker.registration import attempts, errors
-from broker.registration.endpoints import CALLED_ENDPOINTS, store_endpoints
+from broker.registration.endpoints import CALLED_ENDPOINTS, endpoint_columns
 from broker.registration.models import Deployment, DeploymentSource, Registration
 from broker.registration.platform_configuration import PlatformConfiguration
 from broker.registration.representation import deployment_event, registration_item
@@ -131,34 +131,36 @@ async def store(
     held = next((row for row in found if row.issuer == platform.issuer), None)
     now = utcnow()
     if held is None:
-        registration = Registration(
-            id=new_id("reg"),
-            tenant_id=tenant.id,
-            issuer=platform.issuer,
-            client_id=client_id,
-            status=tenant.activation_policy,
-            created_at=now,
-        )
-        deployments = []
+        # Every column, None where nothing sets it (as an unset attribute reads).
+        values: dict[str, Any] = dict.fromkeys(_COLUMNS)
+        values |= {
+            "id": new_id("reg"),
+            "tenant_id": tenant.id,
+            "issuer": platform.issuer,
+            "client_id": client_id,
+            "status": tenant.activation_policy,
+            "created_at": now,
+        }
+        deployments: list[Deployment] = []
     else:
-        registration = Registration(**held._asdict())
-        deployments = await _deployments_of(connection, registration.id)
-    _apply_platform(registration, platform, answer.plan, answer.request, answer.result)
-    store_endpoints(registration, _called(platform), secret_box)
+        values = held._asdict()
+        deployments = await _deployments_of(connection, held.id)
+    values |= _platform_columns(platform, answer.plan, answer.request, answer.result)
+    values |= endpoint_columns(_called(platform), secret_box)
     # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
-    registration.key_set = answer.key_set
-    registration.updated_at = now
+    values |= {"key_set": answer.key_set, "updated_at": now}
+    registration_id = values["id"]
     if held is None:
-        await connection.execute(_INSERT_REGISTRATION, {key: getattr(registration, key) for key in _COLUMNS})
+        await connection.execute(_INSERT_REGISTRATION, {key: values[key] for key in _COLUMNS})
     else:
-        values = {key: getattr(registration, key) for key in _REGISTERED_AGAIN}
-        await connection.execute(_UPDATE_REGISTRATION, {"registration_id": registration.id, **values})
+        changed = {key: values[key] for key in _REGISTERED_AGAIN}
+        await connection.execute(_UPDATE_REGISTRATION, {"registration_id": registration_id, **changed})
     known = {deployment.deployment_id for deployment in deployments}
     new_ids = tuple(d for d in answer.result.deployment_ids if d not in known)
     if new_ids:
         new = [
             {
-                "registration_id": registration.id,
+                "registration_id": registration_id,
                 "deployment_id": deployment_id,
                 "source": DeploymentSource.REGISTRATION,
                 "created_at": now,
@@ -166,8 +168,8 @@ async def store(
             for deployment_id in new_ids
         ]
         await connection.execute(_INSERT_DEPLOYMENTS, new)
-        deployments.extend(Deployment(**values) for values in new)
-    registration.deployments = deployments
+        deployments.extend(Deployment(**row) for row in new)
+    registration = detached(Registration, {**values, "deployments": deployments})
     item = registration_item(registration)
     event_type = EventType.REGISTRATION_CREATED if held is None else EventType.REGISTRATION_UPDATED
     events = [(event_type, item), *((EventType.DEPLOYMENT_CREATED, deployment_event(item, d)) for d in new_ids)]
@@ -179,7 +181,7 @@ async def store(
 
 async def _deployments_of(connection: Joining, registration_id: str) -> list[Deployment]:
     rows = await connection.execute(_DEPLOYMENTS_OF, {"registration_id": registration_id})
-    return [Deployment(**row._asdict()) for row in rows]
+    return [detached(Deployment, row._asdict()) for row in rows]
 
 
 async def _conflict(
@@ -202,8 +204,8 @@ async def _conflict(
         f"broker: it updated that tool's entry instead of adding {tenant.name}.",
         field="client_id",
     )
-    registration = Registration(**owned._asdict())
-    registration.deployments = await _deployments_of(connection, registration.id)
+    deployments = await _deployments_of(connection, owned.id)
+    registration = detached(Registration, {**owned._asdict(), "deployments": deployments})
     await attempts.conflict_attempt(connection, attempt_id, conflict, **recorded_answer)
     recorded = await record_events(
         connection,
@@ -228,27 +230,24 @@ def _called(platform: PlatformConfiguration) -> dict[str, str | None]:
     return {name: getattr(platform, name) for name in CALLED_ENDPOINTS}
 
 
-def _apply_platform(
-    registration: Registration,
-    platform: PlatformConfiguration,
-    plan: RegistrationPlan,
-    request: dict[str, Any],
-    result: RegistrationResult,
-) -> None:
-    registration.product_family_code = platform.product_family_code
-    registration.platform_profile = platform.profile
-    registration.adaptations = list(platform.adaptations)
-    registration.platform_version = platform.version
-    registration.authorization_server = platform.authorization_server
-    # Redaction can lengthen a URL whose secret was shorter than the marker that replaces it.
-    registration.registration_endpoint = stored_text.record(
-        redact_url(platform.registration_endpoint), stored_text.URL_LENGTH
-    )
-    registration.scopes_requested = list(plan.scopes)
+def _platform_columns(
+    platform: PlatformConfiguration, plan: RegistrationPlan, request: dict[str, Any], result: RegistrationResult
+) -> dict[str, Any]:
+    """What the platform's configuration and answer set of a registration's columns."""
     # A platform that does not echo `scope` is taken to grant what was asked.
     granted = result.scopes_granted if result.scopes_granted is not None else plan.scopes
-    registration.scopes_granted = list(granted)
-    registration.platform_configuration = redact_document(platform.document)
-    registration.registration_request = request
-    # Stored for display: without secret-looking query values, and without RFC 7592's management credential.
-    registration.registration_response = redact_secret_fields(result.document)
+    return {
+        "product_family_code": platform.product_family_code,
+        "platform_profile": platform.profile,
+        "adaptations": list(platform.adaptations),
+        "platform_version": platform.version,
+        "authorization_server": platform.authorization_server,
+        # Redaction can lengthen a URL whose secret was shorter than the marker that replaces it.
+        "registration_endpoint": stored_text.record(redact_url(platform.registration_endpoint), stored_text.URL_LENGTH),
+        "scopes_requested": list(plan.scopes),
+        "scopes_granted": list(granted),
+        "platform_configuration": redact_document(platform.document),
+        "registration_request": request,
+        # Stored for display: without secret-looking query values, and without RFC 7592's management credential.
+        "registration_response": redact_secret_fields(result.document),
+    }
