@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import exc
+from sqlalchemy import exc, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -215,6 +215,11 @@ class Statements(Protocol):
         """The first column of every row."""
         ...
 
+    async def lock(self) -> None:
+        """Makes what the transaction reads next stay as read until it commits: on SQLite, its write lock
+        taken now unless it holds it already; on PostgreSQL, nothing (its reads lock rows with FOR UPDATE)."""
+        ...
+
 
 def _driver_error(error: Exception, plan: Plan, dialect: Dialect, many: bool) -> exc.DBAPIError:
     """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError…), without its parameters."""
@@ -251,6 +256,10 @@ class _Statements(ABC):
         return (await self.execute(statement, parameters)).scalars()
 
 
+# The write lock of a SQLite transaction that has not written yet (the connection begins IMMEDIATE otherwise).
+_BEGIN_WRITING = text("BEGIN IMMEDIATE")
+
+
 class SQLiteStatements(_Statements):
     """Statements on a sqlite3 connection, made on the event loop's thread."""
 
@@ -282,6 +291,11 @@ class SQLiteStatements(_Statements):
             raise _driver_error(error, plan, self._plans.dialect, many) from error
         answered = plan.rows(raw, description, self._plans.dialect) if description is not None else []
         return Answer(answered, cursor.rowcount)
+
+    async def lock(self) -> None:
+        """Takes the write lock now, unless the transaction holds it already: it wrote."""
+        if not self._connection.in_transaction:
+            await self.execute(_BEGIN_WRITING)
 
     async def commit(self) -> None:
         try:
@@ -337,6 +351,9 @@ class SQLite:
 
 class PostgreSQLStatements(_Statements):
     """Statements on a psycopg async connection."""
+
+    async def lock(self) -> None:
+        """Nothing to do: PostgreSQL's reads lock what they read (FOR UPDATE)."""
 
     def __init__(self, pool: PostgreSQL, connection: psycopg.AsyncConnection[Any]) -> None:
         self._pool = pool

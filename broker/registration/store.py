@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from broker import stored_text
 from broker.database import detached, new_id, utcnow
+from broker.direct_sql import Statements
 from broker.limits.store import Joining
 from broker.redaction import redact_document, redact_secret_fields, redact_url
 from broker.registration import attempts, errors
@@ -105,7 +106,7 @@ class Outcome:
 
 
 async def store(
-    connection: Joining,
+    connection: Statements,
     tenant: Tenant,
     attempt_id: str,
     platform: PlatformConfiguration,
@@ -117,11 +118,8 @@ async def store(
     """Stores the answer's registration and finishes the attempt, or records the conflict, in the caller's
     transaction (`sqlite`: on SQLite). An IntegrityError means another process stored the same client first: try
     again in a new transaction."""
-    if sqlite:
-        # SQLite begins the write transaction (and takes its lock) with the first write: the answer is written
-        # first so that the registrations read next stay as read until the commit, as FOR UPDATE keeps them on
-        # PostgreSQL.
-        await attempts.write_attempt(connection, attempt_id, **answer.recorded)
+    # The registrations read next stay as read until the commit (SQLite's write lock; FOR UPDATE on PostgreSQL).
+    await connection.lock()
     client_id = answer.result.client_id
     spellings = dict(zip(_SPELLINGS, _issuer_spellings(platform.issuer), strict=True))
     found = (await connection.execute(_OF_CLIENT, {**spellings, "client_id": client_id})).all()

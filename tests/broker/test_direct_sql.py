@@ -4,6 +4,7 @@ stores and reads, on both engines; errors are SQLAlchemy's; a failed transaction
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -196,6 +197,33 @@ async def test_a_sqlite_write_waits_for_the_lock_without_blocking_the_loop_then_
             holder.close()
         assert (await database.read(text("SELECT n FROM scratch"))).scalars() == [2]
     finally:
+        await database.dispose()
+
+
+async def test_a_sqlite_transaction_locked_before_it_writes_keeps_other_writers_out_until_it_ends(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "broker.db"
+    database = Database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        async with database.ephemeral() as statements:
+            await statements.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        async with database.ephemeral() as statements:
+            await statements.lock()
+            await statements.lock()  # held already: nothing more to take
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("INSERT INTO scratch VALUES (1)")
+            other.rollback()
+            await statements.execute(text("INSERT INTO scratch VALUES (2)"))
+        async with database.ephemeral() as statements:
+            await statements.execute(text("INSERT INTO scratch VALUES (3)"))
+            await statements.lock()  # it wrote, so it holds the lock already
+        other.execute("INSERT INTO scratch VALUES (4)")
+        other.commit()
+        assert (await database.read(text("SELECT n FROM scratch ORDER BY n"))).scalars() == [2, 3, 4]
+    finally:
+        other.close()
         await database.dispose()
 
 
