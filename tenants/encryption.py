@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -13,6 +14,9 @@ class DecryptionError(Exception):
     """A stored secret cannot be read: BROKER_SECRET_KEY changed or the value was altered."""
 
 
+# Derived once per (secret, purpose): a derivation costs tens of µs, and a registration's key set is named with a
+# derived key at every step (tenants.keys.platform_key_set). The few purposes there are fit many times over.
+@lru_cache(maxsize=64)
 def derive_key(secret_key: str, purpose: str) -> bytes:
     """A 32-byte key for one purpose; separate purposes never share key material."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"lti-broker", info=purpose.encode())
