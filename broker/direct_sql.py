@@ -370,11 +370,12 @@ class PostgreSQLStatements(_Statements):
         while True:
             cursor = self.connection.cursor()
             try:
-                if many:
+                if many and len(converted) != 1:
                     await cursor.executemany(plan.sql, converted)
                 else:
+                    # psycopg runs each executemany in a pipeline of its own, which costs a round trip more.
                     await cursor.execute(plan.sql, converted[0])
-                description = cursor.description
+                description = None if many else cursor.description
                 raw = await cursor.fetchall() if description is not None else []
                 break
             except psycopg.OperationalError as error:
