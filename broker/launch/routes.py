@@ -40,6 +40,8 @@ _URLENCODED = re.compile(r"application/x-www-form-urlencoded\s*(;.*)?", re.IGNOR
 # the number of fields.
 _SMALL_FORM = 256 * 1024
 _MAX_FIELDS = 1000
+# The counters of the two answers a launch's post gives, looked up once (a lookup by label costs a few µs).
+_LAUNCHED, _STORAGE_CHECKS = metrics.LAUNCHES.labels("launched"), metrics.LAUNCHES.labels("storage_check")
 
 
 async def login(request: Request) -> Response:
@@ -71,9 +73,9 @@ async def launch(request: Request) -> Response:
     except (LaunchRefused, TooManyRequests) as refusal:
         return await _refused(request, "launch", limits, refusal)
     if isinstance(relay, StorageCheck):
-        metrics.LAUNCHES.labels("storage_check").inc()
+        _STORAGE_CHECKS.inc()
         return _storage_page(request, relay.html, STORAGE_GET.csp_hash)
-    metrics.LAUNCHES.labels("launched").inc()
+    _LAUNCHED.inc()
     response = HTMLResponse(
         relay.html,
         headers={

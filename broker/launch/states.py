@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
@@ -145,7 +144,7 @@ class LaunchStates:
         self._next_cleanup = 0.0
 
     def digest(self, state: str) -> str:
-        return hmac.new(self._key, state.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, state.encode(), "sha256").hex()
 
     def begin(self, new: NewState) -> str:
         """A login's state: what it remembers, sealed, to be sent to the platform as `state`."""
