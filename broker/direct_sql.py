@@ -138,12 +138,15 @@ class Plan:
             return converted
         return {bind.name: value for bind, value in zip(self._binds, converted, strict=True)}
 
-    def rows(self, raw: list[Any], description: Sequence[Any], dialect: Dialect) -> list[Any]:
-        """The driver's rows, each converted by its column's type, as named tuples."""
-        key = tuple(column[1] for column in description)
-        reader = self._readers.get(key)
+    def rows(
+        self, raw: list[Any], types: tuple[Any, ...], description: Callable[[], Sequence[Any]], dialect: Dialect
+    ) -> list[Any]:
+        """The driver's rows, each converted by its column's type, as named tuples. `types`: the columns' type
+        codes as the driver gives them; `description`, its description of the columns, asked for only to make
+        the reader of a new set of types."""
+        reader = self._readers.get(types)
         if reader is None:
-            reader = self._readers[key] = self._reader(description, dialect)
+            reader = self._readers[types] = self._reader(description(), dialect)
         return reader(raw)
 
     def _reader(self, description: Sequence[Any], dialect: Dialect) -> Callable[[list[Any]], list[Any]]:
@@ -289,8 +292,10 @@ class SQLiteStatements(_Statements):
             raw = cursor.fetchall() if description is not None else []
         except sqlite3.Error as error:
             raise _driver_error(error, plan, self._plans.dialect, many) from error
-        answered = plan.rows(raw, description, self._plans.dialect) if description is not None else []
-        return Answer(answered, cursor.rowcount)
+        if description is None:
+            return Answer([], cursor.rowcount)
+        types = (None,) * len(description)  # sqlite3 gives no type codes
+        return Answer(plan.rows(raw, types, lambda: description, self._plans.dialect), cursor.rowcount)
 
     async def lock(self) -> None:
         """Takes the write lock now, unless the transaction holds it already: it wrote."""
@@ -352,31 +357,39 @@ class SQLite:
 class PostgreSQLStatements(_Statements):
     """Statements on a psycopg async connection."""
 
-    async def lock(self) -> None:
-        """Nothing to do: PostgreSQL's reads lock what they read (FOR UPDATE)."""
-
     def __init__(self, pool: PostgreSQL, connection: psycopg.AsyncConnection[Any]) -> None:
         self._pool = pool
         self.connection = connection
         self._plans = pool.plans
         self._ran = False
+        # One cursor for the transaction's statements: psycopg's cursors cost more to make than to use again.
+        self._cursor: psycopg.AsyncCursor[Any] | None = None
+
+    async def lock(self) -> None:
+        """Nothing to do: PostgreSQL's reads lock what they read (FOR UPDATE)."""
 
     async def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
     ) -> Answer:
         import psycopg
+        from psycopg.pq import ExecStatus
 
         plan, many, converted = _prepared(self._plans, statement, parameters)
         while True:
-            cursor = self.connection.cursor()
+            if self._cursor is None or self._cursor.connection is not self.connection:
+                self._cursor = self.connection.cursor()
+            cursor = self._cursor
             try:
                 if many and len(converted) != 1:
                     await cursor.executemany(plan.sql, converted)
                 else:
                     # psycopg runs each executemany in a pipeline of its own, which costs a round trip more.
                     await cursor.execute(plan.sql, converted[0])
-                description = None if many else cursor.description
-                raw = await cursor.fetchall() if description is not None else []
+                # The result's type codes, read from it: psycopg makes the cursor's description anew at each ask.
+                result = None if many else cursor.pgresult
+                rows = result is not None and result.status == ExecStatus.TUPLES_OK
+                types = tuple(result.ftype(i) for i in range(result.nfields)) if rows and result else ()
+                raw = await cursor.fetchall() if rows else []
                 break
             except psycopg.OperationalError as error:
                 # A connection that broke while it was idle (a restart of the server) fails its transaction's
@@ -388,8 +401,9 @@ class PostgreSQLStatements(_Statements):
             except psycopg.Error as error:
                 raise _driver_error(error, plan, self._plans.dialect, many) from error
         self._ran = True
-        answered = plan.rows(raw, description, self._plans.dialect) if description is not None else []
-        return Answer(answered, cursor.rowcount)
+        if not rows:
+            return Answer([], cursor.rowcount)
+        return Answer(plan.rows(raw, types, lambda: cursor.description or (), self._plans.dialect), cursor.rowcount)
 
 
 class PostgreSQL:
