@@ -90,8 +90,19 @@ _TEXT_RULES = (
 
 
 # What each rule above needs somewhere in the text before it can match. Most log text (a request's method, path
-# and address, a plain message) has none of it, and one search is far cheaper than every rule's.
-_MAYBE_SECRET = re.compile(r"""-----BEGIN|eyJ|Bearer|Basic|lbk_|whsec_|=|%3D|["']\s*:""", re.I)
+# and address, a plain message) has none of it, and one search is far cheaper than every rule's. Each branch
+# starts with one character of its own case, so that the search skips in C to the places where one of them
+# stands (with IGNORECASE or a class first it tries every branch at every character: 2.5 µs for an access
+# line's 50 characters, 0.3 now). Nothing in it looks past the text it finds, so a search of texts joined by a
+# line break finds what a search of each would.
+_MAYBE_SECRET = re.compile(
+    r"""=|%(?:25)?3[Dd]|-----BEGIN|eyJ|B(?i:earer|asic)|b(?i:earer|asic)|lbk_|whsec_|"\s*:|'\s*:"""
+)
+
+
+def may_hold_secret(text: str) -> bool:
+    """Whether `redact_text` could change the text; when not, it would return it as it is."""
+    return _MAYBE_SECRET.search(text) is not None
 
 
 def redact_text(text: str) -> str:

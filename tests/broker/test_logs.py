@@ -13,6 +13,7 @@ from uvicorn.logging import AccessFormatter
 
 from broker import log_context
 from broker.logs import (
+    LINE_FORMAT,
     ContextFilter,
     JsonFormatter,
     RedactQueryFilter,
@@ -21,7 +22,7 @@ from broker.logs import (
     fields,
     log_config,
 )
-from broker.redaction import redact_text
+from broker.redaction import _TEXT_RULES, may_hold_secret, redact_text
 
 TOKEN = "c2VjcmV0LXRva2Vu"
 
@@ -60,10 +61,43 @@ def test_access_record_loses_its_query() -> None:
         f"client_assertion=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.{TOKEN}",
         f"the key lbk_{TOKEN} and the secret whsec_{TOKEN}",
         f"-----BEGIN PRIVATE KEY-----\n{TOKEN}\n-----END PRIVATE KEY-----",
+        f"registration_token%253D{TOKEN}",
+        f"AUTHORIZATION: BEARER {TOKEN}",
+        f"{{'Access_Token' : '{TOKEN}'}}",
     ],
 )
 def test_secret_shapes_are_redacted(text: str) -> None:
     assert TOKEN not in redact_text(text)
+    # The quick search that lets most text skip the rules finds every text a rule finds, in any case.
+    for variant in (text, text.lower(), text.upper(), text.swapcase()):
+        for pattern, _ in _TEXT_RULES:
+            for found in pattern.finditer(variant):
+                assert may_hold_secret(found.group(0)), (pattern.pattern, found.group(0))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"/t/acme/lti/register?registration_token={TOKEN}",
+        f"Bearer {TOKEN}",
+        f"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.{TOKEN}",
+        f"code={TOKEN}",
+    ],
+)
+def test_a_member_holding_a_secret_the_message_does_not_is_redacted(value: str) -> None:
+    clean = record("broker.access", "GET %s 200", ("/t/acme/lti/launch",))
+    clean.__dict__.update(fields(path=value, method="GET", status=200))
+    written = handled(clean, JsonFormatter())
+    assert TOKEN not in written
+    assert json.loads(written)["message"] == "GET /t/acme/lti/launch 200"
+
+
+def test_a_member_found_in_a_clean_message_is_still_checked_on_its_own() -> None:
+    # "xcode=…" is clean where it stands (no parameter is named `xcode`); "code=…", a part of it, is not.
+    line = record("broker.access", "GET %s 200", (f"/xcode={TOKEN}",))
+    line.__dict__.update(fields(path=f"/xcode={TOKEN}", code=f"code={TOKEN}"))
+    written = json.loads(handled(line, JsonFormatter()))
+    assert written["message"] == f"GET /xcode={TOKEN} 200" and written["code"] == "code=[redacted]"
 
 
 def test_what_is_not_secret_stays() -> None:
@@ -136,6 +170,15 @@ def test_a_text_line_names_its_context_and_quotes_what_could_run_on() -> None:
     assert written.endswith(' broker.webhooks: sent tenant=acme delivery_id="del 1\\nINFO forged line"')
     assert len(written.splitlines()) == 1
     assert handled(record("broker", "plain"), TextFormatter()).endswith("INFO broker: plain")
+
+
+def test_a_text_line_is_line_format_then_its_context() -> None:
+    for created in (1767225599.9996, 1767225600.0004, 1767225600.5):
+        line = record("broker.access", "GET %s 200", ("/t/acme/lti/launch",))
+        line.created, line.msecs = created, (created - int(created)) * 1000
+        with log_context.about(tenant="acme"):
+            written = handled(line, TextFormatter())
+        assert written == logging.Formatter(LINE_FORMAT).format(line) + " tenant=acme"
 
 
 def test_a_text_line_breaks_no_line_whatever_its_message_holds() -> None:
