@@ -65,9 +65,11 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         own = getattr(record, FIELDS, None)
-        texts = [message, *(value for value in own.values() if isinstance(value, str))] if own else [message]
         # One search of the message and the record's own members together, which most lines pass: the search
         # finds in the joined text whatever it would find in each (`broker.redaction`).
+        texts = [message]
+        if own:
+            texts += [value for value in own.values() if isinstance(value, str)]
         if may_hold_secret("\n".join(texts)):
             if redact_text(message) != message:
                 # Formatters that read the arguments themselves (uvicorn's access lines) need them in their
@@ -122,6 +124,10 @@ def _context_members(context: log_context.LogContext | None) -> dict[str, Any]:
     return members
 
 
+# `json.dumps` with options of its own makes an encoder at each call.
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: time (UTC), level, logger, message, the context, the record's own members, and
     the traceback as one string."""
@@ -141,7 +147,7 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = record.exc_text
         if record.stack_info:
             line["stack"] = record.stack_info
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return _JSON.encode(line)
 
 
 class TextFormatter(logging.Formatter):
