@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine
@@ -67,15 +66,9 @@ def measure(best_cpu: Callable[..., Coroutine[Any, Any, float]]) -> dict[str, fl
 
 
 def main() -> None:
-    from bench.inprocess import measured
+    from bench.inprocess import best_of_processes
 
-    before = os.environ.get("BENCH_BEFORE", "")
-    sources = {"broker": "", **({"broker before": before} if before else {})}
-    best: dict[str, dict[str, float]] = {}
-    for _ in range(PROCESSES):
-        for name, source in sources.items():
-            for key, value in measured(source, __file__).items():
-                best.setdefault(name, {})[key] = min(best.get(name, {}).get(key, value), value)
+    best = best_of_processes(__file__, PROCESSES)
     print(f"database, SQLite, µs of CPU an operation (best of {PROCESSES} processes, {ROUNDS} rounds of {NUMBER}):")
     for name, figures in best.items():
         print(

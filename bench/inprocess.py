@@ -52,6 +52,19 @@ def measured(source: str, script: str, *arguments: str) -> dict[str, float]:
     return figures
 
 
+def best_of_processes(script: str, processes: int, *arguments: str) -> dict[str, dict[str, float]]:
+    """Each figure of `script`, the best of `processes` processes, for this checkout ("broker") and, with
+    BENCH_BEFORE, that checkout ("broker before"), the two taking turns."""
+    before = os.environ.get("BENCH_BEFORE", "")
+    sources = {"broker": "", **({"broker before": before} if before else {})}
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(processes):
+        for name, source in sources.items():
+            for key, value in measured(source, script, *arguments).items():
+                best.setdefault(name, {})[key] = min(best.get(name, {}).get(key, value), value)
+    return best
+
+
 def _measure_here(script: str, *arguments: str) -> None:
     result = runpy.run_path(script)["measure"](best_cpu, *arguments)
     figures = asyncio.run(result) if inspect.iscoroutine(result) else result

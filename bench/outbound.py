@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -136,21 +135,15 @@ class _StaticResolver(AbstractResolver):
 
 
 def main() -> None:
-    from bench.inprocess import measured
+    from bench.inprocess import best_of_processes
 
-    before = os.environ.get("BENCH_BEFORE", "")
-    sources = {"broker": "", **({"broker before": before} if before else {})}
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
         [sys.executable, "-P", __file__, "--serve"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        best: dict[str, dict[str, float]] = {}
-        for _ in range(PROCESSES):
-            for name, source in sources.items():
-                for key, value in measured(source, __file__, str(port)).items():
-                    best.setdefault(name, {})[key] = min(best.get(name, {}).get(key, value), value)
+        best = best_of_processes(__file__, PROCESSES, str(port))
     finally:
         server.terminate()
         server.wait()

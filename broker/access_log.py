@@ -13,6 +13,8 @@ from starlette.types import Scope
 from broker.logs import fields
 
 logger = logging.getLogger("broker.access")
+
+
 def log_request(scope: Scope, method: str, path: str, status: int, seconds: float) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
