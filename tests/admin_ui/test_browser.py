@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, Locator, Page
 
 from broker.registration.models import RegistrationAttempt
 from broker.services import Services
@@ -38,8 +38,17 @@ async def context(chromium: Browser, console_broker: RunningBroker) -> AsyncIter
     await context.close()
 
 
+async def follow(page: Page, link: Locator, path: str) -> None:
+    """Click a link and wait for the page at `path`: a click returns before the navigation it starts has ended, so
+    a check made at once could run on the page being left, or on a document being torn down."""
+    await link.click()
+    await page.wait_for_url(f"**{path}")
+
+
 async def check_page(page: Page, name: str) -> None:
-    """No serious or critical accessibility violation; the page saved as a screenshot."""
+    """No serious or critical accessibility violation, once the page and its frames have loaded; the page saved
+    as a screenshot."""
+    await page.wait_for_load_state("load")
     results = await _axe.run(page)
     serious = [
         f"{violation['id']} ({violation['impact']}): {violation['help']}"
@@ -89,7 +98,7 @@ async def test_a_vendor_signs_up_confirms_signs_in_copies_the_url_and_invites(
     await page.get_by_role("button", name="Confirm my address").click()
     await page.get_by_role("heading", name="Your e-mail address is confirmed").wait_for()
 
-    await page.get_by_role("link", name="Sign in").first.click()
+    await follow(page, page.get_by_role("link", name="Sign in").first, "/login")
     await check_page(page, "sign-in")
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password").fill(PASSWORD)
@@ -117,7 +126,7 @@ async def test_a_vendor_signs_up_confirms_signs_in_copies_the_url_and_invites(
     await check_page(page, "console-members")
     assert "/invitations/accept" in link_in(await mailbox.async_wait_for(colleague, "invited"), "/invitations/accept")
 
-    await page.get_by_role("link", name="Your account").click()
+    await follow(page, page.get_by_role("link", name="Your account"), "/account")
     await check_page(page, "account")
     await page.get_by_role("button", name=f"Sign out {email}").click()
     await page.get_by_role("link", name="Sign up: create your tool's tenant").wait_for()
@@ -136,7 +145,7 @@ async def test_an_operator_signs_in(context: BrowserContext, services: Services)
     await page.get_by_role("button", name="Sign in").click()
     await page.get_by_role("heading", name="Operator console").wait_for()
     await check_page(page, "operator-console")
-    await page.get_by_role("link", name="Mail outbox").first.click()
+    await follow(page, page.get_by_role("link", name="Mail outbox").first, "/admin/mail")
     await check_page(page, "operator-mail")
 
 
@@ -181,7 +190,7 @@ async def test_an_owner_of_another_tenant_joins_by_invitation_then_resets_the_pa
     await page.get_by_role("button", name=f"Sign out {guest.email}").click()
 
     await page.goto("/login")
-    await page.get_by_role("link", name="Forgot your password?").click()
+    await follow(page, page.get_by_role("link", name="Forgot your password?"), "/reset-password")
     await check_page(page, "reset-request")
     await page.get_by_label("E-mail address").fill(guest.email)
     await page.get_by_role("button", name="Send the link").click()

@@ -7,7 +7,7 @@ from playwright.async_api import Browser
 
 from broker.demo_tool import DEMO_SLUG, demo_tool_url
 from broker.services import Services
-from tests.admin_ui.test_browser import check_page, watch_csp
+from tests.admin_ui.test_browser import check_page, follow, watch_csp
 from tests.conftest import RunningBroker
 
 
@@ -20,7 +20,7 @@ async def test_a_newcomer_registers_and_launches_the_demo_tool_in_the_browser(
     page = await context.new_page()
     blocked = watch_csp(page)
     await page.goto("/")
-    await page.get_by_role("link", name="Try it without an LMS").click()
+    await follow(page, page.get_by_role("link", name="Try it without an LMS"), "/try")
     await check_page(page, "try-it")
     registration = page.frame_locator('iframe[title="The demo tool\'s registration"]')
     await registration.locator("#register").click(timeout=15_000)
