@@ -29,18 +29,20 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def write_templates(folder: Path, review: str, review_state: str, registered: str, verify_state: str) -> None:
     """The broker's two pages as templates: the form states and the platform's ids become variables."""
-    (folder / "review.html").write_text(_template(review, {review_state: "state"}))
-    (folder / "registered.html").write_text(_template(registered, {verify_state: "verify_state"}))
+    (folder / "review.html").write_text(raw_template(review, {review_state: "state"}, uuids_as="client_id"))
+    (folder / "registered.html").write_text(
+        raw_template(registered, {verify_state: "verify_state"}, uuids_as="client_id")
+    )
 
 
-def _template(page: str, variables: dict[str, str]) -> str:
-    """`page` with each key of `variables`, and each UUID (the platform's ids), made a variable; the rest
-    is kept raw so that nothing in the page is read as template syntax."""
-    pattern = re.compile("|".join([*map(re.escape, variables), UUID.pattern]))
+def raw_template(page: str, variables: dict[str, str], *, uuids_as: str = "") -> str:
+    """`page` with each key of `variables` made the variable it names, and with `uuids_as` each UUID (the
+    platform's ids) made that one; the rest is kept raw so that nothing in the page is read as template syntax."""
+    pattern = re.compile("|".join([*map(re.escape, variables), *([UUID.pattern] if uuids_as else [])]))
     parts, start = [], 0
     for match in pattern.finditer(page):
         parts.append("{% raw %}" + page[start : match.start()] + "{% endraw %}")
-        parts.append("{{ " + variables.get(match.group(), "client_id") + " }}")
+        parts.append("{{ " + variables.get(match.group(), uuids_as) + " }}")
         start = match.end()
     parts.append("{% raw %}" + page[start:] + "{% endraw %}")
     return "".join(parts)

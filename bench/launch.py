@@ -2,7 +2,10 @@
 id_token) against one uvicorn worker of the broker, 8 users at a time, with the fast loopback platform
 (bench/platform.py) serving the platform's JWKS. Prints broker CPU per launch (read from /proc) and launches/s,
 the median of 3 rounds. Targets: at most 1.2 ms of broker CPU per launch, at least 500 launches/s. SQLite, then
-PostgreSQL too when BENCH_DATABASE_URL=postgresql://… names a database it may fill.
+PostgreSQL too when BENCH_DATABASE_URL=postgresql://… names a database it may fill. The same users drive the
+floor (bench/launch_floor.py) in the same rounds: a bare Starlette app that redirects the login, checks the
+id_token's signature and nonce, signs a launch token and renders the broker's relay page, and nothing else; the
+broker's figures are printed as ratios to it.
 
 The tenant's registration is made by one registration flow through the broker. Each simulated user plays the
 browser and the platform's authorization endpoint: it posts the login from the LMS's frame (as LMSs show tools,
@@ -17,19 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import re
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc.jwk import RSAKey
 
-from bench import platform
+from bench import launch_floor, platform
 from bench.deployment import Deployment, database_urls, deployment
-from bench.loadgen import Connection, Server, broker_servers, median, process_cpu_seconds
+from bench.loadgen import Connection, Server, broker_servers, median, process_cpu_seconds, uvicorn_server
 from bench.registration import Admin
 
 LAUNCHES = 1_600
@@ -38,6 +45,7 @@ ROUNDS = 3
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 # The login as the LMS's frame loads it: the broker redirects at once (broker/launch/login_origin.py).
 FRAMED = "Sec-Fetch-Dest: iframe\r\n"
+LAUNCH_TOKEN = re.compile(r'name="launch_token" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,19 @@ class User:
         query = parse_qs(urlsplit(answer.headers["location"]).query)
         return urlencode({"id_token": self._id_token(query["nonce"][0]), "state": query["state"][0]}).encode()
 
-    async def _launch(self, connection: Connection, form: bytes) -> None:
+    async def relay_page(self) -> str:
+        """The relay page of one whole launch."""
+        connection = await Connection.open(self.address)
+        try:
+            return await self._launch(connection, await self._login(connection))
+        finally:
+            connection.close()
+
+    async def _launch(self, connection: Connection, form: bytes) -> str:
         answer = await connection.post_form(f"/t/{self.slug}/lti/launch", form)
         if answer.status != 200 or b"launch_token" not in answer.body:
             raise RuntimeError(f"launch answered {answer.status}: {answer.body[:300]!r}")
+        return answer.body.decode()
 
     def _id_token(self, nonce: str) -> str:
         now = int(time.time())
@@ -173,10 +190,12 @@ def measure(users: list[User], pid: int, launches: int, step: str = "both") -> R
 def run_engine(bench: Deployment) -> dict[str, tuple[list[Result], list[Result], list[Result]]]:
     """For each server measured: full launches, logins alone and id_token posts alone, a result per round; the
     servers take turns in every round."""
-    with ExitStack() as running:
+    with tempfile.TemporaryDirectory() as pages, ExitStack() as running:
         lms, key = running.enter_context(platform.running())
         measured = broker_servers(running, bench.env)
         simulated = {name: users(bench, server, lms, key) for name, server in measured.items()}
+        measured["floor"] = running.enter_context(floor_server(simulated["broker"][0], lms, key, Path(pages)))
+        simulated["floor"] = users(bench, measured["floor"], lms, key)
         results: dict[str, tuple[list[Result], list[Result], list[Result]]] = {}
         for name, server in measured.items():
             measure(simulated[name], server.pid, CONCURRENCY * 25)  # warm-up: caches, keys, connections
@@ -188,6 +207,21 @@ def run_engine(bench: Deployment) -> dict[str, tuple[list[Result], list[Result],
                 logins.append(measure(simulated[name], server.pid, LAUNCHES, "login"))
                 posts.append(measure(simulated[name], server.pid, LAUNCHES, "launch"))
     return results
+
+
+def floor_server(user: User, lms: Server, key: RSAKey, pages: Path) -> contextlib.AbstractContextManager[Server]:
+    """The floor, serving the relay page of one launch through the broker."""
+    relay_page = asyncio.run(user.relay_page())
+    match = LAUNCH_TOKEN.search(relay_page)
+    if match is None:
+        raise RuntimeError("the relay page holds no launch_token field")
+    launch_floor.write_template(pages, relay_page, match.group(1))
+    env = {
+        "BENCH_FLOOR_PAGES": str(pages),
+        "BENCH_FLOOR_PLATFORM_KEY": json.dumps(key.as_dict(private=False)),
+        "BENCH_FLOOR_AUTHORIZATION_URL": lms.url + platform.AUTHORIZATION_PATH,
+    }
+    return uvicorn_server("bench.launch_floor:create_app", env, factory=True)
 
 
 def main() -> None:
@@ -202,8 +236,12 @@ def main() -> None:
             login_cpu = median([result.cpu_ms_per_launch for result in logins])
             post_cpu = median([result.cpu_ms_per_launch for result in posts])
             figures[name] = best
-            print(f"  {name:<14}{best.per_second:7.0f} launches/s {best.cpu_ms_per_launch:7.3f} ms broker CPU per "
+            print(f"  {name:<14}{best.per_second:7.0f} launches/s {best.cpu_ms_per_launch:7.3f} ms of its CPU per "
                   f"launch (login {login_cpu:.3f} ms, id_token post and relay {post_cpu:.3f} ms)")
+        floor = figures["floor"]
+        for name in figures.keys() - {"floor"}:
+            print(f"  {name} against the floor: {figures[name].cpu_ms_per_launch / floor.cpu_ms_per_launch:.2f}x the "
+                  f"CPU per launch, {figures[name].per_second / floor.per_second:.2f}x the launches/s")
         if "broker before" in figures:
             now, before = figures["broker"], figures["broker before"]
             print(f"  broker against before: {now.per_second / before.per_second:.2f}x the launches/s, "
