@@ -1,10 +1,11 @@
 """The floor for the registration flow: a bare Starlette app doing only what the flow cannot do without.
 
 It answers the same two requests as the broker (the initiation GET and the review form's POST), makes the same
-two outbound calls with httpx (the platform's configuration, then the registration POST) and renders the same
-two pages with Jinja2: the broker's own review and confirmation pages, captured from it in the same run, with
-their changing values (form state, client_id, deployment_id) as template variables. It keeps nothing: no
-database, no sealing, no checks, so the broker's CPU per flow over this app's is what everything else costs.
+two outbound calls (the platform's configuration, then the registration POST) with a bare aiohttp session, the
+library under the broker's own outbound client, and renders the same two pages with Jinja2: the broker's own
+review and confirmation pages, captured from it in the same run, with their changing values (form state,
+client_id, deployment_id) as template variables. It keeps nothing: no database, no sealing, no checks, so the
+broker's CPU per flow over this app's is what everything else costs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -74,28 +75,34 @@ def create_app() -> Starlette:
         loader=FileSystemLoader(os.environ["BENCH_FLOOR_PAGES"]), autoescape=select_autoescape(), enable_async=False
     )
     base_url = os.environ.get("BROKER_BASE_URL", "http://broker.bench")
-    client = httpx.AsyncClient(timeout=10)
+    sessions: list[aiohttp.ClientSession] = []
+
+    def client() -> aiohttp.ClientSession:
+        # Made at the first request: a session belongs to the event loop it is made in.
+        if not sessions:
+            sessions.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)))
+        return sessions[0]
 
     async def register(request: Request) -> Response:
         if request.method == "GET":
             token = request.query_params["registration_token"]
-            answer = await client.get(
+            async with client().get(
                 request.query_params["openid_configuration"], headers={"Authorization": f"Bearer {token}"}
-            )
-            answer.raise_for_status()
-            document = answer.json()
+            ) as answer:
+                answer.raise_for_status()
+                document = await answer.json()
             scope = " ".join(scope for scope in document.get("scopes_supported", []) if scope != "openid")
             state = json.dumps({"token": token, "endpoint": document["registration_endpoint"], "scope": scope})
             return HTMLResponse(pages.get_template("review.html").render(state=state))
         form = await request.form()
         state = json.loads(str(form["state"]))
-        answer = await client.post(
+        async with client().post(
             state["endpoint"],
             json=registration_request(state["scope"], base_url, request.path_params["slug"]),
             headers={"Authorization": f"Bearer {state['token']}"},
-        )
-        answer.raise_for_status()
-        client_id = answer.json()["client_id"]
+        ) as answer:
+            answer.raise_for_status()
+            client_id = (await answer.json())["client_id"]
         page = pages.get_template("registered.html").render(client_id=client_id, verify_state=client_id)
         return HTMLResponse(page)
 
