@@ -235,12 +235,12 @@ class LaunchService:
         # Neither a proof nor the state's cookie: if the login offered the platform's storage, the storage check
         # comes first and the state stays unspent until the proof comes back (an error answer needs no check).
         unbound = proof is None and state_cookie_name(digest) not in cookies and not form.get("error")
-        spent = await self.states.spend(tenant.id, state, unless_offered=unbound, in_write=in_write)
+        spent = await self.states.spend(tenant.id, state, digest=digest, unless_offered=unbound, in_write=in_write)
         if isinstance(spent, StorageOffer):
             check = await self._storage_check(site, spent, form)
             if check is not None:
                 return check
-            spent = await self.states.spend(tenant.id, state, in_write=in_write)
+            spent = await self.states.spend(tenant.id, state, digest=digest, in_write=in_write)
         assert isinstance(spent, PendingLaunch)  # only an offer is answered instead of spending
         pending = spent
         headers = headers or {}
