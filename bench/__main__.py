@@ -1,12 +1,13 @@
 """`make bench`: every benchmark, one after the other; `make bench ONLY="registration profile"` runs the ones
-named (jwks, registration, launch, api_models, jws, database, outbound, middleware, webhooks, profile, scale;
-the profile and scale, which fills a PostgreSQL database and runs for minutes, run only when named)."""
+named (jwks, registration, launch, api_models, jws, database, outbound, middleware, webhooks, pgtrips, profile,
+scale; the round trips to PostgreSQL, the profile and scale, which fills a PostgreSQL database and runs for
+minutes, run only when named)."""
 
 import sys
 from importlib import import_module
 
 BENCHMARKS = ("jwks", "registration", "launch", "api_models", "jws", "database", "outbound", "middleware", "webhooks")
-KNOWN = (*BENCHMARKS, "profile", "scale")
+KNOWN = (*BENCHMARKS, "pgtrips", "profile", "scale")
 
 names = sys.argv[1:] or BENCHMARKS
 unknown = [name for name in names if name not in KNOWN]

@@ -9,7 +9,9 @@ the SQL and the same type objects convert the values (tests/broker/test_direct_s
 
 SQLite's calls are made on the event loop's thread, as `broker.inline_sqlite` makes them, and never wait inside
 SQLite (busy timeout 0): a call refused with SQLITE_BUSY is made again after an `asyncio.sleep`. PostgreSQL's
-go through psycopg's async connections, from a pool of this module's own.
+go through psycopg's async connections, from a pool of this module's own; a round trip there carries what it can
+in libpq's pipeline mode (a transaction's BEGIN with its first statement, deferred writes with the statement
+after them or with the COMMIT), and is answered whole, its first error raised, before its call returns.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import asyncio
 import sqlite3
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from weakref import WeakKeyDictionary
@@ -218,6 +220,14 @@ class Statements(Protocol):
         """The first column of every row."""
         ...
 
+    async def defer(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> None:
+        """Runs a write whose answer nobody reads. On PostgreSQL it goes to the server with the transaction's
+        next statement, or with its COMMIT, in the same round trip, and its error is raised by that call (the
+        transaction then rolls back, as after any error); on SQLite it runs now."""
+        ...
+
     async def lock(self) -> None:
         """Makes what the transaction reads next stay as read until it commits: on SQLite, its write lock
         taken now unless it holds it already; on PostgreSQL, nothing (its reads lock rows with FOR UPDATE)."""
@@ -257,6 +267,11 @@ class _Statements(ABC):
 
     async def scalars(self, statement: ClauseElement, parameters: Parameters | None = None) -> list[Any]:
         return (await self.execute(statement, parameters)).scalars()
+
+    async def defer(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> None:
+        await self.execute(statement, parameters)
 
 
 # The write lock of a SQLite transaction that has not written yet (the connection begins IMMEDIATE otherwise).
@@ -354,56 +369,172 @@ class SQLite:
         self._writer = self._reader = None
 
 
-class PostgreSQLStatements(_Statements):
-    """Statements on a psycopg async connection."""
+class _Sent(NamedTuple):
+    """A statement in a round trip: its plan, whether it runs once for each of several parameter sets, and the
+    driver's sets."""
 
-    def __init__(self, pool: PostgreSQL, connection: psycopg.AsyncConnection[Any]) -> None:
+    plan: Plan
+    many: bool
+    converted: list[Any]
+
+
+class _Failed(Exception):
+    """A round trip's failure, and the statement it failed at."""
+
+    def __init__(self, error: Exception, sent: _Sent) -> None:
+        self.error = error
+        self.sent = sent
+
+
+_BEGIN, _COMMIT = text("BEGIN"), text("COMMIT")
+
+
+class PostgreSQLStatements(_Statements):
+    """Statements on a psycopg async connection, sent in libpq's pipeline mode: one round trip carries the
+    transaction's BEGIN with its first statement, the writes `defer` held back with the statement after them, or
+    with the COMMIT. Each round trip is answered whole, and its first error raised, before its call returns."""
+
+    def __init__(self, pool: PostgreSQL, connection: psycopg.AsyncConnection[Any], *, transaction: bool) -> None:
         self._pool = pool
         self.connection = connection
         self._plans = pool.plans
         self._ran = False
+        self._transaction = transaction  # else a read on a connection in autocommit: no BEGIN, no COMMIT
+        self._began = False
+        self._deferred: list[_Sent] = []
         # One cursor for the transaction's statements: psycopg's cursors cost more to make than to use again.
         self._cursor: psycopg.AsyncCursor[Any] | None = None
 
     async def lock(self) -> None:
         """Nothing to do: PostgreSQL's reads lock what they read (FOR UPDATE)."""
 
+    async def defer(
+        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+    ) -> None:
+        """Held back until the transaction's next statement or its COMMIT, which sends it in its round trip."""
+        self._deferred.append(_Sent(*_prepared(self._plans, statement, parameters)))
+
     async def execute(
         self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
     ) -> Answer:
-        import psycopg
         from psycopg.pq import ExecStatus
 
         plan, many, converted = _prepared(self._plans, statement, parameters)
+        results = await self._round_trip(_Sent(plan, many, converted))
+        if many:
+            return Answer([], sum(result.command_tuples or 0 for result in results))
+        cursor = self._cursor
+        assert cursor is not None
+        cursor._reset()
+        cursor._set_results(results)
+        result = results[0]
+        if result.status != ExecStatus.TUPLES_OK:
+            return Answer([], cursor.rowcount)
+        # The result's type codes, read from it: psycopg makes the cursor's description anew at each ask.
+        types = tuple(result.ftype(i) for i in range(result.nfields))
+        raw = await cursor.fetchall()
+        return Answer(plan.rows(raw, types, lambda: cursor.description or (), self._plans.dialect), cursor.rowcount)
+
+    async def commit(self) -> None:
+        """The deferred writes and the COMMIT, in one round trip; none when the transaction never began."""
+        if self._deferred and not self._ran:
+            # A transaction's first round trip is made again on a new connection when its connection broke while
+            # idle, safe only without a COMMIT (the server may have run it): the COMMIT goes on its own.
+            await self._round_trip(self._deferred.pop())
+        if self._began or self._deferred:
+            await self._round_trip(None)
+
+    async def _round_trip(self, last: _Sent | None) -> list[Any]:
+        """Sends the deferred writes then `last` (None: COMMIT), after BEGIN when the transaction has not begun,
+        in one round trip; answers the results of `last`'s parameter sets."""
+        import psycopg
+
+        sent = self._deferred
+        self._deferred = []
+        if last is None:
+            last = _Sent(self._plans.plan(_COMMIT, {}), False, [{}])
+        sent.append(last)
+        if self._transaction and not self._began:
+            sent.insert(0, _Sent(self._plans.plan(_BEGIN, {}), False, [{}]))
         while True:
             if self._cursor is None or self._cursor.connection is not self.connection:
                 self._cursor = self.connection.cursor()
-            cursor = self._cursor
             try:
-                if many and len(converted) != 1:
-                    await cursor.executemany(plan.sql, converted)
-                else:
-                    # psycopg runs each executemany in a pipeline of its own, which costs a round trip more.
-                    await cursor.execute(plan.sql, converted[0])
-                # The result's type codes, read from it: psycopg makes the cursor's description anew at each ask.
-                result = None if many else cursor.pgresult
-                rows = result is not None and result.status == ExecStatus.TUPLES_OK
-                types = tuple(result.ftype(i) for i in range(result.nfields)) if rows and result else ()
-                raw = await cursor.fetchall() if rows else []
+                results = await _run(self.connection, self._cursor, sent)
                 break
-            except psycopg.OperationalError as error:
+            except _Failed as failed:
+                error, plan, many = failed.error, failed.sent.plan, failed.sent.many
                 # A connection that broke while it was idle (a restart of the server) fails its transaction's
-                # first statement, which changed nothing: once, the statement runs again on a new connection.
-                if self._ran or not self.connection.broken:
+                # first round trip, which changed nothing: once, it is made again on a new connection.
+                if self._ran or not isinstance(error, psycopg.OperationalError) or not self.connection.broken:
                     raise _driver_error(error, plan, self._plans.dialect, many) from error
                 self.connection = await self._pool.replace(self.connection)
                 self._ran = True
-            except psycopg.Error as error:
-                raise _driver_error(error, plan, self._plans.dialect, many) from error
-        self._ran = True
-        if not rows:
-            return Answer([], cursor.rowcount)
-        return Answer(plan.rows(raw, types, lambda: cursor.description or (), self._plans.dialect), cursor.rowcount)
+        self._ran = self._began = True
+        return results
+
+
+async def _run(
+    connection: psycopg.AsyncConnection[Any], cursor: psycopg.AsyncCursor[Any], sent: list[_Sent]
+) -> list[Any]:
+    """Runs every statement of `sent` (each parameter set as a statement) in one round trip; the results of the
+    last statement's parameter sets, or _Failed with the first statement that failed (none after it ran). One
+    statement goes as psycopg's cursor sends it (prepared once it has run a few times); several in pipeline
+    mode, with one Sync."""
+    from psycopg import Error
+
+    if len(sent) == 1 and len(sent[0].converted) == 1:
+        try:
+            if sent[0].plan.sql == "COMMIT":
+                await connection.commit()
+                return []
+            await cursor.execute(sent[0].plan.sql, sent[0].converted[0])
+        except Error as error:
+            raise _Failed(error, sent[0]) from error
+        assert cursor.pgresult is not None
+        return [cursor.pgresult]
+    from psycopg.adapt import Transformer
+
+    queries = []
+    cursor._tx = Transformer(cursor)  # as the cursor makes one for each query it runs
+    try:
+        for item in sent:
+            for params in item.converted:
+                queries.append((cursor._convert_query(item.plan.sql, params), item))
+    except Error as error:
+        raise _Failed(error, item) from error
+    try:
+        answers = await connection.wait(_pipeline(connection.pgconn, [query for query, _ in queries]))
+    except Error as error:
+        raise _Failed(error, queries[0][1]) from error
+    for (_query, item), results in zip(queries, answers, strict=True):
+        try:
+            cursor._check_results(results)
+        except Error as error:
+            raise _Failed(error, item) from None
+    last = sent[-1]
+    return [results[0] for (_query, item), results in zip(queries, answers, strict=True) if item is last]
+
+
+def _pipeline(pgconn: Any, queries: list[Any]) -> Generator[Any, Any, list[list[Any]]]:
+    """psycopg's generator (waited for by `connection.wait`) sending `queries` in pipeline mode, then a Sync, and
+    reading every answer up to the Sync's: each query's results."""
+    from psycopg import generators
+    from psycopg.pq import ExecStatus
+
+    pgconn.enter_pipeline_mode()
+    for query in queries:
+        pgconn.send_query_params(query.query, query.params, param_types=query.types, param_formats=query.formats)
+    pgconn.pipeline_sync()
+    yield from generators.send(pgconn)
+    answers: list[list[Any]] = []
+    while True:
+        results = yield from generators.fetch_many(pgconn)
+        if results and results[0].status == ExecStatus.PIPELINE_SYNC:
+            break
+        answers.append(results)
+    pgconn.exit_pipeline_mode()
+    return answers
 
 
 class PostgreSQL:
@@ -430,10 +561,11 @@ class PostgreSQL:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._size)
         async with self._slots:
-            statements = PostgreSQLStatements(self, await self._checkout(self._idle, autocommit=False))
+            connection = await self._checkout(self._idle, autocommit=False)
+            statements = PostgreSQLStatements(self, connection, transaction=True)
             try:
                 yield statements
-                await statements.connection.commit()
+                await statements.commit()
             except BaseException:
                 await self._discard_or_roll_back(statements.connection)
                 raise
@@ -443,7 +575,8 @@ class PostgreSQL:
         if self._reader_slots is None:
             self._reader_slots = asyncio.Semaphore(self._size)
         async with self._reader_slots:
-            statements = PostgreSQLStatements(self, await self._checkout(self._idle_readers, autocommit=True))
+            connection = await self._checkout(self._idle_readers, autocommit=True)
+            statements = PostgreSQLStatements(self, connection, transaction=False)
             try:
                 answer = await statements.execute(statement, parameters)
             except BaseException:

@@ -157,6 +157,62 @@ async def test_a_failed_statement_raises_sqlalchemys_error_and_rolls_back_its_tr
         assert await statements.scalars(select(things.c.id).order_by(things.c.id)) == ["kept", "new"]
 
 
+async def test_an_error_of_a_transactions_first_statement_is_raised_by_it_and_the_connection_serves_on(
+    database: Database,
+) -> None:
+    # On PostgreSQL the first statement goes with the transaction's BEGIN, in one round trip.
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "kept", **VALUES})
+    with pytest.raises(IntegrityError):
+        async with database.ephemeral() as statements:
+            await statements.execute(_INSERT, {"id": "kept", **VALUES})
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "new", **VALUES})
+    assert (await database.read(_COUNT)).scalar() == 2
+
+
+async def test_deferred_writes_run_before_the_next_statement_and_commit_with_the_transaction(
+    database: Database,
+) -> None:
+    async with database.ephemeral() as statements:
+        await statements.defer(_INSERT, [{"id": f"t{n}", **VALUES} for n in range(3)])
+        await statements.defer(_RENAME, {"old": "red", "new": "blue"})
+        assert await statements.scalars(select(things.c.colour)) == ["blue"] * 3
+        await statements.defer(_INSERT, {"id": "last", **VALUES})
+        assert (await database.read(_COUNT)).scalar() == 0
+    assert (await database.read(_COUNT)).scalar() == 4
+    async with database.ephemeral() as statements:  # nothing but deferred writes: they commit too
+        await statements.defer(_RENAME, {"old": "red", "new": "green"})
+    assert (await database.read(select(things.c.colour).where(things.c.id == "last"))).scalar() == "green"
+
+
+async def test_a_deferred_write_that_fails_is_raised_by_the_next_statement_or_the_commit_and_nothing_commits(
+    database: Database,
+) -> None:
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "kept", **VALUES})
+    # On SQLite a deferred write runs at once: `defer` itself raises its error.
+    passed = []
+    with pytest.raises(IntegrityError) as raised:
+        async with database.ephemeral() as statements:
+            await statements.execute(_INSERT, {"id": "new", **VALUES})
+            await statements.defer(_INSERT, {"id": "kept", **VALUES})
+            passed.append("defer")  # then the commit raises it
+    assert "</script>" not in str(raised.value)
+    with pytest.raises(IntegrityError):
+        async with database.ephemeral() as statements:
+            await statements.defer(_INSERT, {"id": "new", **VALUES})
+            await statements.defer(_INSERT, {"id": "kept", **VALUES})
+            passed.append("defer")
+            await statements.execute(_RENAME, {"old": "red", "new": "blue"})
+            passed.append("the statement after")
+    assert passed == ([] if database.is_sqlite else ["defer", "defer"])
+    assert (await database.read(select(things.c.id, things.c.colour))).all() == [("kept", "red")]
+    async with database.ephemeral() as statements:
+        await statements.defer(_INSERT, {"id": "new", **VALUES})
+    assert (await database.read(_COUNT)).scalar() == 2
+
+
 async def test_reads_never_see_a_transaction_before_it_commits(database: Database) -> None:
     async with database.ephemeral() as statements:
         await statements.execute(_INSERT, {"id": "one", **VALUES})
@@ -240,14 +296,17 @@ async def test_a_sqlite_transaction_locked_before_it_writes_keeps_other_writers_
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="a PostgreSQL connection: set BROKER_TEST_DATABASE_URL")
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-async def test_a_postgresql_connection_lost_while_idle_is_replaced(database: Database) -> None:
+@pytest.mark.parametrize("deferred_only", [False, True], ids=["statements", "deferred writes only"])
+async def test_a_postgresql_connection_lost_while_idle_is_replaced(database: Database, deferred_only: bool) -> None:
     async with database.ephemeral() as statements:
         backend = await statements.scalar(text("SELECT pg_backend_pid()"))
     async with database.engine.connect() as connection:
         await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
     await asyncio.sleep(0.1)
     async with database.ephemeral() as statements:
-        await statements.execute(_INSERT, {"id": "after", **VALUES})
-        assert await statements.scalar(text("SELECT pg_backend_pid()")) != backend
+        if deferred_only:  # the first round trip, made again on a new connection, then the COMMIT's
+            await statements.defer(_INSERT, {"id": "after", **VALUES})
+        else:
+            await statements.execute(_INSERT, {"id": "after", **VALUES})
+            assert await statements.scalar(text("SELECT pg_backend_pid()")) != backend
     assert (await database.read(_COUNT)).scalar() == 1
-
