@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker import metrics
+from broker.forms import UnreadableForm, form_fields
 from broker.inline_scripts import CLOSE
 from broker.limits.public import RegistrationPageLimits, TooManyRequests, client_address, limited
 from broker.pages import render
@@ -43,14 +44,14 @@ async def register(request: Request) -> Response:
             async with limits.calling(tenant.id):
                 outcome = await found.registrations.begin(tenant, initiation, limits)
         else:
-            form = await request.form()
+            form = await form_fields(request)
             state = form.get("state")
-            if not isinstance(state, str) or not state:
+            if not state:
                 raise errors.ReviewExpiredError("The form is missing its state.", field="state")
             # Ticked checkboxes are the only review fields a browser sends; unticked items are left out.
             async with limits.calling(tenant.id):
                 outcome = await found.registrations.complete(tenant, state, review.ticked(form.keys()), limits)
-    except (errors.RegistrationError, TooManyRequests) as refusal:
+    except (errors.RegistrationError, UnreadableForm, TooManyRequests) as refusal:
         return await _refused(request, limits, refusal)
     outcome_name = "review" if isinstance(outcome, Review) else "registered"
     metrics.REGISTRATIONS.labels(outcome_name, outcome.platform.profile, tenant.slug).inc()
@@ -60,7 +61,9 @@ async def register(request: Request) -> Response:
 
 
 async def _refused(
-    request: Request, limits: RegistrationPageLimits, refusal: errors.RegistrationError | TooManyRequests
+    request: Request,
+    limits: RegistrationPageLimits,
+    refusal: errors.RegistrationError | UnreadableForm | TooManyRequests,
 ) -> Response:
     try:
         # A request refused before its step's first write counts against the page's limits all the same.
@@ -136,10 +139,9 @@ async def verify(request: Request) -> Response:
     """The confirmation page's Verify button: a fresh service token grant, and what came of it."""
     try:
         tenant = await _tenant(request)
-    except errors.RegistrationError as refusal:
+        state = (await form_fields(request)).get("state", "")
+    except (errors.RegistrationError, UnreadableForm) as refusal:
         return refusal_page(request, refusal, framable=True)
-    state = (await request.form()).get("state")
-    state = state if isinstance(state, str) else ""
     context: dict[str, object] = {
         "tool_name": tenant.name,
         "close_script": CLOSE.source,

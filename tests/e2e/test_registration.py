@@ -355,3 +355,24 @@ async def test_the_confirmation_closes_the_lms_dialog_at_once_only_with_nothing_
     assert done.status_code == 200, done.text
     assert f'data-close-on-load="{str(closes_at_once).lower()}"' in done.text
     assert ">Done</button>" in done.text and "you can close it now" in done.text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        # More fields than any form holds, and a field over 1 MiB.
+        ("&".join(f"f{number}=1" for number in range(1001)).encode(), "application/x-www-form-urlencoded"),
+        (b"state=" + b"a" * (1024 * 1024 + 1), "application/x-www-form-urlencoded"),
+    ],
+)
+@pytest.mark.parametrize("form", ["review", "verify"])
+async def test_a_form_body_that_cannot_be_read_gets_a_400_page(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant, body: bytes, content_type: str, form: str
+) -> None:
+    """The review form and the confirmation page's Verify form."""
+    url = registration_url(broker, tenant) + ("/verify" if form == "verify" else "")
+    response = await http.post(url, content=body, headers={"content-type": content_type})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The form could not be read" in response.text
+    assert "frame-ancestors https:" in response.headers["content-security-policy"]  # in the LMS's frame, as every step

@@ -1,0 +1,187 @@
+"""What one Dynamic Registration flow costs the broker in-process, on SQLite, counted rather than timed: the
+Python function calls (cProfile) and the SQL statements (sqlite3's trace of every connection; BEGIN, COMMIT
+and ROLLBACK counted apart) of a flow, over FLOWS flows after WARM_UP, with no server: the app is called as
+ASGI with the two requests an admin's browser makes (the initiation GET, the review form posted with its
+defaults), against the fast loopback platform of bench/platform.py. Only the app's own calls are profiled (not
+this harness's parsing of the review page). Also printed: the process's CPU per flow spent in the app's calls
+(best of ROUNDS rounds), which moves with the machine's load where the counts do not.
+
+With BENCH_BEFORE, that checkout counts the same in a process of its own, on a database of its own;
+`BENCH_PROFILE_TOP=N` prints each step's N costliest functions (own time) and the statements' texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import os
+import pstats
+import runpy
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, MutableMapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+FLOWS = 50
+WARM_UP = 20
+ROUNDS = 3
+PROCESSES = 2
+_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform_url: str) -> dict[str, float]:
+    """This process's figures, for the checkout its `broker` package comes from (the CPU is timed around the app's
+    calls alone, so `_best_cpu` is not used)."""
+    # bench/ is no package on this process's path (see bench/inprocess.py): the harness's form reader by its file.
+    post_forms = runpy.run_path(str(Path(__file__).with_name("loadgen.py")))["post_forms"]
+    statements: Counter[str] = Counter()
+    tracing = [False]
+    connect = sqlite3.connect
+
+    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection: sqlite3.Connection = connect(*args, **kwargs)
+
+        def trace(statement: str) -> None:
+            if tracing[0]:
+                statements[statement.strip()] += 1
+
+        connection.set_trace_callback(trace)
+        return connection
+
+    sqlite3.connect = traced_connect  # type: ignore[assignment]
+    folder = Path(tempfile.mkdtemp())
+    env = {
+        "BROKER_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+        "BROKER_SECRET_KEY": "bench-secret-key-" + "b" * 40,
+        "BROKER_BASE_URL": "http://broker.bench",
+        "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
+        "BROKER_RUN_WORKER": "0",
+        "BROKER_PUBLIC_RATE_LIMIT": "1000000",
+        "BROKER_TENANT_RATE_LIMIT": "1000000",
+        "BROKER_REGISTRATION_FETCH_LIMIT": "1000000",
+        "BROKER_LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    broker = str(Path(sys.executable).with_name("broker"))
+    subprocess.run([broker, "db", "upgrade"], check=True, capture_output=True)  # noqa: S603, ASYNC221
+    slug = "bench-" + secrets.token_hex(4)
+    subprocess.run(  # noqa: S603, ASYNC221 - fixed arguments
+        [broker, "tenants", "create", slug, "--name", "Bench Tool", "--tool-url", "https://tool.bench/launch"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    from broker.app import create_app
+
+    app = create_app()
+    path = f"/t/{slug}/lti/register"
+    scope_base = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http", "root_path": "",
+        "client": ("127.0.0.2", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+
+    async def call(method: str, query: str, body: bytes) -> bytes:
+        headers = [(b"host", b"broker.bench"), (b"user-agent", b"bench"), (b"accept", b"text/html")]
+        if method == "POST":
+            headers += [(b"content-type", b"application/x-www-form-urlencoded"),
+                        (b"content-length", str(len(body)).encode())]  # fmt: skip
+        scope = {**scope_base, "method": method, "path": path, "raw_path": path.encode(),
+                 "query_string": query.encode(), "headers": headers}  # fmt: skip
+        sent = False
+        chunks: list[bytes] = []
+        status = [0]
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        started = time.process_time()
+        await app(scope, receive, send)
+        spent[0] += time.process_time() - started
+        page = b"".join(chunks)
+        if status[0] != 200:
+            raise RuntimeError(f"the flow answered {status[0]}: {page[:400]!r}")
+        return page
+
+    profiles = {"initiation": cProfile.Profile(), "form post": cProfile.Profile()}
+    profiling = [False]
+    spent = [0.0]
+
+    async def flow() -> None:
+        configuration_url = platform_url + "/.well-known/openid-configuration"
+        query = urlencode({"openid_configuration": configuration_url, "registration_token": secrets.token_hex(16)})
+        profile = profiles["initiation"]
+        if profiling[0]:
+            profile.enable()
+        review = await call("GET", query, b"")
+        profile.disable()
+        body = urlencode(post_forms(review, path)[0].fields).encode()
+        profile = profiles["form post"]
+        if profiling[0]:
+            profile.enable()
+        await call("POST", "", body)
+        profile.disable()
+
+    async with app.router.lifespan_context(app):
+        for _ in range(WARM_UP):
+            await flow()
+        profiling[0] = tracing[0] = True
+        for _ in range(FLOWS):
+            await flow()
+        profiling[0] = tracing[0] = False
+        spent[0] = 0.0
+        cpu = float("inf")
+        for _ in range(ROUNDS):
+            spent[0] = 0.0
+            for _ in range(FLOWS):
+                await flow()
+            cpu = min(cpu, spent[0] / FLOWS * 1e6)
+    figures = {"cpu": cpu}
+    for step, profile in profiles.items():
+        stats = pstats.Stats(profile)
+        figures[f"calls {step}"] = stats.total_calls / FLOWS  # type: ignore[attr-defined]
+        top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
+        if top:
+            print(f"--- {step}: top {top} by own time, then by calls", file=sys.stderr)
+            stats.stream = sys.stderr  # type: ignore[attr-defined]
+            stats.sort_stats("tottime").print_stats(top)
+            stats.sort_stats("cumulative").print_stats(top * 2)
+    figures["statements"] = sum(n for s, n in statements.items() if not s.upper().startswith(_TRANSACTION)) / FLOWS
+    figures["transactions"] = sum(n for s, n in statements.items() if s.upper().startswith("BEGIN")) / FLOWS
+    if os.environ.get("BENCH_PROFILE_TOP"):
+        for statement, count in statements.most_common():
+            print(f"{count / FLOWS:6.2f}  {statement[:300]}", file=sys.stderr)
+    return figures
+
+
+def main() -> None:
+    from bench import platform
+    from bench.inprocess import best_of_processes
+
+    started = time.perf_counter()
+    with platform.running() as (lms, _):
+        best = best_of_processes(__file__, PROCESSES, lms.url)
+    print(f"registration flow in-process on SQLite, counted over {FLOWS} flows after {WARM_UP} (best of {PROCESSES} "
+          f"processes; {time.perf_counter() - started:.0f} s):")
+    for name, figures in best.items():
+        calls = figures["calls initiation"] + figures["calls form post"]
+        print(
+            f"  {name}: {calls:,.0f} Python calls a flow (initiation {figures['calls initiation']:,.0f}, form post "
+            f"{figures['calls form post']:,.0f}), {figures['statements']:.0f} statements in "
+            f"{figures['transactions']:.0f} transactions; {figures['cpu']:,.0f} µs of CPU a flow (best of {ROUNDS})"
+        )
