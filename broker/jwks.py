@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from starlette.convertors import StringConvertor
 from starlette.requests import HTTPConnection
-from starlette.routing import Match, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from broker.metrics import CACHE_LOOKUPS
@@ -28,6 +29,10 @@ CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"
 # A hit: the key ring handed back the key set it held (and this endpoint its headers); a miss: it read the keys
 # again from the database.
 _HITS, _MISSES = CACHE_LOOKUPS.labels("jwks", "hit"), CACHE_LOOKUPS.labels("jwks", "miss")
+# A hit is counted on the series' value itself: the counter's `inc` first checks, at each call, that the series
+# has its labels (two Python calls more a request). The value is the one the counter reads, in this process or
+# in the files of PROMETHEUS_MULTIPROC_DIR.
+_HIT = _HITS._value.inc
 
 _NOT_FOUND = Refusal("Check the tenant's slug.", status_code=404, title="No such key set")
 
@@ -40,13 +45,14 @@ class JWKSEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = (scope["path_params"]["slug"], scope["path_params"].get("key_set"))
-        keys = await scope["app"].state.key_ring.get(*name)
+        ring = scope["app"].state.key_ring
+        keys = ring.cached(*name) or await ring.get(*name)  # a hit makes no coroutine
         if keys is None:
             await problem_response(_NOT_FOUND, HTTPConnection(scope))(scope, receive, send)
             return
         cached = self._headers.get(name)
         if cached is not None and cached[0] is keys:
-            _HITS.inc()
+            _HIT(1)
             headers = cached[1]
         else:
             _MISSES.inc()
@@ -78,19 +84,33 @@ class KeySetShortcut:
     """A middleware answering the base host's key set paths (`routes`: the key set routes as the base host serves
     them) with the endpoint they lead to, as the router would, without the exception middleware and the router's
     walk through every route. Everything else goes on to the app, tenant hosts' key sets too (`on_base_host`
-    tells, as host routing decides: `HostRouting.on_base_host`)."""
+    tells, as host routing decides: `HostRouting.on_base_host`).
+
+    A path is matched against each route's own pattern, and its parameters (plain strings: no convertor) set in
+    the scope as the route would set them; another method goes the router's way, to its 405, and so does a
+    request under a root path (the route would match the path without it)."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[Route], on_base_host: Callable[[Scope], bool]) -> None:
         self.app = app
         self.routes = routes
         self.on_base_host = on_base_host
+        for route in routes:
+            if any(not isinstance(convertor, StringConvertor) for convertor in route.param_convertors.values()):
+                raise ValueError(f"{route.path}: a key set route's parameters are plain strings")
+        self._patterns = [
+            (route.path_regex.match, route.app, route.endpoint, route.methods or ()) for route in routes
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].endswith(".json") and self.on_base_host(scope):
-            for route in self.routes:
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:  # another method (PARTIAL) goes the router's way, to its 405
-                    scope.update(child_scope)
-                    await route.app(scope, receive, send)
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.endswith(".json") and not scope.get("root_path"):
+            for match, app, endpoint, methods in self._patterns:
+                found = match(path)
+                if found is not None:
+                    if scope["method"] not in methods or not self.on_base_host(scope):
+                        break  # the router's way: another method (405), or a tenant host
+                    scope["path_params"] = {**scope.get("path_params", {}), **found.groupdict()}
+                    scope["endpoint"] = endpoint
+                    await app(scope, receive, send)
                     return
         await self.app(scope, receive, send)

@@ -109,6 +109,10 @@ class KeyRing:
         self._private_keys: ExpiringCache[str, RSAKey] = ExpiringCache(PRIVATE_KEY_TTL, max_entries)
         self._loading: dict[KeySetName, asyncio.Future[TenantKeys | None]] = {}
 
+    def cached(self, slug: str, key_set: str | None = None) -> TenantKeys | None:
+        """The key set as held now, without waiting: None when it is not held (or expired), and `get` reads it."""
+        return self._entries.get((slug, key_set))
+
     async def get(self, slug: str, key_set: str | None = None) -> TenantKeys | None:
         """The tenant's own keys, or with `key_set` the keys bound to one of its platforms."""
         name = (slug, key_set)

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from broker.services import Services
+from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker, _serve_broker, unique_slug
 from tests.e2e.launching import launch, registered
 
@@ -73,3 +74,19 @@ async def test_refusals_by_a_limit_are_counted(http: httpx.AsyncClient, database
         after = await scrape(http, broker)
         key = ("broker_rate_limit_refusals_total", (("limit", "public"),))
         assert after[key] - before.get(key, 0.0) == 1
+
+
+async def test_key_set_lookups_are_counted(
+    http: httpx.AsyncClient, watched_broker: RunningBroker, tenant: CreatedTenant
+) -> None:
+    before = await scrape(http, watched_broker)
+    for _ in range(3):
+        answer = await http.get(watched_broker.url(f"/t/{tenant.tenant.slug}/.well-known/jwks.json"))
+        assert answer.status_code == 200
+    after = await scrape(http, watched_broker)
+    grew = {
+        result: after.get(key, 0.0) - before.get(key, 0.0)
+        for result in ("hit", "miss")
+        for key in [("broker_cache_lookups_total", (("cache", "jwks"), ("result", result)))]
+    }
+    assert grew["hit"] + grew["miss"] == 3 and grew["hit"] >= 2
