@@ -7,6 +7,7 @@ import pytest
 
 from broker.autopost import CSP, auto_post_form, content_security_policy
 from broker.inline_scripts import AUTO_POST
+from broker.pages import render_document
 
 HOSTILE = '"><script>alert(1)</script>'
 
@@ -102,3 +103,22 @@ def test_the_page_policy_lets_the_form_go_only_to_the_action_origin() -> None:
     assert policy.startswith(CSP)
     assert "form-action https://tool.example:8443;" in policy
     assert policy.endswith("frame-ancestors https:")
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "title"),
+    [
+        ("https://tool.example.com/launch?x=1&y=2", {"launch_token": "a.b.c"}, "Opening Quiz <Tool>…"),
+        ("https://lms.example.edu/r?q=" + HOSTILE, {"JWT": HOSTILE, HOSTILE: "&'\"", "empty": ""}, HOSTILE),
+        ("https://tool.example.com/", {}, ""),
+    ],
+)
+def test_the_page_is_its_template_rendered_for_every_call(action: str, fields: dict[str, str], title: str) -> None:
+    """The page is filled in from its template rendered once per action, title and field names: each call's
+    values, never an earlier call's, escaped as the template escapes them."""
+    for round_ in range(3):
+        values = {name: f"{value}{round_}" for name, value in fields.items()}
+        expected = render_document(
+            "auto_post.html", {"title": title, "action": action, "fields": values, "script": AUTO_POST}
+        )
+        assert auto_post_form(action, values, title=title) == expected
