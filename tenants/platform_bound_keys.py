@@ -26,20 +26,37 @@ def platform_jwks_path(key_set: str) -> str:
     return f"/keys/{key_set}/jwks.json"
 
 
+# How many key set names, and names of key sets known to hold a key, a process keeps (each set is emptied when full).
+REMEMBERED = 10_000
+
+
 class PlatformBoundKeys:
     def __init__(self, database: Database, settings: Settings, key_ring: KeyRing, pool: KeyPool) -> None:
         self.database = database
         self.settings = settings
         self.key_ring = key_ring
         self.pool = pool
+        # A registration names its key set at the review, again at the submission, and then ensures it.
+        self._names: dict[tuple[str, str], str] = {}
+        # Key sets seen holding an active key. Platform-bound keys are never retired, and deleted only with their
+        # tenant (whose registration pages then refuse), so one that held a key still does: no read to ask again.
+        self._holding: set[str] = set()
 
     def key_set(self, tenant_id: str, issuer: str) -> str:
-        return platform_key_set(self.settings.secret_key, tenant_id, issuer)
+        name = self._names.get((tenant_id, issuer))
+        if name is None:
+            if len(self._names) >= REMEMBERED:
+                self._names.clear()
+            name = self._names[(tenant_id, issuer)] = platform_key_set(self.settings.secret_key, tenant_id, issuer)
+        return name
 
     async def ensure(self, tenant_id: str, slug: str, issuer: str) -> str:
         """The platform's key set, with a signing key from the pool if it had none yet."""
         key_set = self.key_set(tenant_id, issuer)
+        if key_set in self._holding:
+            return key_set
         if (await self.database.read(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set})).scalar():
+            self._held(key_set)
             return key_set
         pair = await self.pool.take()  # may generate a key: outside the transaction
         async with self.database.transaction() as session:
@@ -60,7 +77,13 @@ class PlatformBoundKeys:
                     )
                 )
         self.key_ring.invalidate(slug)
+        self._held(key_set)
         return key_set
+
+    def _held(self, key_set: str) -> None:
+        if len(self._holding) >= REMEMBERED:
+            self._holding.clear()
+        self._holding.add(key_set)
 
 
 # Built once: it runs at every registration's submission.
