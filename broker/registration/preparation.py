@@ -34,14 +34,31 @@ class PreparedRegistration:
 
 
 def read_tool_configuration(data: Mapping[str, Any] | None) -> ToolConfiguration:
-    """The tenant's stored configuration; a bad one (saved before a rule existed) is a page, not a crash."""
+    """The tenant's stored configuration; a bad one (saved before a rule existed) is a page, not a crash.
+
+    Each step of a registration reads it; a configuration read before is not checked again. It is JSON, so its
+    `repr` tells it apart from any other, and what it gives is frozen (its dicts are copied into each request).
+    """
+    key = repr(data)
+    configuration = _READ.get(key)
+    if configuration is not None:
+        return configuration
     try:
-        return parse_tool_configuration(data)
+        configuration = parse_tool_configuration(data)
     except ToolConfigurationError as error:
         raise errors.ToolConfigurationInvalidError(
             f"The tool's configuration is invalid: {error.field}: {error.reason}.",
             field=f"tool_configuration.{error.field}",
         ) from error
+    if len(_READ) >= _READ_KEPT:
+        _READ.clear()
+    _READ[key] = configuration
+    return configuration
+
+
+# Configurations read, by their text (a tenant's changes make new ones: the set is emptied when full).
+_READ: dict[str, ToolConfiguration] = {}
+_READ_KEPT = 1024
 
 
 def prepare_registration(

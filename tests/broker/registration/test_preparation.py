@@ -19,6 +19,18 @@ def test_a_broken_stored_tool_configuration_is_a_page_naming_the_field() -> None
     assert raised.value.field == "tool_configuration.custom_parameters.attempts"
 
 
+def test_a_tool_configuration_read_before_gives_what_it_says_now() -> None:
+    """Each step reads the tenant's configuration; one read before is remembered by its content, never by whose."""
+    assert read_tool_configuration({"description": "First"}).description == "First"
+    assert read_tool_configuration({"description": "Changed"}).description == "Changed"
+    assert read_tool_configuration({"description": "First"}).description == "First"
+    assert read_tool_configuration({"scopes": []}).scopes == ()
+    assert read_tool_configuration({}).scopes == ToolConfiguration().scopes
+    for _ in range(2):  # a broken one is refused each time
+        with pytest.raises(errors.ToolConfigurationInvalidError):
+            read_tool_configuration({"custom_parameters": {"attempts": 3}})
+
+
 def test_nothing_left_to_launch_is_never_sent() -> None:
     tool = ToolConfiguration(messages=(MessageConfiguration(type="LtiSubmissionReviewRequest"),))
     with pytest.raises(errors.RequestNotSentError, match="no kind of launch is left"):
