@@ -7,15 +7,18 @@ this harness's parsing of the review page). Also printed: the process's CPU per 
 (best of ROUNDS rounds), which moves with the machine's load where the counts do not.
 
 With BENCH_BEFORE, that checkout counts the same in a process of its own, on a database of its own;
-`BENCH_PROFILE_TOP=N` prints each step's N costliest functions (own time) and the statements' texts.
+`BENCH_PROFILE_TOP=N` writes each step's N costliest functions and the statements a flow makes to
+bench/profiles/registration_counts-<checkout folder>.txt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import cProfile
+import io
 import os
 import pstats
+import re
 import runpy
 import secrets
 import sqlite3
@@ -34,6 +37,7 @@ WARM_UP = 20
 ROUNDS = 3
 PROCESSES = 2
 _TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+_VALUES = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
 async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform_url: str) -> dict[str, float]:
@@ -152,20 +156,28 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
                 await flow()
             cpu = min(cpu, spent[0] / FLOWS * 1e6)
     figures = {"cpu": cpu}
+    top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
+    report = []
     for step, profile in profiles.items():
-        stats = pstats.Stats(profile)
+        stats = pstats.Stats(profile, stream=io.StringIO())
         figures[f"calls {step}"] = stats.total_calls / FLOWS  # type: ignore[attr-defined]
-        top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
         if top:
-            print(f"--- {step}: top {top} by own time, then by calls", file=sys.stderr)
-            stats.stream = sys.stderr  # type: ignore[attr-defined]
-            stats.sort_stats("tottime").print_stats(top)
-            stats.sort_stats("cumulative").print_stats(top * 2)
+            stats.sort_stats("tottime").print_stats(top).sort_stats("cumulative").print_stats(top * 2)
+            report.append(f"--- {step}: the {top} costliest functions by own time, then by time with callees\n")
+            report.append(stats.stream.getvalue())  # type: ignore[attr-defined]
     figures["statements"] = sum(n for s, n in statements.items() if not s.upper().startswith(_TRANSACTION)) / FLOWS
     figures["transactions"] = sum(n for s, n in statements.items() if s.upper().startswith("BEGIN")) / FLOWS
-    if os.environ.get("BENCH_PROFILE_TOP"):
-        for statement, count in statements.most_common():
-            print(f"{count / FLOWS:6.2f}  {statement[:300]}", file=sys.stderr)
+    if top:
+        # Each statement once, its values made `?` (sqlite3's trace gives them bound).
+        shapes: Counter[str] = Counter()
+        for statement, count in statements.items():
+            shapes[_VALUES.sub("?", statement)] += count
+        report.append("--- statements a flow\n")
+        report += [f"{count / FLOWS:6.2f}  {statement}\n" for statement, count in shapes.most_common()]
+        checkout = Path(sys.modules["broker"].__file__ or "").parent.parent.name
+        output = Path(__file__).with_name("profiles") / f"registration_counts-{checkout}.txt"
+        output.parent.mkdir(exist_ok=True)
+        output.write_text("".join(report))
     return figures
 
 
