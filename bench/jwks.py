@@ -1,7 +1,8 @@
 """JWKS route throughput under a real load generator: `wrk -c8` against the broker's
 /t/{slug}/.well-known/jwks.json and against a bare Starlette route serving the same bytes, each with one
 uvicorn worker, in alternating rounds; the median of the rounds. Target: the broker at >= 0.85x the bare
-route's requests/s.
+route's requests/s. The bare route is also measured sending the headers the broker's answer has beside its
+own (cache lifetime, CORS, nosniff, request id): what the server's writing of them costs, apart from the app.
 
 Every request carries the broker's own host (BROKER_BASE_URL's), as a platform fetching the key set does. The
 answer is checked before the runs (a 200 whose body is a key set with the tenant's key), and each run's bytes
@@ -40,9 +41,19 @@ class Result:
     cpu_ms_per_request: float
 
 
-def key_set_answer(server: Server, path: str) -> tuple[bytes, int]:
-    """The key set the server answers on `path` for the broker's host, and the size of the whole answer (head
-    and body) as wrk reads it; RuntimeError unless it is a 200 carrying a JSON key set with at least one key."""
+def extra_headers(broker: Server, bare: Server, path: str) -> dict[str, str]:
+    """The headers of the broker's key set answer that the bare route's answer has not (by name), as sent."""
+
+    def headers(server: Server) -> dict[str, str]:
+        head = _exchange(server, path)[0].decode("latin-1").split("\r\n")[1:]
+        return dict((part.strip() for part in line.split(":", 1)) for line in head)  # type: ignore[misc]
+
+    own = {name.lower() for name in headers(bare)}
+    return {name: value for name, value in headers(broker).items() if name.lower() not in own}
+
+
+def _exchange(server: Server, path: str) -> tuple[bytes, bytes]:
+    """The head and body of the server's answer to a GET of `path` with the broker's host."""
     host, port = server.address.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
         connection.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
@@ -53,13 +64,20 @@ def key_set_answer(server: Server, path: str) -> tuple[bytes, int]:
         length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
         while len(body) < length:
             body += connection.recv(65536) or _closed(answer)
+    return head, body
+
+
+def key_set_answer(server: Server, path: str) -> tuple[bytes, int]:
+    """The key set the server answers on `path` for the broker's host, and the size of the whole answer (head
+    and body) as wrk reads it; RuntimeError unless it is a 200 carrying a JSON key set with at least one key."""
+    head, body = _exchange(server, path)
     status = head.split(b" ", 2)[1]
     if status != b"200":
         raise RuntimeError(f"GET {path} (Host: {HOST}) answered {status.decode()}, not the key set:\n{head.decode()}")
     keys = json.loads(body).get("keys")
     if not isinstance(keys, list) or not keys or not all(isinstance(key, dict) and "kid" in key for key in keys):
         raise RuntimeError(f"GET {path} (Host: {HOST}) answered no key set: {body[:300]!r}")
-    return body, len(head) + 4 + length
+    return body, len(head) + 4 + len(body)
 
 
 def _closed(answer: bytes) -> bytes:
@@ -100,9 +118,14 @@ def main() -> None:
         path = f"/t/{bench.slug}/.well-known/jwks.json"
         brokers = broker_servers(servers, bench.env)
         body, _ = key_set_answer(brokers["broker"], path)
+        bare_env = {"BENCH_BODY": body.decode(), "BENCH_PATH": path}
+        bare = servers.enter_context(uvicorn_server("bench.bare_app:app", bare_env))
+        added = extra_headers(brokers["broker"], bare, path)
         measured = {
-            "bare Starlette": servers.enter_context(
-                uvicorn_server("bench.bare_app:app", {"BENCH_BODY": body.decode(), "BENCH_PATH": path})
+            "bare Starlette": bare,
+            # The bare route with the broker's headers: what writing them costs the server, apart from the app.
+            "bare + headers": servers.enter_context(
+                uvicorn_server("bench.bare_app:app", {**bare_env, "BENCH_HEADERS": json.dumps(added)})
             ),
             **brokers,
         }
@@ -124,7 +147,7 @@ def main() -> None:
           f"rounds of {SECONDS} s, one uvicorn worker each; every answer the {len(body)}-byte key set:")
     bare_rate, bare_cpu = figures["bare Starlette"]
     for name, (per_second, cpu_ms) in figures.items():
-        ratios = "" if name.startswith("bare") else (
+        ratios = "" if name == "bare Starlette" else (
             f"   {per_second / bare_rate:.2f}x the bare route's requests/s, {bare_cpu / cpu_ms:.2f}x by CPU"
         )
         print(f"  {name:<15}{per_second:9.0f} req/s {cpu_ms:7.3f} ms server CPU/request{ratios}")
