@@ -293,8 +293,13 @@ class TenantService:
 
 
 async def lock_tenant(session: AsyncSession, tenant_id: str) -> Tenant:
-    """The tenant, its row locked until the transaction ends: changes to one tenant's settings queue."""
-    tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
+    """The tenant, its row locked until the transaction ends: changes to one tenant's settings queue.
+
+    FOR NO KEY UPDATE on PostgreSQL, which the foreign-key checks of rows referring to the tenant (FOR KEY SHARE)
+    do not wait for, nor it for them: FOR UPDATE waited for every registration being recorded, and a check
+    following the row's newer version could wait for it back, a deadlock. The lock still queues the tenant's
+    changes, and none of them changes a key column (the id, the slug)."""
+    tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update(key_share=True))
     if tenant is None:
         raise TenantError("tenant", "no such tenant")
     return tenant

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from broker.services import Services
 from tenants.key_pool import KeyPool
-from tenants.models import PlatformSigningKey, SpareSigningKey
+from tenants.models import PlatformSigningKey, SpareSigningKey, Tenant
 from tenants.platform_bound_keys import PlatformBoundKeys
 from tenants.services import CreatedTenant
 from tests.conftest import RunningBroker, unique_slug
@@ -80,6 +80,22 @@ async def test_two_registrations_with_a_new_platform_at_once_get_one_key(
             await session.scalars(select(PlatformSigningKey).where(PlatformSigningKey.key_set == sets[0]))
         ).all()
     assert len(set(sets)) == 1 and len(rows) == 1
+
+
+async def test_a_new_platforms_key_waits_for_no_registration_being_recorded(
+    services: Services, tenant: CreatedTenant
+) -> None:
+    """A registration's attempt being recorded refers to the tenant, and PostgreSQL's foreign-key check takes the
+    tenant's row FOR KEY SHARE until that transaction ends. A new platform's key, made meanwhile, locks the row too:
+    locked FOR UPDATE it waited for the attempt, and a check following the row's newer version could wait for it
+    back (PostgreSQL ended one as a deadlock under concurrent registrations from new LMSs)."""
+    refers = select(Tenant.id).where(Tenant.id == tenant.tenant.id).with_for_update(read=True, key_share=True)
+    async with services.database.engine.connect() as recording, recording.begin():
+        await recording.execute(refers)
+        ensure = bound_keys(services).ensure(tenant.tenant.id, tenant.tenant.slug, "https://while-recording.example.edu")
+        key_set = await asyncio.wait_for(ensure, timeout=10)
+    async with services.database.session() as session:
+        assert await session.scalar(select(func.count()).where(PlatformSigningKey.key_set == key_set)) == 1
 
 
 async def test_the_pool_is_refilled_ahead_and_each_spare_key_is_handed_out_once(services: Services) -> None:
