@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from joserfc.jwk import KeySet, RSAKey
@@ -48,6 +49,8 @@ def key_id(key: RSAKey) -> str:
     return key.kid
 
 
+# A registration names its key set at the review, again at the submission, and then ensures it.
+@lru_cache(maxsize=10_000)
 def platform_key_set(secret_key: str, tenant_id: str, issuer: str) -> str:
     """The name of the key set bound to (tenant, platform issuer), as it appears in its JWKS URL.
 

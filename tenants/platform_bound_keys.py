@@ -26,7 +26,7 @@ def platform_jwks_path(key_set: str) -> str:
     return f"/keys/{key_set}/jwks.json"
 
 
-# How many key set names, and names of key sets known to hold a key, a process keeps (each set is emptied when full).
+# How many key sets known to hold a key a process keeps (the set is emptied when full).
 REMEMBERED = 10_000
 
 
@@ -36,19 +36,12 @@ class PlatformBoundKeys:
         self.settings = settings
         self.key_ring = key_ring
         self.pool = pool
-        # A registration names its key set at the review, again at the submission, and then ensures it.
-        self._names: dict[tuple[str, str], str] = {}
         # Key sets seen holding an active key. Platform-bound keys are never retired, and deleted only with their
         # tenant (whose registration pages then refuse), so one that held a key still does: no read to ask again.
         self._holding: set[str] = set()
 
     def key_set(self, tenant_id: str, issuer: str) -> str:
-        name = self._names.get((tenant_id, issuer))
-        if name is None:
-            if len(self._names) >= REMEMBERED:
-                self._names.clear()
-            name = self._names[(tenant_id, issuer)] = platform_key_set(self.settings.secret_key, tenant_id, issuer)
-        return name
+        return platform_key_set(self.settings.secret_key, tenant_id, issuer)
 
     async def ensure(self, tenant_id: str, slug: str, issuer: str) -> str:
         """The platform's key set, with a signing key from the pool if it had none yet."""
