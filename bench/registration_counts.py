@@ -1,10 +1,11 @@
 """What one Dynamic Registration flow costs the broker in-process, on SQLite, counted rather than timed: the
-Python function calls (cProfile) and the SQL statements (sqlite3's trace of every connection; BEGIN, COMMIT
-and ROLLBACK counted apart) of a flow, over FLOWS flows after WARM_UP, with no server: the app is called as
-ASGI with the two requests an admin's browser makes (the initiation GET, the review form posted with its
-defaults), against the fast loopback platform of bench/platform.py. Only the app's own calls are profiled (not
-this harness's parsing of the review page). Also printed: the process's CPU per flow spent in the app's calls
-(best of ROUNDS rounds), which moves with the machine's load where the counts do not.
+Python function calls (cProfile), the SQL statements (sqlite3's trace of every connection, during the counted
+flows only; BEGIN, COMMIT and ROLLBACK counted apart) and the database pages written (WAL frames: no checkpoint
+runs during the counted flows, so the WAL grows by each frame) of a flow, over FLOWS flows after WARM_UP, with
+no server: the app is called as ASGI with the two requests an admin's browser makes (the initiation GET, the
+review form posted with its defaults), against the fast loopback platform of bench/platform.py. Only the app's
+own calls are profiled (not this harness's parsing of the review page). Also printed: the process's CPU per flow
+spent in the app's calls (best of ROUNDS rounds), which moves with the machine's load where the counts do not.
 
 With BENCH_BEFORE, that checkout counts the same in a process of its own, on a database of its own;
 `BENCH_PROFILE_TOP=N` writes each step's N costliest functions and the statements a flow makes to
@@ -14,6 +15,7 @@ bench/profiles/registration_counts-<checkout folder>.txt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import cProfile
 import io
 import os
@@ -37,6 +39,8 @@ WARM_UP = 20
 ROUNDS = 3
 PROCESSES = 2
 _TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+# A WAL file's header, and each frame's before its page (https://www.sqlite.org/fileformat2.html#walformat).
+_WAL_HEADER, _FRAME_HEADER = 32, 24
 _VALUES = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
@@ -46,23 +50,52 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     # bench/ is no package on this process's path (see bench/inprocess.py): the harness's form reader by its file.
     post_forms = runpy.run_path(str(Path(__file__).with_name("loadgen.py")))["post_forms"]
     statements: Counter[str] = Counter()
-    tracing = [False]
+    counting = [False]
+    connections: list[sqlite3.Connection] = []  # sqlite3's connections take no weak references
     connect = sqlite3.connect
 
-    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection: sqlite3.Connection = connect(*args, **kwargs)
+    def trace(statement: str) -> None:
+        statements[statement.strip()] += 1
 
-        def trace(statement: str) -> None:
-            if tracing[0]:
-                statements[statement.strip()] += 1
-
+    def watch(connection: sqlite3.Connection) -> None:
+        """Traces the counted flows' statements only: with a trace callback SQLite writes each statement out with
+        its bound values (10 kB documents) and calls Python, which the timed rounds must not pay. No checkpoint
+        runs meanwhile, so the WAL's growth is the pages those flows wrote."""
         connection.set_trace_callback(trace)
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+
+    def tracked_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection: sqlite3.Connection = connect(*args, **kwargs)
+        connections.append(connection)
+        if counting[0]:
+            watch(connection)
         return connection
 
-    sqlite3.connect = traced_connect  # type: ignore[assignment]
+    def open_ones() -> list[sqlite3.Connection]:
+        connections[:] = [connection for connection in connections if _is_open(connection)]
+        return connections
+
+    def start_counting(database: Path) -> None:
+        with contextlib.closing(connect(database)) as harness:
+            # An empty WAL, so that it only grows by the frames the counted flows write.
+            busy, _, _ = harness.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy or wal.stat().st_size:
+            raise RuntimeError("the WAL could not be emptied before the counted flows")
+        for connection in open_ones():
+            watch(connection)
+        counting[0] = True
+
+    def stop_counting() -> None:
+        counting[0] = False
+        for connection in open_ones():
+            connection.set_trace_callback(None)
+            connection.execute("PRAGMA wal_autocheckpoint=1000")
+
+    sqlite3.connect = tracked_connect  # type: ignore[assignment]
     folder = Path(tempfile.mkdtemp())
+    database, wal = folder / "bench.db", folder / "bench.db-wal"
     env = {
-        "BROKER_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+        "BROKER_DATABASE_URL": f"sqlite:///{database}",
         "BROKER_SECRET_KEY": "bench-secret-key-" + "b" * 40,
         "BROKER_BASE_URL": "http://broker.bench",
         "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
@@ -144,10 +177,15 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     async with app.router.lifespan_context(app):
         for _ in range(WARM_UP):
             await flow()
-        profiling[0] = tracing[0] = True
+        start_counting(database)
+        profiling[0] = True
         for _ in range(FLOWS):
             await flow()
-        profiling[0] = tracing[0] = False
+        profiling[0] = False
+        stop_counting()
+        with contextlib.closing(connect(database)) as harness:
+            page_size = harness.execute("PRAGMA page_size").fetchone()[0]
+        frames = (wal.stat().st_size - _WAL_HEADER) / (page_size + _FRAME_HEADER)
         spent[0] = 0.0
         cpu = float("inf")
         for _ in range(ROUNDS):
@@ -155,7 +193,7 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
             for _ in range(FLOWS):
                 await flow()
             cpu = min(cpu, spent[0] / FLOWS * 1e6)
-    figures = {"cpu": cpu}
+    figures = {"cpu": cpu, "pages": frames / FLOWS}
     top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
     report = []
     for step, profile in profiles.items():
@@ -181,6 +219,14 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     return figures
 
 
+def _is_open(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.total_changes  # noqa: B018 - raises once the connection is closed
+    except sqlite3.ProgrammingError:
+        return False
+    return True
+
+
 def main() -> None:
     from bench import platform
     from bench.inprocess import best_of_processes
@@ -195,5 +241,6 @@ def main() -> None:
         print(
             f"  {name}: {calls:,.0f} Python calls a flow (initiation {figures['calls initiation']:,.0f}, form post "
             f"{figures['calls form post']:,.0f}), {figures['statements']:.0f} statements in "
-            f"{figures['transactions']:.0f} transactions; {figures['cpu']:,.0f} µs of CPU a flow (best of {ROUNDS})"
+            f"{figures['transactions']:.0f} transactions, {figures['pages']:.1f} database pages written (WAL frames); "
+            f"{figures['cpu']:,.0f} µs of CPU a flow (best of {ROUNDS})"
         )
