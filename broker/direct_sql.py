@@ -332,7 +332,9 @@ class SQLiteStatements(_Statements):
 class SQLite:
     """The direct connections of one SQLite database: one for this process's write transactions (they take
     turns: `Database._write_turn`), one for reads, which never open a transaction and so never hold a lock
-    across an await."""
+    across an await. A read goes to the write connection when it holds no transaction: SQLite keeps that
+    connection's page cache across its own commits, where the read connection's is dropped whenever another
+    connection committed (the pages a read needs are then read again from the file)."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], plans: Plans, lock_timeout: float) -> None:
         self._connect = connect
@@ -356,6 +358,17 @@ class SQLite:
             raise
 
     async def read(self, statement: ClauseElement, parameters: Parameters | None = None) -> Answer:
+        # Statements run synchronously on this thread, so a write transaction open on the write connection (its
+        # coroutine suspended between its statements) shows `in_transaction`, and its uncommitted writes are
+        # never read: such a read goes to the read connection. A transaction that has only read so far has
+        # begun nothing (the connection begins with its first write), and has nothing uncommitted to show.
+        writer = self._writer
+        if writer is not None and not writer._connection.in_transaction:
+            answer = await writer.execute(statement, parameters)
+            if writer._connection.in_transaction:  # a write, which `read` is not for: no transaction is left open
+                writer.rollback()
+                raise TypeError("Database.read() runs statements that only read")
+            return answer
         if self._reader is None:
             connection = self._connect()
             connection.isolation_level = None  # reads only: no transaction is ever opened on it

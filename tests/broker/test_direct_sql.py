@@ -220,6 +220,40 @@ async def test_reads_never_see_a_transaction_before_it_commits(database: Databas
     assert (await database.read(_COUNT)).scalar() == 1
 
 
+async def test_a_read_never_sees_the_writes_of_a_transaction_suspended_before_its_commit(database: Database) -> None:
+    wrote, read = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with database.ephemeral() as statements:
+            await statements.execute(_INSERT, {"id": "one", **VALUES})
+            wrote.set()
+            await read.wait()  # another coroutine reads while this transaction is open
+
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "before", **VALUES})
+    writing = asyncio.create_task(writer())
+    await wrote.wait()
+    assert (await database.read(select(things.c.id))).scalars() == ["before"]
+    read.set()
+    await writing
+    assert (await database.read(_COUNT)).scalar() == 2
+
+
+async def test_a_read_sees_what_another_process_committed(database: Database) -> None:
+    async with database.ephemeral() as statements:
+        await statements.execute(_INSERT, {"id": "ours", **VALUES})
+    assert (await database.read(_COUNT)).scalar() == 1
+    if database.is_sqlite:
+        other = sqlite3.connect(database.engine.url.database or "")
+        with other:
+            other.execute("INSERT INTO scratch_things (id) VALUES ('theirs')")
+        other.close()
+    else:
+        async with database.engine.begin() as connection:
+            await connection.execute(insert(things), {"id": "theirs"})
+    assert (await database.read(_COUNT)).scalar() == 2
+
+
 async def test_concurrent_transactions_all_commit(database: Database) -> None:
     async def writer(task: int) -> None:
         for n in range(10):
