@@ -17,6 +17,9 @@ from broker.migrate import alembic_config
 
 # Migrations before this one were written before the broker ran as a fleet.
 FIRST_RULED = 9
+# Migrations that change nothing on PostgreSQL: a SQLite table rebuilt in one transaction (processes that run
+# see the old table or the new one, tests/test_migrations.py).
+SQLITE_ONLY = frozenset({"0015"})
 ALLOWED = (
     re.compile(r"^CREATE TABLE "),
     re.compile(r"^CREATE INDEX "),
@@ -45,7 +48,7 @@ def upgrade_sql(revision: str) -> list[str]:
 @pytest.mark.parametrize("revision", ruled_revisions())
 def test_a_migration_only_adds(revision: str) -> None:
     statements = upgrade_sql(revision)
-    assert statements
+    assert statements or revision in SQLITE_ONLY
     for statement in statements:
         assert any(rule.match(statement) for rule in ALLOWED), f"{revision} would break running processes: {statement}"
 

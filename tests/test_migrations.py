@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,3 +181,27 @@ async def _all_pages(database: Database, tenant_id: str, filters: RegistrationFi
         found += [row.id for row in page]
         if len(page) < 3:
             return found
+
+
+def test_the_limits_tables_rebuilt_without_rowid_keep_their_rows_and_serve_a_process_already_running(
+    tmp_path: Path,
+) -> None:
+    """On SQLite (PostgreSQL has no rowid): the buckets and places of before the upgrade are kept, and a
+    connection of a process running the release before goes on taking tokens with the statement it prepared."""
+    url = f"sqlite:///{tmp_path / 'running.db'}"
+    command.upgrade(alembic_config(url), "0014")
+    running = sqlite3.connect(tmp_path / "running.db", isolation_level=None)
+    take = (
+        "INSERT INTO limit_buckets (key, full_at, refused) VALUES (?, ?, false) ON CONFLICT (key) DO UPDATE SET "
+        "full_at = limit_buckets.full_at + 1 RETURNING full_at"
+    )
+    assert running.execute(take, ("public:a", 10.0)).fetchall() == [(10.0,)]
+    running.execute("INSERT INTO limit_slots VALUES ('fetching:a', 0, 'holder', 99.0)")
+    upgrade(url)
+    assert running.execute(take, ("public:a", 10.0)).fetchall() == [(11.0,)]
+    assert running.execute("SELECT * FROM limit_slots").fetchall() == [("fetching:a", 0, "holder", 99.0)]
+    tables = dict(running.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name LIKE 'limit_%'").fetchall())
+    running.close()
+    assert tables["limit_buckets"].endswith("WITHOUT ROWID")
+    assert tables["limit_slots"].endswith("WITHOUT ROWID")
+    assert set(tables) == {"limit_buckets", "limit_slots", "ix_limit_buckets_full_at"}
