@@ -204,4 +204,4 @@ def test_the_limits_tables_rebuilt_without_rowid_keep_their_rows_and_serve_a_pro
     running.close()
     assert tables["limit_buckets"].endswith("WITHOUT ROWID")
     assert tables["limit_slots"].endswith("WITHOUT ROWID")
-    assert set(tables) == {"limit_buckets", "limit_slots", "ix_limit_buckets_full_at"}
+    assert set(tables) == {"limit_buckets", "limit_slots"}  # the prune reads the short tables whole

@@ -17,8 +17,9 @@ class LimitBucket(Base):
 
     __tablename__ = "limit_buckets"
     # On SQLite the row lives in its primary key's b-tree: a take writes one page there, not a table page and
-    # its key's index page (migration 0015).
-    __table_args__ = (Index(None, "full_at"), {"sqlite_with_rowid": False})
+    # its key's index page (migration 0015); and there is no index on `full_at`, which only the prune reads,
+    # every few minutes, where each take would move its entry (migration 0016). PostgreSQL keeps the index.
+    __table_args__ = (Index(None, "full_at").ddl_if(dialect="postgresql"), {"sqlite_with_rowid": False})
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     full_at: Mapped[float] = mapped_column(Double)
