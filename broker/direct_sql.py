@@ -274,6 +274,10 @@ class _Statements(ABC):
         await self.execute(statement, parameters)
 
 
+class Refused(Exception):
+    """A statement SQLite refused at once (SQLITE_BUSY: another process holds a lock), not made again."""
+
+
 # The write lock of a SQLite transaction that has not written yet (the connection begins IMMEDIATE otherwise).
 _BEGIN_WRITING = text("BEGIN IMMEDIATE")
 
@@ -288,8 +292,14 @@ class SQLiteStatements(_Statements):
         self._lock_timeout = lock_timeout
 
     async def execute(
-        self, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None = None
+        self,
+        statement: ClauseElement,
+        parameters: Parameters | Sequence[Parameters] | None = None,
+        *,
+        wait: bool = True,
     ) -> Answer:
+        """Runs `statement`; refused by a lock another process holds, it is made again once it is free, or with
+        `wait` False raises `Refused` at once."""
         plan, many, converted = _prepared(self._plans, statement, parameters)
         cursor = self._cursor
         if many:
@@ -302,6 +312,8 @@ class SQLiteStatements(_Statements):
             except sqlite3.OperationalError as error:
                 if not inline_sqlite.is_busy(error):
                     raise
+                if not wait:
+                    raise Refused from error
                 await inline_sqlite.when_free(error, self._lock_timeout, call)
             description = cursor.description
             raw = cursor.fetchall() if description is not None else []
@@ -362,13 +374,18 @@ class SQLite:
         # coroutine suspended between its statements) shows `in_transaction`, and its uncommitted writes are
         # never read: such a read goes to the read connection. A transaction that has only read so far has
         # begun nothing (the connection begins with its first write), and has nothing uncommitted to show.
+        # A read SQLite refuses there does not wait on that connection, where a transaction may begin meanwhile.
         writer = self._writer
         if writer is not None and not writer._connection.in_transaction:
-            answer = await writer.execute(statement, parameters)
-            if writer._connection.in_transaction:  # a write, which `read` is not for: no transaction is left open
-                writer.rollback()
-                raise TypeError("Database.read() runs statements that only read")
-            return answer
+            try:
+                answer = await writer.execute(statement, parameters, wait=False)
+            except Refused:
+                pass
+            else:
+                if writer._connection.in_transaction:  # a write, which `read` is not for: none is left open
+                    writer.rollback()
+                    raise TypeError("Database.read() runs statements that only read")
+                return answer
         if self._reader is None:
             connection = self._connect()
             connection.isolation_level = None  # reads only: no transaction is ever opened on it

@@ -344,3 +344,51 @@ async def test_a_postgresql_connection_lost_while_idle_is_replaced(database: Dat
             await statements.execute(_INSERT, {"id": "after", **VALUES})
             assert await statements.scalar(text("SELECT pg_backend_pid()")) != backend
     assert (await database.read(_COUNT)).scalar() == 1
+
+
+class _RefusingConnection(sqlite3.Connection):
+    """A connection whose cursors SQLite refuses the next read once (SQLITE_BUSY), as when another process holds
+    the database exclusively for a moment."""
+
+    refuse_next_read = False
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:
+        return super().cursor(factory or _RefusingCursor)
+
+
+class _RefusingCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if _RefusingConnection.refuse_next_read and sql.lstrip().upper().startswith("SELECT"):
+            _RefusingConnection.refuse_next_read = False
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise error
+        return super().execute(sql, parameters)
+
+
+async def test_a_sqlite_read_refused_for_a_moment_never_sees_a_transaction_begun_while_it_waited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect = sqlite3.connect
+
+    def refusing_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        kwargs.setdefault("factory", _RefusingConnection)
+        refusing: sqlite3.Connection = connect(*args, **kwargs)
+        return refusing
+
+    monkeypatch.setattr(sqlite3, "connect", refusing_connect)
+    database = Database(f"sqlite:///{tmp_path / 'broker.db'}")
+    try:
+        async with database.ephemeral() as statements:
+            await statements.execute(text("CREATE TABLE scratch (n INTEGER)"))
+            await statements.execute(text("INSERT INTO scratch VALUES (1)"))
+        _RefusingConnection.refuse_next_read = True
+        reading = asyncio.create_task(database.read(text("SELECT n FROM scratch")))
+        await asyncio.sleep(0)  # the read starts, and SQLite refuses it once
+        async with database.ephemeral() as statements:
+            await statements.execute(text("INSERT INTO scratch VALUES (2)"))
+            assert (await reading).scalars() == [1]  # read while this transaction is open: not its row
+        assert (await database.read(text("SELECT n FROM scratch ORDER BY n"))).scalars() == [1, 2]
+    finally:
+        _RefusingConnection.refuse_next_read = False
+        await database.dispose()
