@@ -12,25 +12,13 @@ from broker.inline_scripts import CLOSE
 from broker.limits.public import RegistrationPageLimits, TooManyRequests, client_address, limited
 from broker.pages import render
 from broker.refusals import Refusal, refusal_page
-from broker.registration import descriptions, errors, review
+from broker.registration import descriptions, errors, review, views
 from broker.registration.models import RegistrationStatus
 from broker.registration.profiles.selection import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
 from broker.services import services
 from tenants.hosts import REGISTRATION_PATH
 from tenants.models import Tenant
-
-PAGE_HELPERS = {
-    "describe_scope": descriptions.describe_scope,
-    "describe_message": descriptions.describe_message,
-    "describe_claim": descriptions.describe_claim,
-    "describe_placement": descriptions.describe_placement,
-    "message_key": review.message_key,
-    "placement_key": review.placement_key,
-    "scope_key": review.scope_key,
-    "claim_key": review.claim_key,
-    "is_optional_claim": review.is_optional_claim,
-}
 
 
 async def register(request: Request) -> Response:
@@ -86,18 +74,10 @@ async def _tenant(request: Request) -> Tenant:
 
 
 def _review_page(request: Request, tenant: Tenant, outcome: Review) -> Response:
-    context = {
-        "title": f"Register {tenant.name}",
-        "tool_name": tenant.name,
-        "platform": outcome.platform,
-        "profile": outcome.profile,
-        "notes": outcome.notes,
-        "plan": outcome.plan,
-        "form_state": outcome.form_state,
-        # Posts back to the bare path: the initiation query may hold the registration token.
-        "form_action": request.url.path,
-        **PAGE_HELPERS,
-    }
+    context = views.review_page(tenant.name, outcome.platform, outcome.profile, outcome.plan, outcome.notes)
+    context["form_state"] = outcome.form_state
+    # Posts back to the bare path: the initiation query may hold the registration token.
+    context["form_action"] = request.url.path
     return render(request, "review.html", context, framable=True)
 
 
@@ -106,20 +86,24 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
     scopes_missing = [s for s in registration.scopes_requested if s not in registration.scopes_granted]
     verify_state = services(request).tokens.verify_form_state(tenant, registration, completed.attempt_id)
     pending = registration.status == RegistrationStatus.PENDING
-    context = {
-        "title": f"{tenant.name} is registered",
-        "tool_name": tenant.name,
-        "platform": completed.platform,
-        "profile": profile_named(completed.platform.profile),
-        "plan": completed.plan,
-        "registration": registration,
-        "scopes_missing": scopes_missing,
+    context = views.registered_page(
+        tenant.name,
+        completed.platform,
+        profile_named(completed.platform.profile),
+        completed.plan,
+        registration.issuer,
+        registration.client_id,
+        [deployment.deployment_id for deployment in registration.deployments],
+        registration.status,
+        registration.scopes_requested,
+        scopes_missing,
+    )
+    context |= {
         "close_script": CLOSE.source,
         # The LMS closes its dialog on the close message: at once only when the admin has nothing to read or do.
         "close_on_load": not (scopes_missing or verify_state or pending),
         "verify_state": verify_state,
         "verify_action": request.url.path + "/verify",
-        **PAGE_HELPERS,
     }
     return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE.csp_hash])
 
@@ -146,7 +130,7 @@ async def verify(request: Request) -> Response:
         "tool_name": tenant.name,
         "close_script": CLOSE.source,
         "verify_state": None,
-        **PAGE_HELPERS,
+        "describe_scope": descriptions.describe_scope,
     }
     status_code = 200
     tokens = services(request).tokens

@@ -291,6 +291,20 @@ async def test_platform_supplied_html_is_escaped_on_the_review_page(
     assert "script-src 'none'" in page.headers["content-security-policy"]
 
 
+async def test_platform_supplied_html_is_escaped_on_the_confirmation_page(
+    http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant
+) -> None:
+    evil = '<script>alert("x")</script>'
+    answer = {"client_id": evil, TOOL_CONFIGURATION: {"deployment_id": evil}}
+    with GenericEmulator.running(
+        platform_config_patch={"product_family_code": evil, "version": evil},
+        registration_response=(200, json.dumps(answer).encode(), "application/json"),
+    ) as platform:
+        page = (await register(http, registration_url(broker, tenant), platform)).last_page
+    assert page.status_code == 200, page.text
+    assert evil not in page.text and page.text.count("&lt;script&gt;") >= 4
+
+
 async def test_expired_or_altered_review_form_is_refused(
     http: httpx.AsyncClient, broker: RunningBroker, tenant: CreatedTenant
 ) -> None:
