@@ -161,7 +161,15 @@ class RegistrationService:
                 registration_request=prepared.request,
                 **fields,
             )
-            return await self._submit(tenant, attempt_id, platform, prepared, initiation.registration_token, limits)
+            return await self._submit(
+                tenant,
+                attempt_id,
+                platform,
+                prepared,
+                initiation.registration_token,
+                limits,
+                fields["platform_configuration"],
+            )
         await attempts.update_attempt(self.database, attempt_id, limits, status=AttemptStatus.REVIEWING, **fields)
         # The stored document is redacted; the real endpoints may carry a secret in their query (Blackboard's
         # registration token, a key set's API key), so they travel sealed with the registration token.
@@ -220,7 +228,8 @@ class RegistrationService:
             status=AttemptStatus.SUBMITTING,
             registration_request=prepared.request,
         )
-        return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"), limits)
+        # The platform's document was read back from the attempt, where it was stored redacted.
+        return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"), limits, platform.document)
 
     def _prepare(
         self,
@@ -278,9 +287,11 @@ class RegistrationService:
         prepared: PreparedRegistration,
         registration_token: str | None,
         limits: attempts.StepLimits,
+        redacted_document: dict[str, Any],
     ) -> Completed:
         """Step 3 for an attempt already `submitting` with its request on record: the platform's answer is
-        recorded with what comes of it, the registration or the failure, in one transaction."""
+        recorded with what comes of it, the registration or the failure, in one transaction. `redacted_document`
+        is the platform's document as the attempt stored it, which the registration stores too."""
         body = prepared.request
         # The request names the key set's JWKS URL, and some platforms (Brightspace) fetch it at once.
         key_set = await self.platform_keys.ensure(tenant.id, tenant.slug, platform.issuer)
@@ -308,7 +319,7 @@ class RegistrationService:
             await attempts.fail_attempt(self.database, attempt_id, failure, **answer)
             raise failure from error
         platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
-        stored = store.Answer(prepared.plan, body, result, key_set, answer)
+        stored = store.Answer(prepared.plan, body, result, key_set, answer, redacted_document)
         return await self._store(tenant, attempt_id, platform, stored, limits)
 
     async def _store(

@@ -18,7 +18,7 @@ from broker import stored_text
 from broker.database import detached, new_id, utcnow
 from broker.direct_sql import Statements
 from broker.limits.store import Joining
-from broker.redaction import redact_document, redact_secret_fields, redact_url
+from broker.redaction import redact_secret_fields, redact_url
 from broker.registration import attempts, errors
 from broker.registration.endpoints import CALLED_ENDPOINTS, endpoint_columns
 from broker.registration.models import Deployment, DeploymentSource, Registration
@@ -87,6 +87,8 @@ class Answer:
     key_set: str
     # The attempt's record of the answer (status and body), written with the outcome.
     recorded: dict[str, Any]
+    # The platform's document without its secret-looking URL values, as the attempt stored it (redacted once).
+    platform_configuration: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ async def store(
     else:
         values = held._asdict()
         deployments = await _deployments_of(connection, held.id)
-    values |= _platform_columns(platform, answer.plan, answer.request, answer.result)
+    values |= _platform_columns(platform, answer)
     values |= endpoint_columns(_called(platform), secret_box)
     # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
     values |= {"key_set": answer.key_set, "updated_at": now}
@@ -228,10 +230,9 @@ def _called(platform: PlatformConfiguration) -> dict[str, str | None]:
     return {name: getattr(platform, name) for name in CALLED_ENDPOINTS}
 
 
-def _platform_columns(
-    platform: PlatformConfiguration, plan: RegistrationPlan, request: dict[str, Any], result: RegistrationResult
-) -> dict[str, Any]:
+def _platform_columns(platform: PlatformConfiguration, answer: Answer) -> dict[str, Any]:
     """What the platform's configuration and answer set of a registration's columns."""
+    plan, result = answer.plan, answer.result
     # A platform that does not echo `scope` is taken to grant what was asked.
     granted = result.scopes_granted if result.scopes_granted is not None else plan.scopes
     return {
@@ -244,8 +245,8 @@ def _platform_columns(
         "registration_endpoint": stored_text.record(redact_url(platform.registration_endpoint), stored_text.URL_LENGTH),
         "scopes_requested": list(plan.scopes),
         "scopes_granted": list(granted),
-        "platform_configuration": redact_document(platform.document),
-        "registration_request": request,
+        "platform_configuration": answer.platform_configuration,
+        "registration_request": answer.request,
         # Stored for display: without secret-looking query values, and without RFC 7592's management credential.
         "registration_response": redact_secret_fields(result.document),
     }
