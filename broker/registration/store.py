@@ -23,7 +23,7 @@ from broker.registration import attempts, errors
 from broker.registration.endpoints import CALLED_ENDPOINTS, endpoint_columns
 from broker.registration.models import Deployment, DeploymentSource, Registration
 from broker.registration.platform_configuration import PlatformConfiguration
-from broker.registration.representation import deployment_event, registration_item
+from broker.registration.representation import deployment_event, registration_item, stored_registration_item
 from broker.registration.request import RegistrationPlan
 from broker.registration.response import RegistrationResult
 from broker.webhooks.models import EventType
@@ -170,7 +170,7 @@ async def store(
         await connection.execute(_INSERT_DEPLOYMENTS, new)
         deployments.extend(Deployment(**row) for row in new)
     registration = detached(Registration, {**values, "deployments": deployments})
-    item = registration_item(registration)
+    item = stored_registration_item(values, [deployment.deployment_id for deployment in deployments])
     event_type = EventType.REGISTRATION_CREATED if held is None else EventType.REGISTRATION_UPDATED
     events = [(event_type, item), *((EventType.DEPLOYMENT_CREATED, deployment_event(item, d)) for d in new_ids)]
     await attempts.finish_attempt(connection, attempt_id, registration.id, **answer.recorded)
