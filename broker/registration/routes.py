@@ -77,7 +77,7 @@ def _review_page(request: Request, tenant: Tenant, outcome: Review) -> Response:
     context = views.review_page(tenant.name, outcome.platform, outcome.profile, outcome.plan, outcome.notes)
     context["form_state"] = outcome.form_state
     # Posts back to the bare path: the initiation query may hold the registration token.
-    context["form_action"] = request.url.path
+    context["form_action"] = _path(request)
     return render(request, "review.html", context, framable=True)
 
 
@@ -103,9 +103,16 @@ def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> 
         # The LMS closes its dialog on the close message: at once only when the admin has nothing to read or do.
         "close_on_load": not (scopes_missing or verify_state or pending),
         "verify_state": verify_state,
-        "verify_action": request.url.path + "/verify",
+        "verify_action": _path(request) + "/verify",
     }
     return render(request, "registered.html", context, framable=True, script_hashes=[CLOSE.csp_hash])
+
+
+def _path(request: Request) -> str:
+    """The request's path as its URL spells it: what `request.url.path` answers, without building the whole URL
+    (host, query) and parsing it again, which cost about 20 µs a page."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 # What the admin can do about each way verification fails (by the refusal's status).
@@ -145,7 +152,7 @@ async def verify(request: Request) -> Response:
         context |= {"verified": False, "title": refusal.title, "detail": refusal.detail, "next_step": next_step}
         if refusal.status_code in _VERIFY_AGAIN:
             retry = await tokens.next_verify_form_state(tenant, state)
-            context |= {"verify_state": retry, "verify_action": request.url.path}
+            context |= {"verify_state": retry, "verify_action": _path(request)}
     else:
         scopes = verification.token.scope.split()
         context |= {"verified": True, "title": f"{tenant.name} works with your platform", "scopes": scopes}
