@@ -1,14 +1,15 @@
 """`make bench`: every benchmark, one after the other; `make bench ONLY="registration profile"` runs the ones
-named (jwks, registration, registration_counts, launch, api_models, jws, database, outbound, middleware, webhooks,
-pgtrips, profile, scale; the round trips to PostgreSQL, the profile and scale, which fills a PostgreSQL database
-and runs for minutes, run only when named)."""
+named (jwks, registration, registration_counts, launch, launch_counts, api_models, jws, database, outbound,
+middleware, webhooks, pgtrips, profile, scale; the round trips to PostgreSQL, the profile and scale, which fills a
+PostgreSQL database and runs for minutes, run only when named)."""
 
 import sys
 from importlib import import_module
 
 BENCHMARKS = (
-    "jwks", "registration", "registration_counts", "launch", "api_models", "jws", "database", "outbound", "middleware",
-    "webhooks",
+    "jwks", "registration", "registration_counts", "launch", "launch_counts", "api_models", "jws", "database",
+    "outbound",
+    "middleware", "webhooks",
 )  # fmt: skip
 KNOWN = (*BENCHMARKS, "pgtrips", "profile", "scale")
 

@@ -14,7 +14,6 @@ bench/profiles/registration_counts-<checkout folder>.txt.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import cProfile
 import io
@@ -24,12 +23,10 @@ import re
 import runpy
 import secrets
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, MutableMapping
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -92,72 +89,25 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
             connection.execute("PRAGMA wal_autocheckpoint=1000")
 
     sqlite3.connect = tracked_connect  # type: ignore[assignment]
-    folder = Path(tempfile.mkdtemp())
-    database, wal = folder / "bench.db", folder / "bench.db-wal"
-    env = {
-        "BROKER_DATABASE_URL": f"sqlite:///{database}",
-        "BROKER_SECRET_KEY": "bench-secret-key-" + "b" * 40,
-        "BROKER_BASE_URL": "http://broker.bench",
-        "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
-        "BROKER_RUN_WORKER": "0",
-        "BROKER_PUBLIC_RATE_LIMIT": "1000000",
-        "BROKER_TENANT_RATE_LIMIT": "1000000",
-        "BROKER_REGISTRATION_FETCH_LIMIT": "1000000",
-        "BROKER_LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    broker = str(Path(sys.executable).with_name("broker"))
-    subprocess.run([broker, "db", "upgrade"], check=True, capture_output=True)  # noqa: S603, ASYNC221
-    slug = "bench-" + secrets.token_hex(4)
-    subprocess.run(  # noqa: S603, ASYNC221 - fixed arguments
-        [broker, "tenants", "create", slug, "--name", "Bench Tool", "--tool-url", "https://tool.bench/launch"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    shared = runpy.run_path(str(Path(__file__).with_name("asgi_client.py")))
+    slug, database = shared["broker_with_tenant"]()
+    wal = database.with_name(database.name + "-wal")
 
     from broker.app import create_app
 
-    app = create_app()
+    client = shared["AsgiClient"](create_app())
+    app = client.app
     path = f"/t/{slug}/lti/register"
-    scope_base = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http", "root_path": "",
-        "client": ("127.0.0.2", 50000), "server": ("127.0.0.1", 8000),
-    }  # fmt: skip
 
     async def call(method: str, query: str, body: bytes) -> bytes:
-        headers = [(b"host", b"broker.bench"), (b"user-agent", b"bench"), (b"accept", b"text/html")]
-        if method == "POST":
-            headers += [(b"content-type", b"application/x-www-form-urlencoded"),
-                        (b"content-length", str(len(body)).encode())]  # fmt: skip
-        scope = {**scope_base, "method": method, "path": path, "raw_path": path.encode(),
-                 "query_string": query.encode(), "headers": headers}  # fmt: skip
-        sent = False
-        chunks: list[bytes] = []
-        status = [0]
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                await asyncio.Event().wait()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        started = time.process_time()
-        await app(scope, receive, send)
-        spent[0] += time.process_time() - started
-        page = b"".join(chunks)
-        if status[0] != 200:
-            raise RuntimeError(f"the flow answered {status[0]}: {page[:400]!r}")
+        answer = await client.call(method, path, query, body)
+        page: bytes = answer.page
+        if answer.status != 200:
+            raise RuntimeError(f"the flow answered {answer.status}: {page[:400]!r}")
         return page
 
     profiles = {"initiation": cProfile.Profile(), "form post": cProfile.Profile()}
     profiling = [False]
-    spent = [0.0]
 
     async def flow() -> None:
         configuration_url = platform_url + "/.well-known/openid-configuration"
@@ -186,13 +136,12 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
         with contextlib.closing(connect(database)) as harness:
             page_size = harness.execute("PRAGMA page_size").fetchone()[0]
         frames = (wal.stat().st_size - _WAL_HEADER) / (page_size + _FRAME_HEADER)
-        spent[0] = 0.0
         cpu = float("inf")
         for _ in range(ROUNDS):
-            spent[0] = 0.0
+            client.spent = 0.0
             for _ in range(FLOWS):
                 await flow()
-            cpu = min(cpu, spent[0] / FLOWS * 1e6)
+            cpu = min(cpu, client.spent / FLOWS * 1e6)
     figures = {"cpu": cpu, "pages": frames / FLOWS}
     top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
     report = []
