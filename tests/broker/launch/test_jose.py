@@ -9,6 +9,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from joserfc import jws
+from joserfc.errors import JoseError as JoseLibraryError
 from joserfc.jwk import Key
 
 from broker.launch import jose
@@ -103,3 +107,60 @@ def test_what_the_broker_signs_cryptography_verifies(tenant_key: Key) -> None:
 def test_signing_needs_an_rsa_key() -> None:
     with pytest.raises(ValueError, match="RSA"):
         jose.sign({}, new_key("e", kty="EC"), now=NOW, lifetime=60)
+
+
+# Pieces of compact tokens: headers a platform or an attacker might send, payloads, and segments that are not
+# base64url (padding, the standard alphabet, stray bits, other bytes).
+_headers = st.one_of(
+    st.fixed_dictionaries({"alg": st.sampled_from(["RS256", "ES256", "none", 1])}, optional={
+        "kid": st.one_of(st.text(max_size=3), st.integers()),
+        "b64": st.sampled_from([True, False, 0, None]),
+        "crit": st.sampled_from([["b64"], ["exp"], "b64", []]),
+        "typ": st.sampled_from(["JWT", 7]),
+    }),
+    st.sampled_from([[], "alg", 1, {"kid": "k"}]),
+).map(lambda value: b64url(json.dumps(value).encode()))
+_payloads = st.sampled_from([b'{"sub":"user-1"}', b"[]", b"", b"\xff", b'{"a":1,"a":2}']).map(b64url)
+_odd_segments = st.one_of(
+    st.text(alphabet="AQgwYWJhb-_+/=.\n%", max_size=9),
+    st.sampled_from(["YQ", "YR", "YWI", "YWJ", "YQ==", "Y", "e30", "e30=", "e3", "eyJ9"]),
+)
+
+
+def _as_joserfc_reads(token: str) -> object:
+    """The header and claims joserfc's extract_compact gives a token, or the field of the refusal."""
+    try:
+        signed = jws.extract_compact(token.encode("ascii"), registry=jose._REGISTRY)
+    except (JoseLibraryError, ValueError, RecursionError):
+        return "token"
+    header = signed.protected
+    if not isinstance(header, dict):
+        return "token"  # a JSON string holding "alg" passes joserfc's check; the broker refuses what is no object
+    try:
+        return header, jose._claims(signed.payload)
+    except jose.JoseError as error:
+        return error.field
+
+
+def _as_broker_reads(token: str) -> object:
+    try:
+        return jose.decode_unverified(token)
+    except jose.JoseError as error:
+        return error.field
+
+
+@settings(max_examples=400, deadline=None, database=None, derandomize=True)
+@given(
+    header=st.one_of(_headers, _odd_segments),
+    payload=st.one_of(_payloads, _odd_segments),
+    signature=st.one_of(st.just("c2ln"), _odd_segments),
+)
+def test_a_token_is_read_as_joserfc_reads_it(header: str, payload: str, signature: str) -> None:
+    token = f"{header}.{payload}.{signature}"
+    assert _as_broker_reads(token) == _as_joserfc_reads(token)
+
+
+def test_a_segment_over_joserfcs_size_limits_is_refused() -> None:
+    header = b64url(json.dumps({"alg": "RS256", "x": "a" * 20_000}).encode())
+    with pytest.raises(jose.JoseError, match="size limits"):
+        jose.decode_unverified(f"{header}.{b64url(b'{}')}.c2ln")
