@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import secrets
+import weakref
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
@@ -78,20 +79,45 @@ def sign(claims: Mapping[str, Any], key: Key, *, now: float, lifetime: int) -> s
     # Every token the broker signs is read at once by its receiver, so none needs to outlive five minutes.
     if not 0 < lifetime <= MAX_LIFETIME:
         raise ValueError(f"a signed token lives between 1 and {MAX_LIFETIME} s, not {lifetime}")
+    signer = _signer(key)
+    iat = int(now)
+    payload = _COMPACT_JSON.encode({**claims, "iat": iat, "exp": iat + lifetime}).encode()
+    # The compact form by hand, signed by `cryptography`: joserfc's serialize_compact checks a header we wrote
+    # ourselves, and cost 8% more than the RSA signature (README).
+    signing_input = signer.header + _b64url(payload)
+    return (signing_input + b"." + _b64url(signer.private_key.sign(signing_input, _PKCS1, SHA256()))).decode("ascii")
+
+
+class _Signer(NamedTuple):
+    key: weakref.ref[Key]
+    header: bytes  # the header's segment and its dot
+    private_key: RSAPrivateKey
+
+
+# A key's checks and header, made once per key object: a tenant's key signs every launch of the tenant, and
+# joserfc's accessors cost about 50 Python calls a token. By the object's id, the key held weakly so that an id
+# reused by another object is never taken for it.
+_SIGNERS: dict[int, _Signer] = {}
+_MAX_SIGNERS = 4096
+
+
+def _signer(key: Key) -> _Signer:
+    found = _SIGNERS.get(id(key))
+    if found is not None and found.key() is key:
+        return found
     if not key.is_private:
         raise ValueError("signing needs a private key")
     if not key.kid:
         raise ValueError("the signing key has no kid; receivers find our key by it")
-    iat = int(now)
-    header = _COMPACT_JSON.encode({"alg": SIGNING_ALG, "kid": key.kid, "typ": "JWT"}).encode()
-    payload = _COMPACT_JSON.encode({**claims, "iat": iat, "exp": iat + lifetime}).encode()
-    # The compact form by hand, signed by `cryptography` through the key's own operation check: joserfc's
-    # serialize_compact checks a header we wrote ourselves, and cost 8% more than the RSA signature (README).
-    signing_input = _b64url(header) + b"." + _b64url(payload)
-    private_key = key.get_op_key("sign")
+    private_key = key.get_op_key("sign")  # the key's own operation check (key_ops, use)
     if not isinstance(private_key, RSAPrivateKey):
         raise ValueError(f"{SIGNING_ALG} signing needs an RSA key")
-    return (signing_input + b"." + _b64url(private_key.sign(signing_input, _PKCS1, SHA256()))).decode("ascii")
+    header = _COMPACT_JSON.encode({"alg": SIGNING_ALG, "kid": key.kid, "typ": "JWT"}).encode()
+    signer = _Signer(weakref.ref(key), _b64url(header) + b".", private_key)
+    if len(_SIGNERS) >= _MAX_SIGNERS:
+        _SIGNERS.clear()
+    _SIGNERS[id(key)] = signer
+    return signer
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
