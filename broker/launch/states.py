@@ -217,12 +217,17 @@ class LaunchStates:
             payload = self._sealer.unseal(state, max_age=_MAX_SEALED_AGE)
         except StateError as error:
             raise _unknown() from error
-        tenant_id, registration_id, nonce, target = (_text(payload.get(short)) for short in "trnu")
-        expiry = payload.get("x")
-        if not (tenant_id and registration_id and nonce and target and isinstance(expiry, int)):
+        # Each value read where it is: a loop over the names cost twice the calls of the rest of the opening.
+        get = payload.get
+        tenant_id, registration_id, nonce, target, expiry = get("t"), get("r"), get("n"), get("u"), get("x")
+        if not (
+            isinstance(tenant_id, str) and isinstance(registration_id, str) and isinstance(nonce, str)
+            and isinstance(target, str) and tenant_id and registration_id and nonce and target
+            and isinstance(expiry, int)
+        ):  # fmt: skip
             raise _unknown()
-        optional = (_text(payload.get(short)) for short in "dsh")
-        return NewState(tenant_id, registration_id, nonce, target, *optional), datetime.fromtimestamp(expiry, UTC)
+        new = NewState(tenant_id, registration_id, nonce, target, _text(get("d")), _text(get("s")), _text(get("h")))
+        return new, datetime.fromtimestamp(expiry, UTC)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
