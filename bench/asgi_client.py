@@ -11,50 +11,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
+import runpy
 import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-BASE_URL = "http://broker.bench"
 _HOST = b"broker.bench"
 _SCOPE = {
     "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http", "root_path": "",
     "client": ("127.0.0.2", 50000), "server": ("127.0.0.1", 8000),
 }  # fmt: skip
+# The served benches' set-up (bench/deployment.py), by its file too; its folders live as long as this process.
+_DEPLOYMENT = runpy.run_path(str(Path(__file__).with_name("deployment.py")))
+BASE_URL = _DEPLOYMENT["BASE_URL"]
+_KEPT = contextlib.ExitStack()
 
 
-def broker_with_tenant() -> tuple[str, Path]:
-    """Points this process's broker at a new SQLite database (limits raised out of the way), migrates it and makes
-    a tenant; answers its slug and the database's file."""
-    database = Path(tempfile.mkdtemp()) / "bench.db"
-    os.environ.update({
-        "BROKER_DATABASE_URL": f"sqlite:///{database}",
-        "BROKER_SECRET_KEY": "bench-secret-key-" + "b" * 40,
-        "BROKER_BASE_URL": BASE_URL,
-        "BROKER_ALLOW_INSECURE_PLATFORMS": "1",
-        "BROKER_RUN_WORKER": "0",
-        "BROKER_PUBLIC_RATE_LIMIT": "1000000",
-        "BROKER_TENANT_RATE_LIMIT": "1000000",
-        "BROKER_REGISTRATION_FETCH_LIMIT": "1000000",
-        "BROKER_LOG_LEVEL": "WARNING",
-    })  # fmt: skip
-    broker("db", "upgrade")
-    slug = "bench-" + secrets.token_hex(4)
-    broker("tenants", "create", slug, "--name", "Bench Tool", "--tool-url", "https://tool.bench/launch")
-    return slug, database
-
-
-def broker(*arguments: str) -> str:
-    """The output of this checkout's `broker` command."""
-    command = [str(Path(sys.executable).with_name("broker")), *arguments]
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603 - fixed arguments
+def broker_with_tenant() -> tuple[Any, Path]:
+    """Points this process's broker at a new SQLite database holding one tenant, set up as the served benches'
+    (bench/deployment.py); answers that deployment and the database's file."""
+    bench = _KEPT.enter_context(_DEPLOYMENT["deployment"]())
+    os.environ.update({**bench.env, "BROKER_LOG_LEVEL": "WARNING"})
+    return bench, Path(bench.database_url.removeprefix("sqlite:///"))
 
 
 class Answer:

@@ -61,7 +61,8 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     shared = runpy.run_path(str(Path(__file__).with_name("asgi_client.py")))
     tracer = shared["StatementTrace"](STEPS)
     tracer.install()
-    slug, _ = shared["broker_with_tenant"]()
+    bench, _ = shared["broker_with_tenant"]()
+    slug = bench.slug
 
     from broker.app import create_app
 
@@ -77,7 +78,7 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
         done = await call("POST", path, body=urlencode(post_forms(review.page, path)[0].fields).encode())
         if done.status != 200:
             raise RuntimeError(f"the registration answered {done.status}: {done.page[:400]!r}")
-        item = json.loads(shared["broker"]("registrations", "list", "--tenant", slug, "--json"))["items"][0]
+        item = bench.broker("registrations", "list", "--tenant", slug)["items"][0]
         return item["client_id"], item["deployment_ids"][0]
 
     header = _b64_json({"alg": "RS256", "kid": platform_key.kid, "typ": "JWT"})

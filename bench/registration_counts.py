@@ -90,7 +90,8 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
 
     sqlite3.connect = tracked_connect  # type: ignore[assignment]
     shared = runpy.run_path(str(Path(__file__).with_name("asgi_client.py")))
-    slug, database = shared["broker_with_tenant"]()
+    bench, database = shared["broker_with_tenant"]()
+    slug = bench.slug
     wal = database.with_name(database.name + "-wal")
 
     from broker.app import create_app
