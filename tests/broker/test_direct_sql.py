@@ -392,3 +392,18 @@ async def test_a_sqlite_read_refused_for_a_moment_never_sees_a_transaction_begun
     finally:
         _RefusingConnection.refuse_next_read = False
         await database.dispose()
+
+
+async def test_a_sqlite_write_sent_as_a_read_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'broker.db'}")
+    try:
+        async with database.ephemeral() as statements:
+            await statements.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        # The write connection holds no transaction, so the read would run there: a write must not stay open.
+        with pytest.raises(TypeError, match="only read"):
+            await database.read(text("INSERT INTO scratch VALUES (1)"))
+        async with database.ephemeral() as statements:
+            await statements.execute(text("INSERT INTO scratch VALUES (2)"))
+        assert (await database.read(text("SELECT n FROM scratch"))).scalars() == [2]
+    finally:
+        await database.dispose()
