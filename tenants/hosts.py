@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from broker.hostnames import HostnameError, is_within, normalise_hostname
 from broker.settings import Settings
-from tenants.models import Tenant
+from tenants.models import ReadOnlyTenant, Tenant
 
 REGISTRATION_PATH = "/lti/register"
 LOGIN_PATH = "/lti/login"
@@ -76,7 +76,7 @@ def tenant_site(settings: Settings, slug: str, hostname: str | None) -> TenantSi
     return path_site(settings, slug)
 
 
-def site_of(settings: Settings, tenant: Tenant) -> TenantSite:
+def site_of(settings: Settings, tenant: ReadOnlyTenant) -> TenantSite:
     """Where a tenant's URLs are advertised (see `tenant_site`)."""
     return tenant_site(settings, tenant.slug, tenant.hostname)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,6 +54,28 @@ class Tenant(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     signing_keys: Mapped[list[SigningKey]] = relationship(back_populates="tenant", lazy="raise")
+
+
+class ReadOnlyTenant(Protocol):
+    """What the registration pages read of a tenant, and may not change: a `Tenant` gives it, and so does the
+    frozen copy of its row those pages share between requests (`tenants.snapshots.TenantSnapshot`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def hostname(self) -> str | None: ...
+    @property
+    def tool_configuration(self) -> Mapping[str, Any]: ...
+    @property
+    def review_registrations(self) -> bool: ...
+    @property
+    def activation_policy(self) -> str: ...
+    @property
+    def suspended_at(self) -> datetime | None: ...
 
 
 class TenantHostname(Base):

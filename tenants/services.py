@@ -8,6 +8,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from tenants.hosts import check_custom_hostname
 from tenants.key_generator import generate_signing_key, private_jwk_json
 from tenants.keys import KeyRing, key_id, public_jwk
 from tenants.models import ActivationPolicy, ApiKey, KeyStatus, SigningKey, Tenant, TenantHostname
+from tenants.snapshots import TenantSnapshot, TenantSnapshots
 from tenants.tool_configuration import ToolConfigurationError, parse_tool_configuration
 
 _BY_SLUG = select(*Tenant.__table__.columns).where(Tenant.slug == bindparam("slug"))
@@ -79,11 +81,22 @@ def generate_webhook_secret() -> str:
 
 
 class TenantService:
-    def __init__(self, database: Database, settings: Settings, secret_box: SecretBox, key_ring: KeyRing):
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        secret_box: SecretBox,
+        key_ring: KeyRing,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.database = database
         self.settings = settings
         self.secret_box = secret_box
         self.key_ring = key_ring
+        # Each method that changes a tenant's row forgets its copy here once the change has committed (a tenant
+        # being created has none: only tenants that exist are kept).
+        self._snapshots = TenantSnapshots(database, clock=clock)
 
     async def create(
         self,
@@ -146,11 +159,17 @@ class TenantService:
             tenant = await lock_tenant(session, tenant_id)
             if suspended != (tenant.suspended_at is not None):
                 tenant.suspended_at = utcnow() if suspended else None
+        self._snapshots.forget(tenant.slug)
         return tenant
 
+    async def snapshot(self, slug: str) -> TenantSnapshot | None:
+        """The tenant as the registration pages read it: a frozen copy, seen by them within
+        `tenants.snapshots.SNAPSHOT_TTL` of another process's change and at once after this one's."""
+        return await self._snapshots.get(slug)
+
     async def get_by_slug(self, slug: str) -> Tenant | None:
-        """The tenant, read directly (every public page reads it) and given as the ORM gives an object whose
-        session has closed: detached, every column loaded."""
+        """The tenant, read directly and given as the ORM gives an object whose session has closed: detached,
+        every column loaded."""
         row = (await self.database.read(_BY_SLUG, {"slug": slug})).first()
         if row is None:
             return None
@@ -180,6 +199,7 @@ class TenantService:
             if not values.get("hostname"):
                 raise
             raise _hostname_taken(values["hostname"]) from error  # another tenant claimed it at the same moment
+        self._snapshots.forget(tenant.slug)
         return tenant
 
     def _validate_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -256,6 +276,7 @@ class TenantService:
             if url is not None and tenant.webhook_secret_encrypted is None:
                 secret = generate_webhook_secret()
                 tenant.webhook_secret_encrypted = self.secret_box.encrypt(secret)
+        self._snapshots.forget(tenant.slug)
         return WebhookEndpoint(tenant, secret, None)
 
     async def rotate_webhook_secret(self, tenant_id: str) -> WebhookEndpoint:
@@ -268,6 +289,7 @@ class TenantService:
             tenant.webhook_secret_previous_encrypted = tenant.webhook_secret_encrypted
             tenant.webhook_secret_previous_expires_at = previous_until
             tenant.webhook_secret_encrypted = self.secret_box.encrypt(secret)
+        self._snapshots.forget(tenant.slug)
         return WebhookEndpoint(tenant, secret, previous_until)
 
     def _validate_hostname(self, value: Any) -> str | None:

@@ -18,7 +18,8 @@ from broker.registration.profiles.selection import profile_named
 from broker.registration.service import Completed, Review, parse_initiation
 from broker.services import services
 from tenants.hosts import REGISTRATION_PATH
-from tenants.models import Tenant
+from tenants.models import ReadOnlyTenant
+from tenants.snapshots import TenantSnapshot
 
 
 async def register(request: Request) -> Response:
@@ -64,8 +65,8 @@ async def _refused(
     return refusal_page(request, refusal, framable=True)
 
 
-async def _tenant(request: Request) -> Tenant:
-    tenant = await services(request).tenants.get_by_slug(request.path_params["slug"])
+async def _tenant(request: Request) -> TenantSnapshot:
+    tenant = await services(request).tenants.snapshot(request.path_params["slug"])
     if tenant is None:
         raise errors.UnknownTenantError("There is no tool at this registration URL.")
     if tenant.suspended_at is not None:
@@ -73,7 +74,7 @@ async def _tenant(request: Request) -> Tenant:
     return tenant
 
 
-def _review_page(request: Request, tenant: Tenant, outcome: Review) -> Response:
+def _review_page(request: Request, tenant: ReadOnlyTenant, outcome: Review) -> Response:
     context = views.review_page(tenant.name, outcome.platform, outcome.profile, outcome.plan, outcome.notes)
     context["form_state"] = outcome.form_state
     # Posts back to the bare path: the initiation query may hold the registration token.
@@ -81,7 +82,7 @@ def _review_page(request: Request, tenant: Tenant, outcome: Review) -> Response:
     return render(request, "review.html", context, framable=True)
 
 
-def _registered_page(request: Request, tenant: Tenant, completed: Completed) -> Response:
+def _registered_page(request: Request, tenant: ReadOnlyTenant, completed: Completed) -> Response:
     registration = completed.registration
     scopes_missing = [s for s in registration.scopes_requested if s not in registration.scopes_granted]
     verify_state = services(request).tokens.verify_form_state(tenant, registration, completed.attempt_id)

@@ -48,7 +48,7 @@ from broker.settings import Settings
 from broker.webhooks.wakeup import wake_this_process
 from tenants.encryption import SecretBox
 from tenants.hosts import LOGIN_PATH, TenantSite, site_of
-from tenants.models import Tenant
+from tenants.models import ReadOnlyTenant
 from tenants.platform_bound_keys import PlatformBoundKeys, platform_jwks_path
 
 logger = logging.getLogger("broker.registration")
@@ -134,7 +134,7 @@ class RegistrationService:
         self._secret_box = SecretBox(settings.secret_key)
 
     async def begin(
-        self, tenant: Tenant, initiation: InitiationRequest, limits: attempts.StepLimits = attempts.UNLIMITED
+        self, tenant: ReadOnlyTenant, initiation: InitiationRequest, limits: attempts.StepLimits = attempts.UNLIMITED
     ) -> Review | Completed:
         """Steps 1 and 2; then either the review page, or straight on to step 3 when the tenant wants that.
         `limits` are entered with the attempt's first write and left with its last (see attempts.StepLimits)."""
@@ -185,7 +185,7 @@ class RegistrationService:
 
     async def complete(
         self,
-        tenant: Tenant,
+        tenant: ReadOnlyTenant,
         form_state: str,
         included: frozenset[str] | None = None,
         limits: attempts.StepLimits = attempts.UNLIMITED,
@@ -233,7 +233,7 @@ class RegistrationService:
 
     def _prepare(
         self,
-        tenant: Tenant,
+        tenant: ReadOnlyTenant,
         platform: PlatformConfiguration,
         registration_token: str | None,
         included: frozenset[str] | None = None,
@@ -281,7 +281,7 @@ class RegistrationService:
 
     async def _submit(
         self,
-        tenant: Tenant,
+        tenant: ReadOnlyTenant,
         attempt_id: str,
         platform: PlatformConfiguration,
         prepared: PreparedRegistration,
@@ -324,7 +324,7 @@ class RegistrationService:
 
     async def _store(
         self,
-        tenant: Tenant,
+        tenant: ReadOnlyTenant,
         attempt_id: str,
         platform: PlatformConfiguration,
         stored: store.Answer,
@@ -357,7 +357,7 @@ class RegistrationService:
 
     async def _store_once(
         self,
-        tenant: Tenant,
+        tenant: ReadOnlyTenant,
         attempt_id: str,
         platform: PlatformConfiguration,
         answer: store.Answer,

@@ -29,7 +29,7 @@ from broker.registration.response import RegistrationResult
 from broker.webhooks.models import EventType
 from broker.webhooks.outbox import record_events
 from tenants.encryption import SecretBox
-from tenants.models import Tenant
+from tenants.models import ReadOnlyTenant
 
 logger = logging.getLogger("broker.registration")
 
@@ -109,7 +109,7 @@ class Outcome:
 
 async def store(
     connection: Statements,
-    tenant: Tenant,
+    tenant: ReadOnlyTenant,
     attempt_id: str,
     platform: PlatformConfiguration,
     answer: Answer,
@@ -186,7 +186,7 @@ async def _deployments_of(connection: Joining, registration_id: str) -> list[Dep
 
 async def _conflict(
     connection: Joining,
-    tenant: Tenant,
+    tenant: ReadOnlyTenant,
     attempt_id: str,
     owned: Any,  # its row, as the statements answer it
     client_id: str,

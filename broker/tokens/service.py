@@ -37,7 +37,7 @@ from broker.tokens.grant import (
 from broker.tokens.models import PlatformToken
 from tenants.encryption import SecretBox
 from tenants.keys import KeyRing
-from tenants.models import Tenant
+from tenants.models import ReadOnlyTenant
 
 logger = logging.getLogger("broker.tokens")
 
@@ -93,7 +93,7 @@ class TokenService:
         self.key_ring = key_ring
         self._sealer = StateSealer(settings.secret_key, "registration-verify")
 
-    async def token(self, tenant: Tenant, registration_id: str, requested: object) -> AccessToken:
+    async def token(self, tenant: ReadOnlyTenant, registration_id: str, requested: object) -> AccessToken:
         """A token for the scopes: the shared cached one while it is usable, else a fresh grant."""
         scopes = normalize_scopes(requested)
         registration = await self._registration(tenant, registration_id)
@@ -102,7 +102,7 @@ class TokenService:
             return cached
         return await self._grant(tenant, registration, scopes)
 
-    async def verify(self, tenant: Tenant, registration_id: str) -> Verification:
+    async def verify(self, tenant: ReadOnlyTenant, registration_id: str) -> Verification:
         """A fresh grant with every service scope the platform granted: proof the registration works now."""
         registration = await self._registration(tenant, registration_id)
         scopes = service_scopes(registration)
@@ -116,7 +116,7 @@ class TokenService:
 
     # ----------------------------------------------------------------- the confirmation page's Verify button
     def verify_form_state(
-        self, tenant: Tenant, registration: Registration, attempt_id: str, number: int = 0
+        self, tenant: ReadOnlyTenant, registration: Registration, attempt_id: str, number: int = 0
     ) -> str | None:
         """The sealed form field of the Verify button: it can verify this one registration, once, for a day.
         None when no token can be asked for (no service scopes or no token endpoint): the first launch verifies.
@@ -128,7 +128,7 @@ class TokenService:
             {"tenant": tenant.id, "registration": registration.id, "attempt": attempt_id, "number": number}
         )
 
-    async def verify_form(self, tenant: Tenant, form_state: str) -> Verification:
+    async def verify_form(self, tenant: ReadOnlyTenant, form_state: str) -> Verification:
         """Verifies the form's registration; the form is spent first, so it never verifies twice."""
         state = self._verify_state(tenant, form_state)
         spent = await attempts.claim_verify_form(
@@ -138,7 +138,7 @@ class TokenService:
             raise errors.VerifyFormExpired("This Verify button was already used.")
         return await self.verify(tenant, state["registration"])
 
-    async def next_verify_form_state(self, tenant: Tenant, form_state: str) -> str | None:
+    async def next_verify_form_state(self, tenant: ReadOnlyTenant, form_state: str) -> str | None:
         """After a failed verification, the form that may try again (None once MAX_VERIFY_FORMS were used)."""
         try:
             state = self._verify_state(tenant, form_state)
@@ -147,7 +147,7 @@ class TokenService:
             return None
         return self.verify_form_state(tenant, registration, state["attempt"], state["number"] + 1)
 
-    def _verify_state(self, tenant: Tenant, form_state: str) -> dict[str, Any]:
+    def _verify_state(self, tenant: ReadOnlyTenant, form_state: str) -> dict[str, Any]:
         try:
             state = self._sealer.unseal(form_state, max_age=VERIFY_FORM_MAX_AGE)
         except StateError as error:
@@ -161,7 +161,7 @@ class TokenService:
         return state
 
     # ----------------------------------------------------------------- internals
-    async def _registration(self, tenant: Tenant, registration_id: str) -> Registration:
+    async def _registration(self, tenant: ReadOnlyTenant, registration_id: str) -> Registration:
         async with self.database.session() as session:
             registration = await session.scalar(
                 select(Registration).where(Registration.id == registration_id, Registration.tenant_id == tenant.id)
@@ -193,7 +193,7 @@ class TokenService:
             scope=row.scope,
         )
 
-    async def _grant(self, tenant: Tenant, registration: Registration, scopes: Sequence[str]) -> AccessToken:
+    async def _grant(self, tenant: ReadOnlyTenant, registration: Registration, scopes: Sequence[str]) -> AccessToken:
         token_endpoint = called_endpoint(registration, "token_endpoint", self.secret_box) or ""
         # The key bound to this registration's platform (the tenant's own for registrations made before).
         keys = await self.key_ring.get(tenant.slug, registration.key_set)
