@@ -12,10 +12,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 from sqlalchemy import BindParameter, Delete, TextClause, bindparam, delete, select, text
@@ -49,8 +48,12 @@ class Rate:
         return self.period / self.limit
 
     def key(self, subject: str) -> str:
+        return self._prefix + subject
+
+    @cached_property
+    def _prefix(self) -> str:
         # The rate is part of the key, so processes (or tests) with different settings never share a bucket.
-        return f"{self.name}:{self.limit}/{self.period:g}:{subject}"
+        return f"{self.name}:{self.limit}/{self.period:g}:"
 
 
 @dataclass(frozen=True)
@@ -115,28 +118,31 @@ def deployment_namespace(database_url: str) -> str:
     return "lti-broker:" + hashlib.sha256(database_url.encode()).hexdigest()[:16]
 
 
-# An upsert that both engines read the same way: `full_at` only moves when the bucket had a token, and
-# `refused` records the decision so that RETURNING can say what happened.
-_FULL_AT_NOW = "(CASE WHEN limit_buckets.full_at > :now THEN limit_buckets.full_at ELSE :now END)"
-_HAD_TOKEN = f"({_FULL_AT_NOW} - :now + (excluded.full_at - :now) <= :period_{{i}})"
+# An upsert that both engines read the same way, taking a token from each of its buckets that has one. A row is
+# inserted with full_at = now + interval: in the update, `excluded.full_at - now` is then the row's own interval,
+# which is how one statement serves buckets of different rates without a term per bucket. A bucket has a token when
+# its full_at, once the interval is added, is at most a period ahead: max(full_at, now) + interval - now <= period,
+# that is full_at + excluded.full_at <= 2 now + period (`:room`; a full_at in the past passes either way, as an
+# interval is at most the period). `refused` records the decision so that RETURNING can say what happened.
 _TAKE_TEMPLATE = (
     "INSERT INTO limit_buckets (key, full_at, refused) VALUES {rows} "
     "ON CONFLICT (key) DO UPDATE SET "
-    "full_at = CASE WHEN {had_token} THEN {full_at_now} + excluded.full_at - :now ELSE limit_buckets.full_at END, "
-    "refused = NOT {had_token} "
+    "full_at = CASE WHEN limit_buckets.full_at + excluded.full_at > :room THEN limit_buckets.full_at "
+    "WHEN limit_buckets.full_at > :now THEN limit_buckets.full_at + excluded.full_at - :now "
+    "ELSE excluded.full_at END, "
+    "refused = limit_buckets.full_at + excluded.full_at > :room "
     "RETURNING key, full_at, refused"
 )
 
 
 @lru_cache(maxsize=8)
-def _take_statement(buckets: int) -> TextClause:
-    """The upsert taking a token from each of `buckets` buckets, built once per count: every public request
-    takes two, and reading the statement's text for its parameters costs more than running it."""
-    # Rows are inserted with full_at = now + interval: excluded.full_at - now is then the row's interval,
-    # which is how one statement serves buckets of different rates.
-    rows = ", ".join(f"(:key_{i}, :inserted_{i}, false)" for i in range(buckets))
-    had_token = " OR ".join(f"(limit_buckets.key = :key_{i} AND {_HAD_TOKEN.format(i=i)})" for i in range(buckets))
-    return text(_TAKE_TEMPLATE.format(rows=rows, had_token=f"({had_token})", full_at_now=_FULL_AT_NOW))
+def _take_statement(buckets: int) -> tuple[TextClause, tuple[str, ...]]:
+    """The upsert taking a token from each of `buckets` buckets of one period, and the names of its buckets'
+    parameters in order (each bucket's key, then its `now + interval`), built once per count: reading a
+    statement's text for its parameters costs more than running it."""
+    rows = ", ".join(f"(:key_{i}, :at_{i}, false)" for i in range(buckets))
+    names = tuple(name for i in range(buckets) for name in (f"key_{i}", f"at_{i}"))
+    return text(_TAKE_TEMPLATE.format(rows=rows)), names
 
 
 class DatabaseLimitStore:
@@ -149,20 +155,28 @@ class DatabaseLimitStore:
 
     async def take_each(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> list[float]:
         """`take`, answering each check's wait (0 where its bucket had a token), in the order of `checks`."""
+        if joining is None:
+            async with self.database.ephemeral() as connection:
+                return await self._take_each(checks, connection)
+        return await self._take_each(checks, joining)
+
+    async def _take_each(self, checks: Sequence[tuple[Rate, str]], connection: Joining) -> list[float]:
         now = self.clock()
-        rates = {rate.key(subject): rate for rate, subject in checks}
-        keys = list(rates)
-        params: dict[str, object] = {"now": now}
-        for i, key in enumerate(keys):
-            params |= {f"key_{i}": key, f"inserted_{i}": now + rates[key].interval, f"period_{i}": rates[key].period}
-        async with self._connection(joining) as connection:
-            answered = (await connection.execute(_take_statement(len(keys)), params)).all()
-        waits = {
-            key: full_at + rates[key].interval - now - rates[key].period
-            for key, full_at, refused in answered
-            if refused
-        }
-        return [waits.get(rate.key(subject), 0.0) for rate, subject in checks]
+        keys = [rate.key(subject) for rate, subject in checks]
+        rates = dict(zip(keys, (rate for rate, _ in checks), strict=True))
+        # One statement for the buckets of each period (every bucket a request takes has the same period).
+        periods: dict[float, list[str]] = {}
+        for key, rate in rates.items():
+            periods.setdefault(rate.period, []).append(key)
+        waits: dict[str, float] = {}
+        for period, group in periods.items():
+            statement, names = _take_statement(len(group))
+            values: dict[str, object] = {"now": now, "room": now + now + period}
+            values.update(zip(names, [v for key in group for v in (key, now + rates[key].interval)], strict=True))
+            for key, full_at, refused in await connection.execute(statement, values):
+                if refused:
+                    waits[key] = full_at + rates[key].interval - now - period
+        return [waits.get(key, 0.0) for key in keys]
 
     async def wait(self, rate: Rate, subject: str) -> float:
         async with self.database.session() as session:
@@ -174,30 +188,32 @@ class DatabaseLimitStore:
     async def acquire(
         self, places: Sequence[Places], joining: Joining | None = None
     ) -> list[Lease] | None:
-        now = self.clock()
-        holder = secrets.token_hex(8)
         keys = [_places_key(wanted) for wanted in places]
         if len(set(keys)) != len(keys) or any(wanted.limit < 1 for wanted in places):
             return None  # one call cannot hold two places of one limit, nor one of a limit of none
         # One transaction for every place (a call holds several): all are claimed together, or none.
         try:
-            async with self._connection(joining) as connection:
-                # Each limit's first place is free unless calls are in flight: all are tried in one statement.
-                values: dict[str, object] = {"holder": holder, "expires_at": now + LEASE_SECONDS, "now": now}
-                values |= {f"key_{i}": key for i, key in enumerate(keys)}
-                statement = _claim_first_statement(len(keys), self.database.is_sqlite)
-                first = {key for key, in await connection.execute(statement, values)}
-                leases = []
-                for wanted, key in zip(places, keys, strict=True):
-                    if key in first:
-                        leases.append(Lease(key, 0, holder))
-                        continue
-                    lease = await self._claim(connection, wanted, key, holder, now)
-                    if lease is None:
-                        raise _NoPlace
-                    leases.append(lease)
+            if joining is None:
+                async with self.database.ephemeral() as connection:
+                    return await self._acquire(places, keys, connection)
+            return await self._acquire(places, keys, joining)
         except _NoPlace:
             return None
+
+    async def _acquire(self, places: Sequence[Places], keys: list[str], connection: Joining) -> list[Lease]:
+        now = self.clock()
+        holder = secrets.token_hex(8)
+        # Each limit's first place is free unless calls are in flight: all are tried in one statement.
+        values: dict[str, object] = {"holder": holder, "expires_at": now + LEASE_SECONDS, "now": now}
+        values.update(zip(_key_names(len(keys)), keys, strict=True))
+        statement = _claim_first_statement(len(keys), self.database.is_sqlite)
+        first = {key for key, in await connection.execute(statement, values)}
+        leases = []
+        for wanted, key in zip(places, keys, strict=True):
+            lease = Lease(key, 0, holder) if key in first else await self._claim(connection, wanted, key, holder, now)
+            if lease is None:
+                raise _NoPlace
+            leases.append(lease)
         return leases
 
     async def _claim(
@@ -214,16 +230,13 @@ class DatabaseLimitStore:
         return None
 
     async def release(self, leases: Sequence[Lease], joining: Joining | None = None) -> None:
-        holders: dict[str, list[str]] = {}
-        for lease in leases:
-            holders.setdefault(lease.holder, []).append(lease.key)
-        if not holders:
+        if not leases:
             return
-        async with self._connection(joining) as connection:
-            # A holder holds one place of each limit: its places go in one statement.
-            for holder, keys in holders.items():
-                values = {"holder": holder} | {f"key_{i}": key for i, key in enumerate(keys)}
-                await _write(connection, _release_statement(len(keys)), values)
+        if joining is None:
+            async with self.database.ephemeral() as connection:
+                await _release(leases, connection)
+        else:
+            await _release(leases, joining)
 
     async def prune(self) -> None:
         now = self.clock()
@@ -234,14 +247,15 @@ class DatabaseLimitStore:
     async def close(self) -> None:
         """The database belongs to the services; nothing of its own to close."""
 
-    @asynccontextmanager
-    async def _connection(self, joining: Joining | None) -> AsyncIterator[Joining]:
-        """The caller's transaction when it is joined, else a transaction of the store's own."""
-        if joining is not None:
-            yield joining
-            return
-        async with self.database.ephemeral() as connection:
-            yield connection
+
+async def _release(leases: Sequence[Lease], connection: Joining) -> None:
+    holders: dict[str, list[str]] = {}
+    for lease in leases:
+        holders.setdefault(lease.holder, []).append(lease.key)
+    # A holder holds one place of each limit: its places go in one statement.
+    for holder, keys in holders.items():
+        values = {"holder": holder, **dict(zip(_key_names(len(keys)), keys, strict=True))}
+        await _write(connection, _release_statement(len(keys)), values)
 
 
 async def _write(connection: Joining, statement: Delete, values: Mapping[str, object]) -> None:
@@ -295,6 +309,12 @@ def _claim_first_statement(count: int, is_sqlite: bool) -> ReturningInsert[str]:
         set_={"holder": values.excluded.holder, "expires_at": values.excluded.expires_at},
         where=LimitSlot.expires_at <= bindparam("now"),
     ).returning(LimitSlot.key)
+
+
+@lru_cache(maxsize=8)
+def _key_names(count: int) -> tuple[str, ...]:
+    """The names of the keys' parameters in the statements of `count` limits."""
+    return tuple(f"key_{i}" for i in range(count))
 
 
 @lru_cache(maxsize=8)

@@ -13,13 +13,16 @@ from broker.limits.store import DatabaseLimitStore, LimitStore
 from tests.conftest import make_settings
 
 
-def limits(store: LimitStore, database_url: str, *, requests: int = 100, calls: int = 100) -> PublicLimits:
+def limits(
+    store: LimitStore, database_url: str, *, requests: int = 100, calls: int = 100, in_flight: int = 1000
+) -> PublicLimits:
     settings = make_settings(
         database_url,
         "http://broker.test",
         public_rate_limit=requests,
         tenant_rate_limit=1000,
         registration_fetch_limit=calls,
+        registration_fetch_concurrency=(in_flight, 1000),
     )
     return PublicLimits(store, settings)
 
@@ -57,4 +60,19 @@ async def test_a_refused_call_names_the_call_limit_and_in_the_database_spends_no
         # The refusal rolled the step's write back: the second of the address's two request tokens is left.
         assert await limit_store.take([(public.per_address, address)]) == 0.0
         assert await limit_store.take([(public.per_address, address)]) > 0
+    await database.dispose()
+
+
+async def test_a_step_refused_a_place_in_flight_in_the_database_spends_no_token(
+    limit_store: LimitStore, database: Database, database_url: str
+) -> None:
+    public = limits(limit_store, database_url, requests=2, calls=2, in_flight=1)
+    tenant, address = secrets.token_hex(4), secrets.token_hex(4)
+    await enter(database, public, tenant, address)  # holds the address's one place: its call is still in flight
+    with pytest.raises(TooManyRequests, match="waiting for their platforms"):
+        await enter(database, public, tenant, address)
+    if isinstance(limit_store, DatabaseLimitStore):
+        # The step's buckets and places go together: its write rolled back, its tokens with it.
+        assert await limit_store.take([(public.per_address, address), (public.fetches_per_address, address)]) == 0.0
+        assert await limit_store.take([(public.fetches_per_address, address)]) > 0
     await database.dispose()

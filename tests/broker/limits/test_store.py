@@ -9,8 +9,10 @@ import time
 
 import pytest
 
-from broker.limits.store import LEASE_SECONDS, LimitStore, Places, Rate
+from broker.database import Database
+from broker.limits.store import LEASE_SECONDS, DatabaseLimitStore, LimitStore, Places, Rate, RedisLimitStore
 from tests.clock import Clock
+from tests.conftest import REDIS_URL
 
 # Longer than the loop was seen held up in loaded runs (0.7 s in a small test process), and than the old 2 s deadline.
 HELD_UP_SECONDS = 2.5
@@ -40,6 +42,29 @@ async def test_a_take_over_several_buckets_answers_the_longest_wait(limit_store:
     assert await limit_store.take([(fast, where)]) == 0.0, "the fast bucket still had tokens"
 
 
+async def test_a_take_refused_by_one_bucket_still_spends_the_others_tokens(
+    limit_store: LimitStore, clock: Clock
+) -> None:
+    tight, roomy, who = Rate("tight", 1), Rate("roomy", 3), subject()
+    assert await limit_store.take([(tight, who), (roomy, who)]) == 0.0
+    assert await limit_store.take([(tight, who), (roomy, who)]) == pytest.approx(60.0, abs=0.01)
+    assert await limit_store.wait(tight, who) == pytest.approx(60.0, abs=0.01), "the refused bucket is as it was"
+    assert await limit_store.take([(roomy, who)]) == 0.0, "the roomy bucket's third token is left"
+    assert await limit_store.take([(roomy, who)]) == pytest.approx(20.0, abs=0.01)
+
+
+async def test_a_take_over_buckets_of_different_periods_counts_each_at_its_own_rate(
+    limit_store: LimitStore, clock: Clock
+) -> None:
+    minute, hour, who = Rate("minute", 1, 60), Rate("hour", 2, 3600), subject()
+    assert await limit_store.take([(minute, who), (hour, who)]) == 0.0
+    assert await limit_store.take([(minute, who), (hour, who)]) == pytest.approx(60.0, abs=0.01)
+    clock.now += 61
+    # The hour's two tokens are spent (the second by the take the minute refused): one is back after 1,800 s.
+    assert await limit_store.take([(minute, who), (hour, who)]) == pytest.approx(1800 - 61, abs=0.01)
+    assert await limit_store.wait(minute, who) == pytest.approx(60.0, abs=0.01), "the minute's token was spent"
+
+
 async def test_buckets_of_one_name_with_other_rates_are_apart(limit_store: LimitStore) -> None:
     who = subject()
     assert await limit_store.take([(Rate("same", 1), who)]) == 0.0
@@ -51,6 +76,24 @@ async def test_concurrent_takes_never_hand_out_more_than_the_limit(limit_store: 
     rate, who = Rate("race", 10), subject()
     waits = await asyncio.gather(*(limit_store.take([(rate, who)]) for _ in range(30)))
     assert sum(1 for wait in waits if wait == 0.0) == 10
+
+
+async def test_takers_in_two_processes_never_both_get_the_last_tokens(
+    limit_store: LimitStore, database_url: str, clock: Clock
+) -> None:
+    """Another process's store (its own connections) takes from the same buckets at the same time."""
+    if isinstance(limit_store, RedisLimitStore):
+        other: LimitStore = RedisLimitStore(REDIS_URL, limit_store.namespace, clock=clock)
+    else:
+        other = DatabaseLimitStore(Database(database_url), clock=clock)
+    scarce, plenty, who = Rate("scarce", 5), Rate("plenty", 1000), subject()
+    takes = [store.take([(plenty, who), (scarce, who)]) for _ in range(10) for store in (limit_store, other)]
+    waits = await asyncio.gather(*takes)
+    assert sum(1 for wait in waits if wait == 0.0) == 5
+    assert await limit_store.wait(scarce, who) == pytest.approx(12.0, abs=0.01), "the next token in 60 s / 5"
+    await other.close()
+    if isinstance(other, DatabaseLimitStore):
+        await other.database.dispose()
 
 
 async def test_places_in_flight_up_to_the_limit_come_back_on_release_or_expiry(
