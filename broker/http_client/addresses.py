@@ -96,19 +96,37 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-async def resolve_checked(host: str, port: int, resolver: Resolver, *, allow_private: bool) -> list[IPAddress]:
+async def resolve_checked(
+    host: str, port: int, resolver: Resolver, *, allow_private: bool
+) -> tuple[IPAddress, ...]:
     """The host's addresses, each one checked; raises BlockedAddressError, or OSError if unresolved."""
+    literal = _host_address(host)
+    if literal is None:
+        return _checked_answer(host, tuple(await resolver(host, port)), allow_private=allow_private)
+    problem = _address_problem(literal, allow_private=allow_private)
+    if problem is not None:
+        raise BlockedAddressError(f"the address {host} is {problem}")
+    return (literal,)
+
+
+# Pure, and asked about the same few hosts at every request; a refusal raises, so only valid hosts are kept.
+@functools.lru_cache(maxsize=4096)
+def _host_address(host: str) -> IPAddress | None:
+    """The address a host written as one stands for, or None for a valid name; raises BlockedAddressError."""
     literal = _literal_address(host)
     if literal is None:
         _check_host_name(host)
-    addresses = [literal] if literal is not None else await _resolve(host, port, resolver)
+    return literal
+
+
+# Pure too: a resolver's answer is checked whole at each use, and a kept answer is the same strings each time.
+@functools.lru_cache(maxsize=4096)
+def _checked_answer(host: str, answer: tuple[str, ...], *, allow_private: bool) -> tuple[IPAddress, ...]:
+    addresses = _addresses(host, answer)
     for address in addresses:
         problem = _address_problem(address, allow_private=allow_private)
-        if problem is None:
-            continue
-        if literal is not None:
-            raise BlockedAddressError(f"the address {host} is {problem}")
-        raise BlockedAddressError(f"{host} resolves to {address}, which is {problem}")
+        if problem is not None:
+            raise BlockedAddressError(f"{host} resolves to {address}, which is {problem}")
     return addresses
 
 
@@ -170,16 +188,16 @@ def _check_host_name(host: str) -> None:
         raise BlockedAddressError(f"the host name {host!r} is not valid")
 
 
-async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
+def _addresses(host: str, answer: tuple[str, ...]) -> tuple[IPAddress, ...]:
     addresses: list[IPAddress] = []
-    for found in await resolver(host, port):
+    for found in answer:
         try:
             addresses.append(ipaddress.ip_address(found))
         except ValueError as exc:
             raise OSError(f"{host} resolved to something that is not an IP address") from exc
     if not addresses:
         raise OSError(f"no address for {host}")
-    return list(dict.fromkeys(addresses))
+    return tuple(dict.fromkeys(addresses))
 
 
 # Pure, and asked about the same few addresses at every request (a platform's, a receiver's), twice each.
