@@ -75,6 +75,11 @@ async def read_capped(
     return bytes(body)
 
 
+def fits(content_length: str, limit: int) -> bool:
+    """Whether a Content-Length value says the body is at most `limit` bytes (False when it says nothing)."""
+    return content_length.isascii() and content_length.isdigit() and int(content_length) <= limit
+
+
 def _decoder(content_encodings: list[str], url: str) -> _Decoder:
     codings = [
         coding.strip().lower()

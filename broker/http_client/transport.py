@@ -11,13 +11,12 @@ most its share of the purpose's requests under way; the rest wait for a place no
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -35,8 +34,13 @@ from broker.http_client.addresses import (
     port_of,
     resolve_checked,
 )
-from broker.http_client.bodies import read_capped
-from broker.http_client.errors import OutboundConnectionError, OutboundTimeoutError, UnsafeURLError
+from broker.http_client.bodies import fits, read_capped
+from broker.http_client.errors import (
+    OutboundConnectionError,
+    OutboundError,
+    OutboundTimeoutError,
+    UnsafeURLError,
+)
 from broker.http_client.limits import POOL_LIMITS, KeyedLimiter, PoolLimits, Purpose
 from broker.http_client.responses import OutboundResponse
 
@@ -95,13 +99,17 @@ class GuardedTransport:
         purpose: Purpose,
         bounds: Bounds,
     ) -> OutboundResponse:
-        """The answer, whatever its status; raises OutboundError when there is none to give."""
+        """The answer, whatever its status; raises OutboundError when there is none to give.
+
+        `headers` name User-Agent, Accept and Accept-Encoding, the sender's own: aiohttp adds its defaults for
+        those missing (and would ask for codings `bodies` does not decode).
+        """
         pool = self._pools.get(purpose) or self._open(purpose)
         address = str(url)
-        with _translate_errors(address):
-            async with (
-                pool.place(url, bounds.connect_timeout),
-                pool.session.request(
+        try:
+            destination = await pool.enter(url, bounds.connect_timeout)
+            try:
+                async with pool.session.request(
                     method,
                     # As parsed and checked: aiohttp must not encode it again into another URL.
                     yarl.URL(address, encoded=True),
@@ -109,16 +117,13 @@ class GuardedTransport:
                     headers=headers,
                     allow_redirects=False,
                     timeout=bounds.timeouts,
-                ) as answer,
-            ):
-                content = await read_capped(
-                    answer.content.iter_any(),
-                    content_encodings=answer.headers.getall("Content-Encoding", []),
-                    content_length=answer.headers.get("Content-Length", ""),
-                    url=address,
-                    limit=bounds.max_response_bytes,
-                )
-                return OutboundResponse(address, answer.status, httpx.Headers(list(answer.raw_headers)), content)
+                ) as answer:
+                    content = await _read(answer, address, bounds.max_response_bytes)
+                    return OutboundResponse(address, answer.status, httpx.Headers(list(answer.raw_headers)), content)
+            finally:
+                pool.leave(destination)
+        except _TRANSLATED as exc:
+            raise _translated(exc, address) from exc
 
     async def aclose(self) -> None:
         pools, self._pools = self._pools, {}
@@ -143,7 +148,6 @@ class GuardedTransport:
             cookie_jar=aiohttp.DummyCookieJar(),  # one platform's or tenant's cookies never go to another
             auto_decompress=False,  # decoded by read_capped, under the size cap
             trust_env=False,  # no proxy from the environment
-            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"),  # the client's own, on every hop
         )
         pool = self._pools[purpose] = _PurposePool(session, limits)
         return pool
@@ -160,21 +164,24 @@ class _PurposePool:
         shared = limits.per_destination < limits.connections
         self._destinations = KeyedLimiter(limits.per_destination) if shared else None
 
-    @contextlib.asynccontextmanager
-    async def place(self, url: httpx.URL, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109
-        """A place among the requests under way to the URL's destination, held until the answer is read."""
+    async def enter(self, url: httpx.URL, timeout: float) -> _Destination | None:  # noqa: ASYNC109
+        """Take a place among the requests under way to the URL's destination (None: no share to take a place
+        in); `leave` gives it back once the answer is read."""
         if self._destinations is None:
-            yield
-            return
+            return None
         destination = (url.scheme, url.host, port_of(url))
         try:
             await self._destinations.acquire(destination, timeout=timeout)
         except TimeoutError as exc:
             raise _PoolTimeoutError from exc
-        try:
-            yield
-        finally:
+        return destination
+
+    def leave(self, destination: _Destination | None) -> None:
+        if destination is not None and self._destinations is not None:
             self._destinations.release(destination)
+
+
+_Destination = tuple[str, str, int]
 
 
 class CachedResolver:
@@ -258,31 +265,45 @@ def _family(address: IPAddress) -> socket.AddressFamily:
     return socket.AF_INET6 if isinstance(address, ipaddress.IPv6Address) else socket.AF_INET
 
 
-@contextlib.contextmanager
-def _translate_errors(url: str) -> Iterator[None]:
+async def _read(answer: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+    headers = answer.headers
+    content_encodings = headers.getall("Content-Encoding", [])
+    content_length = headers.get("Content-Length", "")
+    if not content_encodings and "Transfer-Encoding" not in headers and fits(content_length, limit):
+        # Sent as is, and the parser reads no more than its Content-Length: nothing to decode or count.
+        return await answer.read()
+    return await read_capped(
+        answer.content.iter_any(),
+        content_encodings=content_encodings,
+        content_length=content_length,
+        url=url,
+        limit=limit,
+    )
+
+
+# What `_translated` turns into the guarded client's errors; anything else is no failure of the request's own.
+_TRANSLATED = (_PoolTimeoutError, BlockedAddressError, aiohttp.ClientError, OSError)
+
+
+def _translated(exc: BaseException, url: str) -> OutboundError:
     """aiohttp's errors as the guarded client's; aiohttp's timeouts are TimeoutErrors, which the caller would
     take for its own total timeout, so they are translated here, inside it."""
-    try:
-        yield
-    except _PoolTimeoutError as exc:
-        raise OutboundTimeoutError(
-            url, "timed out waiting for a free connection: too many requests are under way"
-        ) from exc
-    except BlockedAddressError as exc:
-        raise UnsafeURLError(url, exc.reason) from exc
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise OutboundTimeoutError(url, "timed out connecting to the server") from exc
-    except aiohttp.ServerTimeoutError as exc:
-        raise OutboundTimeoutError(url, "timed out waiting for the server") from exc
-    except aiohttp.InvalidURL as exc:
-        raise UnsafeURLError(url, "the URL is not valid") from exc
-    except aiohttp.ClientConnectorError as exc:
+    if isinstance(exc, _PoolTimeoutError):
+        return OutboundTimeoutError(url, "timed out waiting for a free connection: too many requests are under way")
+    if isinstance(exc, BlockedAddressError):
+        return UnsafeURLError(url, exc.reason)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return OutboundTimeoutError(url, "timed out connecting to the server")
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return OutboundTimeoutError(url, "timed out waiting for the server")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return UnsafeURLError(url, "the URL is not valid")
+    if isinstance(exc, aiohttp.ClientConnectorError):
         refused = exc.os_error
         if isinstance(refused, _RefusedAddressError):
-            raise UnsafeURLError(url, refused.reason) from exc
-        raise OutboundConnectionError(url, _connect_reason(exc)) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise OutboundConnectionError(url, "the server sent no valid HTTP response") from exc
+            return UnsafeURLError(url, refused.reason)
+        return OutboundConnectionError(url, _connect_reason(exc))
+    return OutboundConnectionError(url, "the server sent no valid HTTP response")
 
 
 def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:

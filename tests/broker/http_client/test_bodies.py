@@ -11,8 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from broker.http_client import GuardedClient, OutboundConnectionError, Purpose, ResponseTooLargeError
-from tests.broker.http_client.support import ScriptedPlatform, chunked
+from broker.http_client import (
+    GuardedClient,
+    OutboundConnectionError,
+    OutboundOptions,
+    Purpose,
+    ResponseTooLargeError,
+)
+from tests.broker.http_client.support import (
+    PLATFORM_DNS,
+    USER_AGENT,
+    FakeDNS,
+    LoopbackTransport,
+    ScriptedPlatform,
+    chunked,
+    raw_server,
+)
 
 URL = "https://platform.test/.well-known/openid-configuration"
 MiB = 1 << 20
@@ -143,3 +157,62 @@ async def test_only_the_codings_it_decodes_are_asked_for(platform: ScriptedPlatf
     await client.get(URL, purpose=Purpose.REGISTRATION, headers={"Accept-Encoding": "br, zstd"})
 
     assert route.calls[-1].headers["accept-encoding"] == "gzip, deflate"
+
+
+# --- An answer whose Content-Length is within the cap (read whole, without the piece-by-piece cap) ---
+
+
+async def _get_raw(answer: bytes, *, max_response_bytes: int = 5000) -> bytes:
+    async with raw_server(answer) as port:
+        options = OutboundOptions(
+            user_agent=USER_AGENT,
+            allow_insecure=True,
+            resolver=FakeDNS(PLATFORM_DNS),
+            max_response_bytes=max_response_bytes,
+        )
+        async with GuardedClient(options, transport=LoopbackTransport(port)) as client:
+            response = await client.get("http://platform.test/config", purpose=Purpose.REGISTRATION)
+    return response.content
+
+
+async def test_a_short_content_length_is_all_that_is_read_of_a_longer_body() -> None:
+    try:
+        content = await _get_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + b"x" * (3 * MiB))
+    except OutboundConnectionError:  # the rest taken for a broken next answer
+        return
+    assert content == b"xxxxx"
+
+
+async def test_a_content_length_beside_a_chunked_body_does_not_let_the_body_past_the_cap() -> None:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in [b"x" * 4000] * 3) + b"0\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+
+    try:
+        content = await _get_raw(answer)
+    except (OutboundConnectionError, ResponseTooLargeError):
+        return
+    assert len(content) <= 5000
+
+
+async def test_a_compressed_answer_with_a_content_length_is_decoded_under_the_cap() -> None:
+    small, large = gzip.compress(b"x" * 5000), gzip.compress(b"x" * 5001)
+
+    content = await _get_raw(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(small), small)
+    )
+    with pytest.raises(ResponseTooLargeError):
+        await _get_raw(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(large), large)
+        )
+
+    assert content == b"x" * 5000
+
+
+async def test_a_content_length_over_the_cap_is_refused_before_the_body_is_read() -> None:
+    with pytest.raises(ResponseTooLargeError):
+        await _get_raw(b"HTTP/1.1 200 OK\r\nContent-Length: 5001\r\n\r\n" + b"x" * 5001)
+
+
+async def test_an_answer_without_a_content_length_is_still_capped_as_it_is_read() -> None:
+    with pytest.raises(ResponseTooLargeError):
+        await _get_raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 5001)
