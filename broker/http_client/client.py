@@ -9,9 +9,8 @@ import asyncio
 import json as json_module
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 from urllib.parse import urlencode
 
 import httpx
@@ -105,7 +104,7 @@ class GuardedClient:
 
         `content` sends exact bytes, for bodies that are signed as sent (webhooks).
         """
-        if sum(body is not None for body in (json, data, content)) > 1:
+        if (json is not None) + (data is not None) + (content is not None) > 1:
             raise ValueError("send one of json, data or content")
         method = method.upper()
         sent_headers = self._request_headers(headers)
@@ -151,8 +150,7 @@ class GuardedClient:
         await check_url_allowed(url, allow_insecure=self._allow_insecure, resolver=self._resolver)
 
 
-@dataclass(frozen=True)
-class _Hop:
+class _Hop(NamedTuple):
     """One request of a redirect chain."""
 
     method: str
@@ -191,7 +189,7 @@ def _redirected(hop: _Hop, response: OutboundResponse) -> _Hop:
             headers.pop(name, None)
     method = _redirect_method(hop.method, response.status_code)
     if method == hop.method:
-        return replace(hop, url=url, headers=headers)
+        return hop._replace(url=url, headers=headers)
     for name in _BODY_HEADERS:
         headers.pop(name, None)
     return _Hop(method, url, headers, None)
