@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -59,15 +60,23 @@ POOL_LIMITS: Mapping[Purpose, PoolLimits] = MappingProxyType(
 )
 
 
-@dataclass
 class _Slot:
-    semaphore: asyncio.Semaphore
-    users: int = field(default=0)
+    """The places taken for one key, and who waits for one, first come first served."""
+
+    __slots__ = ("held", "waiters")
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
 
 
 class KeyedLimiter:
     """At most `limit` holders of each key at once; others wait their turn. Keys nobody holds or awaits
-    take no memory, so keys may come from anyone (a host, a tenant, a client address)."""
+    take no memory, so keys may come from anyone (a host, a tenant, a client address).
+
+    A released place goes straight to the first waiter: nobody arriving meanwhile takes it first. A free place
+    is taken without a semaphore or a timer of its own, as most are (one is made per key only to wait).
+    """
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
@@ -79,23 +88,32 @@ class KeyedLimiter:
         """Take a place for `key`, waiting at most `timeout` seconds (0: not at all); raises TimeoutError."""
         slot = self._slots.get(key)
         if slot is None:
-            slot = self._slots[key] = _Slot(asyncio.Semaphore(self._limit))
-        slot.users += 1
-        if not slot.semaphore.locked():
-            # A free place is taken without suspending (nobody waits before this caller): no timeout to arm.
-            await slot.semaphore.acquire()
+            slot = self._slots[key] = _Slot()
+        if slot.held < self._limit and not slot.waiters:
+            slot.held += 1
             return
+        turn = asyncio.get_running_loop().create_future()
+        slot.waiters.append(turn)
         try:
             async with asyncio.timeout(timeout):
-                await slot.semaphore.acquire()
+                await turn
         except BaseException:
-            self._leave(key, slot)
+            if turn.done() and not turn.cancelled():
+                self.release(key)  # given the place just as it gave up: passed on
+            elif turn in slot.waiters:  # else a release already passed it over
+                slot.waiters.remove(turn)
+                self._forget_if_idle(key, slot)
             raise
 
     def release(self, key: Hashable) -> None:
         slot = self._slots[key]
-        slot.semaphore.release()
-        self._leave(key, slot)
+        while slot.waiters:
+            turn = slot.waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the place changes hands: as many held
+                return
+        slot.held -= 1
+        self._forget_if_idle(key, slot)
 
     @contextlib.asynccontextmanager
     async def hold(self, key: Hashable, *, timeout: float | None) -> AsyncIterator[None]:  # noqa: ASYNC109
@@ -109,7 +127,6 @@ class KeyedLimiter:
         """How many keys are held or awaited."""
         return len(self._slots)
 
-    def _leave(self, key: Hashable, slot: _Slot) -> None:
-        slot.users -= 1
-        if slot.users == 0:
+    def _forget_if_idle(self, key: Hashable, slot: _Slot) -> None:
+        if slot.held == 0 and not slot.waiters:
             del self._slots[key]

@@ -51,6 +51,59 @@ async def test_a_waiter_that_gives_up_leaves_nothing_behind() -> None:
     assert len(limiter) == 0
 
 
+async def test_a_place_given_to_a_waiter_that_gives_up_at_once_goes_to_the_next() -> None:
+    limiter = KeyedLimiter(1)
+    await limiter.acquire("a", timeout=0)
+    first = asyncio.create_task(limiter.acquire("a", timeout=None))
+    second = asyncio.create_task(limiter.acquire("a", timeout=None))
+    await settle()
+
+    limiter.release("a")
+    first.cancel()
+    await settle()
+
+    assert first.cancelled()
+    assert second.done()
+    limiter.release("a")
+    assert len(limiter) == 0
+
+
+async def test_a_release_while_the_only_waiter_gives_up_leaves_nothing_behind() -> None:
+    limiter = KeyedLimiter(1)
+    await limiter.acquire("a", timeout=0)
+    waiting = asyncio.create_task(limiter.acquire("a", timeout=None))
+    await settle()
+
+    waiting.cancel()
+    limiter.release("a")
+    await settle()
+
+    assert waiting.cancelled()
+    assert len(limiter) == 0
+    await limiter.acquire("a", timeout=0)
+
+
+async def test_waiters_take_their_places_in_the_order_they_came() -> None:
+    limiter = KeyedLimiter(1)
+    await limiter.acquire("a", timeout=0)
+    served: list[int] = []
+
+    async def wait(number: int) -> None:
+        await limiter.acquire("a", timeout=None)
+        served.append(number)
+
+    waiting = [asyncio.create_task(wait(number)) for number in range(3)]
+    await settle()
+    for _ in range(3):
+        limiter.release("a")
+        await settle()
+    await asyncio.gather(*waiting)
+
+    assert served == [0, 1, 2]
+    limiter.release("a")
+    assert len(limiter) == 0
+
+
 async def test_hold_gives_the_place_back_when_the_block_fails() -> None:
     limiter = KeyedLimiter(1)
 
