@@ -50,12 +50,13 @@ async def check_url_allowed(url: httpx.URL, *, allow_insecure: bool, resolver: R
         raise UnsafeURLError(str(url), "the URL has no host")
     if url.userinfo:
         raise UnsafeURLError(str(url), "credentials in the URL are not accepted")
-    if not 0 < port_of(url) < 65536:
+    port = port_of(url)
+    if not 0 < port < 65536:
         raise UnsafeURLError(str(url), "the URL's port is out of range")
     try:
         # The ASCII (IDNA) form is what DNS and the connection pool see.
         host = url.raw_host.decode("ascii")
-        await resolve_checked(host, port_of(url), resolver, allow_private=allow_insecure)
+        await resolve_checked(host, port, resolver, allow_private=allow_insecure)
     except BlockedAddressError as exc:
         raise UnsafeURLError(str(url), exc.reason) from exc
     except OSError as exc:

@@ -159,6 +159,8 @@ class _Hop(NamedTuple):
     body: bytes | None
 
 
+# One encoder for every body: json.dumps with any option set builds a new one at each call.
+_JSON_ENCODER = json_module.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _ACCEPT = ("Accept", "application/json")
 _JSON = ("Content-Type", "application/json")
 _FORM = ("Content-Type", "application/x-www-form-urlencoded")
@@ -168,7 +170,7 @@ def _body(headers: _Headers, json: Any, data: Mapping[str, str] | None, content:
     """The body as sent, its Content-Type set unless the caller set one (as httpx does)."""
     if json is not None:
         headers.setdefault("content-type", _JSON)
-        return json_module.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return _JSON_ENCODER.encode(json).encode()
     if data is not None:
         headers.setdefault("content-type", _FORM)
         return urlencode(data, doseq=True).encode()
