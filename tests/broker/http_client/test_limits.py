@@ -51,12 +51,17 @@ async def test_a_waiter_that_gives_up_leaves_nothing_behind() -> None:
     assert len(limiter) == 0
 
 
-async def test_a_place_given_to_a_waiter_that_gives_up_at_once_goes_to_the_next() -> None:
+async def held_with_waiters(count: int) -> tuple[KeyedLimiter, list[asyncio.Task[None]]]:
+    """A limiter of one place for "a", held, and `count` tasks waiting for it."""
     limiter = KeyedLimiter(1)
     await limiter.acquire("a", timeout=0)
-    first = asyncio.create_task(limiter.acquire("a", timeout=None))
-    second = asyncio.create_task(limiter.acquire("a", timeout=None))
+    waiting = [asyncio.create_task(limiter.acquire("a", timeout=None)) for _ in range(count)]
     await settle()
+    return limiter, waiting
+
+
+async def test_a_place_given_to_a_waiter_that_gives_up_at_once_goes_to_the_next() -> None:
+    limiter, (first, second) = await held_with_waiters(2)
 
     limiter.release("a")
     first.cancel()
@@ -69,10 +74,7 @@ async def test_a_place_given_to_a_waiter_that_gives_up_at_once_goes_to_the_next(
 
 
 async def test_a_release_while_the_only_waiter_gives_up_leaves_nothing_behind() -> None:
-    limiter = KeyedLimiter(1)
-    await limiter.acquire("a", timeout=0)
-    waiting = asyncio.create_task(limiter.acquire("a", timeout=None))
-    await settle()
+    limiter, (waiting,) = await held_with_waiters(1)
 
     waiting.cancel()
     limiter.release("a")
