@@ -105,6 +105,8 @@ async def prune_abandoned(database: Database, before: datetime) -> int:
     async with database.transaction() as session:
         deleted = await session.execute(
             delete(RegistrationAttempt).where(
+                # Implied by the next condition; the index SQLite keeps of abandoned attempts is by when they began.
+                RegistrationAttempt.created_at < before,
                 RegistrationAttempt.updated_at < before,
                 RegistrationAttempt.response_status.is_(None),
                 RegistrationAttempt.registration_id.is_(None),

@@ -45,6 +45,8 @@ LIVE_REGISTRATION = text("status != 'disabled'")
 
 # An attempt that never got an answer from the platform's registration endpoint, nor made a registration.
 ABANDONED_ATTEMPT = text("response_status IS NULL AND registration_id IS NULL")
+# An attempt that made or updated a registration.
+REGISTERED_ATTEMPT = text("registration_id IS NOT NULL")
 
 
 class DeploymentSource(StrEnum):
@@ -140,20 +142,35 @@ class RegistrationAttempt(Base):
     """Every registration attempt with its outcome and what was exchanged (tokens never stored)."""
 
     __tablename__ = "registration_attempts"
+    # An attempt is written four times in a flow, and each index whose columns (or partial condition) a write
+    # changes is a page of that write's commit. On SQLite, whose migrations may drop (migration 0017), the
+    # attempt carries no index no statement reads, and no entry that every step would move; PostgreSQL keeps
+    # the indexes its running processes were deployed with (its migrations only add).
     __table_args__ = (
-        Index(None, "tenant_id", "created_at"),
+        # Read by no statement; PostgreSQL keeps it.
+        Index(None, "tenant_id", "created_at").ddl_if(dialect="postgresql"),
         # The API's pages, as for registrations.
         Index(None, "tenant_id", "id"),
         Index(None, "tenant_id", "status", "id"),
         # The interrupted-attempt sweep: attempts of one status last changed before a time (a few rows at most).
         Index(None, "status", "updated_at"),
-        # The pruning of abandoned attempts reads only them (attempts.prune_abandoned).
+        # A registration's history: its attempts. On SQLite only those that made one are in it, so opening an
+        # attempt writes no entry there (`registration_id = ?` implies the condition).
+        Index(None, "registration_id").ddl_if(dialect="postgresql"),
+        Index(
+            "ix_registration_attempts_registered", "registration_id", sqlite_where=REGISTERED_ATTEMPT
+        ).ddl_if(dialect="sqlite"),
+        # The pruning of abandoned attempts reads only them (attempts.prune_abandoned). On SQLite by when they
+        # began, which no step changes: their entry is written when one opens and deleted when the platform
+        # answers, where an `updated_at` entry moved at every step.
         Index(
             "ix_registration_attempts_abandoned_updated_at",
             "updated_at",
-            sqlite_where=ABANDONED_ATTEMPT,
             postgresql_where=ABANDONED_ATTEMPT,
-        ),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_registration_attempts_abandoned_created_at", "created_at", sqlite_where=ABANDONED_ATTEMPT
+        ).ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("att"))
@@ -169,9 +186,7 @@ class RegistrationAttempt(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_detail: Mapped[str | None] = mapped_column(Text)
-    registration_id: Mapped[str | None] = mapped_column(
-        ForeignKey("registrations.id", ondelete="SET NULL"), index=True
-    )
+    registration_id: Mapped[str | None] = mapped_column(ForeignKey("registrations.id", ondelete="SET NULL"))
     # How many Verify forms of this attempt's confirmation page were used: each form works once (its number is
     # this count when it was made), and a failed verification offers the next one.
     verify_uses: Mapped[int] = mapped_column(default=0, server_default="0")
