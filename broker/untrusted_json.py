@@ -18,11 +18,19 @@ class UntrustedJSONError(ValueError):
     """The document is not JSON the broker accepts."""
 
 
+def _refuse_constant(name: str) -> Any:
+    raise UntrustedJSONError(f"{name} is not a JSON value")
+
+
+# Made once: json.loads given any option builds a decoder and its scanner on every call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loads(document: str | bytes | bytearray) -> Any:
     """The parsed document, or UntrustedJSONError (a ValueError) if it is invalid, nested deeper than
     MAX_DEPTH, or uses NaN or Infinity."""
     try:
-        value = json.loads(document, parse_constant=_refuse_constant)
+        value = _DECODER.decode(_text(document))
     except RecursionError as exc:
         raise UntrustedJSONError(f"the JSON is nested more than {MAX_DEPTH} levels deep") from exc
     except ValueError as exc:
@@ -32,8 +40,14 @@ def loads(document: str | bytes | bytearray) -> Any:
     return value
 
 
-def _refuse_constant(name: str) -> Any:
-    raise UntrustedJSONError(f"{name} is not a JSON value")
+def _text(document: str | bytes | bytearray) -> str:
+    """The document's text as json.loads reads it: bytes in the UTF encoding they start with, and a text that
+    starts with a byte order mark refused."""
+    if isinstance(document, str):
+        if document.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", document, 0)
+        return document
+    return document.decode(json.detect_encoding(document), "surrogatepass")
 
 
 def _may_be_deep(document: str | bytes | bytearray) -> bool:

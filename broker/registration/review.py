@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from broker.lti import PERSONAL_CLAIMS
 from broker.registration.request import RegistrationPlan
+from tenants.tool_configuration import MessageConfiguration
 
 KINDS = ("message", "placement", "scope", "claim")
 
@@ -55,18 +56,21 @@ def ticked(field_names: Iterable[str]) -> frozenset[str]:
 
 def narrow_plan(plan: RegistrationPlan, included: frozenset[str]) -> RegistrationPlan:
     """The plan without the optional items that are not in `included`."""
+    declined = tuple(key for key in optional_keys(plan) if key not in included)
+    if not declined and not plan.declined:
+        return plan  # everything stayed ticked (the usual post): nothing to leave out
     messages = tuple(
-        replace(
-            message,
-            placements=tuple(p for p in message.placements if placement_key(message.type, p) in included),
-        )
-        for message in plan.messages
-        if message_key(message.type) in included
+        _narrow_placements(message, included) for message in plan.messages if message_key(message.type) in included
     )
-    narrowed = replace(
+    return replace(
         plan,
         messages=messages,
         scopes=tuple(scope for scope in plan.scopes if scope_key(scope) in included),
         claims=tuple(c for c in plan.claims if not is_optional_claim(c) or claim_key(c) in included),
+        declined=declined,
     )
-    return replace(narrowed, declined=tuple(key for key in optional_keys(plan) if key not in included))
+
+
+def _narrow_placements(message: MessageConfiguration, included: frozenset[str]) -> MessageConfiguration:
+    kept = tuple(p for p in message.placements if placement_key(message.type, p) in included)
+    return message if kept == message.placements else replace(message, placements=kept)

@@ -318,7 +318,8 @@ class RegistrationService:
             failure = _refusal(error, prepared.profile)
             await attempts.fail_attempt(self.database, attempt_id, failure, **answer)
             raise failure from error
-        platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
+        if prepared.notes:
+            platform = replace(platform, adaptations=(*platform.adaptations, *prepared.notes))
         stored = store.Answer(prepared.plan, body, result, key_set, answer, redacted_document)
         return await self._store(tenant, attempt_id, platform, stored, limits)
 
@@ -416,17 +417,13 @@ def _with_exact_endpoints(platform: PlatformConfiguration, state: dict[str, Any]
     # A form an older broker process sealed carries the registration endpoint alone.
     endpoints = state.get("endpoints") or {"registration_endpoint": state.get("endpoint")}
 
-    def exact(name: str, stored: str) -> str:
-        value = endpoints.get(name)
-        return value if isinstance(value, str) else stored
-
-    return replace(
-        platform,
-        authorization_endpoint=exact("authorization_endpoint", platform.authorization_endpoint),
-        token_endpoint=exact("token_endpoint", platform.token_endpoint),
-        jwks_uri=exact("jwks_uri", platform.jwks_uri),
-        registration_endpoint=exact("registration_endpoint", platform.registration_endpoint),
-    )
+    changed: dict[str, Any] = {
+        name: value
+        for name in EXACT_ENDPOINTS
+        if isinstance(value := endpoints.get(name), str) and value != getattr(platform, name)
+    }
+    # Most documents hold no secret-looking URL, so redaction left their endpoints as they were.
+    return replace(platform, **changed) if changed else platform
 
 
 def _platform_fields(platform: PlatformConfiguration) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from broker import stored_text
-from broker.database import detached, new_id, utcnow
+from broker.database import detached, new_id, transient, utcnow
 from broker.direct_sql import Statements
 from broker.limits.store import Joining
 from broker.redaction import redact_secret_fields, redact_url
@@ -168,7 +168,7 @@ async def store(
             for deployment_id in new_ids
         ]
         await connection.execute(_INSERT_DEPLOYMENTS, new)
-        deployments.extend(Deployment(**row) for row in new)
+        deployments += [transient(Deployment, row) for row in new]
     registration = detached(Registration, {**values, "deployments": deployments})
     item = stored_registration_item(values, [deployment.deployment_id for deployment in deployments])
     event_type = EventType.REGISTRATION_CREATED if held is None else EventType.REGISTRATION_UPDATED

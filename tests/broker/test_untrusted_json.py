@@ -51,3 +51,25 @@ def test_non_standard_constants_are_refused(document: str) -> None:
 def test_invalid_json_is_a_value_error(document: str | bytes) -> None:
     with pytest.raises(ValueError):
         untrusted_json.loads(document)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-32-be"])
+def test_bytes_are_read_in_the_utf_encoding_they_start_with(encoding: str) -> None:
+    document = '{"client_id": "é\U0001f600", "scope": ["a", 1.5, null]}'
+
+    assert untrusted_json.loads(document.encode(encoding)) == json.loads(document)
+    assert untrusted_json.loads(bytearray(document.encode(encoding))) == json.loads(document)
+
+
+def test_a_text_starting_with_a_byte_order_mark_is_refused() -> None:
+    with pytest.raises(UntrustedJSONError, match="BOM"):
+        untrusted_json.loads('\ufeff{"client_id": "a"}')
+
+
+def test_each_document_is_read_on_its_own() -> None:
+    # One decoder serves every call: nothing of a document read before (nor of a refused one) carries over.
+    with pytest.raises(UntrustedJSONError):
+        untrusted_json.loads('{"a": NaN}')
+
+    assert untrusted_json.loads('{"a": 1}') == {"a": 1}
+    assert untrusted_json.loads(b'{"b": [2]}') == {"b": [2]}

@@ -52,6 +52,17 @@ def test_an_unticked_message_takes_its_placements_along() -> None:
     assert [message.type for message in narrowed.messages] == [DEEP_LINKING_REQUEST]
 
 
+def test_a_narrowed_plan_with_everything_ticked_again_declines_nothing() -> None:
+    narrowed = narrow_plan(PLAN, ALL - {f"scope:{NRPS_MEMBERSHIPS}", f"placement:{DEEP_LINKING_REQUEST}:ContentArea"})
+
+    again = narrow_plan(narrowed, frozenset(optional_keys(narrowed)))
+
+    assert again.declined == ()
+    assert again.scopes == (AGS_SCORE,)
+    assert again.messages == narrowed.messages
+    assert again.messages[1].placements == ("RichTextEditor",)
+
+
 def test_keys_not_in_the_plan_add_nothing() -> None:
     forged = ALL | {"scope:https://purl.imsglobal.org/spec/lti-ts/scope/toolsetting", "claim:picture"}
     assert narrow_plan(PLAN, frozenset(forged)) == PLAN
