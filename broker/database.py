@@ -67,16 +67,9 @@ def detached(model: type[_Model], values: Mapping[str, Any]) -> _Model:
     """An ORM object of a row read directly (`values`: every column, and any relationship's objects), as a
     closed session leaves what it loaded: detached, nothing to flush. Made as the ORM's loading makes it, the
     values put in place without the constructor's attribute events, which cost four times the rest."""
-    instance = transient(model, values)
-    make_transient_to_detached(instance)
-    return instance
-
-
-def transient(model: type[_Model], values: Mapping[str, Any]) -> _Model:
-    """An ORM object of values no session has (a row just inserted, whose generated key was not read back), as
-    `model(**values)` makes it, without the constructor's attribute events."""
     instance: _Model = class_mapper(model).class_manager.new_instance()
     instance.__dict__.update(values)
+    make_transient_to_detached(instance)
     return instance
 
 

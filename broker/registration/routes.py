@@ -94,7 +94,7 @@ def _registered_page(request: Request, tenant: ReadOnlyTenant, completed: Comple
         completed.plan,
         registration.issuer,
         registration.client_id,
-        [deployment.deployment_id for deployment in registration.deployments],
+        registration.deployment_ids,
         registration.status,
         registration.scopes_requested,
         scopes_missing,

@@ -28,7 +28,7 @@ from broker.http_client import (
 )
 from broker.redaction import redact_document
 from broker.registration import attempts, errors, store
-from broker.registration.models import AttemptStatus, Registration
+from broker.registration.models import AttemptStatus
 from broker.registration.platform_configuration import PlatformConfiguration, PlatformConfigurationError
 from broker.registration.preparation import (
     PreparedRegistration,
@@ -79,7 +79,7 @@ class Review:
 @dataclass(frozen=True)
 class Completed:
     attempt_id: str
-    registration: Registration
+    registration: store.Registered
     created: bool
     platform: PlatformConfiguration
     plan: RegistrationPlan

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from broker import stored_text
-from broker.database import detached, new_id, transient, utcnow
+from broker.database import detached, new_id, utcnow
 from broker.direct_sql import Statements
 from broker.limits.store import Joining
 from broker.redaction import redact_secret_fields, redact_url
@@ -91,11 +91,26 @@ class Answer:
     platform_configuration: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """The registration just stored, as its confirmation page shows it: plain values of the columns it was written
+    with (an ORM object of them cost more calls than the rest of the page's reading)."""
+
+    id: str
+    issuer: str
+    client_id: str
+    status: str
+    scopes_requested: list[str]
+    scopes_granted: list[str]
+    token_endpoint: str | None
+    deployment_ids: list[str]
+
+
 @dataclass(frozen=True)
 class Stored:
-    """The registration as stored (not attached to any session), whether it is new, and its new deployments."""
+    """The registration as stored, whether it is new, and its new deployments."""
 
-    registration: Registration
+    registration: Registered
     created: bool
     new_deployment_ids: tuple[str, ...]
 
@@ -141,10 +156,10 @@ async def store(
             "status": tenant.activation_policy,
             "created_at": now,
         }
-        deployments: list[Deployment] = []
+        deployment_ids: list[str] = []
     else:
         values = held._asdict()
-        deployments = await _deployments_of(connection, held.id)
+        deployment_ids = [deployment.deployment_id for deployment in await _deployments_of(connection, held.id)]
     values |= _platform_columns(platform, answer)
     values |= endpoint_columns(_called(platform), secret_box)
     # Registered (again) with the platform-bound JWKS URL: from now on it signs with that key set.
@@ -155,8 +170,7 @@ async def store(
     else:
         changed = {key: values[key] for key in _REGISTERED_AGAIN}
         await connection.execute(_UPDATE_REGISTRATION, {"registration_id": registration_id, **changed})
-    known = {deployment.deployment_id for deployment in deployments}
-    new_ids = tuple(d for d in answer.result.deployment_ids if d not in known)
+    new_ids = tuple(d for d in answer.result.deployment_ids if d not in deployment_ids)
     if new_ids:
         new = [
             {
@@ -168,15 +182,24 @@ async def store(
             for deployment_id in new_ids
         ]
         await connection.execute(_INSERT_DEPLOYMENTS, new)
-        deployments += [transient(Deployment, row) for row in new]
-    registration = detached(Registration, {**values, "deployments": deployments})
-    item = stored_registration_item(values, [deployment.deployment_id for deployment in deployments])
+        deployment_ids += new_ids
+    item = stored_registration_item(values, deployment_ids)
     event_type = EventType.REGISTRATION_CREATED if held is None else EventType.REGISTRATION_UPDATED
     events = [(event_type, item), *((EventType.DEPLOYMENT_CREATED, deployment_event(item, d)) for d in new_ids)]
-    await attempts.finish_attempt(connection, attempt_id, registration.id, **answer.recorded)
+    await attempts.finish_attempt(connection, attempt_id, registration_id, **answer.recorded)
     # Numbered last: the tenant's counter stays locked from here until the commit.
     recorded = await record_events(connection, tenant.id, events, notify=not sqlite)
-    return Outcome(Stored(registration, held is None, new_ids), recorded.delivered)
+    registered = Registered(
+        registration_id,
+        values["issuer"],
+        client_id,
+        values["status"],
+        values["scopes_requested"],
+        values["scopes_granted"],
+        values["token_endpoint"],
+        deployment_ids,
+    )
+    return Outcome(Stored(registered, held is None, new_ids), recorded.delivered)
 
 
 async def _deployments_of(connection: Joining, registration_id: str) -> list[Deployment]:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +49,19 @@ VERIFY_FORM_MAX_AGE = 24 * 3600
 # Verify forms one confirmation page may use in all: the first, and one more after each failure (the admin
 # enables the tool in the LMS, then tries again).
 MAX_VERIFY_FORMS = 5
+
+
+class Verifiable(Protocol):
+    """What the Verify button needs of a registration: a stored one, or the one a flow just stored (plain values)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def scopes_granted(self) -> list[Any]: ...
+
+    @property
+    def token_endpoint(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ class TokenService:
 
     # ----------------------------------------------------------------- the confirmation page's Verify button
     def verify_form_state(
-        self, tenant: ReadOnlyTenant, registration: Registration, attempt_id: str, number: int = 0
+        self, tenant: ReadOnlyTenant, registration: Verifiable, attempt_id: str, number: int = 0
     ) -> str | None:
         """The sealed form field of the Verify button: it can verify this one registration, once, for a day.
         None when no token can be asked for (no service scopes or no token endpoint): the first launch verifies.
@@ -285,7 +298,7 @@ class TokenService:
             logger.info("a concurrent grant cached a token for registration %s first", registration.id)
 
 
-def service_scopes(registration: Registration) -> tuple[str, ...]:
+def service_scopes(registration: Verifiable) -> tuple[str, ...]:
     """The scopes a token can be asked for: what the platform granted, `openid` aside (it is not a service)."""
     return tuple(sorted({scope for scope in registration.scopes_granted if scope != "openid"}))
 

@@ -139,10 +139,13 @@ async def test_same_issuer_and_client_again_updates_and_adds_deployments(
         assert (await register(http, registration_url(broker, tenant), platform)).last_page.status_code == 200
         answer[TOOL_CONFIGURATION]["deployment_id"] = "dep-2"
         platform.registration_response = (200, json.dumps(answer).encode(), "application/json")
-        assert (await register(http, registration_url(broker, tenant), platform)).last_page.status_code == 200
+        page = (await register(http, registration_url(broker, tenant), platform)).last_page
+    assert page.status_code == 200
     (registration,) = await registrations_of(services, tenant)
     assert registration.client_id == "fixed-client"
     assert [d.deployment_id for d in registration.deployments] == ["dep-1", "dep-2"]
+    # The confirmation page lists the deployment it had and the one this answer added.
+    assert "dep-1" in page.text and "dep-2" in page.text
 
 
 async def test_flows_answered_with_one_client_at_once_store_one_registration_and_number_its_events(
