@@ -48,7 +48,13 @@ class AttemptOutcome(StrEnum):
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
-    __table_args__ = (Index(None, "tenant_id", "id"), UniqueConstraint("tenant_id", "sequence"))
+    # The feed and a tenant's cascade read (tenant_id, sequence), an event is found by its id: no statement reads
+    # (tenant_id, id), whose page each event's commit wrote, so SQLite has none (migration 0018). PostgreSQL
+    # keeps the one its running processes were deployed with: migrations there only add.
+    __table_args__ = (
+        Index(None, "tenant_id", "id").ddl_if(dialect="postgresql"),
+        UniqueConstraint("tenant_id", "sequence"),
+    )
 
     # The id doubles as the Standard Webhooks `webhook-id`, so receivers can de-duplicate retries.
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("msg"))
