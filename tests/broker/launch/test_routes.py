@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import given, settings
@@ -14,9 +15,11 @@ from starlette.requests import Request
 from broker.forms import MAX_FIELDS, UnreadableForm, form_fields
 
 URLENCODED = "application/x-www-form-urlencoded"
-# What form bodies hold: separators, escapes (valid or not, of UTF-8 or not), plus signs, any other character.
+# What form bodies hold: separators, escapes (valid or not, of UTF-8 or not, a UTF-8 sequence cut short or split
+# between fields, a NUL), plus signs, any other character.
+ESCAPES = ["%2B", "%20", "%e2%82%ac", "%ff", "%zz", "%c3", "%a9", "%26", "%3D", "%00", "\x00"]
 form_bodies = st.lists(
-    st.one_of(st.sampled_from(["&", "=", "+", "%", "%2B", "%20", "%e2%82%ac", "%ff", "%zz", ";"]), st.text(max_size=4)),
+    st.one_of(st.sampled_from(["&", "=", "+", "%", ";", *ESCAPES]), st.text(max_size=4)),
     max_size=30,
 ).map("".join)
 
@@ -58,6 +61,18 @@ def test_a_name_given_twice_keeps_its_last_value_and_other_types_go_to_starlette
     assert fields(b"state=one", "application/x-www-form-urlencoded; charset=UTF-8") == {"state": "one"}
     multipart = b'--b\r\nContent-Disposition: form-data; name="state"\r\n\r\none\r\n--b--\r\n'
     assert fields(multipart, "multipart/form-data; boundary=b") == {"state": "one"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A review form's names: URLs of escapes; a UTF-8 sequence cut at a field's end and one cut at its start.
+        "scope%3Ahttps%3A%2F%2Fpurl.example%2Fscore=1&cut=%c3&%a9=%e2%82%ac&sign=a%2Bb+c&%26=%3D",
+        "nul=%00&%c3=x&raw=\x00%41",  # a NUL, escaped or not, among the fields
+    ],
+)
+def test_each_field_is_decoded_as_parse_qsl_decodes_it(body: str) -> None:
+    assert fields(body.encode()) == dict(parse_qsl(body, keep_blank_values=True))
 
 
 def test_more_fields_than_starlette_takes_are_left_to_its_parser() -> None:
