@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -53,6 +54,8 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, dict):
         return redact_document(value)
     if isinstance(value, list):
+        if all(map(isinstance, value, repeat(str))) and "?" not in "".join(value):
+            return list(value)  # strings without a query (scopes, claims): nothing to redact, checked in C
         return [_redact_value(item) for item in value]
     return value
 

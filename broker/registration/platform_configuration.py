@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -18,6 +19,15 @@ from broker.refusals import FieldError
 
 PRODUCT_FAMILY_CODE_LENGTH = 100
 VERSION_LENGTH = 200
+# What the platform must support (LTI 1.3); a list that leaves one out is refused, a missing list assumed.
+_CAPABILITIES = (
+    ("token_endpoint_auth_methods_supported", "private_key_jwt"),
+    ("token_endpoint_auth_signing_alg_values_supported", "RS256"),
+    ("id_token_signing_alg_values_supported", "RS256"),
+    ("response_types_supported", "id_token"),
+)
+_SECURE = frozenset({"https"})
+_ANY = frozenset({"https", "http"})
 
 
 @dataclass(frozen=True)
@@ -82,13 +92,13 @@ def validate_platform_configuration(
     allow_insecure: bool,
     issuer_exception: IssuerException | None = None,
 ) -> PlatformConfiguration:
-    if not isinstance(document, Mapping):
+    if not isinstance(document, (dict, Mapping)):
         raise PlatformConfigurationError("(document)", "the configuration is not a JSON object")
-    schemes = {"https", "http"} if allow_insecure else {"https"}
-    issuer = _issuer(document, schemes)
+    schemes = _SECURE if not allow_insecure else _ANY
+    issuer, issuer_host = _issuer(document, schemes)
     adaptations: list[str] = []
     if issuer_exception is None:
-        _check_issuer_host(issuer, configuration_url)
+        _check_issuer_host(issuer_host, configuration_url)
     else:
         adaptations.append(
             f"issuer stored as {issuer_exception.issuer} (the document says {issuer}): {issuer_exception.reason}"
@@ -96,10 +106,8 @@ def validate_platform_configuration(
         issuer = issuer_exception.issuer
     warnings: list[str] = []
     platform = _platform_object(document, warnings)
-    _check_capability(document, "token_endpoint_auth_methods_supported", "private_key_jwt", warnings)
-    _check_capability(document, "token_endpoint_auth_signing_alg_values_supported", "RS256", warnings)
-    _check_capability(document, "id_token_signing_alg_values_supported", "RS256", warnings)
-    _check_capability(document, "response_types_supported", "id_token", warnings)
+    for name, required in _CAPABILITIES:
+        _check_capability(document, name, required, warnings)
     return PlatformConfiguration(
         issuer=issuer,
         authorization_endpoint=_endpoint(document, "authorization_endpoint", schemes),
@@ -119,23 +127,24 @@ def validate_platform_configuration(
     )
 
 
-def _issuer(document: Mapping[str, Any], schemes: set[str]) -> str:
+def _issuer(document: Mapping[str, Any], schemes: frozenset[str]) -> tuple[str, str]:
+    """The issuer and its host."""
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         raise PlatformConfigurationError("issuer", "is missing")
     _check_storable("issuer", issuer, stored_text.URL_LENGTH)
     parts = _split(issuer)
-    if parts is None or parts.scheme not in schemes or not parts.hostname:
+    host = parts.hostname if parts is not None else None
+    if parts is None or parts.scheme not in schemes or not host:
         raise PlatformConfigurationError("issuer", "must be an absolute https URL")
     if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
         raise PlatformConfigurationError("issuer", "must not have a query or a fragment")
-    return issuer
+    return issuer, host
 
 
-def _check_issuer_host(issuer: str, configuration_url: str) -> None:
+def _check_issuer_host(issuer_host: str, configuration_url: str) -> None:
     # LTI-DR: the issuer's host must be the configuration URL's host, or an attacker's document could
     # claim another platform's issuer. Hostnames only (case-insensitive), as every library compares them.
-    issuer_host = urlsplit(issuer).hostname or ""
     configuration_host = urlsplit(configuration_url).hostname or ""
     if issuer_host.lower() != configuration_host.lower():
         raise PlatformConfigurationError(
@@ -145,7 +154,7 @@ def _check_issuer_host(issuer: str, configuration_url: str) -> None:
         )
 
 
-def _endpoint(document: Mapping[str, Any], name: str, schemes: set[str]) -> str:
+def _endpoint(document: Mapping[str, Any], name: str, schemes: frozenset[str]) -> str:
     value = document.get(name)
     if not isinstance(value, str) or not value:
         raise PlatformConfigurationError(name, "is missing")
@@ -183,9 +192,14 @@ def _string_list(document: Mapping[str, Any], name: str) -> tuple[str, ...] | No
     value = document.get(name)
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not _is_string_list(value):
         raise PlatformConfigurationError(name, "must be a list of strings")
     return tuple(value)
+
+
+def _is_string_list(value: Any) -> bool:
+    # map() walks the items in C: a document's lists (claims, scopes, variables) are read at every step.
+    return isinstance(value, list) and all(map(isinstance, value, repeat(str)))
 
 
 def _check_capability(document: Mapping[str, Any], name: str, required: str, warnings: list[str]) -> None:
@@ -197,10 +211,10 @@ def _check_capability(document: Mapping[str, Any], name: str, required: str, war
 
 
 def _platform_object(document: Mapping[str, Any], warnings: list[str]) -> Mapping[str, Any]:
-    # Older Moodle releases wrote the key with a trailing space.
+    # Older Moodle releases wrote the key with a trailing space; `in` passes over the other keys cheaply.
     for key, value in document.items():
-        if isinstance(key, str) and key.strip() == PLATFORM_CONFIGURATION_KEY:
-            if not isinstance(value, Mapping):
+        if isinstance(key, str) and PLATFORM_CONFIGURATION_KEY in key and key.strip() == PLATFORM_CONFIGURATION_KEY:
+            if not isinstance(value, (dict, Mapping)):
                 raise PlatformConfigurationError(PLATFORM_CONFIGURATION_KEY, "must be an object")
             return value
     warnings.append(f"{PLATFORM_CONFIGURATION_KEY} is missing; the platform's product is unknown")
@@ -220,11 +234,9 @@ def _supported_message(item: Any) -> SupportedMessage:
     # Moodle lists bare strings; the spec lists objects with a type and optional placements.
     if isinstance(item, str):
         return SupportedMessage(type=item)
-    if isinstance(item, Mapping) and isinstance(item.get("type"), str):
+    if isinstance(item, (dict, Mapping)) and isinstance(item.get("type"), str):
         placements = item.get("placements")
-        if placements is not None and not (
-            isinstance(placements, list) and all(isinstance(p, str) for p in placements)
-        ):
+        if placements is not None and not _is_string_list(placements):
             raise PlatformConfigurationError("messages_supported.placements", "must be a list of strings")
         return SupportedMessage(type=item["type"], placements=tuple(placements) if placements else None)
     raise PlatformConfigurationError("messages_supported", "each entry must be a string or an object with a type")

@@ -35,7 +35,7 @@ _MOODLE_DOMAIN = re.compile(r"(?:https?://)?(?:www\.)?([^/]+)(?:/|$)", re.IGNORE
 def read_configuration(document: Mapping[str, Any], source: ConfigurationSource) -> PlatformConfiguration:
     document, adaptations = _with_authorization_endpoint(document)
     platform = generic.read_configuration(document, source)
-    return replace(platform, adaptations=(*platform.adaptations, *adaptations))
+    return replace(platform, adaptations=(*platform.adaptations, *adaptations)) if adaptations else platform
 
 
 def _with_authorization_endpoint(document: Mapping[str, Any]) -> tuple[Mapping[str, Any], tuple[str, ...]]:

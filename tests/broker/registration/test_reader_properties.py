@@ -27,7 +27,7 @@ from broker.registration.response import (
     platform_error_text,
 )
 from tests.emulators.fixtures import load_fixture
-from tests.hostile_values import json_values, member_changes
+from tests.hostile_values import json_values, member_changes, strings
 
 PROPERTIES = settings(max_examples=150, deadline=None, database=None, derandomize=True)
 
@@ -122,3 +122,49 @@ def test_a_platforms_error_text_is_always_short_text(body: bytes) -> None:
     text = platform_error_text(body)
     assert isinstance(text, str) and text
     assert len(text) <= MAX_ERROR_TEXT + 1
+
+
+# Keys a platform object may stand under, and keys that only look like one.
+PLATFORM_KEYS = [
+    PLATFORM_CONFIGURATION_KEY,
+    PLATFORM_CONFIGURATION_KEY + " ",
+    "\t" + PLATFORM_CONFIGURATION_KEY + "\n",
+    "URL/spec/lti-platform-configuration",
+    PLATFORM_CONFIGURATION_KEY + "/x",
+    "spec/lti-platform-configuration",
+]
+MOODLE_URL = CONFIGURATIONS["moodle"]
+
+
+@PROPERTIES
+@given(st.lists(st.tuples(st.sampled_from(PLATFORM_KEYS) | strings, json_values), max_size=5))
+def test_the_platform_object_is_the_first_under_a_key_that_strips_to_its_name(members: list[Any]) -> None:
+    document = {**load_fixture("moodle-openid-configuration"), "issuer": "https://moodle.example.edu"}
+    document.pop(PLATFORM_CONFIGURATION_KEY)
+    document.update(members)
+    found = [value for key, value in document.items() if key.strip() == PLATFORM_CONFIGURATION_KEY][:1]
+    try:
+        platform = read_platform_configuration(document, configuration_url=MOODLE_URL, allow_insecure=False)
+    except PlatformConfigurationError as refusal:
+        # Only what was found can be refused: the key's value itself, or a member of it.
+        assert found
+        assert (refusal.field == PLATFORM_CONFIGURATION_KEY) == (not isinstance(found[0], dict))
+        return
+    assert platform.product_family_code == (found[0].get("product_family_code") if found else None)
+    assert (platform.warnings == ()) == bool(found)
+
+
+@PROPERTIES
+@given(st.sampled_from(["claims_supported", "scopes_supported", "response_types_supported"]), json_values)
+def test_a_list_is_read_when_every_item_is_a_string_and_refused_otherwise(name: str, value: Any) -> None:
+    document = {**load_fixture("moodle-openid-configuration"), "issuer": "https://moodle.example.edu", name: value}
+    strings_only = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    try:
+        platform = read_platform_configuration(document, configuration_url=MOODLE_URL, allow_insecure=False)
+    except PlatformConfigurationError as refusal:
+        assert refusal.field == name
+        assert refusal.reason == "must be a list of strings" or (strings_only and "id_token" not in value)
+        return
+    assert strings_only or value is None
+    if name != "response_types_supported":
+        assert getattr(platform, name) == (None if value is None else tuple(value))
