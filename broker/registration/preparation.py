@@ -82,6 +82,8 @@ def prepare_registration(
     problems = (*_flow_problems(profile, plan, context), *profile.check_request(adapted.request, context))
     if problems:
         raise errors.RequestNotSentError(describe_problems(profile, problems), field=problems[0].field)
+    if not plan.declined:
+        return PreparedRegistration(profile, plan, adapted.request, adapted.notes)
     declined = tuple(f"left out at the review: {key}" for key in plan.declined)
     return PreparedRegistration(profile, plan, adapted.request, (*adapted.notes, *declined))
 

@@ -42,14 +42,14 @@ class PlatformOffer:
 def documented_offer(platform: PlatformConfiguration) -> PlatformOffer:
     """The offer exactly as the platform's document states it (the 1EdTech-strict reading)."""
     messages = platform.messages_supported
-    return PlatformOffer(
-        scopes=platform.scopes_supported,
-        message_types=None if messages is None else tuple(message.type for message in messages),
-        placements={
-            message.type: None if message.placements is None else frozenset(message.placements)
-            for message in messages or ()
-        },
-    )
+    if messages is None:
+        return PlatformOffer(scopes=platform.scopes_supported, message_types=None)
+    types = []
+    placements: dict[str, frozenset[str] | None] = {}
+    for message in messages:
+        types.append(message.type)
+        placements[message.type] = None if message.placements is None else frozenset(message.placements)
+    return PlatformOffer(scopes=platform.scopes_supported, message_types=tuple(types), placements=placements)
 
 
 @dataclass(frozen=True)
@@ -73,41 +73,46 @@ def plan_registration(
     """The tenant's wishes intersected with the platform's offer (its document's, unless a profile says more)."""
     offer = offer or documented_offer(platform)
     scopes, unavailable_scopes = _offered(tool.scopes, offer.scopes)
-    messages = tuple(m for m in tool.messages if offer.supports_message(m.type))
-    unavailable_messages = tuple(m.type for m in tool.messages if not offer.supports_message(m.type))
+    messages = []
+    unavailable_messages = []
+    unavailable_placements = []
+    for message in tool.messages:
+        if not offer.supports_message(message.type):
+            unavailable_messages.append(message.type)
+            continue
+        offered = offer.placements_for(message.type)
+        if offered is None:
+            messages.append(message)
+            continue
+        kept = []
+        for placement in message.placements:
+            if placement in offered:
+                kept.append(placement)
+            else:
+                unavailable_placements.append((message.type, placement))
+        messages.append(message if len(kept) == len(message.placements) else replace(message, placements=tuple(kept)))
     return RegistrationPlan(
         scopes=scopes,
         claims=tool.claims,
-        messages=tuple(_fit_placements(m, offer.placements_for(m.type)) for m in messages),
+        messages=tuple(messages),
         unavailable_scopes=unavailable_scopes,
-        unavailable_messages=unavailable_messages,
-        unavailable_placements=tuple(
-            (m.type, placement)
-            for m in messages
-            for placement in m.placements
-            if not _placement_offered(placement, offer.placements_for(m.type))
-        ),
+        unavailable_messages=tuple(unavailable_messages),
+        unavailable_placements=tuple(unavailable_placements),
     )
 
 
 def _offered(wanted: tuple[str, ...], supported: tuple[str, ...] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    # `openid` is never requested: Canvas refuses a registration whose scope contains it.
-    wanted = tuple(scope for scope in wanted if scope != "openid")
-    if supported is None:
-        return wanted, ()
-    return (
-        tuple(scope for scope in wanted if scope in supported),
-        tuple(scope for scope in wanted if scope not in supported),
-    )
-
-
-def _placement_offered(placement: str, offered: frozenset[str] | None) -> bool:
-    return offered is None or placement in offered
-
-
-def _fit_placements(message: MessageConfiguration, offered: frozenset[str] | None) -> MessageConfiguration:
-    kept = tuple(placement for placement in message.placements if _placement_offered(placement, offered))
-    return message if kept == message.placements else replace(message, placements=kept)
+    kept = []
+    unavailable = []
+    for scope in wanted:
+        # `openid` is never requested: Canvas refuses a registration whose scope contains it.
+        if scope == "openid":
+            continue
+        if supported is None or scope in supported:
+            kept.append(scope)
+        else:
+            unavailable.append(scope)
+    return tuple(kept), tuple(unavailable)
 
 
 def build_registration_request(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from itertools import repeat
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from broker.lti import TOOL_CONFIGURATION_KEY
@@ -67,106 +68,129 @@ def is_http_url(value: Any) -> bool:
 
 
 def is_string_map(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    # A dict is told apart before the Mapping ABC's instance check, a Python call each time (here and below).
+    if type(value) is not dict and not isinstance(value, Mapping):
+        return False
+    return all(map(isinstance, value.keys(), repeat(str))) and all(map(isinstance, value.values(), repeat(str)))
 
 
-def is_string_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+def is_string_list(value: Any) -> TypeGuard[list[str]]:
+    # map keeps the walk in C (a generator is a Python call an item), here and above.
+    return isinstance(value, list) and all(map(isinstance, value, repeat(str)))
 
 
 def spec_problems(request: Mapping[str, Any], context: RequestContext) -> tuple[Problem, ...]:
     """Every LTI-DR 1.0 request rule the request breaks."""
+    # A request names the same URL in several places (the launch URL is a redirect URI and every message's
+    # target): each is checked once a call.
+    urls = _Urls()
     configuration = request.get(TOOL_CONFIGURATION_KEY)
-    if not isinstance(configuration, Mapping):
-        return (*_client_problems(request), Problem(TOOL_CONFIGURATION_KEY, "must be an object"))
-    return (*_client_problems(request), *_tool_problems(configuration, context))
+    if type(configuration) is not dict and not isinstance(configuration, Mapping):
+        return (*_client_problems(request, urls), Problem(TOOL_CONFIGURATION_KEY, "must be an object"))
+    return (*_client_problems(request, urls), *_tool_problems(configuration, context, urls))
 
 
-def _client_problems(request: Mapping[str, Any]) -> list[Problem]:
-    checks = [
-        ("application_type", request.get("application_type") == "web", "must be 'web'"),
-        (
-            "grant_types",
-            is_string_list(request.get("grant_types"))
-            and {"client_credentials", "implicit"} <= set(request["grant_types"]),
-            "must contain client_credentials and implicit",
-        ),
-        (
-            "response_types",
-            is_string_list(request.get("response_types")) and "id_token" in request["response_types"],
-            "must be a list containing id_token",
-        ),
-        (
-            "redirect_uris",
-            isinstance(request.get("redirect_uris"), list)
-            and bool(request["redirect_uris"])
-            and all(is_http_url(uri) for uri in request["redirect_uris"]),
-            "must be a non-empty list of absolute http(s) URLs",
-        ),
-        ("initiate_login_uri", is_http_url(request.get("initiate_login_uri")), "must be an absolute http(s) URL"),
-        ("jwks_uri", is_http_url(request.get("jwks_uri")), "must be an absolute http(s) URL"),
-        ("jwks", "jwks" not in request, "inline keys are not allowed; jwks_uri is"),
-        ("client_name", isinstance(request.get("client_name"), str) and bool(request["client_name"]), "is required"),
-        (
-            "token_endpoint_auth_method",
-            request.get("token_endpoint_auth_method") == "private_key_jwt",
-            "must be 'private_key_jwt'",
-        ),
-        (
-            "scope",
-            "scope" not in request or (isinstance(request["scope"], str) and "openid" not in request["scope"].split()),
-            "must be a space-separated string without openid",
-        ),
-        ("contacts", "contacts" not in request or is_string_list(request["contacts"]), "must be a list of strings"),
-        *_optional_urls(request, OPTIONAL_URLS),
-    ]
-    return [Problem(name, reason) for name, ok, reason in checks if not ok]
+class _Urls(dict[str, bool]):
+    """Whether each URL seen by one check is an absolute http(s) URL, found once."""
+
+    def __missing__(self, url: str) -> bool:
+        ok = self[url] = is_http_url(url)
+        return ok
+
+    def ok(self, value: Any) -> bool:
+        return isinstance(value, str) and self[value]
 
 
-def _optional_urls(item: Mapping[str, Any], keys: tuple[str, ...]) -> list[tuple[str, bool, str]]:
-    return [(key, key not in item or is_http_url(item[key]), "must be an absolute http(s) URL") for key in keys]
+_GRANTS = frozenset({"client_credentials", "implicit"})
+_A_URL = "must be an absolute http(s) URL"
+_STRINGS = "must be a list of strings"
 
 
-def _tool_problems(configuration: Mapping[str, Any], context: RequestContext) -> list[Problem]:
-    domain = configuration.get("domain")
-    messages = configuration.get("messages", [])
-    checks = [
-        (
-            "domain",
-            isinstance(domain, str) and bool(domain) and not any(c in domain for c in "/ \t") and "://" not in domain,
-            "must be a host name without a scheme or a path",
-        ),
-        ("target_link_uri", is_http_url(configuration.get("target_link_uri")), "must be an absolute http(s) URL"),
-        ("deployment_id", "deployment_id" not in configuration, "is set by the platform only"),
-        ("claims", is_string_list(configuration.get("claims", [])), "must be a list of strings"),
-        (
-            "custom_parameters",
-            is_string_map(configuration.get("custom_parameters", {})),
-            "values must be strings",
-        ),
-        ("messages", isinstance(messages, list), "must be a list"),
-    ]
-    problems = [Problem(f"{TOOL_CONFIGURATION_KEY}.{name}", reason) for name, ok, reason in checks if not ok]
-    for index, message in enumerate(messages if isinstance(messages, list) else []):
-        problems += _message_problems(message, f"{TOOL_CONFIGURATION_KEY}.messages[{index}]", context)
+def _client_problems(request: Mapping[str, Any], urls: _Urls) -> list[Problem]:
+    problems = []
+    if request.get("application_type") != "web":
+        problems.append(Problem("application_type", "must be 'web'"))
+    grants = request.get("grant_types")
+    if not (is_string_list(grants) and _GRANTS.issubset(grants)):
+        problems.append(Problem("grant_types", "must contain client_credentials and implicit"))
+    responses = request.get("response_types")
+    if not (is_string_list(responses) and "id_token" in responses):
+        problems.append(Problem("response_types", "must be a list containing id_token"))
+    redirects = request.get("redirect_uris")
+    if not (isinstance(redirects, list) and redirects and all(map(urls.ok, redirects))):
+        problems.append(Problem("redirect_uris", "must be a non-empty list of absolute http(s) URLs"))
+    if not urls.ok(request.get("initiate_login_uri")):
+        problems.append(Problem("initiate_login_uri", _A_URL))
+    if not urls.ok(request.get("jwks_uri")):
+        problems.append(Problem("jwks_uri", _A_URL))
+    if "jwks" in request:
+        problems.append(Problem("jwks", "inline keys are not allowed; jwks_uri is"))
+    name = request.get("client_name")
+    if not (isinstance(name, str) and name):
+        problems.append(Problem("client_name", "is required"))
+    if request.get("token_endpoint_auth_method") != "private_key_jwt":
+        problems.append(Problem("token_endpoint_auth_method", "must be 'private_key_jwt'"))
+    if "scope" in request and not (isinstance(scope := request["scope"], str) and "openid" not in scope.split()):
+        problems.append(Problem("scope", "must be a space-separated string without openid"))
+    if "contacts" in request and not is_string_list(request["contacts"]):
+        problems.append(Problem("contacts", _STRINGS))
+    problems += _optional_url_problems(request, OPTIONAL_URLS, "", urls)
     return problems
 
 
-def _message_problems(message: Any, where: str, context: RequestContext) -> list[Problem]:
-    if not isinstance(message, Mapping):
+def _optional_url_problems(item: Mapping[str, Any], keys: tuple[str, ...], where: str, urls: _Urls) -> list[Problem]:
+    problems = []
+    for key in keys:
+        if key in item and not urls.ok(item[key]):
+            problems.append(Problem(f"{where}{key}", _A_URL))
+    return problems
+
+
+def _tool_problems(configuration: Mapping[str, Any], context: RequestContext, urls: _Urls) -> list[Problem]:
+    where = f"{TOOL_CONFIGURATION_KEY}."
+    problems = []
+    domain = configuration.get("domain")
+    if not (
+        isinstance(domain, str)
+        and domain
+        and "/" not in domain
+        and " " not in domain
+        and "\t" not in domain
+        and "://" not in domain
+    ):
+        problems.append(Problem(f"{where}domain", "must be a host name without a scheme or a path"))
+    if not urls.ok(configuration.get("target_link_uri")):
+        problems.append(Problem(f"{where}target_link_uri", _A_URL))
+    if "deployment_id" in configuration:
+        problems.append(Problem(f"{where}deployment_id", "is set by the platform only"))
+    if "claims" in configuration and not is_string_list(configuration["claims"]):
+        problems.append(Problem(f"{where}claims", _STRINGS))
+    if "custom_parameters" in configuration and not is_string_map(configuration["custom_parameters"]):
+        problems.append(Problem(f"{where}custom_parameters", "values must be strings"))
+    messages = configuration.get("messages", [])
+    if not isinstance(messages, list):
+        problems.append(Problem(f"{where}messages", "must be a list"))
+        return problems
+    for index, message in enumerate(messages):
+        problems += _message_problems(message, f"{where}messages[{index}]", context, urls)
+    return problems
+
+
+def _message_problems(message: Any, where: str, context: RequestContext, urls: _Urls) -> list[Problem]:
+    if type(message) is not dict and not isinstance(message, Mapping):
         return [Problem(where, "must be an object")]
-    checks = [
-        (
-            "type",
-            isinstance(message.get("type"), str) and context.platform.supports_message(message["type"]),
-            "must be a message type the platform lists",
-        ),
-        *_optional_urls(message, MESSAGE_URLS),
-        ("placements", is_string_list(message.get("placements", [])), "must be a list of strings"),
-        ("roles", is_string_list(message.get("roles", [])), "must be a list of strings"),
-        ("custom_parameters", is_string_map(message.get("custom_parameters", {})), "values must be strings"),
-    ]
-    return [Problem(f"{where}.{name}", reason) for name, ok, reason in checks if not ok]
+    problems = []
+    kind = message.get("type")
+    if not (isinstance(kind, str) and context.platform.supports_message(kind)):
+        problems.append(Problem(f"{where}.type", "must be a message type the platform lists"))
+    problems += _optional_url_problems(message, MESSAGE_URLS, f"{where}.", urls)
+    if "placements" in message and not is_string_list(message["placements"]):
+        problems.append(Problem(f"{where}.placements", _STRINGS))
+    if "roles" in message and not is_string_list(message["roles"]):
+        problems.append(Problem(f"{where}.roles", _STRINGS))
+    if "custom_parameters" in message and not is_string_map(message["custom_parameters"]):
+        problems.append(Problem(f"{where}.custom_parameters", "values must be strings"))
+    return problems
 
 
 PROFILE = PlatformProfile(
