@@ -91,7 +91,8 @@ def spec_problems(request: Mapping[str, Any], context: RequestContext) -> tuple[
 
 
 class _Urls(dict[str, bool]):
-    """Whether each URL seen by one check is an absolute http(s) URL, found once."""
+    """Whether each URL seen by one check is an absolute http(s) URL, found once: `urls[text]` for a string
+    (written out where it is read, which spares a call), `urls.ok(value)` for any value."""
 
     def __missing__(self, url: str) -> bool:
         ok = self[url] = is_http_url(url)
@@ -119,9 +120,9 @@ def _client_problems(request: Mapping[str, Any], urls: _Urls) -> list[Problem]:
     redirects = request.get("redirect_uris")
     if not (isinstance(redirects, list) and redirects and all(map(urls.ok, redirects))):
         problems.append(Problem("redirect_uris", "must be a non-empty list of absolute http(s) URLs"))
-    if not urls.ok(request.get("initiate_login_uri")):
+    if not (isinstance(login := request.get("initiate_login_uri"), str) and urls[login]):
         problems.append(Problem("initiate_login_uri", _A_URL))
-    if not urls.ok(request.get("jwks_uri")):
+    if not (isinstance(jwks := request.get("jwks_uri"), str) and urls[jwks]):
         problems.append(Problem("jwks_uri", _A_URL))
     if "jwks" in request:
         problems.append(Problem("jwks", "inline keys are not allowed; jwks_uri is"))
@@ -141,7 +142,7 @@ def _client_problems(request: Mapping[str, Any], urls: _Urls) -> list[Problem]:
 def _optional_url_problems(item: Mapping[str, Any], keys: tuple[str, ...], where: str, urls: _Urls) -> list[Problem]:
     problems = []
     for key in keys:
-        if key in item and not urls.ok(item[key]):
+        if key in item and not (isinstance(url := item[key], str) and urls[url]):
             problems.append(Problem(f"{where}{key}", _A_URL))
     return problems
 
@@ -159,7 +160,7 @@ def _tool_problems(configuration: Mapping[str, Any], context: RequestContext, ur
         and "://" not in domain
     ):
         problems.append(Problem(f"{where}domain", "must be a host name without a scheme or a path"))
-    if not urls.ok(configuration.get("target_link_uri")):
+    if not (isinstance(target := configuration.get("target_link_uri"), str) and urls[target]):
         problems.append(Problem(f"{where}target_link_uri", _A_URL))
     if "deployment_id" in configuration:
         problems.append(Problem(f"{where}deployment_id", "is set by the platform only"))
