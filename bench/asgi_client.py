@@ -1,7 +1,7 @@
 """What the counting benches (registration_counts, launch_counts) share: a broker on a SQLite database of its own
-with one tenant, and its app called as ASGI with no server, the process's CPU of those calls added up; and, for
+with one tenant, and its app called as ASGI with no server, the process's CPU of those calls added up; for
 launch_counts, sqlite3's trace of every connection the app opens, by step, removed before any CPU is timed (a trace
-callback inflates it).
+callback inflates it); and how both count statements and write their report for `BENCH_PROFILE_TOP`.
 
 Loaded by its file (bench/ is no package on the measuring process's path, see bench/inprocess.py).
 """
@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
+import pstats
+import re
 import runpy
 import sqlite3
 import time
@@ -122,3 +125,39 @@ class StatementTrace:
         for connection in self._connections:
             with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile
                 connection.set_trace_callback(None)
+
+
+_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+_VALUES = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
+
+
+def statement_counts(statements: Counter[str], per: int) -> tuple[float, float]:
+    """The statements (transaction control apart) and the transactions (BEGINs) of `statements`, per one of `per`."""
+    counted = sum(n for s, n in statements.items() if not s.upper().startswith(_TRANSACTION))
+    begins = sum(n for s, n in statements.items() if s.upper().startswith("BEGIN"))
+    return counted / per, begins / per
+
+
+def functions_section(step: str, stats: pstats.Stats, top: int) -> str:
+    """The report's part on a step's `top` costliest functions, by own time, then by time with callees."""
+    stream = io.StringIO()
+    stats.stream = stream  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(top).sort_stats("cumulative").print_stats(top * 2)
+    return f"--- {step}: the {top} costliest functions by own time, then by time with callees\n{stream.getvalue()}"
+
+
+def statements_section(heading: str, statements: Counter[str], per: int) -> str:
+    """The report's part on statements: each once, its values made `?` (sqlite3's trace gives them bound)."""
+    shapes: Counter[str] = Counter()
+    for statement, count in statements.items():
+        shapes[_VALUES.sub("?", statement)] += count
+    lines = [f"{count / per:6.2f}  {statement}\n" for statement, count in shapes.most_common()]
+    return f"--- {heading}\n" + "".join(lines)
+
+
+def write_report(bench: str, report: Iterable[str], broker_file: str) -> None:
+    """Writes the report to bench/profiles/<bench>-<checkout folder>.txt (`broker_file`: its broker package's)."""
+    checkout = Path(broker_file).parent.parent.name
+    output = Path(__file__).with_name("profiles") / f"{bench}-{checkout}.txt"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text("".join(report))

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import base64
 import cProfile
-import io
 import json
 import os
 import pstats
-import re
 import runpy
 import secrets
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -40,8 +37,6 @@ PROCESSES = 2
 STEPS = ("login", "post")
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 _PLATFORM_KEY = "BENCH_LAUNCH_PLATFORM_KEY"
-_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-_VALUES = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
 async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform_url: str) -> dict[str, float]:
@@ -139,39 +134,29 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
             for _ in range(LAUNCHES):
                 await launch()
             cpu = min(cpu, client.spent / LAUNCHES * 1e6)
-    return _figures(cpu, profiles, tracer)
+    return _figures(cpu, profiles, tracer, shared)
 
 
-def _figures(cpu: float, profiles: dict[str, cProfile.Profile], tracer: Any) -> dict[str, float]:
+def _figures(
+    cpu: float, profiles: dict[str, cProfile.Profile], tracer: Any, shared: dict[str, Any]
+) -> dict[str, float]:
     figures = {"cpu": cpu}
     top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
     report = []
     for step, profile in profiles.items():
-        stats = pstats.Stats(profile, stream=io.StringIO())
+        stats = pstats.Stats(profile)
         figures[f"calls {step}"] = stats.total_calls / LAUNCHES  # type: ignore[attr-defined]
         if os.environ.get("BENCH_PROFILE_DUMP"):
             profile.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{step}.prof")
         statements = tracer.statements[step]
-        figures[f"statements {step}"] = (
-            sum(n for s, n in statements.items() if not s.upper().startswith(_TRANSACTION)) / LAUNCHES
+        figures[f"statements {step}"], figures[f"transactions {step}"] = shared["statement_counts"](
+            statements, LAUNCHES
         )
-        begins = sum(n for s, n in statements.items() if s.upper().startswith("BEGIN"))
-        figures[f"transactions {step}"] = begins / LAUNCHES
         if top:
-            stats.sort_stats("tottime").print_stats(top).sort_stats("cumulative").print_stats(top * 2)
-            report.append(f"--- {step}: the {top} costliest functions by own time, then by time with callees\n")
-            report.append(stats.stream.getvalue())  # type: ignore[attr-defined]
-            # Each statement once, its values made `?` (sqlite3's trace gives them bound).
-            shapes: Counter[str] = Counter()
-            for statement, count in statements.items():
-                shapes[_VALUES.sub("?", statement)] += count
-            report.append(f"--- statements a {step}\n")
-            report += [f"{count / LAUNCHES:6.2f}  {statement}\n" for statement, count in shapes.most_common()]
+            report.append(shared["functions_section"](step, stats, top))
+            report.append(shared["statements_section"](f"statements a {step}", statements, LAUNCHES))
     if top:
-        checkout = Path(sys.modules["broker"].__file__ or "").parent.parent.name
-        output = Path(__file__).with_name("profiles") / f"launch_counts-{checkout}.txt"
-        output.parent.mkdir(exist_ok=True)
-        output.write_text("".join(report))
+        shared["write_report"]("launch_counts", report, sys.modules["broker"].__file__ or "")
     return figures
 
 

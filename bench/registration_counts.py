@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
-import io
 import os
 import pstats
-import re
 import runpy
 import secrets
 import sqlite3
@@ -35,10 +33,8 @@ FLOWS = 50
 WARM_UP = 20
 ROUNDS = 3
 PROCESSES = 2
-_TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 # A WAL file's header, and each frame's before its page (https://www.sqlite.org/fileformat2.html#walformat).
 _WAL_HEADER, _FRAME_HEADER = 32, 24
-_VALUES = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 
 
 async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform_url: str) -> dict[str, float]:
@@ -147,25 +143,14 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     top = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
     report = []
     for step, profile in profiles.items():
-        stats = pstats.Stats(profile, stream=io.StringIO())
+        stats = pstats.Stats(profile)
         figures[f"calls {step}"] = stats.total_calls / FLOWS  # type: ignore[attr-defined]
         if top:
-            stats.sort_stats("tottime").print_stats(top).sort_stats("cumulative").print_stats(top * 2)
-            report.append(f"--- {step}: the {top} costliest functions by own time, then by time with callees\n")
-            report.append(stats.stream.getvalue())  # type: ignore[attr-defined]
-    figures["statements"] = sum(n for s, n in statements.items() if not s.upper().startswith(_TRANSACTION)) / FLOWS
-    figures["transactions"] = sum(n for s, n in statements.items() if s.upper().startswith("BEGIN")) / FLOWS
+            report.append(shared["functions_section"](step, stats, top))
+    figures["statements"], figures["transactions"] = shared["statement_counts"](statements, FLOWS)
     if top:
-        # Each statement once, its values made `?` (sqlite3's trace gives them bound).
-        shapes: Counter[str] = Counter()
-        for statement, count in statements.items():
-            shapes[_VALUES.sub("?", statement)] += count
-        report.append("--- statements a flow\n")
-        report += [f"{count / FLOWS:6.2f}  {statement}\n" for statement, count in shapes.most_common()]
-        checkout = Path(sys.modules["broker"].__file__ or "").parent.parent.name
-        output = Path(__file__).with_name("profiles") / f"registration_counts-{checkout}.txt"
-        output.parent.mkdir(exist_ok=True)
-        output.write_text("".join(report))
+        report.append(shared["statements_section"]("statements a flow", statements, FLOWS))
+        shared["write_report"]("registration_counts", report, sys.modules["broker"].__file__ or "")
     return figures
 
 
