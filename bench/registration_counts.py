@@ -7,6 +7,11 @@ review form posted with its defaults), against the fast loopback platform of ben
 own calls are profiled (not this harness's parsing of the review page). Also printed: the process's CPU per flow
 spent in the app's calls (best of ROUNDS rounds), which moves with the machine's load where the counts do not.
 
+Counted twice: flows that register the same LMS again and again (its key set exists after the first), and flows
+each from an LMS the broker has not seen, which binds a spare signing key to that LMS. Their spare keys are put in
+the pool beforehand, as the background loop does, all copies of one key pair under kids of their own (what a
+flow does with a spare key does not depend on the key).
+
 With BENCH_BEFORE, that checkout counts the same in a process of its own, on a database of its own;
 `BENCH_PROFILE_TOP=N` writes each step's N costliest functions and the statements a flow makes to
 bench/profiles/registration_counts-<checkout folder>.txt.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
+import json
 import os
 import pstats
 import runpy
@@ -37,9 +43,11 @@ PROCESSES = 2
 _WAL_HEADER, _FRAME_HEADER = 32, 24
 
 
-async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform_url: str) -> dict[str, float]:
+async def measure(
+    _best_cpu: Callable[..., Coroutine[Any, Any, float]], platform_url: str, lms: str = "same"
+) -> dict[str, float]:
     """This process's figures, for the checkout its `broker` package comes from (the CPU is timed around the app's
-    calls alone, so `_best_cpu` is not used)."""
+    calls alone, so `_best_cpu` is not used); `lms` "new" makes each flow's LMS one the broker has not seen."""
     # bench/ is no package on this process's path (see bench/inprocess.py): the harness's form reader by its file.
     post_forms = runpy.run_path(str(Path(__file__).with_name("loadgen.py")))["post_forms"]
     statements: Counter[str] = Counter()
@@ -107,7 +115,8 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     profiling = [False]
 
     async def flow() -> None:
-        configuration_url = platform_url + "/.well-known/openid-configuration"
+        lms_url = platform_url + (f"/p/{secrets.token_hex(8)}" if lms == "new" else "")
+        configuration_url = lms_url + "/.well-known/openid-configuration"
         query = urlencode({"openid_configuration": configuration_url, "registration_token": secrets.token_hex(16)})
         profile = profiles["initiation"]
         if profiling[0]:
@@ -122,6 +131,8 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
         profile.disable()
 
     async with app.router.lifespan_context(app):
+        if lms == "new":
+            await _fill_key_pool(bench.env["BROKER_SECRET_KEY"], WARM_UP + FLOWS * (1 + ROUNDS))
         for _ in range(WARM_UP):
             await flow()
         start_counting(database)
@@ -150,8 +161,32 @@ async def measure(_best_cpu: Callable[..., Coroutine[Any, Any, float]], platform
     figures["statements"], figures["transactions"] = shared["statement_counts"](statements, FLOWS)
     if top:
         report.append(shared["statements_section"]("statements a flow", statements, FLOWS))
-        shared["write_report"]("registration_counts", report, sys.modules["broker"].__file__ or "")
+        name = "registration_counts" + ("_new_lms" if lms == "new" else "")
+        shared["write_report"](name, report, sys.modules["broker"].__file__ or "")
     return figures
+
+
+async def _fill_key_pool(secret_key: str, count: int) -> None:
+    """`count` spare keys in the pool of the broker this process points at: one key pair, each copy its own kid."""
+    from joserfc.jwk import RSAKey
+
+    from broker.database import Database
+    from broker.settings import Settings
+    from tenants.encryption import SecretBox
+    from tenants.key_generator import SIGNING_ALGORITHM
+    from tenants.models import SpareSigningKey
+
+    key = RSAKey.generate_key(2048)
+    private = SecretBox(secret_key).encrypt(json.dumps(key.as_dict(private=True)))
+    database = Database(Settings.from_environ().database_url)
+    try:
+        async with database.transaction() as session:
+            for n in range(count):
+                kid = f"bench-spare-{n}"
+                public = key.as_dict(private=False, kid=kid, alg=SIGNING_ALGORITHM, use="sig")
+                session.add(SpareSigningKey(kid=kid, private_key_encrypted=private, public_jwk=public))
+    finally:
+        await database.dispose()
 
 
 def _is_open(connection: sqlite3.Connection) -> bool:
@@ -166,11 +201,16 @@ def main() -> None:
     from bench import platform
     from bench.inprocess import best_of_processes
 
-    started = time.perf_counter()
-    with platform.running() as (lms, _):
-        best = best_of_processes(__file__, PROCESSES, lms.url)
-    print(f"registration flow in-process on SQLite, counted over {FLOWS} flows after {WARM_UP} (best of {PROCESSES} "
-          f"processes; {time.perf_counter() - started:.0f} s):")
+    for lms, heading in (("same", "the same LMS again"), ("new", "an LMS not seen before, a spare key bound to it")):
+        started = time.perf_counter()
+        with platform.running() as (server, _):
+            best = best_of_processes(__file__, PROCESSES, server.url, lms)
+        print(f"registration flow in-process on SQLite ({heading}), counted over {FLOWS} flows after {WARM_UP} (best "
+              f"of {PROCESSES} processes; {time.perf_counter() - started:.0f} s):")
+        _print(best)
+
+
+def _print(best: dict[str, dict[str, float]]) -> None:
     for name, figures in best.items():
         calls = figures["calls initiation"] + figures["calls form post"]
         print(

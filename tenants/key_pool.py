@@ -2,7 +2,8 @@
 row, not the ~100 ms of RSA key generation.
 
 The pool lives in the database, so every broker process shares it and a key is handed out once: taking one
-is a DELETE that only one caller can win. When the pool is empty (a burst of new platforms, or no background
+is a DELETE of the oldest spare that only one caller can win (PostgreSQL's other takers skip the row it locked).
+When the pool is empty (a burst of new platforms, or no background
 loop running), the key is generated while the request waits; `generated_on_demand` counts how often.
 
 Keys are generated in a child process (`tenants/key_generator.py`): the RSA library holds the GIL while it
@@ -18,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from broker.database import Database, changed_rows
+from broker.database import Database
+from broker.direct_sql import Statements
 from tenants.encryption import SecretBox
 from tenants.key_generator import KeyGenerator
 from tenants.keys import public_jwk, read_private_jwk
@@ -28,8 +30,6 @@ logger = logging.getLogger("tenants.key_pool")
 
 # Enough for a burst of new platforms between two passes of the background loop; each key is about 2 KB.
 KEY_POOL_SIZE = 8
-# Tries at taking a spare key that another process takes first, before generating one instead.
-TAKE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,13 @@ class KeyPool:
 
     async def take(self) -> KeyPair:
         """A key pair nobody else has: a spare one, else a new one made now (off the event loop)."""
-        for _ in range(TAKE_ATTEMPTS):
-            async with self.database.transaction() as session:
-                spare = await session.scalar(select(SpareSigningKey).order_by(SpareSigningKey.id).limit(1))
-                if spare is None:
-                    break
-                taken = await session.execute(delete(SpareSigningKey).where(SpareSigningKey.id == spare.id))
-                if changed_rows(taken) == 1:
-                    return KeyPair(spare.kid, spare.private_key_encrypted, spare.public_jwk)
+        async with self.database.ephemeral() as statements:
+            spare = await take_spare(statements)
+        return spare or await self.generate_on_demand()
+
+    async def generate_on_demand(self) -> KeyPair:
+        """A new key pair for a request that found no spare one: made now, off the event loop (never inside a
+        transaction, which would hold SQLite's write lock for as long)."""
         self.generated_on_demand += 1
         logger.info("no spare signing key left: generating one while the request waits")
         return await self._new_pair()
@@ -86,3 +85,22 @@ class KeyPool:
         private = await asyncio.to_thread(self._generator.private_jwk_json)
         key = read_private_jwk(private)
         return KeyPair(str(key.kid), self.secret_box.encrypt(private), public_jwk(key))
+
+
+async def take_spare(statements: Statements) -> KeyPair | None:
+    """The oldest spare key pair, deleted from the pool within the caller's transaction; None when it is empty."""
+    row = (await statements.execute(_TAKE_OLDEST)).first()
+    return KeyPair(row.kid, row.private_key_encrypted, row.public_jwk) if row else None
+
+
+# SKIP LOCKED: a taker on PostgreSQL passes over the spare another transaction is taking (SQLite's writers take
+# turns, and it renders no locking clause).
+_TAKE_OLDEST = (
+    delete(SpareSigningKey)
+    .where(
+        SpareSigningKey.id
+        == select(SpareSigningKey.id).order_by(SpareSigningKey.id).limit(1).with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    .returning(SpareSigningKey.kid, SpareSigningKey.private_key_encrypted, SpareSigningKey.public_jwk)
+)

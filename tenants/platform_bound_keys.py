@@ -11,14 +11,14 @@ nobody: an assertion the broker signs for one platform verifies with no other pl
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, insert, select
 
 from broker.database import Database, utcnow
 from broker.settings import Settings
-from tenants.key_pool import KeyPool
+from tenants.key_pool import KeyPair, KeyPool, take_spare
 from tenants.keys import KeyRing, platform_key_set
-from tenants.models import KeyStatus, PlatformSigningKey
-from tenants.services import lock_tenant
+from tenants.models import KeyStatus, PlatformSigningKey, Tenant
+from tenants.services import TenantError
 
 
 def platform_jwks_path(key_set: str) -> str:
@@ -51,27 +51,41 @@ class PlatformBoundKeys:
         if (await self.database.read(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set})).scalar():
             self._held(key_set)
             return key_set
-        pair = await self.pool.take()  # may generate a key: outside the transaction
-        async with self.database.transaction() as session:
-            # Two registrations with one new platform at once: the tenant lock makes the second find the key.
-            await lock_tenant(session, tenant_id)
-            if not await session.scalar(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set}):
-                now = utcnow()
-                session.add(
-                    PlatformSigningKey(
-                        tenant_id=tenant_id,
-                        key_set=key_set,
-                        kid=pair.kid,
-                        status=KeyStatus.ACTIVE,
-                        private_key_encrypted=pair.private_key_encrypted,
-                        public_jwk=pair.public_jwk,
-                        created_at=now,
-                        activated_at=now,
-                    )
-                )
+        if not await self._bind(tenant_id, key_set, None):
+            # The pool was empty: the key is made outside any transaction, then bound unless another was meanwhile.
+            await self._bind(tenant_id, key_set, await self.pool.generate_on_demand())
         self.key_ring.invalidate(slug)
         self._held(key_set)
         return key_set
+
+    async def _bind(self, tenant_id: str, key_set: str, pair: KeyPair | None) -> bool:
+        """Binds `pair`, or a spare key taken in the same transaction when it is None, to the key set unless it
+        holds a key already; False when it needed a spare and the pool had none (nothing is written then)."""
+        async with self.database.ephemeral() as statements:
+            # Two registrations with one new platform at once take turns here: the second finds the first's key.
+            await statements.lock()
+            if await statements.scalar(_LOCK_TENANT, {"tenant_id": tenant_id}) is None:
+                raise TenantError("tenant", "no such tenant")
+            if await statements.scalar(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set}):
+                return True
+            pair = pair or await take_spare(statements)
+            if pair is None:
+                return False
+            now = utcnow()
+            await statements.execute(
+                _BIND,
+                {
+                    "tenant_id": tenant_id,
+                    "key_set": key_set,
+                    "kid": pair.kid,
+                    "status": KeyStatus.ACTIVE,
+                    "private_key_encrypted": pair.private_key_encrypted,
+                    "public_jwk": pair.public_jwk,
+                    "created_at": now,
+                    "activated_at": now,
+                },
+            )
+        return True
 
     def _held(self, key_set: str) -> None:
         if len(self._holding) >= REMEMBERED:
@@ -87,3 +101,8 @@ _HAS_KEY = select(
         PlatformSigningKey.status == KeyStatus.ACTIVE,
     )
 )
+
+# The tenant's row locked until the binding commits, FOR NO KEY UPDATE on PostgreSQL (tenants.services.lock_tenant
+# says why not FOR UPDATE); on SQLite the transaction's write lock does that.
+_LOCK_TENANT = select(Tenant.id).where(Tenant.id == bindparam("tenant_id")).with_for_update(key_share=True)
+_BIND = insert(PlatformSigningKey)

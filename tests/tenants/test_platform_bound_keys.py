@@ -82,6 +82,22 @@ async def test_two_registrations_with_a_new_platform_at_once_get_one_key(
     assert len(set(sets)) == 1 and len(rows) == 1
 
 
+async def test_registrations_with_a_new_platform_at_once_use_one_spare_key(
+    services: Services, tenant: CreatedTenant
+) -> None:
+    """The spare key is taken in the transaction that binds it, so the registrations that find the key bound by
+    another leave the pool as it was: spare keys are made ahead at about 100 ms of CPU each."""
+    pool = KeyPool(services.database, services.secret_box, size=await spare_count(services) + 3)
+    await pool.refill()
+    before = await spare_count(services)
+    keys = bound_keys(services, pool)
+    issuer = "https://one-spare.example.edu"
+    sets = await asyncio.gather(*(keys.ensure(tenant.tenant.id, tenant.tenant.slug, issuer) for _ in range(3)))
+    assert len(set(sets)) == 1
+    assert await spare_count(services) == before - 1
+    assert pool.generated_on_demand == 0
+
+
 async def test_a_new_platforms_key_waits_for_no_registration_being_recorded(
     services: Services, tenant: CreatedTenant
 ) -> None:
