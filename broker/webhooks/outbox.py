@@ -3,19 +3,21 @@
 `record_events` is the one way an event is written, by Core statements built once: the events of one tenant
 take their numbers (the event feed's order) together, from one UPDATE of the tenant's counter, whose row lock
 is held until the transaction ends, so a tenant's events commit in the order of their numbers and a reader of
-the feed never skips one that commits late. `record_event` writes one through an ORM session's transaction.
+the feed never skips one that commits late; they are written by one INSERT, and their deliveries by another.
+`record_event` writes one through an ORM session's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Insert, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.database import new_id, utcnow
+from broker.database import Base, new_id, utcnow
 from broker.limits.store import Joining
 from broker.webhooks.models import DeliveryStatus, DeliveryTrigger, OutboxEvent, WebhookDelivery
 from broker.webhooks.wakeup import NOTIFY, recorded
@@ -29,8 +31,34 @@ _TAKE_NUMBERS = (
     .values(event_sequence=Tenant.event_sequence + bindparam("count"), updated_at=Tenant.updated_at)
     .returning(Tenant.event_sequence, Tenant.webhook_url)
 )
-_INSERT_EVENTS = insert(OutboxEvent)
-_INSERT_DELIVERIES = insert(WebhookDelivery)
+_EVENT_COLUMNS = ("id", "tenant_id", "sequence", "type", "payload", "created_at")
+_DELIVERY_COLUMNS = (
+    "id", "event_id", "tenant_id", "url", "trigger", "status", "attempt_count", "next_attempt_at", "created_at",
+    "updated_at",
+)  # fmt: skip
+
+
+# Rows written by one INSERT at most: far below both databases' limits on a statement's parameters.
+_ROWS_AT_ONCE = 100
+
+
+@lru_cache(maxsize=2 * _ROWS_AT_ONCE)
+def _insert_rows(model: type[Base], columns: tuple[str, ...], count: int) -> Insert:
+    """One INSERT of `count` rows of `columns`, built once per count (run once a row, a statement cost a driver
+    call each): row i's values are named `<column>_<i>`."""
+    table = model.__table__
+    rows = [{name: bindparam(f"{name}_{i}", type_=table.c[name].type) for name in columns} for i in range(count)]
+    return insert(model).values(rows)
+
+
+async def _insert(
+    connection: Joining, model: type[Base], columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Writes `rows` (values of `columns` each) by as few statements as the limit lets."""
+    for start in range(0, len(rows), _ROWS_AT_ONCE):
+        chunk = rows[start : start + _ROWS_AT_ONCE]
+        values = {f"{name}_{i}": row[name] for i, row in enumerate(chunk) for name in columns}
+        await connection.execute(_insert_rows(model, columns, len(chunk)), values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +97,14 @@ async def record_events(
                 "created_at": now,
             }
         )
-    await connection.execute(_INSERT_EVENTS, rows)
+    await _insert(connection, OutboxEvent, _EVENT_COLUMNS, rows)
     url = taken.webhook_url
     if not url:
         return Recorded(event_ids, delivered=False)
-    await connection.execute(
-        _INSERT_DELIVERIES,
+    await _insert(
+        connection,
+        WebhookDelivery,
+        _DELIVERY_COLUMNS,
         [
             {
                 "id": new_id("dlv"),

@@ -98,6 +98,34 @@ async def test_an_event_rolled_back_takes_no_number_and_deliveries_go_to_the_web
         )
 
 
+async def test_more_events_than_one_statement_writes_are_all_recorded_in_order_with_their_deliveries(
+    services: Services,
+) -> None:
+    # A platform's answer may name many deployments, each an event: more rows than one INSERT carries.
+    created = await services.tenants.create(unique_slug("many"), "Many", webhook_url="https://tool.example/hooks")
+    tenant_id = created.tenant.id
+    async with services.database.ephemeral() as connection:
+        first = await record_events(connection, tenant_id, [("test.event", {"n": 0})], notify=False)
+        events = [("test.event", {"n": n}) for n in range(1, 206)]
+        recorded = await record_events(connection, tenant_id, events, notify=not services.database.is_sqlite)
+    events_written = await _events_of(services, tenant_id)
+    assert [(event.sequence, event.payload["data"]["n"]) for event in events_written] == [
+        (n + 1, n) for n in range(206)
+    ]
+    assert [event.id for event in events_written] == first.event_ids + recorded.event_ids
+    assert len(set(recorded.event_ids)) == 205
+    async with services.database.transaction() as session:
+        deliveries = (
+            await session.scalars(select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id))
+        ).all()
+        assert sorted(delivery.event_id for delivery in deliveries) == sorted(first.event_ids + recorded.event_ids)
+        by_event = {event.id: event for event in events_written}
+        assert all(delivery.next_attempt_at == by_event[delivery.event_id].created_at for delivery in deliveries)
+        await session.execute(  # no later test's worker posts them
+            update(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id).values(status="failed")
+        )
+
+
 # Other processes poll SQLite; PostgreSQL wakes them with NOTIFY.
 @pytest.mark.skipif(not POSTGRES_URL, reason="LISTEN/NOTIFY is PostgreSQL's: set BROKER_TEST_DATABASE_URL")
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
