@@ -16,6 +16,7 @@ from sqlalchemy import Row, Select, bindparam, delete, insert, select, union_all
 
 from broker import log_context, stored_text
 from broker.database import Database, changed_rows, new_id, utcnow
+from broker.direct_sql import Statements
 from broker.limits.store import Joining
 from broker.redaction import redact_url
 from broker.registration import errors
@@ -76,6 +77,13 @@ class Unlimited:
 UNLIMITED = Unlimited()
 
 
+class AlsoWritten(Protocol):
+    """Another concern's writes that commit with a step's own: a platform's signing key, bound in the write that
+    puts the submission on record (tenants.platform_bound_keys.KeyBinding)."""
+
+    async def write(self, statements: Statements) -> None: ...
+
+
 async def open_attempt(
     database: Database, tenant_id: str, configuration_url: str, limits: StepLimits = UNLIMITED
 ) -> str:
@@ -116,12 +124,19 @@ async def prune_abandoned(database: Database, before: datetime) -> int:
 
 
 async def update_attempt(
-    database: Database, attempt_id: str, leaving: StepLimits = UNLIMITED, **values: Any
+    database: Database,
+    attempt_id: str,
+    leaving: StepLimits = UNLIMITED,
+    *,
+    also: AlsoWritten | None = None,
+    **values: Any,
 ) -> None:
-    """Writes `values`, in the write that leaves the step's limits when `leaving` names them."""
+    """Writes `values`, in the write that leaves the step's limits when `leaving` names them, with `also`."""
     async with database.ephemeral() as connection:
         await write_attempt(connection, attempt_id, **values)
         await leaving.leave(connection)
+        if also is not None:
+            await also.write(connection)
 
 
 def failure(attempt_id: str, error: errors.RegistrationError, *, code: str | None = None) -> dict[str, Any]:
@@ -180,11 +195,17 @@ async def reviewed_attempt(database: Database, tenant_id: str, attempt_id: str) 
 
 
 async def claim_reviewed_attempt(
-    database: Database, tenant_id: str, attempt_id: str, entering: StepLimits = UNLIMITED, **values: Any
+    database: Database,
+    tenant_id: str,
+    attempt_id: str,
+    entering: StepLimits = UNLIMITED,
+    *,
+    also: AlsoWritten | None = None,
+    **values: Any,
 ) -> None:
     """Moves a reviewed attempt on (to submitting with its request, or to failed), in one statement, so a form
     posted twice is used once: the second post gets AlreadySubmittedError. The claim is the write that enters
-    the step's limits when `entering` names them."""
+    the step's limits when `entering` names them; `also` is written with it when the claim holds."""
     async with database.ephemeral() as connection:
         await entering.enter(connection)
         claimed = await connection.execute(
@@ -193,6 +214,8 @@ async def claim_reviewed_attempt(
         status = None
         if changed_rows(claimed) != 1:
             status = await connection.scalar(_STATUS, {"attempt_id": attempt_id})
+        elif also is not None:
+            await also.write(connection)
     if status is not None:
         raise _already_submitted(attempt_id, status)
 

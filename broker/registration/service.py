@@ -49,7 +49,7 @@ from broker.webhooks.wakeup import wake_this_process
 from tenants.encryption import SecretBox
 from tenants.hosts import LOGIN_PATH, TenantSite, site_of
 from tenants.models import ReadOnlyTenant
-from tenants.platform_bound_keys import PlatformBoundKeys, platform_jwks_path
+from tenants.platform_bound_keys import KeyBinding, PlatformBoundKeys, platform_jwks_path
 
 logger = logging.getLogger("broker.registration")
 
@@ -154,9 +154,11 @@ class RegistrationService:
             await attempts.fail_attempt(self.database, attempt_id, error, **fields)
             raise
         if not tenant.review_registrations:
+            binding = self.platform_keys.binding(tenant.id, tenant.slug, platform.issuer)
             await attempts.update_attempt(
                 self.database,
                 attempt_id,
+                also=binding,
                 status=AttemptStatus.SUBMITTING,
                 registration_request=prepared.request,
                 **fields,
@@ -168,6 +170,7 @@ class RegistrationService:
                 prepared,
                 initiation.registration_token,
                 limits,
+                binding,
                 fields["platform_configuration"],
             )
         await attempts.update_attempt(self.database, attempt_id, limits, status=AttemptStatus.REVIEWING, **fields)
@@ -220,16 +223,20 @@ class RegistrationService:
             )
             raise
         # The claim is on record before the platform is called, so a form posted again never registers twice.
+        binding = self.platform_keys.binding(tenant.id, tenant.slug, platform.issuer)
         await attempts.claim_reviewed_attempt(
             self.database,
             tenant.id,
             attempt.id,
             limits,
+            also=binding,
             status=AttemptStatus.SUBMITTING,
             registration_request=prepared.request,
         )
         # The platform's document was read back from the attempt, where it was stored redacted.
-        return await self._submit(tenant, attempt.id, platform, prepared, state.get("token"), limits, platform.document)
+        return await self._submit(
+            tenant, attempt.id, platform, prepared, state.get("token"), limits, binding, platform.document
+        )
 
     def _prepare(
         self,
@@ -287,14 +294,16 @@ class RegistrationService:
         prepared: PreparedRegistration,
         registration_token: str | None,
         limits: attempts.StepLimits,
+        binding: KeyBinding,
         redacted_document: dict[str, Any],
     ) -> Completed:
         """Step 3 for an attempt already `submitting` with its request on record: the platform's answer is
-        recorded with what comes of it, the registration or the failure, in one transaction. `redacted_document`
-        is the platform's document as the attempt stored it, which the registration stores too."""
+        recorded with what comes of it, the registration or the failure, in one transaction. `binding` is the
+        platform's key set, its key bound by that record's write. `redacted_document` is the platform's document
+        as the attempt stored it, which the registration stores too."""
         body = prepared.request
         # The request names the key set's JWKS URL, and some platforms (Brightspace) fetch it at once.
-        key_set = await self.platform_keys.ensure(tenant.id, tenant.slug, platform.issuer)
+        key_set = await binding.bound()
         try:
             response = await self._call(
                 "registration",

@@ -13,6 +13,8 @@ from broker.registration.models import Registration, RegistrationAttempt
 from broker.registration.representation import registration_item
 from broker.services import Services
 from broker.webhooks.models import OutboxEvent
+from tenants.key_pool import KeyPool
+from tenants.models import SpareSigningKey
 from tenants.services import CreatedTenant
 from tests.broker.http_client.support import eventually
 from tests.conftest import SHORT_OUTBOUND_TIMEOUT, RunningBroker, unique_slug
@@ -93,6 +95,42 @@ async def test_one_click_registration_when_the_tenant_turned_review_off(
         # No review form: the only form left is the confirmation page's Verify button.
         assert posts_close_message(page.text) and [form.action[-7:] for form in forms_of(page.text)] == ["/verify"]
         assert len(platform.registrations) == 1
+
+
+async def published_kids(http: httpx.AsyncClient, jwks_uri: str) -> list[str]:
+    answer = await http.get(jwks_uri)
+    assert answer.status_code == 200, answer.text
+    return [key["kid"] for key in answer.json()["keys"]]
+
+
+async def spare_kids(services: Services) -> set[str]:
+    async with services.database.session() as session:
+        return set((await session.scalars(select(SpareSigningKey.kid))).all())
+
+
+@pytest.mark.parametrize("spare", [True, False], ids=["spare-key", "empty-pool"])
+async def test_a_new_platform_gets_a_key_of_its_own_before_it_is_sent_the_registration(
+    http: httpx.AsyncClient, broker: RunningBroker, services: Services, tenant: CreatedTenant, spare: bool
+) -> None:
+    """The key is bound by the write that puts the submission on record: a spare one when the pool has one
+    (taken from it once), else one made then; either way the key set the request names publishes it."""
+    pool = KeyPool(services.database, services.secret_box, size=len(await spare_kids(services)) + 1)
+    if spare:
+        await pool.refill()
+    else:
+        while await spare_kids(services):
+            await pool.take()
+    spares = await spare_kids(services)
+    with GenericEmulator.running() as platform:
+        outcome = await register(http, registration_url(broker, tenant), platform)
+        assert outcome.last_page.status_code == 200, outcome.last_page.text
+        (stored,) = platform.registrations
+    (kid,) = await published_kids(http, stored["jwks_uri"])
+    left = await spare_kids(services)
+    if spare:
+        assert kid in spares and left == spares - {kid}, "one spare key bound, and taken from the pool"
+    else:
+        assert kid not in spares and left == spares
 
 
 async def test_double_submitted_review_form_registers_once(
