@@ -287,6 +287,7 @@ class SQLiteStatements(_Statements):
 
     def __init__(self, connection: sqlite3.Connection, plans: Plans, lock_timeout: float) -> None:
         self._connection = connection
+        self._begins = connection.isolation_level
         self._cursor = connection.cursor()
         self._plans = plans
         self._lock_timeout = lock_timeout
@@ -340,6 +341,14 @@ class SQLiteStatements(_Statements):
     def rollback(self) -> None:
         self._connection.rollback()
 
+    def alone(self) -> None:
+        """Each statement from now on commits on its own (sqlite3 begins no transaction before it), until `settle`."""
+        self._connection.isolation_level = None
+
+    def settle(self) -> None:
+        """Statements begin a transaction again, as the connection was opened to (after `alone`)."""
+        self._connection.isolation_level = self._begins
+
 
 class SQLite:
     """The direct connections of one SQLite database: one for this process's write transactions (they take
@@ -355,19 +364,16 @@ class SQLite:
         self._writer: SQLiteStatements | None = None
         self._reader: SQLiteStatements | None = None
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[SQLiteStatements]:
-        """Statements that commit together; the caller holds this process's write turn. The write lock is
-        taken by the first statement that writes (the connection begins IMMEDIATE), in the same call."""
+    def writer(self, *, alone: bool = False) -> SQLiteStatements:
+        """The write connection's statements, for a transaction of a caller that holds this process's write turn
+        and ends it (`commit` or `rollback`, then `settle`). The write lock is taken by the first statement that
+        writes (the connection begins IMMEDIATE), in the same call. `alone`: each statement is a transaction of
+        its own, which SQLite makes atomic by itself: no BEGIN IMMEDIATE and no COMMIT to run around it."""
         if self._writer is None:
             self._writer = SQLiteStatements(self._connect(), self._plans, self._lock_timeout)
-        statements = self._writer
-        try:
-            yield statements
-            await statements.commit()
-        except BaseException:
-            statements.rollback()
-            raise
+        if alone:
+            self._writer.alone()
+        return self._writer
 
     async def read(self, statement: ClauseElement, parameters: Parameters | None = None) -> Answer:
         # Statements run synchronously on this thread, so a write transaction open on the write connection (its

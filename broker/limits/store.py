@@ -156,7 +156,9 @@ class DatabaseLimitStore:
     async def take_each(self, checks: Sequence[tuple[Rate, str]], joining: Joining | None = None) -> list[float]:
         """`take`, answering each check's wait (0 where its bucket had a token), in the order of `checks`."""
         if joining is None:
-            async with self.database.ephemeral() as connection:
+            # Each statement takes its buckets by itself; none needs another's commit (alone: on SQLite, no
+            # BEGIN and COMMIT around the one statement of a request's limits).
+            async with self.database.ephemeral(alone=True) as connection:
                 return await self._take_each(checks, connection)
         return await self._take_each(checks, joining)
 

@@ -10,6 +10,7 @@ import sys
 from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -67,6 +68,20 @@ async def test_ephemeral_statements_commit_together_or_not_at_all(database: Data
         await connection.execute(text("INSERT INTO scratch_counts VALUES (1, 1)"))
         await connection.execute(text("INSERT INTO scratch_counts VALUES (1, 2)"))
     assert await count(database) == 2
+
+
+async def test_statements_alone_each_commit_on_their_own_and_transactions_come_back_after(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.ephemeral(alone=True) as connection:
+            await connection.execute(text("INSERT INTO scratch_counts VALUES (1, 1)"))
+            raise RuntimeError("something failed after the statement")
+    # On SQLite the statement was a transaction of its own; on PostgreSQL the statements still commit together.
+    assert await count(database) == (1 if database.is_sqlite else 0)
+    with pytest.raises(RuntimeError):
+        async with database.ephemeral() as connection:
+            await connection.execute(text("INSERT INTO scratch_counts VALUES (2, 1)"))
+            raise RuntimeError("something failed after the first statement")
+    assert await count(database) == (1 if database.is_sqlite else 0)
 
 
 def test_ids_sort_in_creation_order_even_within_one_millisecond() -> None:
@@ -188,9 +203,10 @@ async def test_a_write_waiting_for_another_connection_of_this_process_leaves_the
         await waiter_database.dispose()
 
 
-async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_file: Path) -> None:
+@pytest.mark.parametrize("alone", [False, True], ids=["transaction", "alone"])
+async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_file: Path, alone: bool) -> None:
     """Another process (a `broker` command, say) holds the write lock until this process's loop tells it to
-    commit: the loop has to go on running while this process's write waits."""
+    commit: the loop has to go on running while this process's write waits, a statement alone too."""
     database = Database(f"sqlite:///{sqlite_file}")
     async with database.transaction() as session:
         await session.execute(text("CREATE TABLE scratch (n INTEGER)"))
@@ -202,7 +218,7 @@ async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_f
         assert await other.stdout.readline() == b"locked\n"
 
         async def write() -> None:
-            async with database.ephemeral() as connection:
+            async with database.ephemeral(alone=alone) as connection:
                 await connection.execute(text("INSERT INTO scratch VALUES (2)"))
 
         writing = asyncio.create_task(write())
@@ -231,3 +247,34 @@ async def test_rows_stay_readable_after_their_connection_is_closed(database: Dat
         result = await connection.execute(text("SELECT task, n FROM scratch_counts ORDER BY task"))
     await database.engine.dispose()  # closes the pool's connections
     assert [tuple(row) for row in result.all()] == [(1, 11), (2, 12), (3, 13)]
+
+
+async def test_a_statement_alone_runs_with_no_begin_or_commit_on_sqlite(sqlite_file: Path) -> None:
+    database = Database(f"sqlite:///{sqlite_file}")
+    ran: list[str] = []
+    connect = sqlite3.connect
+
+    def trace(statement: str) -> None:
+        if not statement.startswith("PRAGMA"):  # those of every new connection
+            ran.append(statement)
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection: sqlite3.Connection = connect(*args, **kwargs)
+        connection.set_trace_callback(trace)
+        return connection
+
+    try:
+        async with database.transaction() as session:
+            await session.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sqlite3, "connect", traced)
+            async with database.ephemeral(alone=True) as connection:
+                await connection.execute(text("INSERT INTO scratch VALUES (1) RETURNING n"))
+            assert ran == ["INSERT INTO scratch VALUES (1) RETURNING n"]
+            async with database.ephemeral() as connection:
+                await connection.execute(text("INSERT INTO scratch VALUES (2)"))
+            assert ran[1:] == ["BEGIN IMMEDIATE", "INSERT INTO scratch VALUES (2)", "COMMIT"]
+        async with database.session() as session:
+            assert (await session.execute(text("SELECT n FROM scratch"))).scalars().all() == [1, 2]
+    finally:
+        await database.dispose()
