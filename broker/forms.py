@@ -22,6 +22,8 @@ from starlette.requests import Request
 from broker.refusals import Refusal
 
 _URLENCODED = re.compile(r"application/x-www-form-urlencoded\s*(;.*)?", re.IGNORECASE)
+# A `%` that starts no escape (`unquote` keeps it as it is).
+_NOT_AN_ESCAPE = re.compile("%(?![0-9A-Fa-f]{2})")
 # Below Starlette's limit on one field's size, so a body this small holds no field it would refuse; its limit on
 # the number of fields.
 SMALL_FORM = 256 * 1024
@@ -63,5 +65,16 @@ def _urlencoded(text: str) -> dict[str, str]:
     # A review form's field names are URLs full of escapes: one `unquote` of every name and value joined by NULs,
     # which no piece holds before or after decoding, in place of a call for each. The NUL also ends any UTF-8
     # sequence cut short, as the end of a piece does, so each piece decodes as it would alone.
-    decoded = unquote("\x00".join(f"{name}\x00{value}" for name, _, value in pairs)).split("\x00")
+    decoded = _unquoted("\x00".join(f"{name}\x00{value}" for name, _, value in pairs)).split("\x00")
     return dict(zip(decoded[::2], decoded[1::2], strict=True))
+
+
+def _unquoted(text: str) -> str:
+    """`unquote(text)`. ASCII text whose every `%` starts an escape is decoded by codecs, in C, where `unquote`
+    loops in Python over the escapes (a login's two URLs hold twenty, a review form's names many more): each
+    `%XX` made `\\xXX` (backslashes doubled first, so that no other escape is read) reads as the byte XX, and the
+    bytes as UTF-8, a bad sequence replaced."""
+    if not text.isascii() or _NOT_AN_ESCAPE.search(text) is not None:
+        return unquote(text)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\x").encode()
+    return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")

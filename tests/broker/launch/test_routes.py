@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from broker.forms import MAX_FIELDS, UnreadableForm, form_fields
+from broker.forms import MAX_FIELDS, UnreadableForm, _unquoted, form_fields
 
 URLENCODED = "application/x-www-form-urlencoded"
 # What form bodies hold: separators, escapes (valid or not, of UTF-8 or not, a UTF-8 sequence cut short or split
-# between fields, a NUL), plus signs, any other character.
+# between fields, a NUL), plus signs, backslashes and what Python would read as its escapes, any other character.
 ESCAPES = ["%2B", "%20", "%e2%82%ac", "%ff", "%zz", "%c3", "%a9", "%26", "%3D", "%00", "\x00"]
+ESCAPES += ["\\", "%5C", "\\x41", "%5Cx41", "\\u00e9", "\\N{DASH}", "%2", "é"]
 form_bodies = st.lists(
     st.one_of(st.sampled_from(["&", "=", "+", "%", ";", *ESCAPES]), st.text(max_size=4)),
     max_size=30,
@@ -56,6 +57,12 @@ def test_a_urlencoded_body_gives_the_fields_starlette_gives(body: str) -> None:
     assert fields(body.encode()) == starlettes(body.encode())
 
 
+@settings(max_examples=500, deadline=None, database=None, derandomize=True)
+@given(text=form_bodies)
+def test_escapes_are_decoded_as_unquote_decodes_them(text: str) -> None:
+    assert _unquoted(text) == unquote(text)
+
+
 def test_a_name_given_twice_keeps_its_last_value_and_other_types_go_to_starlette() -> None:
     assert fields(b"state=one&state=two&id_token=a+b%2Bc") == {"state": "two", "id_token": "a b+c"}
     assert fields(b"state=one", "application/x-www-form-urlencoded; charset=UTF-8") == {"state": "one"}
@@ -69,6 +76,7 @@ def test_a_name_given_twice_keeps_its_last_value_and_other_types_go_to_starlette
         # A review form's names: URLs of escapes; a UTF-8 sequence cut at a field's end and one cut at its start.
         "scope%3Ahttps%3A%2F%2Fpurl.example%2Fscore=1&cut=%c3&%a9=%e2%82%ac&sign=a%2Bb+c&%26=%3D",
         "nul=%00&%c3=x&raw=\x00%41",  # a NUL, escaped or not, among the fields
+        "login=https%3A%2F%2Flms.example%2F%E2%82%AC&path=a%5Cb%5cx41\\x42\\&last=%C3",  # backslashes among escapes
     ],
 )
 def test_each_field_is_decoded_as_parse_qsl_decodes_it(body: str) -> None:
