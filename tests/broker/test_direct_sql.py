@@ -407,3 +407,19 @@ async def test_a_sqlite_write_sent_as_a_read_is_refused_and_leaves_nothing(tmp_p
         assert (await database.read(text("SELECT n FROM scratch"))).scalars() == [2]
     finally:
         await database.dispose()
+
+
+async def test_a_statement_of_given_values_only_stores_them_as_sqlalchemy_does(database: Database) -> None:
+    """Every parameter one of the caller's values (none a default or fixed): fetched at once, then converted."""
+    given = {**VALUES, "count": 3, "made_at": VALUES["at"], "touched_at": None}
+    statement = insert(things).values({name: bindparam(name) for name in ("id", *given)})
+    async with database.engine.begin() as connection:
+        await connection.execute(statement, {"id": "orm", **given})
+    async with database.ephemeral() as statements:
+        await statements.execute(statement, {"id": "direct", **given})
+        await statements.execute(statement, [{"id": f"many{n}", **given} for n in range(2)])
+    assert await stored(database, "orm") == await stored(database, "direct") == await stored(database, "many1")
+    renamed = update(things).where(things.c.id == bindparam("thing")).values(colour=bindparam("to"))
+    async with database.ephemeral() as statements:
+        assert (await statements.execute(renamed, {"thing": "direct", "to": "blue"})).rowcount == 1
+    assert (await database.read(select(things.c.colour).where(things.c.id == "direct"))).scalar() == "blue"
