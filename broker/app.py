@@ -138,7 +138,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await services.close()
 
-    tenant_routes = [*jwks.routes, *registration_routes.routes, *launch_routes.routes]
+    # Launches first, the busiest of a tenant's pages (every click on a link in a course): Starlette tries the routes
+    # in order, and none of these paths is another's.
+    tenant_routes = [*launch_routes.routes, *jwks.routes, *registration_routes.routes]
     key_set_routes = under_tenant_paths(jwks.routes)
     # The tenant routes first: Starlette tries the routes in order (no path of the others is under /t/).
     routes = [
