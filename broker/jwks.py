@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from broker.metrics import CACHE_LOOKUPS
+from broker.metrics import CACHE_LOOKUPS, series_inc
 from broker.refusals import Refusal, problem_response
 from tenants.hosts import JWKS_PATH
 from tenants.keys import TenantKeys
@@ -29,10 +29,7 @@ CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}"
 # A hit: the key ring handed back the key set it held (and this endpoint its headers); a miss: it read the keys
 # again from the database.
 _HITS, _MISSES = CACHE_LOOKUPS.labels("jwks", "hit"), CACHE_LOOKUPS.labels("jwks", "miss")
-# A hit is counted on the series' value itself: the counter's `inc` first checks, at each call, that the series
-# has its labels (two Python calls more a request). The value is the one the counter reads, in this process or
-# in the files of PROMETHEUS_MULTIPROC_DIR.
-_HIT = _HITS._value.inc
+_HIT = series_inc(_HITS)
 
 _NOT_FOUND = Refusal("Check the tenant's slug.", status_code=404, title="No such key set")
 
