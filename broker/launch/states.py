@@ -182,8 +182,11 @@ class LaunchStates:
         digest = self.digest(state) if digest is None else digest
         params: dict[str, Any] = {"state_digest": digest, "tenant": tenant_id, "now": now}
         offered = unless_offered and new.storage_target is not None
-        row = {name: getattr(new, name) for name in _SPENT_BINDS} | {"digest": params["state_digest"]}
-        row |= {"expires_at": expires_at, "registration": new.registration_id, "tenant": tenant_id, "now": now}
+        row = {
+            "nonce": new.nonce, "target_link_uri": new.target_link_uri, "lti_deployment_id": new.lti_deployment_id,
+            "storage_target": new.storage_target, "login_host": new.login_host, "digest": digest,
+            "expires_at": expires_at, "registration": new.registration_id, "tenant": tenant_id, "now": now,
+        }  # fmt: skip
         spent = None
         try:
             async with self.database.ephemeral() as connection:
