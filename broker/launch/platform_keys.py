@@ -18,13 +18,14 @@ from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, Key, KeySet
 
 from broker.http_client import GuardedClient, OutboundError, Purpose
-from broker.metrics import CACHE_LOOKUPS
+from broker.metrics import CACHE_LOOKUPS, series_inc
 from broker.redaction import redact_url
 
 logger = logging.getLogger("broker.launch")
 
 MIN_REFETCH_INTERVAL = 60.0
-_HITS, _MISSES = CACHE_LOOKUPS.labels("platform_keys", "hit"), CACHE_LOOKUPS.labels("platform_keys", "miss")
+_MISSES = CACHE_LOOKUPS.labels("platform_keys", "miss")
+_HIT = series_inc(CACHE_LOOKUPS.labels("platform_keys", "hit"))  # counted at every launch
 DEFAULT_MAX_AGE = 300.0
 MAX_MAX_AGE = 86_400.0
 # After a failed fetch, launches are refused at once for a while instead of each waiting on a dead endpoint.
@@ -91,12 +92,12 @@ class PlatformKeys:
     async def get(self, jwks_uri: str) -> KeySet:
         entry = self._entries.get(jwks_uri)
         if entry is not None and entry.fresh_until > self._clock():
-            _HITS.inc()
+            _HIT(1)
             return entry.keys
         async with self._lock(jwks_uri):
             entry = self._entries.get(jwks_uri)
             if entry is not None and entry.fresh_until > self._clock():
-                _HITS.inc()
+                _HIT(1)
                 return entry.keys
             _MISSES.inc()
             return await self._fetch(jwks_uri)
