@@ -4,8 +4,6 @@ The LTI message claims inside it are checked afterwards by `broker.launch.messag
 """
 
 import hmac
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from joserfc.jwk import KeySet
@@ -30,8 +28,10 @@ class UnknownKeyIdError(IdTokenError):
 
 def peek_unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims before verification, to find the registration (`iss`, `aud`) and its keys."""
-    with _as_id_token_errors():
+    try:
         return jose.decode_unverified(id_token)
+    except jose.JoseError as exc:
+        raise _id_token_error(exc) from exc
 
 
 def validate_id_token(
@@ -46,24 +46,23 @@ def validate_id_token(
     max_age: int = 3600,
 ) -> dict[str, Any]:
     """The claims of `id_token` once its signature, issuer, audience, times and nonce all hold."""
-    with _as_id_token_errors():
+    # A try rather than a context manager: three Python calls fewer, at every launch.
+    try:
         claims = jose.verify(id_token, keys, ALLOWED_ALGS)
         jose.check_expiry(claims, now=now, leeway=leeway)
         _check_issued_at(jose.number_claim(claims, "iat"), now=now, leeway=leeway, max_age=max_age)
+    except jose.JoseError as exc:
+        raise _id_token_error(exc) from exc
     _check_issuer(claims, issuer)
     _check_audience(claims, client_id)
     _check_nonce(claims, nonce)
     return claims
 
 
-@contextmanager
-def _as_id_token_errors() -> Iterator[None]:
-    try:
-        yield
-    except jose.UnknownKeyId as exc:
-        raise UnknownKeyIdError(exc.kid) from exc
-    except jose.JoseError as exc:
-        raise IdTokenError(exc.field, exc.reason) from exc
+def _id_token_error(exc: jose.JoseError) -> IdTokenError:
+    if isinstance(exc, jose.UnknownKeyId):
+        return UnknownKeyIdError(exc.kid)
+    return IdTokenError(exc.field, exc.reason)
 
 
 def _check_issued_at(iat: float, *, now: float, leeway: int, max_age: int) -> None:
