@@ -47,6 +47,14 @@ def _text(document: str | bytes | bytearray) -> str:
         if document.startswith("\ufeff"):
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", document, 0)
         return document
+    return text_of(document)
+
+
+def text_of(document: bytes | bytearray) -> str:
+    """The text of a JSON document's bytes, as json.loads decodes them: in the UTF encoding they start with."""
+    # An object's `{` then a byte that is not NUL: UTF-8 for json.detect_encoding, told here without its ten calls.
+    if document[:1] == b"{" and document[1:2] != b"\x00":
+        return document.decode("utf-8", "surrogatepass")
     return document.decode(json.detect_encoding(document), "surrogatepass")
 
 

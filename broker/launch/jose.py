@@ -50,8 +50,9 @@ _MAX_TOKEN = _REGISTRY.max_header_length + _REGISTRY.max_payload_length + _REGIS
 _SAFE_ENDINGS = (b"", b"AEIMQUYcgkosw048", b"AQgw")
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _NOT_COMPACT = "not a compact JWS of base64url-encoded JSON within the size limits"
-# json.dumps with separators builds an encoder at each call.
+# json.dumps with separators builds an encoder at each call; json.loads's own decoder, called directly.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+_JSON = json.JSONDecoder()
 MAX_LIFETIME = 300
 # Times are seconds since 1970 up to the last second of year 9999: anything else is no date any platform means.
 LATEST_TIME = 253_402_300_799
@@ -233,7 +234,7 @@ def _compact(value: bytes) -> _Compact | None:
     header_json = _b64decode(header_segment)
     if header_json is None:
         return None
-    header = json.loads(header_json)
+    header = _JSON.decode(untrusted_json.text_of(header_json))  # json.loads's reading, in fewer calls
     if not isinstance(header, dict) or "alg" not in header:
         return None
     if "b64" in header and header["b64"] is not True:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker import untrusted_json
 from broker.untrusted_json import MAX_DEPTH, UntrustedJSONError
@@ -73,3 +75,24 @@ def test_each_document_is_read_on_its_own() -> None:
 
     assert untrusted_json.loads('{"a": 1}') == {"a": 1}
     assert untrusted_json.loads(b'{"b": [2]}') == {"b": [2]}
+
+
+# Bytes as JSON documents start: an object's brace, then NULs, byte order marks, broken UTF-8, anything.
+_documents = st.lists(
+    st.one_of(st.sampled_from([b"{", b"\x00", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xed\xa0\x80", b'"a"']),
+              st.binary(max_size=3)),
+    max_size=6,
+).map(b"".join)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None, database=None, derandomize=True)
+@given(document=_documents)
+def test_bytes_are_decoded_as_json_loads_decodes_them(document: bytes) -> None:
+    def decoded(read: object) -> object:
+        try:
+            return read()  # type: ignore[operator]
+        except UnicodeDecodeError:
+            return UnicodeDecodeError
+
+    expected = decoded(lambda: document.decode(json.detect_encoding(document), "surrogatepass"))
+    assert decoded(lambda: untrusted_json.text_of(document)) == expected

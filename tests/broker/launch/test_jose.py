@@ -120,6 +120,11 @@ _headers = st.one_of(
     }),
     st.sampled_from([[], "alg", 1, {"kid": "k"}]),
 ).map(lambda value: b64url(json.dumps(value).encode()))
+# A header's JSON in each encoding json.loads reads bytes in (with and without a byte order mark), or broken.
+_encoded_headers = st.sampled_from(
+    [*(json.dumps({"alg": "RS256"}).encode(encoding) for encoding in ("utf-16", "utf-16-le", "utf-32", "utf-8-sig")),
+     b'{\x00"alg": "RS256"}', b'{"alg": "\xed\xa0\x80"}', b'{"alg": "\xff"}', b"{"]
+).map(b64url)  # fmt: skip
 _payloads = st.sampled_from([b'{"sub":"user-1"}', b"[]", b"", b"\xff", b'{"a":1,"a":2}']).map(b64url)
 _odd_segments = st.one_of(
     st.text(alphabet="AQgwYWJhb-_+/=.\n%", max_size=9),
@@ -151,7 +156,7 @@ def _as_broker_reads(token: str) -> object:
 
 @settings(max_examples=400, deadline=None, database=None, derandomize=True)
 @given(
-    header=st.one_of(_headers, _odd_segments),
+    header=st.one_of(_headers, _encoded_headers, _odd_segments),
     payload=st.one_of(_payloads, _odd_segments),
     signature=st.one_of(st.just("c2ln"), _odd_segments),
 )
