@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from weakref import WeakKeyDictionary
@@ -178,9 +179,11 @@ class Plan:
             names = [column[0] for column in description]
             processors = [None] * len(description)
         row_type: Any = NamedTuple("Row", [(name, Any) for name in _field_names(names)])  # type: ignore[misc]
-        make = row_type._make
+        # The named tuple's `_make` without its Python layer (a call a row), which checks a length the driver's
+        # rows always have.
+        make = partial(tuple.__new__, row_type)
         if not any(processors):
-            return lambda raw: [make(row) for row in raw]
+            return lambda raw: list(map(make, raw))
         pairs = list(enumerate(processors))
 
         def read(raw: list[Any]) -> list[Any]:
@@ -264,10 +267,13 @@ def _prepared(
     plans: Plans, statement: ClauseElement, parameters: Parameters | Sequence[Parameters] | None
 ) -> tuple[Plan, bool, list[Any]]:
     """The statement's plan, whether it runs once for each of several parameter sets, and the driver's sets."""
-    many = isinstance(parameters, Sequence)
-    given: Sequence[Parameters] = parameters if many else [parameters or {}]  # type: ignore[assignment, list-item]
-    plan = plans.plan(statement, given[0] if given else {})
-    return plan, many, [plan.parameters(values) for values in given]
+    # A dict asked first: it is no Sequence, and telling so takes the ABC's check a Python call.
+    if parameters is None or isinstance(parameters, dict) or not isinstance(parameters, Sequence):
+        values: Parameters = parameters or {}
+        plan = plans.plan(statement, values)
+        return plan, False, [plan.parameters(values)]
+    plan = plans.plan(statement, parameters[0] if parameters else {})
+    return plan, True, [plan.parameters(values) for values in parameters]
 
 
 class _Statements(ABC):
