@@ -112,7 +112,9 @@ def _limits(request: Request) -> PublicRequest:
 
 
 def _set_cookie(response: Response, site: TenantSite, name: str, max_age: int) -> None:
-    response.headers.append("set-cookie", set_cookie_header(name, site.path_prefix, max_age))
+    # Added to the raw headers as `response.headers.append` adds it (latin-1), without making that view of them.
+    header = set_cookie_header(name, site.path_prefix, max_age)
+    response.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
 
 async def _refused(

@@ -169,6 +169,8 @@ class LaunchService:
 
         Only the tenant's own URLs: anything else would make the login an open redirect.
         """
+        if target_link_uri == site.launch_url:
+            return None  # most logins: the launch URL itself, with no query or fragment to take off
         try:
             target = urlsplit(target_link_uri)._replace(query="", fragment="").geturl()
         except ValueError:  # unbalanced IPv6 brackets (https://[::1), a netloc that NFKC-normalizes to /?#@:
