@@ -1,7 +1,7 @@
 """Third-party initiated login: read the platform's login initiation, build the authentication request."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
@@ -20,6 +20,7 @@ _MAX_LENGTHS = {
     "lti_deployment_id": 255,
     "client_id": 255,
 }
+_LENGTHS = tuple(_MAX_LENGTHS.values())  # in the order of the fields
 
 
 class LoginRequestError(FieldError):
@@ -38,6 +39,31 @@ class LoginRequest:
 
 def parse_login_request(params: Mapping[str, str]) -> LoginRequest:
     """The login initiation parameters, from the query (GET) or the form (POST)."""
+    values = [params.get(name) for name in _MAX_LENGTHS]
+    if _all_fit(values):
+        iss, login_hint, target_link_uri, lti_message_hint, lti_deployment_id, client_id = values
+        if iss and login_hint and target_link_uri:
+            # Empty means absent, as in `_optional`.
+            return LoginRequest(
+                iss, login_hint, target_link_uri, lti_message_hint or None, lti_deployment_id or None, client_id or None
+            )
+    return read_each_field(params)
+
+
+def _all_fit(values: Sequence[object]) -> bool:
+    """Whether every value is absent or text within its field's length, none holding a control character: the
+    checks of `_optional`, for all fields at once (a call or two for each field cost more than its checks)."""
+    texts = []
+    for value, longest in zip(values, _LENGTHS, strict=True):
+        if value is not None:
+            if not isinstance(value, str) or len(value) > longest:
+                return False
+            texts.append(value)
+    return stored_text.problem("".join(texts)) is None
+
+
+def read_each_field(params: Mapping[str, str]) -> LoginRequest:
+    """`parse_login_request`, one field after the other: the refusal of the first field that has none."""
     return LoginRequest(
         iss=_required(params, "iss"),
         login_hint=_required(params, "login_hint"),

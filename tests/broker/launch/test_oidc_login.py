@@ -1,12 +1,15 @@
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker.launch.oidc_login import (
     LoginRequest,
     LoginRequestError,
     authorization_request_url,
     parse_login_request,
+    read_each_field,
 )
 
 PARAMS = {
@@ -46,6 +49,29 @@ def test_over_long_parameter_is_refused(field, limit):
         parse_login_request(PARAMS | {field: "x" * (limit + 1)})
     assert caught.value.field == field
     assert str(limit) in caught.value.reason
+
+
+# Login parameters as platforms and attackers send them: absent, empty, plain, with a control character, at and
+# past a field's length.
+_values = st.one_of(
+    st.none(), st.just(""), st.sampled_from(["x", "lms \u00e9", "a\x00b", "\x7f", "\x9f", "tab\t", 0, 7]),
+    st.integers(min_value=250, max_value=260).map(lambda size: "x" * size),
+    st.sampled_from([2048, 2049, 4096, 4097]).map(lambda size: "y" * size),
+)  # fmt: skip
+
+
+def _read(read, params):
+    try:
+        return read(params)
+    except LoginRequestError as error:
+        return error.field, error.reason
+
+
+@settings(max_examples=400, deadline=None, database=None, derandomize=True)
+@given(values=st.fixed_dictionaries({name: _values for name in PARAMS}))
+def test_a_login_request_is_read_as_each_field_alone_reads_it(values):
+    params = {name: value for name, value in values.items() if value is not None}
+    assert _read(parse_login_request, params) == _read(read_each_field, params)
 
 
 def auth_query(url: str) -> dict[str, list[str]]:
