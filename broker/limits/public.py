@@ -40,7 +40,9 @@ class TooManyRequests(Refusal):
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    # The scope's (host, port), as `request.client` reads it into a named tuple at each ask.
+    client = request.scope.get("client")
+    return client[0] if client else "unknown"
 
 
 def _refuse_request(wait: float) -> NoReturn:
