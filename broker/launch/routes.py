@@ -6,10 +6,12 @@ A refusal is always a 4xx page for the person, one log line for the operator, an
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from broker import metrics
 from broker.autopost import content_security_policy
@@ -33,6 +35,9 @@ from broker.services import services
 from tenants.hosts import LAUNCH_PATH, LOGIN_PATH, TenantSite
 
 logger = logging.getLogger("broker.launch")
+# The headers a login's source and a launch's storage proof are read from (login_origin.py, client_storage.py).
+_SOURCE_HEADERS = frozenset((b"origin", b"referer", b"sec-fetch-dest"))
+_PROOF_HEADERS = frozenset((b"origin", b"sec-fetch-site"))
 # The counts of the two answers a launch's post gives, their series looked up once (a lookup by label costs a few
 # µs).
 _LAUNCHED = metrics.series_inc(metrics.LAUNCHES.labels("launched"))
@@ -44,7 +49,8 @@ async def login(request: Request) -> Response:
     limits = _limits(request)
     params = request.query_params if request.method == "GET" else await form_fields(request)
     try:
-        redirect = await _service(request).login(site, params, LoginSource.of(request.headers), limits.count)
+        source = LoginSource.of(_headers(request, _SOURCE_HEADERS))
+        redirect = await _service(request).login(site, params, source, limits.count)
     except (LaunchRefused, TooManyRequests) as refusal:
         return await _refused(request, "login", limits, refusal)
     response: Response
@@ -64,7 +70,8 @@ async def launch(request: Request) -> Response:
     limits = _limits(request)
     form = await form_fields(request)
     try:
-        relay = await _service(request).launch(site, form, request.cookies, request.headers, limits.count)
+        headers = _headers(request, _PROOF_HEADERS)
+        relay = await _service(request).launch(site, form, request.cookies, headers, limits.count)
     except (LaunchRefused, TooManyRequests) as refusal:
         return await _refused(request, "launch", limits, refusal)
     if isinstance(relay, StorageCheck):
@@ -111,6 +118,16 @@ def _limits(request: Request) -> PublicRequest:
     return services(request).public_limits.request(request.path_params["slug"], client_address(request))
 
 
+def _headers(request: Request, names: frozenset[bytes]) -> dict[str, str]:
+    """The request's headers of `names` (lower-case, as ASGI gives them), the first of each as Starlette's `Headers`
+    reads it: one walk over them, where each `headers.get` walks them again and raises a KeyError when absent."""
+    found: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        if name in names:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
+
+
 def _set_cookie(response: Response, site: TenantSite, name: str, max_age: int) -> None:
     # Added to the raw headers as `response.headers.append` adds it (latin-1), without making that view of them.
     header = set_cookie_header(name, site.path_prefix, max_age)
@@ -136,8 +153,21 @@ async def _refused(
     return refusal_page(request, refusal, framable=True)
 
 
+class _Endpoint:
+    """A route's endpoint as a plain ASGI app. Starlette wraps a function in a layer of its own that hands its
+    errors to the app's exception handlers, as the exception middleware just outside it does anyway (six Python
+    calls a request)."""
+
+    def __init__(self, page: Callable[[Request], Awaitable[Response]]) -> None:
+        self.page = page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.page(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
 # A tenant's public routes: under /t/{slug} on the base host, at the root of the tenant's own host.
 routes = [
-    Route(LOGIN_PATH, login, methods=["GET", "POST"]),
-    Route(LAUNCH_PATH, launch, methods=["POST"]),
+    Route(LOGIN_PATH, _Endpoint(login), methods=["GET", "POST"], name="login"),
+    Route(LAUNCH_PATH, _Endpoint(launch), methods=["POST"], name="launch"),
 ]
