@@ -1,5 +1,6 @@
 """The launch routes read a posted form with the standard library where it is small and urlencoded: any body gives
-the fields Starlette's own parser gives, and what that parser refuses still goes to it."""
+the fields Starlette's own parser gives, and what that parser refuses still goes to it; the headers they read are
+those Starlette's `Headers` gives."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from starlette.requests import Request
 
 from broker.forms import MAX_FIELDS, UnreadableForm, _unquoted, form_fields
+from broker.launch.routes import _PROOF_HEADERS, _SOURCE_HEADERS, _headers
 
 URLENCODED = "application/x-www-form-urlencoded"
 # What form bodies hold: separators, escapes (valid or not, of UTF-8 or not, a UTF-8 sequence cut short or split
@@ -87,3 +89,17 @@ def test_more_fields_than_starlette_takes_are_left_to_its_parser() -> None:
     body = "&".join(f"f{number}=1" for number in range(MAX_FIELDS + 1)).encode()
     with pytest.raises(UnreadableForm, match="Too many fields"):  # a 400 page in a running app
         fields(body)
+
+
+_header_names = st.sampled_from([b"origin", b"referer", b"sec-fetch-dest", b"sec-fetch-site", b"host"])
+_header_values = st.sampled_from([b"https://lms.example", b"iframe", b"same-origin", b"", b"caf\xe9"])
+
+
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@given(raw=st.lists(st.tuples(_header_names, _header_values), max_size=6))
+def test_the_headers_a_launch_reads_are_those_starlette_gives(raw: list[tuple[bytes, bytes]]) -> None:
+    incoming = Request({"type": "http", "method": "POST", "headers": raw})
+    for names in (_SOURCE_HEADERS, _PROOF_HEADERS):
+        found = _headers(incoming, names)
+        for name in names:
+            assert found.get(name.decode()) == incoming.headers.get(name.decode())
