@@ -11,7 +11,8 @@ from broker.refusals import FieldError
 
 # Generous caps, only there so a hostile request cannot make us store or echo megabytes. Hints are opaque
 # and sometimes JWTs (Canvas's lti_message_hint), so they get the most room.
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]*=*")
+# What quote_plus leaves as it is, then base64's padding.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*=*")
 _MAX_LENGTHS = {
     "iss": 2048,
     "login_hint": 4096,
@@ -85,16 +86,17 @@ def authorization_request_url(
 ) -> str:
     """The platform's authorization endpoint with the OIDC authentication request in its query."""
     head, fragment = _fixed_part(authorization_endpoint, client_id, redirect_uri, login.lti_message_hint is not None)
-    own = f"login_hint={quote_plus(login.login_hint)}&state={_quoted(state)}&nonce={_quoted(nonce)}"
+    own = f"login_hint={_quoted(login.login_hint)}&state={_quoted(state)}&nonce={_quoted(nonce)}"
     if login.lti_message_hint is not None:
-        own += f"&lti_message_hint={quote_plus(login.lti_message_hint)}"
+        own += f"&lti_message_hint={_quoted(login.lti_message_hint)}"
     return f"{head}&{own}{fragment}"
 
 
 def _quoted(value: str) -> str:
-    """`quote_plus(value)`; the broker's own state and nonce are base64url, with no character to escape but `=`
-    (quote_plus's calls, about ten, are kept for values from elsewhere)."""
-    return value.replace("=", "%3D") if _BASE64URL.fullmatch(value) else quote_plus(value)
+    """`quote_plus(value)`. The broker's own state and nonce are base64url, and most hints (a number, a JWT) hold
+    only the characters quote_plus never escapes: none to escape but `=` then (quote_plus's calls, about ten,
+    are kept for other values)."""
+    return value.replace("=", "%3D") if _UNRESERVED.fullmatch(value) else quote_plus(value)
 
 
 @lru_cache(maxsize=1024)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from broker.launch.client_storage import (
 from broker.launch.directory import LaunchDirectory, RegistrationView, TenantView
 from broker.launch.id_token import IdTokenError, UnknownKeyIdError, validate_id_token
 from broker.launch.item_links import ItemLinks, tool_target
+from broker.launch.jose import random_token
 from broker.launch.launch_token import build_launch_token
 from broker.launch.login_origin import LoginSource, host_of, with_learnt_host
 from broker.launch.messages import LtiMessageError, check_lti_message
@@ -135,7 +135,7 @@ class LaunchService:
                 "This LMS published no authorization endpoint when it registered the tool.",
                 field="authorization_endpoint",
             )
-        nonce = secrets.token_urlsafe(24)
+        nonce = random_token(24)
         target = valid_storage_target(params.get("lti_storage_target"))
         new = NewState(
             tenant.id, registration.id, nonce, request.target_link_uri, request.lti_deployment_id, target, source.host

@@ -1,9 +1,12 @@
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+import base64
+import secrets
+from urllib.parse import parse_qs, parse_qsl, quote_plus, urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from broker.launch.jose import random_token
 from broker.launch.oidc_login import (
     LoginRequest,
     LoginRequestError,
@@ -11,6 +14,7 @@ from broker.launch.oidc_login import (
     parse_login_request,
     read_each_field,
 )
+from broker.launch.oidc_login import _quoted as quoted
 
 PARAMS = {
     "iss": "https://lms.example.edu",
@@ -140,3 +144,18 @@ def test_each_login_gets_its_own_parameters_after_the_endpoints_and_ours(endpoin
             *([("lti_message_hint", hint)] if hint else []),
         ]  # fmt: skip
         assert parts.fragment == ("frag" if "#" in endpoint else "")
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(value=st.text(alphabet="aZ09_.~-=+/ %&é\x00", max_size=12))
+def test_a_value_is_quoted_as_quote_plus_quotes_it(value):
+    assert quoted(value) == quote_plus(value)
+
+
+@pytest.mark.parametrize("size", [18, 24, 1, 2, 3])
+def test_random_tokens_are_what_secrets_makes(size, monkeypatch):
+    made = random_token(size)
+    assert len(made) == len(secrets.token_urlsafe(size))
+    assert len(base64.urlsafe_b64decode(made + "=" * (-len(made) % 4))) == size
+    monkeypatch.setattr("os.urandom", lambda n: bytes(range(250, 250 - n, -1)))
+    assert random_token(size) == base64.urlsafe_b64encode(bytes(range(250, 250 - size, -1))).rstrip(b"=").decode()
