@@ -65,7 +65,7 @@ def _urlencoded(text: str) -> dict[str, str]:
     # A review form's field names are URLs full of escapes: one `unquote` of every name and value joined by NULs,
     # which no piece holds before or after decoding, in place of a call for each. The NUL also ends any UTF-8
     # sequence cut short, as the end of a piece does, so each piece decodes as it would alone.
-    decoded = _unquoted("\x00".join(f"{name}\x00{value}" for name, _, value in pairs)).split("\x00")
+    decoded = _unquoted("\x00".join([f"{name}\x00{value}" for name, _, value in pairs])).split("\x00")
     return dict(zip(decoded[::2], decoded[1::2], strict=True))
 
 

@@ -20,7 +20,7 @@ from broker.host_routing import request_site
 from broker.inline_scripts import STORAGE_GET, STORAGE_PUT
 from broker.launch.errors import LaunchRefused
 from broker.launch.login_origin import LoginSource
-from broker.launch.service import LaunchService, Leaving, StorageCheck
+from broker.launch.service import Leaving, StorageCheck
 from broker.launch.state_binding import (
     MARKER_COOKIE,
     MARKER_COOKIE_MAX_AGE,
@@ -31,7 +31,7 @@ from broker.limits.public import PublicRequest, TooManyRequests, client_address
 from broker.pages import content_security_policy as page_policy
 from broker.pages import frame_ancestors, render
 from broker.refusals import refusal_page
-from broker.services import services
+from broker.services import Services, services
 from tenants.hosts import LAUNCH_PATH, LOGIN_PATH, TenantSite
 
 logger = logging.getLogger("broker.launch")
@@ -46,11 +46,12 @@ _STORAGE_CHECKED = metrics.series_inc(metrics.LAUNCHES.labels("storage_check"))
 
 async def login(request: Request) -> Response:
     site = request_site(request)
-    limits = _limits(request)
+    running = services(request)  # once: each ask walks from the request to the app's state (three calls)
+    limits = _limits(request, running)
     params = request.query_params if request.method == "GET" else await form_fields(request)
     try:
         source = LoginSource.of(_headers(request, _SOURCE_HEADERS))
-        redirect = await _service(request).login(site, params, source, limits.count)
+        redirect = await running.launches.login(site, params, source, limits.count)
     except (LaunchRefused, TooManyRequests) as refusal:
         return await _refused(request, "login", limits, refusal)
     response: Response
@@ -67,11 +68,12 @@ async def login(request: Request) -> Response:
 
 async def launch(request: Request) -> Response:
     site = request_site(request)
-    limits = _limits(request)
+    running = services(request)  # once: each ask walks from the request to the app's state (three calls)
+    limits = _limits(request, running)
     form = await form_fields(request)
     try:
         headers = _headers(request, _PROOF_HEADERS)
-        relay = await _service(request).launch(site, form, request.cookies, headers, limits.count)
+        relay = await running.launches.launch(site, form, request.cookies, headers, limits.count)
     except (LaunchRefused, TooManyRequests) as refusal:
         return await _refused(request, "launch", limits, refusal)
     if isinstance(relay, StorageCheck):
@@ -109,13 +111,9 @@ def _storage_page(request: Request, html: str, script: str) -> Response:
     return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
 
-def _service(request: Request) -> LaunchService:
-    return services(request).launches
-
-
-def _limits(request: Request) -> PublicRequest:
+def _limits(request: Request, running: Services) -> PublicRequest:
     """The request's limits, counted in the write that stores or spends its state (one transaction, not two)."""
-    return services(request).public_limits.request(request.path_params["slug"], client_address(request))
+    return running.public_limits.request(request.path_params["slug"], client_address(request))
 
 
 def _headers(request: Request, names: frozenset[bytes]) -> dict[str, str]:

@@ -165,7 +165,7 @@ class DatabaseLimitStore:
     async def _take_each(self, checks: Sequence[tuple[Rate, str]], connection: Joining) -> list[float]:
         now = self.clock()
         keys = [rate.key(subject) for rate, subject in checks]
-        rates = dict(zip(keys, (rate for rate, _ in checks), strict=True))
+        rates = dict(zip(keys, [rate for rate, _ in checks], strict=True))
         # One statement for the buckets of each period (every bucket a request takes has the same period).
         periods: dict[float, list[str]] = {}
         for key, rate in rates.items():
