@@ -4,6 +4,7 @@ The LTI message claims inside it are checked afterwards by `broker.launch.messag
 """
 
 import hmac
+from itertools import repeat
 from typing import Any
 
 from joserfc.jwk import KeySet
@@ -81,7 +82,8 @@ def _check_issuer(claims: dict[str, Any], issuer: str) -> None:
 def _check_audience(claims: dict[str, Any], client_id: str) -> None:
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
-    if not isinstance(audiences, list) or not all(isinstance(item, str) for item in audiences):
+    # Each item checked by a map in C, where a generator is a Python call an item.
+    if not isinstance(audiences, list) or not all(map(isinstance, audiences, repeat(str))):
         raise IdTokenError("aud", "missing, or not a string or an array of strings")
     if client_id not in audiences:
         raise IdTokenError("aud", f"does not contain our client_id {client_id!r}")

@@ -8,7 +8,6 @@ caller allows (checked before any key is touched), no critical header extensions
 strict JSON and times that are times.
 """
 
-import base64
 import binascii
 import json
 import os
@@ -200,7 +199,8 @@ def _fits(key: Key, alg: str) -> bool:
 
 
 def _b64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    # base64.urlsafe_b64encode without padding, in C calls only (its own layers are two Python calls).
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
 
 
 class _Compact(NamedTuple):
