@@ -15,7 +15,7 @@ from admin_ui.forms import client_address
 from admin_ui.pages import refusal_page, render
 from broker.refusals import Refusal
 from broker.registration.attempts import recent_attempts
-from broker.registration.models import AttemptStatus
+from broker.registration.models import FAILURES
 from broker.registration.representation import attempt_item
 from broker.services import services
 from broker.settings import settings_of
@@ -23,9 +23,6 @@ from broker.webhooks.queries import outbox_depth
 from tenants.accounts.audit import Actor
 
 RECENT_FAILURES = 20
-# A conflict (an LMS answered with another tenant's client) is a failure the operator should see too, and so is
-# an attempt cut off by a broker restart: the platform may hold a registration the broker never heard of.
-SHOWN_FAILURES = (AttemptStatus.FAILED, AttemptStatus.CONFLICT, AttemptStatus.INTERRUPTED)
 
 
 class NoSuchTenant(Refusal):
@@ -58,7 +55,7 @@ async def index(request: Request) -> Response:
         "tenants": await services(request).tenants.search(query),
         "failures": [
             {**attempt_item(row), "tenant": slug}
-            for row, slug in await recent_attempts(database, statuses=SHOWN_FAILURES, limit=RECENT_FAILURES)
+            for row, slug in await recent_attempts(database, statuses=FAILURES, limit=RECENT_FAILURES)
         ],
         "outbox": await outbox_depth(database),
     }  # fmt: skip

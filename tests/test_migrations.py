@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from broker.database import Database, sync_url, utcnow
 from broker.migrate import alembic_config, check, upgrade
 from broker.registration import attempts
-from broker.registration.models import RegistrationAttempt
+from broker.registration.models import FAILURES, RegistrationAttempt
 from broker.registration.queries import RegistrationFilter, list_registrations
 from tests.conftest import ENGINES, POSTGRES_URL, _create_postgres_database, _drop_postgres_database
 
@@ -127,7 +127,7 @@ async def test_the_scale_indexes_apply_to_a_database_in_use_and_its_queries_find
     }
     for name, table, _, _ in ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("0014").module.INDEXES:
         assert name in indexes[table]
-    upgrade(empty_database_url)  # and on to the head, which SQLite reaches with its own attempt indexes (0017)
+    upgrade(empty_database_url)  # and on to the head, which SQLite reaches with its own attempt indexes (0017, 0019)
     engine.dispose()
 
     database = Database(empty_database_url)
@@ -148,6 +148,11 @@ async def test_the_scale_indexes_apply_to_a_database_in_use_and_its_queries_find
             assert sorted(marked) == sorted(f"att_{status}_{long_ago:%H%M%S}" for status in ("fetching", "submitting"))
         fetching = await attempts.list_attempts(database, tenant_id="ten_b", status="fetching", limit=10)
         assert [row.id for row in fetching] == [f"att_fetching_{recently:%H%M%S}"]
+        # The operator's recent failures: the two just marked, then the one that failed long ago (on SQLite they are
+        # read from the failures' own index, 0019).
+        recent = await attempts.recent_attempts(database, statuses=FAILURES, limit=10)
+        assert [attempt.status for attempt, _ in recent] == ["interrupted", "interrupted", "failed"]
+        assert recent[2][0].id == f"att_failed_{long_ago:%H%M%S}"
         # Abandoned long ago: the one left at its review and the failed one; the interrupted ones just changed.
         assert await attempts.prune_abandoned(database, utcnow() - timedelta(hours=1)) == 2
     finally:

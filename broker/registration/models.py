@@ -45,6 +45,12 @@ LIVE_REGISTRATION = text("status != 'disabled'")
 
 # An attempt that never got an answer from the platform's registration endpoint, nor made a registration.
 ABANDONED_ATTEMPT = text("response_status IS NULL AND registration_id IS NULL")
+# The statuses of a failed attempt, as the operator sees them: a conflict (an LMS answered with another tenant's
+# client) too, and an attempt cut off by a broker restart (the platform may hold a registration the broker never
+# heard of). Also the condition of SQLite's index of them, which a registration that succeeds never enters; one
+# IN term, which a query repeats to read that index (SQLite reads a partial index whose condition a term matches).
+FAILURES = (AttemptStatus.FAILED, AttemptStatus.CONFLICT, AttemptStatus.INTERRUPTED)
+FAILED_ATTEMPT = text(f"status IN ({', '.join(repr(str(status)) for status in FAILURES)})")
 # An attempt that made or updated a registration.
 REGISTERED_ATTEMPT = text("registration_id IS NOT NULL")
 
@@ -143,17 +149,25 @@ class RegistrationAttempt(Base):
 
     __tablename__ = "registration_attempts"
     # An attempt is written four times in a flow, and each index whose columns (or partial condition) a write
-    # changes is a page of that write's commit. On SQLite, whose migrations may drop (migration 0017), the
-    # attempt carries no index no statement reads, and no entry that every step would move; PostgreSQL keeps
-    # the indexes its running processes were deployed with (its migrations only add).
+    # changes is a page of that write's commit. On SQLite, whose migrations may drop (migrations 0017, 0019), the
+    # attempt carries no index no statement reads, and as few entries as can be that every step moves; PostgreSQL
+    # keeps the indexes its running processes were deployed with (its migrations only add).
     __table_args__ = (
         # Read by no statement; PostgreSQL keeps it.
         Index(None, "tenant_id", "created_at").ddl_if(dialect="postgresql"),
         # The API's pages, as for registrations.
         Index(None, "tenant_id", "id"),
-        Index(None, "tenant_id", "status", "id"),
-        # The interrupted-attempt sweep: attempts of one status last changed before a time (a few rows at most).
-        Index(None, "status", "updated_at"),
+        Index(None, "tenant_id", "status", "id").ddl_if(dialect="postgresql"),
+        # The interrupted-attempt sweep: attempts of one status last changed before a time (a few rows at most);
+        # and the operator's recent failures, newest first.
+        Index(None, "status", "updated_at").ddl_if(dialect="postgresql"),
+        # On SQLite the status filter's index leads with the status, so that the sweep reads it too (its statuses,
+        # fetching and submitting, hold the attempts in flight only), and the failures' index holds failures only:
+        # a step moves one status entry where it moved two.
+        Index(None, "status", "tenant_id", "id").ddl_if(dialect="sqlite"),
+        Index(
+            "ix_registration_attempts_failed_updated_at", "status", "updated_at", sqlite_where=FAILED_ATTEMPT
+        ).ddl_if(dialect="sqlite"),
         # A registration's history: its attempts. On SQLite only those that made one are in it, so opening an
         # attempt writes no entry there (`registration_id = ?` implies the condition).
         Index(None, "registration_id").ddl_if(dialect="postgresql"),
