@@ -7,6 +7,8 @@ from itertools import repeat
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic_core import PydanticSerializationError, from_json, to_json
+
 REDACTED = "[redacted]"
 _SECRET_WORDS = ("token", "secret", "password", "key", "signature", "code")
 
@@ -27,18 +29,47 @@ def redact_url(url: str, *, all_values: bool = False) -> str:
 
 def redact_document(document: dict[str, Any]) -> dict[str, Any]:
     """A platform document with secret-looking query values removed from every URL it holds."""
-    return {key: _redact_value(value) for key, value in document.items()}
+    text = _json_text(document)
+    if text is not None and b"?" not in text:
+        # No string holds a query, so no URL has one to redact: the copy is the document read back, in C.
+        copy: dict[str, Any] = from_json(text)
+        return copy
+    return _redact_mapping(document)
 
 
 def redact_secret_fields(document: Any) -> Any:
     """A JSON document with the values of secret-looking keys (such as `registration_access_token`) replaced,
     at any depth, and secret query values removed from its URLs."""
+    text = _json_text(document)
+    if text is not None and b"?" not in text and not _SECRET_FIELD_KEY.search(text.decode().lower()):
+        # No query and no key with a secret's name: nothing to redact, so the copy is made in C.
+        return from_json(text)
+    return _redact_fields(document)
+
+
+# A member whose name ends in a secret's word, in compact JSON: the name's last letters, its closing quote and
+# the colon (a quote inside a string is escaped, so a string value never ends this way).
+_SECRET_FIELD_KEY = re.compile(r'(?:token|secret|password)":')
+
+
+def _json_text(document: Any) -> bytes | None:
+    """The document as compact JSON, which reads back as an equal copy; None when it holds what JSON cannot
+    write (a lone surrogate, which only the walk below copies)."""
+    try:
+        return to_json(document)
+    except PydanticSerializationError:
+        return None
+
+
+def _redact_mapping(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: _redact_value(value) for key, value in document.items()}
+
+
+def _redact_fields(document: Any) -> Any:
     if isinstance(document, dict):
-        return {
-            key: REDACTED if _is_secret_field(key) else redact_secret_fields(value) for key, value in document.items()
-        }
+        return {key: REDACTED if _is_secret_field(key) else _redact_fields(value) for key, value in document.items()}
     if isinstance(document, list):
-        return [redact_secret_fields(item) for item in document]
+        return [_redact_fields(item) for item in document]
     return _redact_value(document)
 
 
@@ -52,7 +83,7 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(("http://", "https://")) and "?" in value:
         return redact_url(value)
     if isinstance(value, dict):
-        return redact_document(value)
+        return _redact_mapping(value)
     if isinstance(value, list):
         if all(map(isinstance, value, repeat(str))) and "?" not in "".join(value):
             return list(value)  # strings without a query (scopes, claims): nothing to redact, checked in C
