@@ -7,6 +7,7 @@ key with trailing whitespace, a missing `openid` in `scopes_supported`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -28,6 +29,13 @@ _CAPABILITIES = (
 )
 _SECURE = frozenset({"https"})
 _ANY = frozenset({"https", "http"})
+PLAIN_HTTP_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(?::[0-9]*)?(/[\w.~!$&'()*+,;=:@%/-]*)?(\?[\w.~!$&'()*+,;=:@%/?-]*)?", re.ASCII
+)
+"""An absolute http(s) URL of the plainest kind: lower-case scheme, a host of letters, digits, dots and hyphens,
+maybe a port, a path and a query of ASCII URL characters (no fragment, no space, no credentials, nothing urlsplit
+strips or normalizes). Its groups are the scheme, the host as written, the path and the query with its `?`. Most
+platforms' URLs are of it: one match reads them as urlsplit would, which the other URLs are given to."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,9 @@ def _issuer(document: Mapping[str, Any], schemes: frozenset[str]) -> tuple[str, 
     if not isinstance(issuer, str) or not issuer:
         raise PlatformConfigurationError("issuer", "is missing")
     _check_storable("issuer", issuer, stored_text.URL_LENGTH)
+    plain = PLAIN_HTTP_URL.fullmatch(issuer)
+    if plain is not None and plain[1] in schemes and plain[4] is None:
+        return issuer, plain[2].lower()
     parts = _split(issuer)
     host = parts.hostname if parts is not None else None
     if parts is None or parts.scheme not in schemes or not host:
@@ -145,7 +156,7 @@ def _issuer(document: Mapping[str, Any], schemes: frozenset[str]) -> tuple[str, 
 def _check_issuer_host(issuer_host: str, configuration_url: str) -> None:
     # LTI-DR: the issuer's host must be the configuration URL's host, or an attacker's document could
     # claim another platform's issuer. Hostnames only (case-insensitive), as every library compares them.
-    configuration_host = urlsplit(configuration_url).hostname or ""
+    configuration_host = url_host(configuration_url)
     if issuer_host.lower() != configuration_host.lower():
         raise PlatformConfigurationError(
             "issuer",
@@ -159,10 +170,21 @@ def _endpoint(document: Mapping[str, Any], name: str, schemes: frozenset[str]) -
     if not isinstance(value, str) or not value:
         raise PlatformConfigurationError(name, "is missing")
     _check_storable(name, value, stored_text.URL_LENGTH)
+    plain = PLAIN_HTTP_URL.fullmatch(value)
+    if plain is not None and plain[1] in schemes:
+        return value
     parts = _split(value)
     if parts is None or parts.scheme not in schemes or not parts.hostname or parts.fragment:
         raise PlatformConfigurationError(name, "must be an absolute https URL without a fragment")
     return value
+
+
+def url_host(url: str) -> str:
+    """The URL's host name as urlsplit reads it ("" for none)."""
+    plain = PLAIN_HTTP_URL.fullmatch(url)
+    if plain is not None:
+        return plain[2].lower()
+    return urlsplit(url).hostname or ""
 
 
 def _split(url: str) -> SplitResult | None:

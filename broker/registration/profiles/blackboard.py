@@ -26,6 +26,7 @@ from broker.lti import PLATFORM_CONFIGURATION_KEY
 from broker.registration.platform_configuration import (
     IssuerException,
     PlatformConfiguration,
+    url_host,
     validate_platform_configuration,
 )
 from broker.registration.profiles import generic
@@ -41,7 +42,7 @@ TOKEN_PARAMETER = "registrationToken"  # noqa: S105 - a query parameter name, no
 
 
 def issuer_exception(document: Mapping[str, Any], source: ConfigurationSource) -> IssuerException | None:
-    host = (urlsplit(source.configuration_url).hostname or "").lower()
+    host = url_host(source.configuration_url).lower()
     if host == PORTAL_HOST:
         return IssuerException(LAUNCH_ISSUER, f"the Blackboard Developer Portal ({PORTAL_HOST}) launches with it")
     if source.allow_insecure and product_family_code(document) == PRODUCT_FAMILY_CODE:

@@ -15,7 +15,11 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from broker.lti import TOOL_CONFIGURATION_KEY
-from broker.registration.platform_configuration import PlatformConfiguration, validate_platform_configuration
+from broker.registration.platform_configuration import (
+    PLAIN_HTTP_URL,
+    PlatformConfiguration,
+    validate_platform_configuration,
+)
 from broker.registration.profiles.profile import (
     Adapted,
     ConfigurationSource,
@@ -58,7 +62,11 @@ _WHITESPACE = re.compile(r"\s")
 
 def is_http_url(value: Any) -> bool:
     """An absolute http(s) URL with a host, no fragment and no whitespace."""
-    if not isinstance(value, str) or not value or _WHITESPACE.search(value):
+    if not isinstance(value, str) or not value:
+        return False
+    if PLAIN_HTTP_URL.fullmatch(value):
+        return True
+    if _WHITESPACE.search(value):
         return False
     try:
         parts = urlsplit(value)

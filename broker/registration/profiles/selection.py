@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from broker.lti import PLATFORM_CONFIGURATION_KEY
-from broker.registration.platform_configuration import PlatformConfiguration, validate_platform_configuration
+from broker.registration.platform_configuration import (
+    PlatformConfiguration,
+    url_host,
+    validate_platform_configuration,
+)
 from broker.registration.profiles import blackboard, brightspace, canvas, generic, moodle, sakai, schoology
 from broker.registration.profiles.profile import ConfigurationSource, PlatformProfile
 
@@ -26,7 +29,7 @@ _PLATFORM_PATH = "spec/lti-platform-configuration"
 
 
 def select_profile(document: Mapping[str, Any], source: ConfigurationSource) -> PlatformProfile:
-    host = (urlsplit(source.configuration_url).hostname or "").lower()
+    host = url_host(source.configuration_url).lower()
     for profile in PROFILES:
         if host in profile.configuration_hosts:
             return profile
