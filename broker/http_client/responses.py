@@ -7,14 +7,65 @@ import contextlib
 import functools
 from dataclasses import dataclass
 from email.message import Message
-from typing import Any
+from itertools import chain
+from typing import Any, Protocol, overload
 
 import httpx
+from multidict import CIMultiDictProxy
 
 from broker import untrusted_json
 from broker.http_client.errors import InvalidJSONError
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Headers(Protocol):
+    """What is read of an answer's headers: a value by its name in any case; a name sent more than once gives its
+    values joined by ", " (httpx.Headers does so)."""
+
+    def __getitem__(self, name: str, /) -> str: ...
+
+    def __contains__(self, name: object, /) -> bool: ...
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str, /) -> str: ...
+
+
+class AnswerHeaders:
+    """An answer's headers read from the multidict aiohttp parsed them into, as httpx.Headers reads them, for an
+    answer whose header bytes are all ASCII (which both decode alike): nothing built per answer."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        return ", ".join(self._headers.getall(name))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._headers
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str, /) -> str: ...
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self._headers.getall(name, None)
+        return default if values is None else ", ".join(values)
+
+
+def answer_headers(headers: CIMultiDictProxy[str], raw: tuple[tuple[bytes, bytes], ...]) -> Headers:
+    """An answer's headers as aiohttp gives them (decoded, and as sent), read as httpx.Headers reads them."""
+    if b"".join(chain.from_iterable(raw)).isascii():
+        return AnswerHeaders(headers)
+    # Other bytes aiohttp decodes as UTF-8 (escaping what is not) and httpx.Headers as ASCII, UTF-8 or Latin-1.
+    return httpx.Headers(list(raw))
 
 
 @dataclass(frozen=True)
@@ -23,7 +74,7 @@ class OutboundResponse:
 
     url: str
     status_code: int
-    headers: httpx.Headers
+    headers: Headers
     content: bytes
 
     @property
@@ -48,7 +99,7 @@ class OutboundResponse:
         return self.status_code in REDIRECT_STATUSES and "location" in self.headers
 
 
-def _content_type(headers: httpx.Headers) -> tuple[str | None, str | None]:
+def _content_type(headers: Headers) -> tuple[str | None, str | None]:
     """The media type and charset, or None for a missing Content-Type."""
     return _parsed_content_type(headers.get("content-type", "").strip())
 

@@ -42,7 +42,7 @@ from broker.http_client.errors import (
     UnsafeURLError,
 )
 from broker.http_client.limits import POOL_LIMITS, KeyedLimiter, PoolLimits, Purpose
-from broker.http_client.responses import OutboundResponse
+from broker.http_client.responses import OutboundResponse, answer_headers
 
 # Long enough that a burst of calls to one host (a registration's two, a webhook drain's thousands) resolves it
 # once, short enough that a moved host is found soon; each answer is checked again whenever it is used.
@@ -119,7 +119,8 @@ class GuardedTransport:
                     timeout=bounds.timeouts,
                 ) as answer:
                     content = await _read(answer, address, bounds.max_response_bytes)
-                    return OutboundResponse(address, answer.status, httpx.Headers(list(answer.raw_headers)), content)
+                    read = answer_headers(answer.headers, answer.raw_headers)
+                    return OutboundResponse(address, answer.status, read, content)
             finally:
                 pool.leave(destination)
         except _TRANSLATED as exc:

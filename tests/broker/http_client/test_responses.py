@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from broker.http_client import (
     InvalidJSONError,
     OutboundResponse,
 )
+from broker.http_client.responses import answer_headers
 
 # --- Response content ---
 
@@ -63,3 +67,32 @@ def test_is_success_is_2xx_only() -> None:
 def test_json_refuses_hostile_documents_as_invalid_json(content: bytes) -> None:
     with pytest.raises(InvalidJSONError):
         response(content, "application/json").json()
+
+
+# --- Response headers ---
+
+_NAMES = st.sampled_from(
+    [b"Content-Type", b"content-type", b"CONTENT-TYPE", b"Location", b"Cache-Control", b"X-\xc3\xa9"]
+)
+_BYTES = [b"a", b"B", b" ", b",", b";", b"=", b"\xc3\xa9", b"\xff", b"\x7f"]
+_VALUES = st.lists(st.sampled_from(_BYTES), max_size=5).map(b"".join)
+
+
+def _as_aiohttp_parses(raw: list[tuple[bytes, bytes]]) -> CIMultiDictProxy[str]:
+    """The decoded headers aiohttp makes of the bytes (as its parser: UTF-8, anything else escaped)."""
+    decoded = CIMultiDict[str]()
+    for name, value in raw:
+        decoded.add(name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+    return CIMultiDictProxy(decoded)
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(st.lists(st.tuples(_NAMES, _VALUES), max_size=5))
+def test_answer_headers_read_as_httpx_reads_them(raw: list[tuple[bytes, bytes]]) -> None:
+    read, expected = answer_headers(_as_aiohttp_parses(raw), tuple(raw)), httpx.Headers(raw)
+    for name in ("content-type", "Content-Type", "LOCATION", "cache-control", "x-none"):
+        assert read.get(name) == expected.get(name)
+        assert read.get(name, "none") == expected.get(name, "none")
+        assert (name in read) == (name in expected)
+        if name in expected:
+            assert read[name] == expected[name]
