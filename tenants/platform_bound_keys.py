@@ -46,14 +46,15 @@ class PlatformBoundKeys:
 
     async def ensure(self, tenant_id: str, slug: str, issuer: str) -> str:
         """The platform's key set, with a signing key from the pool if it had none yet."""
-        return await self._ensure(tenant_id, slug, self.key_set(tenant_id, issuer))
+        return await self.ensure_key_set(tenant_id, slug, self.key_set(tenant_id, issuer))
 
     def binding(self, tenant_id: str, slug: str, issuer: str) -> KeyBinding:
         """The platform's key set for a registration about to be sent: its key bound, if it has none yet, by the
         write that puts the submission on record (see KeyBinding)."""
         return KeyBinding(self, tenant_id, slug, self.key_set(tenant_id, issuer))
 
-    async def _ensure(self, tenant_id: str, slug: str, key_set: str) -> str:
+    async def ensure_key_set(self, tenant_id: str, slug: str, key_set: str) -> str:
+        """`ensure`, for the key set already named."""
         if key_set in self._holding:
             return key_set
         if (await self.database.read(_HAS_KEY, {"tenant_id": tenant_id, "key_set": key_set})).scalar():
@@ -62,7 +63,7 @@ class PlatformBoundKeys:
         if not await self._bind(tenant_id, key_set, None):
             # The pool was empty: the key is made outside any transaction, then bound unless another was meanwhile.
             await self._bind(tenant_id, key_set, await self.pool.generate_on_demand())
-        self._bound(slug, key_set)
+        self.key_bound(slug, key_set)
         return key_set
 
     async def _bind(self, tenant_id: str, key_set: str, pair: KeyPair | None) -> bool:
@@ -104,8 +105,8 @@ class PlatformBoundKeys:
         """Whether this process has seen the key set holding a key (so it still does)."""
         return key_set in self._holding
 
-    def _bound(self, slug: str, key_set: str) -> None:
-        """The key set holds a key, bound now or found: the tenant's key ring reads its key sets again."""
+    def key_bound(self, slug: str, key_set: str) -> None:
+        """Records that the key set holds a key, bound just now: the tenant's key ring reads its key sets again."""
         self.key_ring.invalidate(slug)
         self._held(key_set)
 
@@ -134,9 +135,9 @@ class KeyBinding:
 
     async def bound(self) -> str:
         if self._written:
-            self._keys._bound(self._slug, self.key_set)
+            self._keys.key_bound(self._slug, self.key_set)
             return self.key_set
-        return await self._keys._ensure(self._tenant_id, self._slug, self.key_set)
+        return await self._keys.ensure_key_set(self._tenant_id, self._slug, self.key_set)
 
 
 # Built once: it runs at every registration's submission.
