@@ -8,7 +8,8 @@ and a document nested just below that breaks whatever walks it later (storing, r
 from __future__ import annotations
 
 import json
-from typing import Any
+from itertools import repeat
+from typing import Any, TypeGuard
 
 MAX_DEPTH = 64
 """Deeper than any LTI document, JWKS or token answer needs, far below Python's recursion limit."""
@@ -24,6 +25,12 @@ def _refuse_constant(name: str) -> Any:
 
 # Made once: json.loads given any option builds a decoder and its scanner on every call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def is_string_list(value: Any) -> TypeGuard[list[str]]:
+    """Whether a parsed value is an array of strings. Each item is checked by a map, in C, where a generator is a
+    Python call an item: documents' lists (scopes, claims, roles, audiences) are read on hot paths."""
+    return isinstance(value, list) and all(map(isinstance, value, repeat(str)))
 
 
 def loads(document: str | bytes | bytearray) -> Any:

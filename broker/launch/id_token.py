@@ -4,13 +4,13 @@ The LTI message claims inside it are checked afterwards by `broker.launch.messag
 """
 
 import hmac
-from itertools import repeat
 from typing import Any
 
 from joserfc.jwk import KeySet
 
 from broker.launch import jose
 from broker.refusals import FieldError
+from broker.untrusted_json import is_string_list
 
 ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"})
 
@@ -82,8 +82,7 @@ def _check_issuer(claims: dict[str, Any], issuer: str) -> None:
 def _check_audience(claims: dict[str, Any], client_id: str) -> None:
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
-    # Each item checked by a map in C, where a generator is a Python call an item.
-    if not isinstance(audiences, list) or not all(map(isinstance, audiences, repeat(str))):
+    if not is_string_list(audiences):
         raise IdTokenError("aud", "missing, or not a string or an array of strings")
     if client_id not in audiences:
         raise IdTokenError("aud", f"does not contain our client_id {client_id!r}")

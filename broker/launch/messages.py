@@ -1,7 +1,6 @@
 """The LTI message inside a verified id_token: the checks each message type needs."""
 
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 from broker import stored_text
@@ -18,6 +17,7 @@ from broker.lti import (
     VERSION,
 )
 from broker.refusals import FieldError
+from broker.untrusted_json import is_string_list
 
 
 class LtiMessageError(FieldError):
@@ -146,7 +146,6 @@ def _string(
 def _strings(container: dict[str, Any], name: str, *, parent: str | None = None) -> tuple[str, ...]:
     claim = f"{parent}.{name}" if parent else name
     value = container.get(name)
-    # Each item checked by a map in C, where a generator is a Python call an item.
-    if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
+    if not is_string_list(value):
         raise LtiMessageError(claim, "missing or not an array of strings")
     return tuple(value)

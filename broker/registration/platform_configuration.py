@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
 from operator import attrgetter
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -18,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 from broker import stored_text
 from broker.lti import PLATFORM_CONFIGURATION_KEY
 from broker.refusals import FieldError
+from broker.untrusted_json import is_string_list
 
 PRODUCT_FAMILY_CODE_LENGTH = 100
 VERSION_LENGTH = 200
@@ -219,14 +219,9 @@ def _string_list(document: Mapping[str, Any], name: str) -> tuple[str, ...] | No
     value = document.get(name)
     if value is None:
         return None
-    if not _is_string_list(value):
+    if not is_string_list(value):
         raise PlatformConfigurationError(name, "must be a list of strings")
     return tuple(value)
-
-
-def _is_string_list(value: Any) -> bool:
-    # map() walks the items in C: a document's lists (claims, scopes, variables) are read at every step.
-    return isinstance(value, list) and all(map(isinstance, value, repeat(str)))
 
 
 def _check_capability(document: Mapping[str, Any], name: str, required: str, warnings: list[str]) -> None:
@@ -263,7 +258,7 @@ def _supported_message(item: Any) -> SupportedMessage:
         return SupportedMessage(type=item)
     if isinstance(item, (dict, Mapping)) and isinstance(item.get("type"), str):
         placements = item.get("placements")
-        if placements is not None and not _is_string_list(placements):
+        if placements is not None and not is_string_list(placements):
             raise PlatformConfigurationError("messages_supported.placements", "must be a list of strings")
         return SupportedMessage(type=item["type"], placements=tuple(placements) if placements else None)
     raise PlatformConfigurationError("messages_supported", "each entry must be a string or an object with a type")

@@ -96,3 +96,20 @@ def test_bytes_are_decoded_as_json_loads_decodes_them(document: bytes) -> None:
 
     expected = decoded(lambda: document.decode(json.detect_encoding(document), "surrogatepass"))
     assert decoded(lambda: untrusted_json.text_of(document)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["openid", ""], True),
+        ([], True),
+        (["openid", 1], False),
+        (["openid", None], False),
+        (("openid",), False),  # JSON arrays are read as lists
+        ("openid", False),
+        ({"openid": "x"}, False),
+        (None, False),
+    ],
+)
+def test_a_string_list_is_a_list_holding_strings_only(value: object, expected: bool) -> None:
+    assert untrusted_json.is_string_list(value) is expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from itertools import repeat
-from typing import Any, TypeGuard
+from typing import Any
 from urllib.parse import urlsplit
 
 from broker.lti import TOOL_CONFIGURATION_KEY
@@ -28,6 +28,7 @@ from broker.registration.profiles.profile import (
     RequestContext,
 )
 from broker.registration.request import documented_offer
+from broker.untrusted_json import is_string_list
 
 OPTIONAL_URLS = ("logo_uri", "client_uri", "tos_uri", "policy_uri")
 MESSAGE_URLS = ("target_link_uri", "icon_uri")
@@ -76,15 +77,11 @@ def is_http_url(value: Any) -> bool:
 
 
 def is_string_map(value: Any) -> bool:
-    # A dict is told apart before the Mapping ABC's instance check, a Python call each time (here and below).
+    # A dict is told apart before the Mapping ABC's instance check, a Python call each time; map keeps the walks
+    # in C (a generator is a Python call an item).
     if type(value) is not dict and not isinstance(value, Mapping):
         return False
     return all(map(isinstance, value.keys(), repeat(str))) and all(map(isinstance, value.values(), repeat(str)))
-
-
-def is_string_list(value: Any) -> TypeGuard[list[str]]:
-    # map keeps the walk in C (a generator is a Python call an item), here and above.
-    return isinstance(value, list) and all(map(isinstance, value, repeat(str)))
 
 
 def spec_problems(request: Mapping[str, Any], context: RequestContext) -> tuple[Problem, ...]:
