@@ -11,6 +11,8 @@ from pydantic_core import PydanticSerializationError, from_json, to_json
 
 REDACTED = "[redacted]"
 _SECRET_WORDS = ("token", "secret", "password", "key", "signature", "code")
+# Field names end so: narrower than query names, as documents have fields such as `token_endpoint` to keep.
+_SECRET_FIELD_ENDINGS = ("token", "secret", "password")
 
 
 def redact_url(url: str, *, all_values: bool = False) -> str:
@@ -49,7 +51,7 @@ def redact_secret_fields(document: Any) -> Any:
 
 # A member whose name ends in a secret's word, in compact JSON: the name's last letters, its closing quote and
 # the colon (a quote inside a string is escaped, so a string value never ends this way).
-_SECRET_FIELD_KEY = re.compile(r'(?:token|secret|password)":')
+_SECRET_FIELD_KEY = re.compile(f'(?:{"|".join(_SECRET_FIELD_ENDINGS)})":')
 
 
 def _json_text(document: Any) -> bytes | None:
@@ -74,9 +76,7 @@ def _redact_fields(document: Any) -> Any:
 
 
 def _is_secret_field(name: str) -> bool:
-    # Narrower than query names: documents have fields such as `token_endpoint` and `jwks_uri` to keep.
-    lowered = name.lower()
-    return lowered.endswith(("token", "secret", "password"))
+    return name.lower().endswith(_SECRET_FIELD_ENDINGS)
 
 
 def _redact_value(value: Any) -> Any:
