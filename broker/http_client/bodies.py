@@ -61,7 +61,8 @@ async def read_capped(
     """The body sent as `chunks` (as on the wire) decoded, at most `limit` bytes; raises ResponseTooLargeError
     or OutboundConnectionError."""
     decoder = _decoder(content_encodings, url)
-    if content_length.isascii() and content_length.isdigit() and int(content_length) > limit:
+    declared = declared_length(content_length)
+    if declared is not None and declared > limit:
         raise _too_large(url, limit)
     body = bytearray()
     async for data in chunks:
@@ -75,9 +76,9 @@ async def read_capped(
     return bytes(body)
 
 
-def fits(content_length: str, limit: int) -> bool:
-    """Whether a Content-Length value says the body is at most `limit` bytes (False when it says nothing)."""
-    return content_length.isascii() and content_length.isdigit() and int(content_length) <= limit
+def declared_length(content_length: str) -> int | None:
+    """The length a Content-Length value declares; None when it declares none (absent, or not digits)."""
+    return int(content_length) if content_length.isascii() and content_length.isdigit() else None
 
 
 def _decoder(content_encodings: list[str], url: str) -> _Decoder:

@@ -34,7 +34,7 @@ from broker.http_client.addresses import (
     port_of,
     resolve_checked,
 )
-from broker.http_client.bodies import fits, read_capped
+from broker.http_client.bodies import declared_length, read_capped
 from broker.http_client.errors import (
     OutboundConnectionError,
     OutboundError,
@@ -270,7 +270,8 @@ async def _read(answer: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
     headers = answer.headers
     content_encodings = headers.getall("Content-Encoding", [])
     content_length = headers.get("Content-Length", "")
-    if not content_encodings and "Transfer-Encoding" not in headers and fits(content_length, limit):
+    declared = declared_length(content_length)
+    if not content_encodings and "Transfer-Encoding" not in headers and declared is not None and declared <= limit:
         # Sent as is, and the parser reads no more than its Content-Length: nothing to decode or count.
         return await answer.read()
     return await read_capped(
