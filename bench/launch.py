@@ -1,8 +1,9 @@
 """Launch throughput: full LTI 1.3 launches (login initiation, then the platform's form_post of a signed
 id_token) against one uvicorn worker of the broker, 8 users at a time, with the fast loopback platform
 (bench/platform.py) serving the platform's JWKS. Prints broker CPU per launch (read from /proc) and launches/s,
-the median of 3 rounds. Targets: at most 1.2 ms of broker CPU per launch, at least 500 launches/s. SQLite, then
-PostgreSQL too when BENCH_DATABASE_URL=postgresql://… names a database it may fill. The same users drive the
+the median of 3 rounds. Targets: at most 1.2 ms of broker CPU per launch, at least 500 launches/s, on the scale of
+the host they were set on (bench/host_speed.py). SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://…
+names a database it may fill. The same users drive the
 floor (bench/launch_floor.py) in the same rounds: a bare Starlette app that redirects the login, checks the
 id_token's signature and nonce, signs a launch token and renders the broker's relay page, and nothing else; the
 broker's figures are printed as ratios to it.
@@ -34,7 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc.jwk import RSAKey
 
-from bench import launch_floor, platform
+from bench import host_speed, launch_floor, platform
 from bench.deployment import Deployment, database_urls, deployment
 from bench.loadgen import Connection, Server, broker_servers, median, process_cpu_seconds, uvicorn_server
 from bench.registration import Admin
@@ -187,26 +188,34 @@ def measure(users: list[User], pid: int, launches: int, step: str = "both") -> R
     return Result(launches, time.perf_counter() - started, process_cpu_seconds(pid) - cpu_before)
 
 
-def run_engine(bench: Deployment) -> dict[str, tuple[list[Result], list[Result], list[Result]]]:
-    """For each server measured: full launches, logins alone and id_token posts alone, a result per round; the
-    servers take turns in every round."""
+# For each server measured: full launches, logins alone and id_token posts alone, a result per round.
+Results = dict[str, tuple[list[Result], list[Result], list[Result]]]
+
+
+def run_engine(bench: Deployment) -> tuple[Results, host_speed.HostSpeed]:
+    """The results of each server measured, which take turns in every round, and the host's speed, measured in
+    every round."""
+    bare_request_ms: list[float] = []
     with tempfile.TemporaryDirectory() as pages, ExitStack() as running:
         lms, key = running.enter_context(platform.running())
+        bare_route = running.enter_context(host_speed.bare_route())
         measured = broker_servers(running, bench.env)
         simulated = {name: users(bench, server, lms, key) for name, server in measured.items()}
         measured["floor"] = running.enter_context(floor_server(simulated["broker"][0], lms, key, Path(pages)))
         simulated["floor"] = users(bench, measured["floor"], lms, key)
-        results: dict[str, tuple[list[Result], list[Result], list[Result]]] = {}
+        results: Results = {}
         for name, server in measured.items():
             measure(simulated[name], server.pid, CONCURRENCY * 25)  # warm-up: caches, keys, connections
             results[name] = ([], [], [])
+        host_speed.bare_request_ms(bare_route)  # warm-up
         for _ in range(ROUNDS):
+            bare_request_ms.append(host_speed.bare_request_ms(bare_route))
             for name, server in measured.items():
                 full, logins, posts = results[name]
                 full.append(measure(simulated[name], server.pid, LAUNCHES))
                 logins.append(measure(simulated[name], server.pid, LAUNCHES, "login"))
                 posts.append(measure(simulated[name], server.pid, LAUNCHES, "launch"))
-    return results
+    return results, host_speed.HostSpeed(bare_request_ms, host_speed.rsa_sign_ms())
 
 
 def floor_server(user: User, lms: Server, key: RSAKey, pages: Path) -> contextlib.AbstractContextManager[Server]:
@@ -227,7 +236,7 @@ def floor_server(user: User, lms: Server, key: RSAKey, pages: Path) -> contextli
 def main() -> None:
     for database_url in database_urls():
         with deployment(database_url) as bench:
-            results = run_engine(bench)
+            results, speed = run_engine(bench)
         print(f"Launches (login + id_token form_post + relay page), median of {ROUNDS} alternating rounds of "
               f"{LAUNCHES}, {CONCURRENCY} concurrent users, one uvicorn worker, {bench.engine}:")
         figures = {}
@@ -246,7 +255,12 @@ def main() -> None:
             now, before = figures["broker"], figures["broker before"]
             print(f"  broker against before: {now.per_second / before.per_second:.2f}x the launches/s, "
                   f"{now.cpu_ms_per_launch / before.cpu_ms_per_launch:.2f}x the CPU per launch")
-        print("  targets: <= 1.2 ms broker CPU per launch, >= 500 launches/s")
+        print(f"  {speed.describe()}")
+        for name in [name for name in figures if name != "floor"]:
+            figure = figures[name]
+            print(f"  {name} on the targets' host: {speed.on_reference(figure.cpu_ms_per_launch):.3f} ms of CPU per "
+                  f"launch, {figure.per_second / speed.scale:.0f} launches/s")
+        print("  targets, on the targets' host: <= 1.2 ms broker CPU per launch, >= 500 launches/s")
         print()
 
 

@@ -6,7 +6,8 @@ A flow is: the initiation GET (the broker fetches the platform's configuration a
 then the review form posted with its default values (the broker posts the registration to the platform, stores
 it and answers the confirmation page). The client holds no cookies. Rounds alternate broker and floor, at 1 and
 8 concurrent admins; each figure is the median of the rounds. Broker CPU is read from /proc (every thread, and
-the child process that generates signing keys). SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://…
+the child process that generates signing keys); each round also measures the host's speed (bench/host_speed.py),
+by which the target is judged on the scale of the host it was set on. SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://…
 names a database it may fill.
 
 Those flows register one LMS again and again, whose key set exists after the first. A flow from an LMS the
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench import floor, platform
+from bench import floor, host_speed, platform
 from bench.deployment import Deployment, database_urls, deployment
 from bench.loadgen import (
     Answer,
@@ -162,11 +163,13 @@ def capture_pages(server: Server, slug: str, platform_url: str, folder: Path) ->
     floor.write_templates(folder, review, review_state, registered, verify_state)
 
 
-def run_engine(bench: Deployment) -> dict[tuple[str, int], list[Result]]:
-    """Every round measures each server at each concurrency, in turn."""
+def run_engine(bench: Deployment) -> tuple[dict[tuple[str, int], list[Result]], host_speed.HostSpeed]:
+    """Every round measures each server at each concurrency, in turn, and the host's speed."""
     results: dict[tuple[str, int], list[Result]] = {}
+    bare_request_ms: list[float] = []
     with tempfile.TemporaryDirectory() as pages, ExitStack() as servers:
         lms, _ = servers.enter_context(platform.running())
+        bare_route = servers.enter_context(host_speed.bare_route())
         measured = broker_servers(servers, bench.env)
         broker = measured["broker"]
         measure(broker, bench.slug, lms.url, WARM_UP, 8)
@@ -176,7 +179,9 @@ def run_engine(bench: Deployment) -> dict[tuple[str, int], list[Result]]:
         for name, server in measured.items():
             if name != "broker":
                 measure(server, bench.slug, lms.url, WARM_UP, 8)
+        host_speed.bare_request_ms(bare_route)  # warm-up
         for _ in range(ROUNDS):
+            bare_request_ms.append(host_speed.bare_request_ms(bare_route))
             for concurrency in CONCURRENCIES:
                 for name, server in measured.items():
                     result = measure(server, bench.slug, lms.url, FLOWS, concurrency)
@@ -187,7 +192,7 @@ def run_engine(bench: Deployment) -> dict[tuple[str, int], list[Result]]:
                         results.setdefault(("key generation", concurrency), []).append(generation)
                     result = measure(broker, bench.slug, lms.url, NEW_LMS_FLOWS, concurrency, new_lms=True)
                     results.setdefault((f"broker, {name}", concurrency), []).append(result)
-    return results
+    return results, host_speed.HostSpeed(bare_request_ms, host_speed.rsa_sign_ms())
 
 
 def fill_key_pool(bench: Deployment, count: int) -> Result | None:
@@ -212,7 +217,7 @@ def fill_key_pool(bench: Deployment, count: int) -> Result | None:
     return asyncio.run(fill())
 
 
-def report(engine: str, results: dict[tuple[str, int], list[Result]]) -> None:
+def report(engine: str, results: dict[tuple[str, int], list[Result]], speed: host_speed.HostSpeed) -> None:
     print(f"Dynamic Registration (initiation GET, review page, form POST, platform POST, store, confirmation page),"
           f"\nmedian of {ROUNDS} alternating rounds of {FLOWS} flows, one uvicorn worker, {engine}:")
     print(f"  {'':<44}{'flows/s':>9}{'CPU ms/flow':>13}{'p50 ms':>9}{'p99 ms':>9}")
@@ -240,14 +245,21 @@ def report(engine: str, results: dict[tuple[str, int], list[Result]]) -> None:
                       f"flows/s {broker['per_second'] / bare['per_second']:.2f}x the floor's")
     print("  key generation: each key for a new LMS, made ahead by the background loop (key/s, CPU ms/key); a new")
     print("  LMS's flow with a spare key costs its line above plus one key; with no spare key the flow makes it")
-    print("  targets: broker CPU per flow <= 3 ms")
+    print(f"  {speed.describe()}")
+    for concurrency in CONCURRENCIES:
+        for name in names:
+            if name.startswith("broker"):
+                cpu = figures[(name, concurrency)]["cpu"]
+                print(f"  {name}, {concurrency} admin(s): {speed.on_reference(cpu):.2f} ms of CPU per flow on the "
+                      "targets' host")
+    print("  target: broker CPU per flow <= 3 ms on the targets' host")
 
 
 def main() -> None:
     for database_url in database_urls():
         with deployment(database_url) as bench:
-            results = run_engine(bench)
-        report(bench.engine, results)
+            results, speed = run_engine(bench)
+        report(bench.engine, results, speed)
         print()
 
 
