@@ -39,21 +39,23 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Benchmarks drive the JWKS route with Debian's wrk and profile with py-spy (the bench extra).
+# Benchmarks drive the JWKS route with Debian's wrk, time the host's RSA signatures with Debian's openssl (the
+# host's speed, bench/host_speed.py) and profile with py-spy (the bench extra).
 # ONLY="registration profile" runs some of them: jwks, registration, launch, profile, scale (PostgreSQL; see README).
 WRK := /usr/bin/wrk
+OPENSSL := /usr/bin/openssl
 BENCH_STAMP := $(VENV)/.bench-installed
 
-bench: install $(WRK) $(BENCH_STAMP)
+bench: install $(WRK) $(OPENSSL) $(BENCH_STAMP)
 	$(BIN)/python -m bench $(ONLY)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-$(WRK):
+$(WRK) $(OPENSSL):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk openssl
 
 clean:
 	rm -rf $(VENV) broker.db
