@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import admin_ui.routes
-from broker import background, demo_tool, health, jwks, log_context, monitoring
+from broker import background, demo_tool, health, jwks, log_context, monitoring, start_up_objects
 from broker.api.app import api_mount
 from broker.database import Database
 from broker.host_routing import HostRouting, under_tenant_paths
@@ -134,7 +134,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             setattr(app.state, name, value)
         try:
             async with background.running(services, app.state.heartbeat):
-                yield
+                with start_up_objects.kept_out_of_full_collections():
+                    yield
         finally:
             await services.close()
 
