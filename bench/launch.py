@@ -2,11 +2,11 @@
 id_token) against one uvicorn worker of the broker, 8 users at a time, with the fast loopback platform
 (bench/platform.py) serving the platform's JWKS. Prints broker CPU per launch (read from /proc) and launches/s,
 the median of 3 rounds. Targets: at most 1.2 ms of broker CPU per launch, at least 500 launches/s, on the scale of
-the host they were set on (bench/host_speed.py). SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://…
-names a database it may fill. The same users drive the
-floor (bench/launch_floor.py) in the same rounds: a bare Starlette app that redirects the login, checks the
-id_token's signature and nonce, signs a launch token and renders the broker's relay page, and nothing else; the
-broker's figures are printed as ratios to it.
+the host they were set on (bench/host_speed.py). SQLite, then PostgreSQL too when
+BENCH_DATABASE_URL=postgresql://… names a database it may fill. The same users drive the floor
+(bench/launch_floor.py) in the same rounds: a bare Starlette app that redirects the login, checks the id_token's
+signature and nonce, signs a launch token and renders the broker's relay page, and nothing else; the broker's
+figures are printed as ratios to it.
 
 The tenant's registration is made by one registration flow through the broker. Each simulated user plays the
 browser and the platform's authorization endpoint: it posts the login from the LMS's frame (as LMSs show tools,

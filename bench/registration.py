@@ -7,8 +7,8 @@ then the review form posted with its default values (the broker posts the regist
 it and answers the confirmation page). The client holds no cookies. Rounds alternate broker and floor, at 1 and
 8 concurrent admins; each figure is the median of the rounds. Broker CPU is read from /proc (every thread, and
 the child process that generates signing keys); each round also measures the host's speed (bench/host_speed.py),
-by which the target is judged on the scale of the host it was set on. SQLite, then PostgreSQL too when BENCH_DATABASE_URL=postgresql://…
-names a database it may fill.
+by which the target is judged on the scale of the host it was set on. SQLite, then PostgreSQL too when
+BENCH_DATABASE_URL=postgresql://… names a database it may fill.
 
 Those flows register one LMS again and again, whose key set exists after the first. A flow from an LMS the
 broker has not seen needs a new signing key for it: measured too, once with the pool of spare keys full (filled

@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from joserfc.jwk import RSAKey
 
-from bench import deployment, platform
+from bench import deployment, host_speed, platform
 from bench.deployment import BASE_URL, BROKER, SECRET_KEY, TOOL_URL
 from bench.launch import User
 from bench.loadgen import Connection, before_source, free_port, percentile, process_cpu_seconds
@@ -493,7 +493,8 @@ async def _timed_gets(address: str, targets: list[tuple[str, str]]) -> list[floa
 
 def list_latencies(servers: dict[str, Served], population: Population, database_url: str) -> None:
     """One request at a time (latency, not queueing), in alternating rounds: this broker with the scale indexes,
-    the broker at BENCH_BEFORE with them (when given), and this broker without them (the in-run baselines)."""
+    the broker at BENCH_BEFORE with them (when given), and this broker without them (the in-run baselines); the
+    host's speed measured in every round, so that the target is judged on the scale of the host it was set on."""
     targets = list_targets(population, random.Random(7))
     variants = [(name, server, True) for name, server in servers.items()]
     variants.append(("without indexes", servers["this"], False))
@@ -501,35 +502,56 @@ def list_latencies(servers: dict[str, Served], population: Population, database_
         asyncio.run(_timed_gets(server.address, [pair for pairs in targets.values() for pair in pairs[:10]]))  # warm-up
     results: dict[tuple[str, str], list[float]] = defaultdict(list)
     cpu: dict[tuple[str, str], float] = defaultdict(float)
-    for _ in range(ROUNDS):
-        for variant, server, indexed in variants:
-            _set_scale_indexes(database_url, indexed)
-            for kind, pairs in targets.items():
-                cpu_before = process_cpu_seconds(server.pid)
-                results[kind, variant] += asyncio.run(_timed_gets(server.address, pairs))
-                cpu[kind, variant] += process_cpu_seconds(server.pid) - cpu_before
+    bare_request_ms: list[float] = []
+    with host_speed.bare_route() as bare_route:
+        host_speed.bare_request_ms(bare_route)  # warm-up
+        for _ in range(ROUNDS):
+            bare_request_ms.append(host_speed.bare_request_ms(bare_route))
+            for variant, server, indexed in variants:
+                _set_scale_indexes(database_url, indexed)
+                for kind, pairs in targets.items():
+                    cpu_before = process_cpu_seconds(server.pid)
+                    results[kind, variant] += asyncio.run(_timed_gets(server.address, pairs))
+                    cpu[kind, variant] += process_cpu_seconds(server.pid) - cpu_before
     _set_scale_indexes(database_url, True)
+    names = [variant for variant, _, _ in variants]
+    report_lists(names, list(targets), results, cpu, host_speed.HostSpeed(bare_request_ms, host_speed.rsa_sign_ms()))
+
+
+def report_lists(
+    variants: list[str],
+    kinds: list[str],
+    results: dict[tuple[str, str], list[float]],
+    cpu: dict[tuple[str, str], float],
+    speed: host_speed.HostSpeed,
+) -> None:
     print(f"\nAPI list pages of 100 (one request at a time, {ROUNDS} alternating rounds of {REQUESTS_PER_KIND} each "
           f"per variant), ms: p50, p99 and the broker's CPU per page; load average {_load_average()}:")
-    print(f"  {'page':44} " + "  ".join(f"{variant[:19]:>19}" for variant, _, _ in variants))
+    print(f"  {'page':44} " + "  ".join(f"{variant[:19]:>19}" for variant in variants))
     count = ROUNDS * REQUESTS_PER_KIND
+    every_page: dict[str, dict[str, list[float]]] = {}
     for scope in ("big", "across"):
-        together: dict[str, list[float]] = defaultdict(list)
-        for kind in targets:
-            if not kind.startswith(scope):
-                continue
+        together = every_page[scope] = defaultdict(list)
+        for kind in [kind for kind in kinds if kind.startswith(scope)]:
             cells = []
-            for variant, _, _ in variants:
+            for variant in variants:
                 together[variant] += results[kind, variant]
                 latencies = results[kind, variant]
                 cells.append(f"{_ms(latencies, 0.5):6.1f} {_ms(latencies, 0.99):6.1f} "
                              f"{1000 * cpu[kind, variant] / count:5.1f}")
             print(f"  {kind:44} " + "  ".join(cells))
         print(f"  {'= ' + scope + ', every page (target p99 < 20 ms)':44} " + "  ".join(
-            f"{_ms(together[variant], 0.5):6.1f} {_ms(together[variant], 0.99):6.1f} {'':5}"
-            for variant, _, _ in variants))
+            f"{_ms(together[variant], 0.5):6.1f} {_ms(together[variant], 0.99):6.1f} {'':5}" for variant in variants))
     print("  (CPU: the broker process's CPU per request, ms, read from /proc: the load on the machine does not "
           "add to it)")
+    print(f"  {speed.describe()}")
+    for scope, pages in every_page.items():
+        label = f"= {scope}, every page on the targets' host"
+        print(f"  {label:44} " + "  ".join(
+            f"{speed.on_reference(_ms(pages[variant], 0.5)):6.1f} "
+            f"{speed.on_reference(_ms(pages[variant], 0.99)):6.1f} {'':5}" for variant in variants))
+    print("  (on the targets' host: p50 and p99 times the host's scale; one request at a time, a page's time is the "
+          "broker's and the database's work on this host's cores)")
 
 
 def _ms(latencies: list[float], fraction: float) -> float:
