@@ -540,18 +540,23 @@ def report_lists(
                 cells.append(f"{_ms(latencies, 0.5):6.1f} {_ms(latencies, 0.99):6.1f} "
                              f"{1000 * cpu[kind, variant] / count:5.1f}")
             print(f"  {kind:44} " + "  ".join(cells))
-        print(f"  {'= ' + scope + ', every page (target p99 < 20 ms)':44} " + "  ".join(
-            f"{_ms(together[variant], 0.5):6.1f} {_ms(together[variant], 0.99):6.1f} {'':5}" for variant in variants))
+        print(f"  {'= ' + scope + ', every page (target p99 < 20 ms)':44} " + _every_page(together, variants))
     print("  (CPU: the broker process's CPU per request, ms, read from /proc: the load on the machine does not "
           "add to it)")
     print(f"  {speed.describe()}")
     for scope, pages in every_page.items():
         label = f"= {scope}, every page on the targets' host"
-        print(f"  {label:44} " + "  ".join(
-            f"{speed.on_reference(_ms(pages[variant], 0.5)):6.1f} "
-            f"{speed.on_reference(_ms(pages[variant], 0.99)):6.1f} {'':5}" for variant in variants))
+        print(f"  {label:44} " + _every_page(pages, variants, speed.scale))
     print("  (on the targets' host: p50 and p99 times the host's scale; one request at a time, a page's time is the "
           "broker's and the database's work on this host's cores)")
+
+
+def _every_page(pages: dict[str, list[float]], variants: list[str], scale: float = 1.0) -> str:
+    """Each variant's p50 and p99 over every page, times `scale`, in the columns of the per-kind lines."""
+    return "  ".join(
+        f"{scale * _ms(pages[variant], 0.5):6.1f} {scale * _ms(pages[variant], 0.99):6.1f} {'':5}"
+        for variant in variants
+    )
 
 
 def _ms(latencies: list[float], fraction: float) -> float:
